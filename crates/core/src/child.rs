@@ -1,0 +1,209 @@
+//! A running child: its pipes, its pidfd, its exit status.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll};
+
+use nix::libc;
+
+use crate::error::Error;
+use crate::pipe::{ChildReader, ChildWriter};
+use crate::reap::{Reaper, Target};
+use crate::signal::IntoSignal;
+use crate::status::ExitStatus;
+
+/// A spawned child process (Twisted's process transport, minus the
+/// protocol): the parent's ends of its pipes, and its lifecycle.
+///
+/// The child is followed through a pidfd, so [`signal`](Self::signal) can
+/// never reach a recycled pid: after the child was reaped it returns
+/// [`Error::ProcessExitedAlready`].
+///
+/// Dropping a `Child` never leaves a zombie: a child still running is
+/// handed to a background reaper (and first sent SIGKILL if the command set
+/// [`kill_on_drop`](crate::Command::kill_on_drop)).
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::Command;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let mut child = Command::new("cat").spawn()?;
+/// let mut stdin = child.take_writer(0).unwrap();
+/// let mut stdout = child.take_reader(1).unwrap();
+/// stdin.write_all(b"hello").await?;
+/// stdin.shutdown().await?;
+/// let mut echoed = Vec::new();
+/// stdout.read_to_end(&mut echoed).await?;
+/// assert_eq!(echoed, b"hello");
+/// assert_eq!(child.wait().await?.code(), Some(0));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Child {
+    pid: u32,
+    status: Option<ExitStatus>,
+    /// `None` once reaped (or handed to the orphan reaper on drop).
+    reaper: Option<Reaper>,
+    readers: Vec<ChildReader>,
+    writers: Vec<ChildWriter>,
+    kill_on_drop: bool,
+}
+
+impl Child {
+    pub(crate) fn new(
+        pid: libc::pid_t,
+        reaper: Reaper,
+        readers: Vec<ChildReader>,
+        writers: Vec<ChildWriter>,
+        kill_on_drop: bool,
+    ) -> Self {
+        Child { pid: pid as u32, status: None, reaper: Some(reaper), readers, writers, kill_on_drop }
+    }
+
+    /// The child's pid, or `None` once it was reaped (a reaped pid may
+    /// already belong to another process).
+    pub fn id(&self) -> Option<u32> {
+        self.status.is_none().then_some(self.pid)
+    }
+
+    /// Takes the parent's end of the pipe on child fd `fd` that the child
+    /// writes (a [`ChildFd::ReadPipe`](crate::ChildFd::ReadPipe), Twisted's
+    /// `"r"`). `None` if `fd` has no such pipe or it was taken already.
+    pub fn take_reader(&mut self, fd: RawFd) -> Option<ChildReader> {
+        let i = self.readers.iter().position(|r| r.child_fd() == fd)?;
+        Some(self.readers.swap_remove(i))
+    }
+
+    /// Takes the parent's end of the pipe on child fd `fd` that the child
+    /// reads (a [`ChildFd::WritePipe`](crate::ChildFd::WritePipe), Twisted's
+    /// `"w"`). `None` if `fd` has no such pipe or it was taken already.
+    pub fn take_writer(&mut self, fd: RawFd) -> Option<ChildWriter> {
+        let i = self.writers.iter().position(|w| w.child_fd() == fd)?;
+        Some(self.writers.swap_remove(i))
+    }
+
+    /// Waits for the child to exit and reaps it. Later calls return the
+    /// same status at once.
+    ///
+    /// Pipes not taken are left open: a child blocked writing to a full,
+    /// unread pipe will not exit. Take and read them, or map the fd to
+    /// [`ChildFd::Null`](crate::ChildFd::Null).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future loses nothing, and a later call
+    /// picks up where it left off.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        poll_fn(|cx| self.poll_wait(cx)).await
+    }
+
+    /// The poll form of [`wait`](Self::wait), for hand-written futures.
+    pub fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Poll::Ready(Ok(status));
+        }
+        let Some(reaper) = &mut self.reaper else {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ECHILD)));
+        };
+        let status = std::task::ready!(reaper.poll_reap(cx))?;
+        Poll::Ready(Ok(self.reaped(status)))
+    }
+
+    /// Reaps the child if it has exited, without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        let Some(reaper) = &self.reaper else {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        };
+        Ok(reaper.try_reap()?.map(|status| self.reaped(status)))
+    }
+
+    fn reaped(&mut self, status: ExitStatus) -> ExitStatus {
+        self.status = Some(status);
+        self.reaper = None;
+        status
+    }
+
+    /// Sends a signal (Twisted's `signalProcess`): a name such as `"KILL"`
+    /// or `"SIGTERM"`, a number, or a nix `Signal`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessExitedAlready`] once the child was reaped;
+    /// [`Error::UnknownSignal`] / [`Error::InvalidSignal`] for a bad name
+    /// or number.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut child = procwire_core::Command::new("sleep").arg("100").spawn()?;
+    /// child.signal("TERM")?;
+    /// assert_eq!(child.wait().await?.signal(), Some(15));
+    /// assert!(matches!(child.signal("KILL"), Err(procwire_core::Error::ProcessExitedAlready)));
+    /// # Ok(()) }
+    /// ```
+    pub fn signal(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        let sig = sig.into_signal()?;
+        match &self.reaper {
+            Some(reaper) if self.status.is_none() => reaper.send(sig),
+            _ => Err(Error::ProcessExitedAlready),
+        }
+    }
+
+    /// A cloneable handle that can signal the child from elsewhere (another
+    /// task, while this one awaits [`wait`](Self::wait)). `None` once the
+    /// child was reaped.
+    pub fn signal_handle(&self) -> Option<SignalHandle> {
+        let reaper = self.reaper.as_ref()?;
+        Some(SignalHandle { pid: self.pid, target: reaper.target() })
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let Some(reaper) = self.reaper.take() else { return };
+        if self.kill_on_drop {
+            let _ = reaper.send(libc::SIGKILL);
+        }
+        reaper.abandon();
+    }
+}
+
+/// Signals a child from anywhere, safely: it holds the child's pidfd, so a
+/// signal after the child was reaped is [`Error::ProcessExitedAlready`],
+/// never a signal to whatever process got the pid next.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut child = procwire_core::Command::new("sleep").arg("100").spawn()?;
+/// let handle = child.signal_handle().unwrap();
+/// tokio::spawn(async move { handle.signal("INT") });
+/// assert_eq!(child.wait().await?.signal(), Some(2));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SignalHandle {
+    pid: u32,
+    target: Target,
+}
+
+impl SignalHandle {
+    /// The child's pid (it may have been reaped since).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends a signal; see [`Child::signal`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Child::signal`].
+    pub fn signal(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        self.target.send(sig.into_signal()?)
+    }
+}

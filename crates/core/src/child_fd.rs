@@ -1,0 +1,89 @@
+//! What one of the child's descriptors is connected to: Twisted's
+//! `childFDs` values, plus `/dev/null` and a descriptor handed over.
+
+use std::fmt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// The state of one child fd, the value side of Twisted's `childFDs`.
+///
+/// | Twisted `childFDs` value | procwire |
+/// |---|---|
+/// | `"r"` (a pipe the parent reads) | [`ChildFd::ReadPipe`] |
+/// | `"w"` (a pipe the parent writes) | [`ChildFd::WritePipe`] |
+/// | an int N (the parent's fd N) | [`ChildFd::Parent`]`(N)` |
+/// | (none) | [`ChildFd::Null`], [`ChildFd::Fd`] |
+///
+/// The default map is Twisted's `{0: "w", 1: "r", 2: "r"}`. Child fds not
+/// in the map are closed in the child, close-on-exec or not.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use procwire_core::{ChildFd, Command};
+///
+/// // gpg --passphrase-fd 3 --status-fd 4, with stderr shared with ours.
+/// let mut cmd = Command::new("gpg");
+/// cmd.args(["--batch", "--decrypt", "--passphrase-fd", "3", "--status-fd", "4"])
+///     .child_fd(2, ChildFd::Parent(2))
+///     .child_fd(3, ChildFd::WritePipe)
+///     .child_fd(4, ChildFd::ReadPipe);
+/// let mut child = cmd.spawn()?;
+/// let passphrase = child.take_writer(3).expect("fd 3 is a pipe we write");
+/// let status = child.take_reader(4).expect("fd 4 is a pipe we read");
+/// # drop((passphrase, status)); Ok(()) }
+/// ```
+#[non_exhaustive]
+pub enum ChildFd {
+    /// A pipe the child writes and the parent reads (Twisted's `"r"`); the
+    /// parent's end is [`Child::take_reader`](crate::Child::take_reader).
+    ReadPipe,
+    /// A pipe the parent writes and the child reads (Twisted's `"w"`); the
+    /// parent's end is [`Child::take_writer`](crate::Child::take_writer).
+    WritePipe,
+    /// The parent's own fd with this number, shared with the child
+    /// (Twisted's integer values; `{0: 0, 1: 1, 2: 2}` inherits stdio). It
+    /// reaches the child even if it is close-on-exec in the parent. It must
+    /// be open when `spawn()` runs.
+    Parent(RawFd),
+    /// `/dev/null`, opened read-write.
+    Null,
+    /// A descriptor handed over to the command; each spawn gives the child
+    /// a copy, and the command closes it when dropped.
+    Fd(OwnedFd),
+}
+
+impl ChildFd {
+    /// Parses Twisted's string spellings: `"r"` and `"w"`.
+    pub fn from_twisted(value: &str) -> Option<ChildFd> {
+        match value {
+            "r" => Some(ChildFd::ReadPipe),
+            "w" => Some(ChildFd::WritePipe),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for ChildFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChildFd::ReadPipe => f.write_str("ReadPipe(\"r\")"),
+            ChildFd::WritePipe => f.write_str("WritePipe(\"w\")"),
+            ChildFd::Parent(fd) => write!(f, "Parent({fd})"),
+            ChildFd::Null => f.write_str("Null"),
+            ChildFd::Fd(fd) => write!(f, "Fd({})", fd.as_raw_fd()),
+        }
+    }
+}
+
+impl From<OwnedFd> for ChildFd {
+    fn from(fd: OwnedFd) -> Self {
+        ChildFd::Fd(fd)
+    }
+}
+
+impl From<std::fs::File> for ChildFd {
+    fn from(file: std::fs::File) -> Self {
+        ChildFd::Fd(file.into())
+    }
+}

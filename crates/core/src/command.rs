@@ -1,0 +1,365 @@
+//! The `Command` builder: `std::process::Command`'s shape, Twisted's
+//! `spawnProcess` arguments.
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::child_fd::ChildFd;
+use crate::error::{Error, InputError, SpawnStep};
+
+/// A process to spawn: program, arguments, environment, working directory
+/// and the child's descriptor map (Twisted's `reactor.spawnProcess`
+/// arguments, in `std::process::Command`'s builder shape).
+///
+/// Defaults, and where they differ from Twisted's:
+/// - the environment is inherited from the parent, as Rust users expect.
+///   Twisted's default is an empty environment: call
+///   [`env_clear`](Self::env_clear) to get it;
+/// - the program is searched in `PATH` when it has no `/` (Twisted wants a
+///   full path); the child's `PATH` is used if the command sets one;
+/// - the fd map is Twisted's default `{0: "w", 1: "r", 2: "r"}`: pipes for
+///   stdin, stdout and stderr. [`clear_child_fds`](Self::clear_child_fds)
+///   starts from Twisted's `childFDs={}` instead (the child gets no fds).
+///
+/// Every fd the map does not name is closed in the child, whether or not it
+/// is close-on-exec in the parent; signal dispositions and the signal mask
+/// are reset to their defaults.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::{ChildFd, Command};
+/// use tokio::io::AsyncReadExt;
+///
+/// let mut child = Command::new("ls")
+///     .arg("-l")
+///     .env("LC_ALL", "C")
+///     .current_dir("/")
+///     .child_fd(2, ChildFd::Null)
+///     .spawn()?;
+/// let mut listing = Vec::new();
+/// child.take_reader(1).unwrap().read_to_end(&mut listing).await?;
+/// let status = child.wait().await?;
+/// assert!(status.success());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    pub(crate) program: OsString,
+    pub(crate) program_c: CString,
+    pub(crate) arg0: Option<CString>,
+    pub(crate) args: Vec<CString>,
+    pub(crate) env_clear: bool,
+    pub(crate) env: BTreeMap<OsString, Option<OsString>>,
+    pub(crate) cwd: Option<(PathBuf, CString)>,
+    pub(crate) fds: BTreeMap<RawFd, ChildFd>,
+    pub(crate) setsid: bool,
+    pub(crate) process_group: Option<i32>,
+    pub(crate) kill_on_drop: bool,
+    /// The first bad input, reported by `spawn()`.
+    pub(crate) invalid: Option<InputError>,
+}
+
+impl Command {
+    /// A command for `program`, with no arguments, the parent's
+    /// environment and working directory, and pipes on fds 0, 1 and 2.
+    ///
+    /// A `program` without `/` is searched in `PATH` at spawn time.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        let program = program.as_ref().to_owned();
+        let mut cmd = Command {
+            program_c: CString::default(),
+            program: program.clone(),
+            arg0: None,
+            args: Vec::new(),
+            env_clear: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            fds: BTreeMap::new(),
+            setsid: false,
+            process_group: None,
+            kill_on_drop: false,
+            invalid: None,
+        };
+        cmd.program_c = cmd.cstring("program", &program);
+        cmd.fds.insert(0, ChildFd::WritePipe);
+        cmd.fds.insert(1, ChildFd::ReadPipe);
+        cmd.fds.insert(2, ChildFd::ReadPipe);
+        cmd
+    }
+
+    /// Adds an argument. Bytes reach the child's `argv` verbatim: no shell,
+    /// no quoting, any byte but NUL.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        let arg = self.cstring("argument", arg.as_ref());
+        self.args.push(arg);
+        self
+    }
+
+    /// Adds several arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for arg in args {
+            self.arg(arg);
+        }
+        self
+    }
+
+    /// Sets `argv[0]` (Twisted's `args[0]`); by default it is the program
+    /// as given to [`new`](Self::new).
+    pub fn arg0(&mut self, arg0: impl AsRef<OsStr>) -> &mut Command {
+        self.arg0 = Some(self.cstring("argument", arg0.as_ref()));
+        self
+    }
+
+    /// Sets an environment variable for the child. A key that is empty or
+    /// contains `=` is reported by `spawn()` as [`InputError::EnvKey`].
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.check_env_key(key);
+        if value.as_bytes().contains(&0) {
+            self.note(InputError::NulByte {
+                what: "environment value",
+                value: value.to_string_lossy().into_owned(),
+            });
+        }
+        self.env.insert(key.to_owned(), Some(value.to_owned()));
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes a variable from the child's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        let key = key.as_ref();
+        self.check_env_key(key);
+        self.env.insert(key.to_owned(), None);
+        self
+    }
+
+    /// Starts the child from an empty environment, Twisted's default
+    /// (`env={}`); variables set afterwards are still passed.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env_clear = true;
+        self.env.clear();
+        self
+    }
+
+    /// Runs the child in `dir` (Twisted's `path`). A relative `dir` is
+    /// relative to the parent's working directory at spawn time. A missing
+    /// or unusable directory fails `spawn()` with [`SpawnStep::Chdir`].
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        let dir = dir.as_ref();
+        let c = self.cstring("working directory", dir.as_os_str());
+        self.cwd = Some((dir.to_owned(), c));
+        self
+    }
+
+    /// Maps child fd `child_fd` to `fd` (one entry of Twisted's
+    /// `childFDs`), replacing what that fd was mapped to. Any fd number may
+    /// be used (3, 4, 200...); a negative one is reported by `spawn()` as
+    /// [`InputError::NegativeChildFd`].
+    pub fn child_fd(&mut self, child_fd: RawFd, fd: ChildFd) -> &mut Command {
+        if child_fd < 0 {
+            self.note(InputError::NegativeChildFd(child_fd));
+        } else {
+            self.fds.insert(child_fd, fd);
+        }
+        self
+    }
+
+    /// Replaces the whole map with `fds`, Twisted's `childFDs` dictionary.
+    /// A child fd given twice is reported by `spawn()` as
+    /// [`InputError::DuplicateChildFd`].
+    ///
+    /// ```
+    /// use procwire_core::{ChildFd, Command};
+    /// let mut cmd = Command::new("gpg");
+    /// cmd.child_fds([
+    ///     (0, ChildFd::WritePipe),
+    ///     (1, ChildFd::ReadPipe),
+    ///     (2, ChildFd::Parent(2)),
+    ///     (3, ChildFd::WritePipe),
+    ///     (4, ChildFd::ReadPipe),
+    /// ]);
+    /// ```
+    pub fn child_fds(&mut self, fds: impl IntoIterator<Item = (RawFd, ChildFd)>) -> &mut Command {
+        self.fds.clear();
+        for (child_fd, fd) in fds {
+            if self.fds.contains_key(&child_fd) {
+                self.note(InputError::DuplicateChildFd(child_fd));
+            }
+            self.child_fd(child_fd, fd);
+        }
+        self
+    }
+
+    /// Empties the fd map: Twisted's `childFDs={}`. With nothing added
+    /// afterwards, the child starts with no descriptors at all.
+    pub fn clear_child_fds(&mut self) -> &mut Command {
+        self.fds.clear();
+        self
+    }
+
+    /// Sets the child's stdin (fd 0); shorthand for `child_fd(0, fd)`.
+    pub fn stdin(&mut self, fd: ChildFd) -> &mut Command {
+        self.child_fd(0, fd)
+    }
+
+    /// Sets the child's stdout (fd 1); shorthand for `child_fd(1, fd)`.
+    pub fn stdout(&mut self, fd: ChildFd) -> &mut Command {
+        self.child_fd(1, fd)
+    }
+
+    /// Sets the child's stderr (fd 2); shorthand for `child_fd(2, fd)`.
+    pub fn stderr(&mut self, fd: ChildFd) -> &mut Command {
+        self.child_fd(2, fd)
+    }
+
+    /// Starts the child in a new session (`setsid`), detached from the
+    /// parent's controlling terminal and process group.
+    pub fn setsid(&mut self, setsid: bool) -> &mut Command {
+        self.setsid = setsid;
+        self
+    }
+
+    /// Puts the child in process group `pgroup`; 0 makes it the leader of a
+    /// new group with its own pid as id.
+    pub fn process_group(&mut self, pgroup: i32) -> &mut Command {
+        self.process_group = Some(pgroup);
+        self
+    }
+
+    /// Sends SIGKILL to the child when its [`Child`](crate::Child) is
+    /// dropped before the child was reaped. Either way the child is reaped:
+    /// a dropped `Child` never leaves a zombie.
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
+        self.kill_on_drop = kill;
+        self
+    }
+
+    /// The program as given to [`new`](Self::new).
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments after `argv[0]`.
+    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+        self.args.iter().map(|a| OsStr::from_bytes(a.as_bytes()))
+    }
+
+    fn note(&mut self, err: InputError) {
+        self.invalid.get_or_insert(err);
+    }
+
+    fn cstring(&mut self, what: &'static str, s: &OsStr) -> CString {
+        CString::new(s.as_bytes()).unwrap_or_else(|_| {
+            self.note(InputError::NulByte { what, value: s.to_string_lossy().into_owned() });
+            CString::default()
+        })
+    }
+
+    fn check_env_key(&mut self, key: &OsStr) {
+        let bytes = key.as_bytes();
+        if bytes.contains(&0) {
+            self.note(InputError::NulByte {
+                what: "environment key",
+                value: key.to_string_lossy().into_owned(),
+            });
+        } else if bytes.is_empty() || bytes.contains(&b'=') {
+            self.note(InputError::EnvKey(key.to_string_lossy().into_owned()));
+        }
+    }
+
+    /// The child's environment as `KEY=VALUE` C strings, or `None` when it
+    /// is the parent's unchanged (then `environ` is passed as is).
+    pub(crate) fn envp(&self) -> Option<Vec<CString>> {
+        if !self.env_clear && self.env.is_empty() {
+            return None;
+        }
+        let mut vars: BTreeMap<OsString, OsString> =
+            if self.env_clear { BTreeMap::new() } else { std::env::vars_os().collect() };
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => vars.insert(k.clone(), v.clone()),
+                None => vars.remove(k),
+            };
+        }
+        let entries = vars.into_iter().map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            // Keys and values were checked for NUL when they were set, and
+            // the parent's own environment cannot contain one.
+            CString::new(kv).unwrap_or_default()
+        });
+        Some(entries.collect())
+    }
+
+    /// The path to exec: the program itself when it contains `/`, else the
+    /// first executable `PATH` entry (the child's `PATH` if the command
+    /// sets one), with `execvp`'s rule that EACCES is reported only when
+    /// nothing executable was found.
+    pub(crate) fn resolve_program(&self) -> Result<std::borrow::Cow<'_, CString>, Error> {
+        let name = self.program.as_bytes();
+        if name.contains(&b'/') {
+            return Ok(std::borrow::Cow::Borrowed(&self.program_c));
+        }
+        let not_found = |kind: std::io::ErrorKind| Error::Spawn {
+            program: self.program.to_string_lossy().into_owned(),
+            step: SpawnStep::PathSearch,
+            source: std::io::Error::new(kind, "program not found in PATH"),
+        };
+        if name.is_empty() {
+            return Err(not_found(std::io::ErrorKind::NotFound));
+        }
+        let path = match self.env.get(OsStr::new("PATH")) {
+            Some(set) => set.clone(),
+            None if self.env_clear => None,
+            None => std::env::var_os("PATH"),
+        };
+        let path = path.unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+        let mut denied = false;
+        for dir in path.as_bytes().split(|&b| b == b':') {
+            let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+            let mut candidate = Vec::with_capacity(dir.len() + 1 + name.len());
+            candidate.extend_from_slice(dir);
+            candidate.push(b'/');
+            candidate.extend_from_slice(name);
+            let candidate = PathBuf::from(OsString::from_vec(candidate));
+            match std::fs::metadata(&candidate) {
+                Ok(meta) if meta.is_file() => {
+                    if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+                        let c = CString::new(candidate.into_os_string().into_vec()).unwrap_or_default();
+                        return Ok(std::borrow::Cow::Owned(c));
+                    }
+                    denied = true;
+                }
+                _ => {}
+            }
+        }
+        Err(not_found(if denied {
+            std::io::ErrorKind::PermissionDenied
+        } else {
+            std::io::ErrorKind::NotFound
+        }))
+    }
+}

@@ -1,0 +1,144 @@
+//! Errors: what happened and to what.
+
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+
+/// Everything that can go wrong in procwire-core.
+///
+/// Spawn failures name the program and the [`SpawnStep`]; bad input is an
+/// [`InputError`] reported by [`Command::spawn`](crate::Command::spawn)
+/// before anything is created, so nothing leaks.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use procwire_core::{Command, Error, SpawnStep};
+///
+/// let err = Command::new("/no/such/program").spawn().unwrap_err();
+/// match &err {
+///     Error::Spawn { step: SpawnStep::Exec, source, .. } => {
+///         assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
+///     }
+///     other => panic!("unexpected {other}"),
+/// }
+/// assert!(err.to_string().contains("/no/such/program"));
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The child could not be started; `step` says where it failed.
+    #[error("failed to spawn `{program}`: {step}: {source}")]
+    Spawn {
+        /// The program as given to [`Command::new`](crate::Command::new).
+        program: String,
+        /// The step that failed.
+        step: SpawnStep,
+        /// The OS error (its errno is `source.raw_os_error()`).
+        #[source]
+        source: io::Error,
+    },
+    /// The command was given something the OS cannot express.
+    #[error(transparent)]
+    InvalidInput(#[from] InputError),
+    /// The process was already reaped: it cannot be signalled any more
+    /// (Twisted's `ProcessExitedAlready`). procwire never signals a pid it
+    /// has reaped, so a recycled pid can never be hit.
+    #[error("process has exited already")]
+    ProcessExitedAlready,
+    /// A signal name that is not a standard signal (`"KILL"`, `"SIGTERM"`...).
+    #[error("unknown signal name {0:?}")]
+    UnknownSignal(String),
+    /// A signal number outside `0..=64`.
+    #[error("invalid signal number {0}")]
+    InvalidSignal(i32),
+    /// The pipe to the child's fd was closed by this side already.
+    #[error("the pipe to child fd {fd} is closed")]
+    PipeClosed {
+        /// The child's fd number.
+        fd: RawFd,
+    },
+    /// procwire registers pipes and pidfds with tokio's reactor, so
+    /// spawning needs a tokio runtime with IO enabled.
+    #[error("spawning needs a tokio runtime with IO enabled (call it from within a runtime)")]
+    NoRuntime,
+    /// Any other OS error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// The step of a spawn that failed, carried by [`Error::Spawn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpawnStep {
+    /// Searching `PATH` for a program named without a `/`.
+    PathSearch,
+    /// Creating the pipes or opening `/dev/null` for the child's fds.
+    Pipes,
+    /// Changing into the working directory set by
+    /// [`Command::current_dir`](crate::Command::current_dir).
+    Chdir,
+    /// Arranging the child's descriptors (`dup2`/`close`).
+    FdSetup,
+    /// `posix_spawn` itself (attributes, resources).
+    Spawn,
+    /// `execve` of the program (not found, permission denied, bad format).
+    Exec,
+    /// Opening the pidfd that follows the child.
+    Pidfd,
+}
+
+impl fmt::Display for SpawnStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpawnStep::PathSearch => "searching PATH",
+            SpawnStep::Pipes => "creating pipes",
+            SpawnStep::Chdir => "chdir",
+            SpawnStep::FdSetup => "setting up fds",
+            SpawnStep::Spawn => "posix_spawn",
+            SpawnStep::Exec => "exec",
+            SpawnStep::Pidfd => "pidfd_open",
+        })
+    }
+}
+
+/// Bad input to a [`Command`](crate::Command), reported by `spawn()` before
+/// any descriptor or process is created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// A NUL byte in the program, an argument, an environment entry or the
+    /// working directory: C strings cannot carry it.
+    #[error("{what} contains a NUL byte: {value:?}")]
+    NulByte {
+        /// Which input: `"program"`, `"argument"`, `"environment key"`,
+        /// `"environment value"`, `"working directory"`.
+        what: &'static str,
+        /// The offending value, lossily decoded.
+        value: String,
+    },
+    /// An environment key that is empty or contains `=`.
+    #[error("environment key {0:?} is empty or contains '='")]
+    EnvKey(String),
+    /// A negative child fd number.
+    #[error("child fd {0} is negative")]
+    NegativeChildFd(RawFd),
+    /// The same child fd given twice to
+    /// [`Command::child_fds`](crate::Command::child_fds).
+    #[error("child fd {0} is mapped twice")]
+    DuplicateChildFd(RawFd),
+    /// [`ChildFd::Parent`](crate::ChildFd::Parent) names a parent fd that
+    /// is not open.
+    #[error("child fd {child_fd} maps parent fd {parent_fd}, which is not open")]
+    ParentFdNotOpen {
+        /// The child's fd number.
+        child_fd: RawFd,
+        /// The parent's fd number that is not open.
+        parent_fd: RawFd,
+    },
+}
+
+/// `Result` with procwire-core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

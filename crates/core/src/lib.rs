@@ -1,0 +1,67 @@
+//! procwire-core spawns child processes onto tokio with Twisted's full
+//! `childFDs` map, follows them through a pidfd, and reports a typed exit
+//! status.
+//!
+//! - [`Command`] is the builder (`std::process::Command`'s shape, the
+//!   arguments of Twisted's `reactor.spawnProcess`); [`ChildFd`] says what
+//!   each child fd is connected to: a pipe the parent reads (`"r"`), one it
+//!   writes (`"w"`), one of the parent's fds, `/dev/null`, or a descriptor
+//!   handed over. Any child fd number may be used, and every fd not in the
+//!   map is closed in the child.
+//! - [`Child`] is the running process: [`ChildReader`] / [`ChildWriter`]
+//!   pipe ends (`AsyncRead` / `AsyncWrite` over tokio's `AsyncFd`),
+//!   [`Child::wait`], and [`Child::signal`] with signal names, numbers or
+//!   nix `Signal`s ([`IntoSignal`]).
+//! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
+//!   exit code 0, [`ProcessTerminated`] for anything else.
+//!
+//! Spawning never forks: the child is started with `posix_spawn` and its
+//! file actions, so spawn cost does not grow with the parent's memory, and
+//! every failure (program not found, bad working directory...) comes back
+//! from [`Command::spawn`] as an [`Error`] naming the program and the step.
+//! Children are reaped through a pidfd registered with tokio (a SIGCHLD
+//! listener where the kernel lacks pidfds); a dropped [`Child`] never
+//! leaves a zombie.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use procwire_core::{ChildFd, Command};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! // Twisted's childFDs={0: "w", 1: "r", 2: 2}
+//! let mut child = Command::new("wc").arg("-l").child_fd(2, ChildFd::Parent(2)).spawn()?;
+//! let mut stdin = child.take_writer(0).unwrap();
+//! stdin.write_all(b"one\ntwo\nthree\n").await?;
+//! stdin.shutdown().await?; // closeStdin
+//! let mut out = String::new();
+//! child.take_reader(1).unwrap().read_to_string(&mut out).await?;
+//! assert_eq!(out.trim(), "3");
+//! assert!(child.wait().await?.success());
+//! # Ok(()) }
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub use child::{Child, SignalHandle};
+pub use child_fd::ChildFd;
+pub use command::Command;
+pub use error::{Error, InputError, Result, SpawnStep};
+pub use pipe::{ChildReader, ChildWriter};
+pub use signal::IntoSignal;
+pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
+
+mod child;
+mod child_fd;
+mod command;
+mod error;
+mod pipe;
+mod plan;
+mod reap;
+mod signal;
+mod spawn;
+mod status;
+#[allow(unsafe_code)]
+mod sys;

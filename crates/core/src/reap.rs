@@ -1,0 +1,208 @@
+//! Following a child until it is reaped: a pidfd in tokio's `AsyncFd`
+//! where the kernel has pidfds, a SIGCHLD listener where it does not.
+//!
+//! The backend is chosen once per process (ENOSYS is probed once and
+//! cached); building with `--cfg procwire_force_sigchld` forces the
+//! fallback so the test suite exercises both.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+
+use nix::libc;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::error::Error;
+use crate::status::ExitStatus;
+use crate::sys::process as sys;
+
+mod orphan;
+
+/// Whether children are followed through pidfds (probed once).
+pub(crate) fn pidfd_available() -> bool {
+    if cfg!(procwire_force_sigchld) {
+        return false;
+    }
+    // 0 = not probed, 1 = available, 2 = missing.
+    static PIDFD: AtomicU8 = AtomicU8::new(0);
+    match PIDFD.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let ok = match sys::pidfd_open(std::process::id() as libc::pid_t) {
+                Ok(_fd) => true,
+                Err(e) => e.raw_os_error() != Some(libc::ENOSYS),
+            };
+            PIDFD.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+            ok
+        }
+    }
+}
+
+/// Set up before `posix_spawn`, so the fallback cannot miss the SIGCHLD of
+/// a child that exits at once.
+pub(crate) enum Prepared {
+    Pidfd,
+    Signal(Signal),
+}
+
+impl Prepared {
+    pub(crate) fn new() -> io::Result<Self> {
+        if pidfd_available() {
+            Ok(Prepared::Pidfd)
+        } else {
+            Ok(Prepared::Signal(signal(SignalKind::child())?))
+        }
+    }
+}
+
+/// What the SIGCHLD fallback shares with [`SignalHandle`]s: the pid, and
+/// whether it was reaped, behind one lock so a signal can never race the
+/// reap and hit a recycled pid.
+#[derive(Debug)]
+pub(crate) struct PidSlot {
+    pid: libc::pid_t,
+    reaped: Mutex<bool>,
+}
+
+impl PidSlot {
+    /// `waitpid(WNOHANG)` under the lock.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *reaped {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
+        let status = sys::waitpid_nohang(self.pid)?;
+        *reaped = status.is_some();
+        Ok(status.map(ExitStatus::from_raw))
+    }
+
+    fn kill(&self, sig: i32) -> Result<(), Error> {
+        let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *reaped {
+            return Err(Error::ProcessExitedAlready);
+        }
+        sys::kill(self.pid, sig).map_err(exited_already)
+    }
+}
+
+/// The handle that can signal the process: the pidfd, or the locked pid.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Pidfd(Arc<OwnedFd>),
+    Pid(Arc<PidSlot>),
+}
+
+impl Target {
+    /// Sends `sig`; [`Error::ProcessExitedAlready`] once reaped.
+    pub(crate) fn send(&self, sig: i32) -> Result<(), Error> {
+        match self {
+            Target::Pidfd(fd) => sys::pidfd_send_signal(fd.as_fd(), sig).map_err(exited_already),
+            Target::Pid(slot) => slot.kill(sig),
+        }
+    }
+}
+
+fn exited_already(e: io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        Error::ProcessExitedAlready
+    } else {
+        Error::Io(e)
+    }
+}
+
+/// Kills a child that cannot be followed (its pidfd could not be opened)
+/// and leaves it to the orphan reaper.
+pub(crate) fn kill_and_forget(pid: libc::pid_t) {
+    let _ = sys::kill(pid, libc::SIGKILL);
+    orphan::adopt(Target::Pid(Arc::new(PidSlot { pid, reaped: Mutex::new(false) })));
+}
+
+/// Follows one unreaped child.
+#[derive(Debug)]
+pub(crate) enum Reaper {
+    /// The pidfd, registered with the reactor: it turns readable at exit.
+    Pidfd(AsyncFd<Arc<OwnedFd>>),
+    /// The SIGCHLD fallback: the pid, and a listener created before spawn.
+    Signal(Arc<PidSlot>, Signal),
+}
+
+impl Reaper {
+    /// Starts following `pid`, just spawned.
+    pub(crate) fn new(pid: libc::pid_t, prepared: Prepared) -> io::Result<Self> {
+        match prepared {
+            Prepared::Pidfd => {
+                let fd = Arc::new(sys::pidfd_open(pid)?);
+                Ok(Reaper::Pidfd(crate::sys::io::register(fd, Interest::READABLE)?))
+            }
+            Prepared::Signal(sig) => {
+                Ok(Reaper::Signal(Arc::new(PidSlot { pid, reaped: Mutex::new(false) }), sig))
+            }
+        }
+    }
+
+    /// What signals the child.
+    pub(crate) fn target(&self) -> Target {
+        match self {
+            Reaper::Pidfd(afd) => Target::Pidfd(afd.get_ref().clone()),
+            Reaper::Signal(slot, _) => Target::Pid(slot.clone()),
+        }
+    }
+
+    /// Sends `sig` to the child.
+    pub(crate) fn send(&self, sig: i32) -> Result<(), Error> {
+        match self {
+            Reaper::Pidfd(afd) => sys::pidfd_send_signal(afd.get_ref().as_fd(), sig).map_err(exited_already),
+            Reaper::Signal(slot, _) => slot.kill(sig),
+        }
+    }
+
+    /// Collects the exit status if the child has exited.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        match self {
+            Reaper::Pidfd(afd) => Ok(sys::waitid_pidfd(afd.get_ref().as_fd())?.map(ExitStatus::from_raw)),
+            Reaper::Signal(slot, _) => slot.try_reap(),
+        }
+    }
+
+    /// Waits for the exit and collects it.
+    pub(crate) fn poll_reap(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        loop {
+            match self {
+                Reaper::Pidfd(afd) => {
+                    let mut guard = ready!(afd.poll_read_ready(cx))?;
+                    if let Some(status) = sys::waitid_pidfd(guard.get_inner().as_fd())? {
+                        return Poll::Ready(Ok(ExitStatus::from_raw(status)));
+                    }
+                    guard.clear_ready();
+                }
+                Reaper::Signal(slot, sig) => {
+                    if let Some(status) = slot.try_reap()? {
+                        return Poll::Ready(Ok(status));
+                    }
+                    if ready!(sig.poll_recv(cx)).is_none() {
+                        return Poll::Ready(Err(io::Error::other("tokio's signal driver shut down")));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands a child that is still running to the orphan reaper, which
+    /// collects it whenever it exits, runtime or not.
+    pub(crate) fn abandon(self) {
+        if let Ok(Some(_)) = self.try_reap() {
+            return;
+        }
+        let target = match self {
+            // Deregister from the reactor; the orphan thread polls the fd.
+            Reaper::Pidfd(afd) => Target::Pidfd(afd.into_inner()),
+            Reaper::Signal(slot, _) => Target::Pid(slot),
+        };
+        orphan::adopt(target);
+    }
+}

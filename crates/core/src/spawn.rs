@@ -1,0 +1,179 @@
+//! `Command::spawn`: plan in the parent, then one `posix_spawn`.
+
+use std::ffi::c_char;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::libc;
+
+use crate::child::Child;
+use crate::child_fd::ChildFd;
+use crate::command::Command;
+use crate::error::{Error, InputError, SpawnStep};
+use crate::pipe::{ChildReader, ChildWriter};
+use crate::plan::plan;
+use crate::reap::{Prepared, Reaper};
+use crate::sys;
+
+/// The descriptors prepared for one spawn.
+#[derive(Default)]
+struct Fds {
+    /// `(child fd, parent fd)` pairs for the plan.
+    map: Vec<(RawFd, RawFd)>,
+    /// Child ends of pipes and `/dev/null`, closed once the child has them.
+    child_ends: Vec<OwnedFd>,
+    readers: Vec<ChildReader>,
+    writers: Vec<ChildWriter>,
+}
+
+impl Command {
+    /// Starts the child.
+    ///
+    /// Every error comes back here, synchronously: bad input as
+    /// [`Error::InvalidInput`] before anything is created; a failure to
+    /// start as [`Error::Spawn`] naming the program and the [`SpawnStep`]
+    /// (`exec` for not found / permission denied, `chdir` for a bad working
+    /// directory...). On error nothing is left behind: no descriptor, no
+    /// process.
+    ///
+    /// The command can be spawned again; a [`ChildFd::Fd`] is shared by
+    /// every child spawned from it.
+    ///
+    /// # Errors
+    ///
+    /// See above, plus [`Error::NoRuntime`] outside a tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// If the current tokio runtime was built without IO enabled (the same
+    /// as tokio's own `process::Command`).
+    pub fn spawn(&mut self) -> Result<Child, Error> {
+        if let Some(err) = &self.invalid {
+            return Err(err.clone().into());
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::NoRuntime);
+        }
+        let path = self.resolve_program()?;
+        let mut argv: Vec<*const c_char> = Vec::with_capacity(self.args.len() + 2);
+        argv.push(self.arg0.as_ref().unwrap_or(&self.program_c).as_ptr());
+        argv.extend(self.args.iter().map(|a| a.as_ptr()));
+        argv.push(std::ptr::null());
+        let env = self.envp();
+        let envp: Option<Vec<*const c_char>> = env.as_ref().map(|vars| {
+            let mut p: Vec<*const c_char> = vars.iter().map(|v| v.as_ptr()).collect();
+            p.push(std::ptr::null());
+            p
+        });
+
+        let fds = self.prepare_fds()?;
+        let steps = plan(&fds.map);
+        let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
+        let request = sys::spawn::SpawnRequest {
+            path: &path,
+            argv: &argv,
+            envp: envp.as_deref(),
+            fd_steps: &steps,
+            cwd: self.cwd.as_ref().map(|(_, c)| c.as_c_str()),
+            setsid: self.setsid,
+            process_group: self.process_group,
+        };
+        let pid = sys::spawn::spawn(&request).map_err(|e| self.diagnose(e))?;
+        drop(fds.child_ends);
+
+        let reaper = match Reaper::new(pid, prepared) {
+            Ok(reaper) => reaper,
+            Err(e) => {
+                // Without a pidfd we cannot follow the child: stop it and
+                // let the SIGCHLD-style orphan path reap it.
+                crate::reap::kill_and_forget(pid);
+                return Err(self.error(SpawnStep::Pidfd, e));
+            }
+        };
+        Ok(Child::new(pid, reaper, fds.readers, fds.writers, self.kill_on_drop))
+    }
+
+    fn prepare_fds(&self) -> Result<Fds, Error> {
+        let mut fds = Fds::default();
+        let mut null: Option<RawFd> = None;
+        for (&child_fd, spec) in &self.fds {
+            let source = match spec {
+                ChildFd::ReadPipe => {
+                    let (parent, child) = self.pipe()?;
+                    let raw = child.as_raw_fd();
+                    fds.child_ends.push(child);
+                    fds.readers.push(ChildReader::new(child_fd, parent)?);
+                    raw
+                }
+                ChildFd::WritePipe => {
+                    let (child, parent) = self.pipe()?;
+                    let raw = child.as_raw_fd();
+                    fds.child_ends.push(child);
+                    fds.writers.push(ChildWriter::new(child_fd, parent)?);
+                    raw
+                }
+                ChildFd::Parent(parent_fd) => {
+                    if !sys::spawn::fd_is_open(*parent_fd) {
+                        return Err(InputError::ParentFdNotOpen { child_fd, parent_fd: *parent_fd }.into());
+                    }
+                    *parent_fd
+                }
+                ChildFd::Null => match null {
+                    Some(raw) => raw,
+                    None => {
+                        let file = open_null().map_err(|e| self.error(SpawnStep::Pipes, e))?;
+                        let fd = OwnedFd::from(file);
+                        let raw = fd.as_raw_fd();
+                        fds.child_ends.push(fd);
+                        null = Some(raw);
+                        raw
+                    }
+                },
+                ChildFd::Fd(fd) => fd.as_raw_fd(),
+            };
+            fds.map.push((child_fd, source));
+        }
+        Ok(fds)
+    }
+
+    /// A close-on-exec pipe: (read end, write end).
+    fn pipe(&self) -> Result<(OwnedFd, OwnedFd), Error> {
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| self.error(SpawnStep::Pipes, e.into()))
+    }
+
+    fn error(&self, step: SpawnStep, source: io::Error) -> Error {
+        Error::Spawn { program: self.program.to_string_lossy().into_owned(), step, source }
+    }
+
+    /// `posix_spawn` reports only an errno; name the step it came from.
+    /// Runs on the failure path only, so success costs nothing.
+    fn diagnose(&self, errno: io::Error) -> Error {
+        if let Some((dir, _)) = &self.cwd {
+            if let Err(e) = check_dir(dir) {
+                return self.error(SpawnStep::Chdir, e);
+            }
+        }
+        let step = match errno.raw_os_error() {
+            Some(libc::EBADF | libc::EMFILE) => SpawnStep::FdSetup,
+            Some(libc::EAGAIN | libc::ENOMEM) => SpawnStep::Spawn,
+            _ => SpawnStep::Exec,
+        };
+        self.error(step, errno)
+    }
+}
+
+fn open_null() -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open("/dev/null")
+}
+
+/// Whether `dir` can be `chdir`ed into, with the errno `chdir` would give.
+fn check_dir(dir: &Path) -> io::Result<()> {
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+    }
+    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).map_err(io::Error::from)
+}

@@ -1,0 +1,9 @@
+//! The only place in procwire with `unsafe`: thin wrappers over the
+//! syscalls that neither std nor nix expose safely.
+//!
+//! Each public function here forwards to one C call, named and linked in its
+//! doc; each `unsafe` block states the invariant it relies on.
+
+pub(crate) mod io;
+pub(crate) mod process;
+pub(crate) mod spawn;

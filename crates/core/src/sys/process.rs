@@ -1,0 +1,143 @@
+//! Process lifecycle syscalls: pidfd, `waitid`, `waitpid`, signals.
+//!
+//! All of them take typed descriptors; raw pids appear only for the
+//! SIGCHLD fallback, where no pidfd exists.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::libc;
+
+/// `P_PIDFD` for `waitid(2)` (Linux >= 5.4).
+const P_PIDFD: libc::idtype_t = 3;
+
+/// A raw wait status, as `waitpid(2)` reports it (`WIFEXITED` & co. apply).
+pub(crate) type RawStatus = i32;
+
+/// Opens a pidfd for `pid` (close-on-exec, as the kernel always makes it).
+///
+/// Wraps [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html).
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: a plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success the kernel returned a new descriptor that nothing
+    // else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Sends `sig` to the process `pidfd` refers to. `ESRCH` once it was reaped.
+///
+/// Wraps [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: integer arguments plus a null `siginfo_t`, which the syscall
+    // documents as "behave like kill(2)".
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Collects the exit of the process behind `pidfd` if it has exited
+/// (`WNOHANG`); `Ok(None)` while it is still running.
+///
+/// Wraps [`waitid(2)`](https://man7.org/linux/man-pages/man2/waitid.2.html)
+/// with `P_PIDFD`.
+pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+    let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+    loop {
+        // SAFETY: `info` is writable storage for one siginfo_t; the pidfd is
+        // borrowed for the call.
+        let rc = unsafe {
+            libc::waitid(
+                P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                info.as_mut_ptr(),
+                libc::WEXITED | libc::WNOHANG,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+    // SAFETY: zero-initialised and then filled by the kernel; reading the
+    // SIGCHLD fields of a `waitid` result is what they exist for.
+    let (pid, code, status) = unsafe {
+        let info = info.assume_init_ref();
+        (info.si_pid(), info.si_code, info.si_status())
+    };
+    if pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(raw_from_siginfo(code, status)))
+}
+
+/// Rebuilds the `waitpid`-style status word from `waitid`'s (code, status).
+fn raw_from_siginfo(code: i32, status: i32) -> RawStatus {
+    match code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+        _ => status & 0x7f,
+    }
+}
+
+/// Collects the exit of child `pid` if it has exited (`WNOHANG`).
+///
+/// Wraps [`waitpid(2)`](https://man7.org/linux/man-pages/man2/waitpid.2.html);
+/// used only by the SIGCHLD fallback.
+pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<RawStatus>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer; `pid` names one child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        match rc {
+            0 => return Ok(None),
+            r if r == pid => return Ok(Some(status)),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() != Some(libc::EINTR) {
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+/// Sends `sig` to `pid` with [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html);
+/// only for the SIGCHLD fallback, and only while the pid is known unreaped.
+pub(crate) fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    // SAFETY: a plain syscall with integer arguments; the caller guarantees
+    // `pid` is an unreaped child, so it cannot have been recycled.
+    if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siginfo_to_raw_status() {
+        assert_eq!(raw_from_siginfo(libc::CLD_EXITED, 23), 23 << 8);
+        assert_eq!(raw_from_siginfo(libc::CLD_KILLED, 15), 15);
+        assert_eq!(raw_from_siginfo(libc::CLD_DUMPED, 11), 11 | 0x80);
+    }
+}

@@ -1,0 +1,34 @@
+//! procwire brings Twisted's process API (`reactor.spawnProcess`,
+//! `childFDs`, `signalProcess`, `ProcessDone` / `ProcessTerminated`) to
+//! tokio: spawn any program with any map of child descriptors, talk to it
+//! over async pipes, and reap it through a pidfd, without ever forking.
+//!
+//! This is the facade users depend on; it re-exports
+//! [procwire-core](procwire_core): [`Command`], [`ChildFd`], [`Child`],
+//! [`ChildReader`], [`ChildWriter`], [`ExitStatus`] and [`Error`]. The
+//! protocol (`ProcessProtocol`) and utility (`get_process_output`) layers
+//! will be re-exported here as they land. `docs/from-twisted.md` maps every
+//! Twisted name to its procwire name.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use procwire::Command;
+//! use tokio::io::AsyncReadExt;
+//!
+//! let mut child = Command::new("echo").args(["hello", "procwire"]).spawn()?;
+//! let mut out = String::new();
+//! child.take_reader(1).unwrap().read_to_string(&mut out).await?;
+//! let status = child.wait().await?;
+//! assert_eq!((out.as_str(), status.code()), ("hello procwire\n", Some(0)));
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub use procwire_core::{
+    Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
+    ProcessDone, ProcessTerminated, Result, SignalHandle, SpawnStep,
+};

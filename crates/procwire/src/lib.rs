@@ -32,3 +32,8 @@ pub use procwire_core::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
     ProcessDone, ProcessTerminated, Result, SignalHandle, SpawnStep,
 };
+
+/// The README's example is compiled and run as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -89,9 +89,12 @@ impl Child {
     /// Waits for the child to exit and reaps it. Later calls return the
     /// same status at once.
     ///
-    /// Pipes not taken are left open: a child blocked writing to a full,
-    /// unread pipe will not exit. Take and read them, or map the fd to
-    /// [`ChildFd::Null`](crate::ChildFd::Null).
+    /// Input pipes that were never taken with
+    /// [`take_writer`](Self::take_writer) are closed first, so a child
+    /// reading its stdin sees end of file instead of waiting forever (as
+    /// tokio's `wait` does). Output pipes not taken are left open: a child
+    /// blocked writing to a full, unread pipe will not exit, so take and
+    /// read them, or map the fd to [`ChildFd::Null`](crate::ChildFd::Null).
     ///
     /// # Cancel safety
     ///
@@ -106,6 +109,7 @@ impl Child {
         if let Some(status) = self.status {
             return Poll::Ready(Ok(status));
         }
+        self.writers.clear();
         let Some(reaper) = &mut self.reaper else {
             return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ECHILD)));
         };

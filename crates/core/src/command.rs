@@ -1,8 +1,9 @@
 //! The `Command` builder: `std::process::Command`'s shape, Twisted's
 //! `spawnProcess` arguments.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -318,10 +319,10 @@ impl Command {
     /// first executable `PATH` entry (the child's `PATH` if the command
     /// sets one), with `execvp`'s rule that EACCES is reported only when
     /// nothing executable was found.
-    pub(crate) fn resolve_program(&self) -> Result<std::borrow::Cow<'_, CString>, Error> {
+    pub(crate) fn resolve_program(&self) -> Result<Cow<'_, CStr>, Error> {
         let name = self.program.as_bytes();
         if name.contains(&b'/') {
-            return Ok(std::borrow::Cow::Borrowed(&self.program_c));
+            return Ok(Cow::Borrowed(&self.program_c));
         }
         let not_found = |kind: std::io::ErrorKind| Error::Spawn {
             program: self.program.to_string_lossy().into_owned(),
@@ -349,7 +350,7 @@ impl Command {
                 Ok(meta) if meta.is_file() => {
                     if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
                         let c = CString::new(candidate.into_os_string().into_vec()).unwrap_or_default();
-                        return Ok(std::borrow::Cow::Owned(c));
+                        return Ok(Cow::Owned(c));
                     }
                     denied = true;
                 }

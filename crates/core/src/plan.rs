@@ -164,7 +164,10 @@ mod tests {
         check(&[(0, false), (4, true)], &[(1, 4), (2, 4), (0, 0)]);
     }
 
-    fn scenario() -> impl Strategy<Value = (Vec<(RawFd, bool)>, Vec<(RawFd, RawFd)>)> {
+    /// Open parent fds with their close-on-exec flag, and a childFDs map.
+    type Scenario = (Vec<(RawFd, bool)>, Vec<(RawFd, RawFd)>);
+
+    fn scenario() -> impl Strategy<Value = Scenario> {
         // Up to 12 open parent fds among 0..24, then a map whose targets are
         // distinct numbers in 0..24 and whose sources are open fds.
         proptest::collection::btree_map(0..24i32, any::<bool>(), 1..12).prop_flat_map(|open| {

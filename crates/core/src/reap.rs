@@ -32,14 +32,19 @@ pub(crate) fn pidfd_available() -> bool {
     match PIDFD.load(Ordering::Relaxed) {
         1 => true,
         2 => false,
-        _ => {
-            let ok = match sys::pidfd_open(std::process::id() as libc::pid_t) {
-                Ok(_fd) => true,
-                Err(e) => e.raw_os_error() != Some(libc::ENOSYS),
-            };
-            PIDFD.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
-            ok
-        }
+        _ => match sys::pidfd_open(std::process::id() as libc::pid_t) {
+            Ok(_fd) => {
+                PIDFD.store(1, Ordering::Relaxed);
+                true
+            }
+            // Missing, or refused by a seccomp policy: for good.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EACCES)) => {
+                PIDFD.store(2, Ordering::Relaxed);
+                false
+            }
+            // Transient (EMFILE...): decide again next time.
+            Err(_) => true,
+        },
     }
 }
 
@@ -171,10 +176,22 @@ impl Reaper {
 
     /// Waits for the exit and collects it.
     pub(crate) fn poll_reap(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        let mut reregistered = false;
         loop {
             match self {
                 Reaper::Pidfd(afd) => {
-                    let mut guard = ready!(afd.poll_read_ready(cx))?;
+                    let mut guard = match ready!(afd.poll_read_ready(cx)) {
+                        Ok(guard) => guard,
+                        // The runtime that registered the pidfd has shut
+                        // down: follow the child from the current one.
+                        Err(e) if !reregistered && tokio::runtime::Handle::try_current().is_ok() => {
+                            *afd = crate::sys::io::register(afd.get_ref().clone(), Interest::READABLE)
+                                .map_err(|_| e)?;
+                            reregistered = true;
+                            continue;
+                        }
+                        Err(e) => return Poll::Ready(Err(e)),
+                    };
                     if let Some(status) = sys::waitid_pidfd(guard.get_inner().as_fd())? {
                         return Poll::Ready(Ok(ExitStatus::from_raw(status)));
                     }

@@ -1,0 +1,458 @@
+//! childFDs: every mapping Twisted's `childFDs` can express (pipes both ways,
+//! parent fds, swaps and cycles, sparse and empty maps, high fd numbers,
+//! identity maps on close-on-exec fds), `ChildFd::Null` and `ChildFd::Fd`,
+//! and the input errors. Each mapping is proved by the `pw-child` helper
+//! reporting its own fd table, compared by dev/ino with the parent's ends.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use procwire::{Child, ChildFd, Command, Error, InputError};
+use procwire_tests::{guard, identity, parse_report, pw_child, FdEntry};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+/// Guard against hangs only; every test waits on its events.
+const LIMIT: u64 = 30;
+
+// Mirrors Twisted's test_process.py FDTest.test_FD.
+#[tokio::test]
+async fn twisted_test_fd_six_descriptors() {
+    guard(LIMIT, "test_FD", async {
+        let mut cmd = helper(&[
+            "report:1",
+            "read:0:4:abcd",
+            "write:1:righto",
+            "read:3:4:efgh",
+            "write:4:closed",
+            "close:4",
+            "expect-eof:5",
+        ]);
+        cmd.child_fds([
+            (0, ChildFd::WritePipe),
+            (1, ChildFd::ReadPipe),
+            (2, ChildFd::Parent(2)),
+            (3, ChildFd::WritePipe),
+            (4, ChildFd::ReadPipe),
+            (5, ChildFd::WritePipe),
+        ]);
+        let mut child = cmd.spawn().expect("spawn");
+        let (mut w0, mut w3, mut w5) = (writer(&mut child, 0), writer(&mut child, 3), writer(&mut child, 5));
+        let (r1, mut r4) = (reader(&mut child, 1), reader(&mut child, 4));
+        let pipe_ids = [
+            (0, id_of(w0.as_raw_fd())),
+            (1, identity(r1.as_fd().as_raw_fd())),
+            (3, id_of(w3.as_raw_fd())),
+            (4, identity(r4.as_fd().as_raw_fd())),
+            (5, id_of(w5.as_raw_fd())),
+        ];
+        let mut out = BufReader::new(r1);
+
+        let table = read_report(&mut out).await;
+        assert_eq!(fds(&table), [0, 1, 2, 3, 4, 5], "{table:?}");
+        for (fd, acc) in [(0, "r"), (1, "w"), (3, "r"), (4, "w"), (5, "r")] {
+            assert_eq!((table[&fd].kind.as_str(), table[&fd].acc.as_str()), ("fifo", acc), "fd {fd}");
+        }
+        for (fd, id) in pipe_ids {
+            assert_eq!(ident(&table[&fd]), id, "child fd {fd} is not the parent's pipe");
+        }
+        assert_same_as_parent(&table, 2, 2);
+        assert!(table.values().all(|e| !e.cloexec), "{table:?}");
+
+        w0.write_all(b"abcd").await.expect("write fd 0");
+        let mut answer = [0u8; 6];
+        out.read_exact(&mut answer).await.expect("read fd 1");
+        assert_eq!(&answer, b"righto");
+
+        w3.write_all(b"efgh").await.expect("write fd 3");
+        let mut closed = Vec::new();
+        r4.read_to_end(&mut closed).await.expect("read fd 4");
+        assert_eq!(closed, b"closed");
+        // The child blocks on fd 5 until we close it, so the EOF on fd 4
+        // came from its `close:4`, not from its exit.
+        assert!(child.try_wait().expect("try_wait").is_none(), "child exited before fd 5 was closed");
+
+        w5.shutdown().await.expect("close fd 5");
+        assert_eq!(exit_code(&mut child).await, 0);
+        let mut rest = Vec::new();
+        out.read_to_end(&mut rest).await.expect("read fd 1 to EOF");
+        assert_eq!(rest, b"");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn swap_and_three_cycle_of_stdio() {
+    guard(LIMIT, "{0:1, 1:0} and {0:1, 1:2, 2:0}", async {
+        if let Some(fd) = (0..3).find(|&fd| !parent_fd_open(fd)) {
+            eprintln!("skipped: this test process has no fd {fd} to map");
+            return;
+        }
+        if ident_acc(0) == ident_acc(1) || ident_acc(1) == ident_acc(2) || ident_acc(0) == ident_acc(2) {
+            eprintln!(
+                "note: this process's fds 0, 1, 2 are not all distinct, so only the pipe-fd swap test \
+                 can tell which went where"
+            );
+        }
+        let mut cmd = helper(&["report:3"]);
+        cmd.child_fds([(0, ChildFd::Parent(1)), (1, ChildFd::Parent(0)), (3, ChildFd::ReadPipe)]);
+        let run = spawn_run(&mut cmd, 3).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [0, 1, 3], "{:?}", run.table);
+        assert_same_as_parent(&run.table, 0, 1);
+        assert_same_as_parent(&run.table, 1, 0);
+
+        let mut cmd = helper(&["report:3"]);
+        cmd.child_fds([
+            (0, ChildFd::Parent(1)),
+            (1, ChildFd::Parent(2)),
+            (2, ChildFd::Parent(0)),
+            (3, ChildFd::ReadPipe),
+        ]);
+        let run = spawn_run(&mut cmd, 3).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [0, 1, 2, 3], "{:?}", run.table);
+        assert_same_as_parent(&run.table, 0, 1);
+        assert_same_as_parent(&run.table, 1, 2);
+        assert_same_as_parent(&run.table, 2, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn swap_and_three_cycle_of_pipe_fds() {
+    guard(LIMIT, "swap and 3-cycle of the test's own pipes", async {
+        let pipes = [pipe(), pipe(), pipe()];
+        let [a, b, c] = [0, 1, 2].map(|i| pipes[i].0.as_raw_fd());
+        assert!(a > 1 && b > 1 && c > 1, "child fd 1 reports, so the pipes must sit above it");
+        for (i, (_, w)) in pipes.iter().enumerate() {
+            let text = [b"AAAA", b"BBBB", b"CCCC"][i];
+            // Twice: one copy for each of the two children.
+            std::fs::File::from(w.try_clone().expect("dup")).write_all(&text.repeat(2)).expect("fill");
+        }
+
+        // {a: b, b: a}: each target number holds the other's source.
+        let mut cmd = helper(&["report:1", &format!("read:{a}:4:BBBB"), &format!("read:{b}:4:AAAA")]);
+        cmd.child_fds([(1, ChildFd::ReadPipe), (a, ChildFd::Parent(b)), (b, ChildFd::Parent(a))]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0, "the child read the wrong pipe");
+        assert_eq!(fds(&run.table), sorted(&[1, a, b]), "{:?}", run.table);
+        assert_same_as_parent(&run.table, a, b);
+        assert_same_as_parent(&run.table, b, a);
+
+        // {a: b, b: c, c: a}.
+        let mut cmd = helper(&[
+            "report:1",
+            &format!("read:{a}:4:BBBB"),
+            &format!("read:{b}:4:CCCC"),
+            &format!("read:{c}:4:AAAA"),
+        ]);
+        cmd.child_fds([
+            (1, ChildFd::ReadPipe),
+            (a, ChildFd::Parent(b)),
+            (b, ChildFd::Parent(c)),
+            (c, ChildFd::Parent(a)),
+        ]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0, "the child read the wrong pipe");
+        assert_eq!(fds(&run.table), sorted(&[1, a, b, c]), "{:?}", run.table);
+        assert_same_as_parent(&run.table, a, b);
+        assert_same_as_parent(&run.table, b, c);
+        assert_same_as_parent(&run.table, c, a);
+    })
+    .await;
+}
+
+// Twisted's childFDs={}.
+#[tokio::test]
+async fn empty_map_leaves_the_child_no_descriptors() {
+    guard(LIMIT, "childFDs={}", async {
+        for fd in 0..3 {
+            let mut cmd = helper(&[&format!("close:{fd}")]);
+            cmd.clear_child_fds();
+            let mut child = cmd.spawn().expect("spawn");
+            assert_eq!(exit_code(&mut child).await, 104, "fd {fd} was open in the child");
+        }
+        // Control: with the default map the same steps succeed.
+        let mut child = helper(&["close:0", "close:1", "close:2"]).spawn().expect("spawn");
+        assert_eq!(exit_code(&mut child).await, 0);
+
+        // Only fd 9 mapped: it is the child's only descriptor.
+        let mut cmd = helper(&["report:9"]);
+        cmd.clear_child_fds().child_fd(9, ChildFd::ReadPipe);
+        let run = spawn_run(&mut cmd, 9).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [9], "{:?}", run.table);
+        assert_eq!(ident(&run.table[&9]), run.report_id);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sparse_map_one_and_seven() {
+    guard(LIMIT, "{1:'r', 7:'w'}", async {
+        let mut cmd = helper(&["report:1", "read:7:4:ping", "write:1:pong"]);
+        cmd.child_fds([(1, ChildFd::ReadPipe), (7, ChildFd::WritePipe)]);
+        let mut child = cmd.spawn().expect("spawn");
+        let mut w7 = writer(&mut child, 7);
+        let w7_id = id_of(w7.as_raw_fd());
+        w7.write_all(b"ping").await.expect("write fd 7");
+        let run = finish(child, 1).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [1, 7], "{:?}", run.table);
+        assert_eq!((run.table[&1].acc.as_str(), ident(&run.table[&1])), ("w", run.report_id));
+        assert_eq!((run.table[&7].acc.as_str(), ident(&run.table[&7])), ("r", w7_id));
+        assert!(run.table.values().all(|e| !e.cloexec), "{:?}", run.table);
+        assert_eq!(run.rest, b"pong");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn high_parent_fd_reaches_the_child_only_when_mapped() {
+    guard(LIMIT, "parent fd >= 100", async {
+        let (r, w) = pipe();
+        let plain = RawGuard(fcntl(&r, FcntlArg::F_DUPFD(100)).expect("F_DUPFD"));
+        let cloexec = RawGuard(fcntl(&r, FcntlArg::F_DUPFD_CLOEXEC(100)).expect("F_DUPFD_CLOEXEC"));
+        assert!(plain.0 >= 100 && cloexec.0 >= 100);
+        assert!(!fd_cloexec(plain.0) && fd_cloexec(cloexec.0));
+
+        let run = spawn_run(&mut helper(&["report:1"]), 1).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [0, 1, 2], "an unmapped parent fd reached the child: {:?}", run.table);
+
+        let mut w = std::fs::File::from(w);
+        for high in [plain.0, cloexec.0] {
+            w.write_all(b"hi").expect("fill pipe");
+            let mut cmd = helper(&["report:1", "read:200:2:hi"]);
+            cmd.child_fds([(1, ChildFd::ReadPipe), (200, ChildFd::Parent(high))]);
+            let run = spawn_run(&mut cmd, 1).await;
+            assert_eq!(run.code, 0, "child fd 200 is not the pipe (parent fd {high})");
+            assert_eq!(fds(&run.table), [1, 200], "{:?}", run.table);
+            assert_same_as_parent(&run.table, 200, high);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn identity_map_of_cloexec_fd_reaches_the_child() {
+    guard(LIMIT, "{n: n} on a close-on-exec fd", async {
+        let (r, w) = pipe();
+        let n = r.as_raw_fd();
+        assert!(n > 1 && fd_cloexec(n));
+        std::fs::File::from(w).write_all(b"idem").expect("fill pipe");
+        let mut cmd = helper(&["report:1", &format!("read:{n}:4:idem")]);
+        cmd.child_fds([(1, ChildFd::ReadPipe), (n, ChildFd::Parent(n))]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0, "child fd {n} is not the pipe");
+        assert_eq!(fds(&run.table), sorted(&[1, n]), "{:?}", run.table);
+        assert_same_as_parent(&run.table, n, n);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn null_and_handed_over_fd() {
+    guard(LIMIT, "ChildFd::Null and ChildFd::Fd", async {
+        let path = TempPath(std::env::temp_dir().join(format!("procwire-child-fds-{}", std::process::id())));
+        let _ = std::fs::remove_file(&path.0); // left by a killed run with a recycled pid
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(&path.0)
+            .expect("create temp file");
+        let file_meta = file.metadata().expect("stat temp file");
+        let null_meta = std::fs::metadata("/dev/null").expect("stat /dev/null");
+        let mut cmd = helper(&["report:1", "expect-eof:0", "write:2:discarded", "write:5:via fd 5\\n"]);
+        cmd.child_fds([
+            (0, ChildFd::Null),
+            (1, ChildFd::ReadPipe),
+            (2, ChildFd::Null),
+            (5, ChildFd::Fd(OwnedFd::from(file))),
+        ]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), [0, 1, 2, 5], "{:?}", run.table);
+        for fd in [0, 2] {
+            let e = &run.table[&fd];
+            assert_eq!((e.kind.as_str(), e.acc.as_str()), ("chr", "rw"), "fd {fd}");
+            assert_eq!(ident(e), (null_meta.dev(), null_meta.ino()), "fd {fd} is not /dev/null");
+        }
+        let e = &run.table[&5];
+        assert_eq!((e.kind.as_str(), e.acc.as_str(), e.cloexec), ("reg", "rw", false));
+        assert_eq!(ident(e), (file_meta.dev(), file_meta.ino()));
+
+        // The command keeps the handed-over fd: a second child gets it too
+        // (O_APPEND, so the two writes cannot land on each other).
+        let again = run_code(&mut cmd).await;
+        assert_eq!(again, 0);
+        drop(cmd);
+        assert_eq!(std::fs::read(&path.0).expect("read temp file"), b"via fd 5\nvia fd 5\n");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_child_fd_maps_are_input_errors() {
+    let err = helper(&[]).child_fds([(1, ChildFd::ReadPipe), (1, ChildFd::WritePipe)]).spawn().unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(InputError::DuplicateChildFd(1))), "{err:?}");
+
+    let err = helper(&[]).child_fd(-1, ChildFd::Null).spawn().unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(InputError::NegativeChildFd(-1))), "{err:?}");
+    let err = helper(&[]).child_fds([(0, ChildFd::Null), (-3, ChildFd::ReadPipe)]).spawn().unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(InputError::NegativeChildFd(-3))), "{err:?}");
+
+    assert!(!parent_fd_open(999), "fd 999 is open in the test process");
+    let err = helper(&[]).child_fds([(1, ChildFd::ReadPipe), (3, ChildFd::Parent(999))]).spawn().unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput(InputError::ParentFdNotOpen { child_fd: 3, parent_fd: 999 })),
+        "{err:?}"
+    );
+}
+
+/// A `pw-child` command running `steps`, killed if the test drops it.
+fn helper(steps: &[&str]) -> Command {
+    let mut cmd = Command::new(pw_child!());
+    cmd.args(steps).kill_on_drop(true);
+    cmd
+}
+
+/// What a child reported and how it ended.
+struct Run {
+    table: BTreeMap<RawFd, FdEntry>,
+    /// What the child wrote on the report fd after the report.
+    rest: Vec<u8>,
+    /// `(dev, ino)` of the parent's end of the report pipe.
+    report_id: (u64, u64),
+    code: i32,
+}
+
+/// Spawns `cmd` and runs it to its exit, collecting the report on `fd`.
+async fn spawn_run(cmd: &mut Command, fd: RawFd) -> Run {
+    finish(cmd.spawn().expect("spawn"), fd).await
+}
+
+/// Reads the report on `fd` to EOF, then reaps the child.
+async fn finish(mut child: Child, fd: RawFd) -> Run {
+    let mut out = reader(&mut child, fd);
+    let report_id = identity(out.as_fd().as_raw_fd());
+    let mut text = Vec::new();
+    out.read_to_end(&mut text).await.expect("read report");
+    let code = exit_code(&mut child).await;
+    let text = String::from_utf8(text).expect("utf-8 report");
+    let (report, rest) =
+        text.split_once("end\n").unwrap_or_else(|| panic!("no report (exit {code}): {text:?}"));
+    Run { table: parse_report(&format!("{report}end\n")), rest: rest.as_bytes().to_vec(), report_id, code }
+}
+
+/// Spawns `cmd`, leaves its pipes alone, and returns its exit code.
+async fn run_code(cmd: &mut Command) -> i32 {
+    exit_code(&mut cmd.spawn().expect("spawn")).await
+}
+
+/// Reads report lines up to `end`, leaving what follows in `out`.
+async fn read_report<R: tokio::io::AsyncRead + Unpin>(out: &mut BufReader<R>) -> BTreeMap<RawFd, FdEntry> {
+    let mut text = String::new();
+    while !text.ends_with("end\n") {
+        let n = out.read_line(&mut text).await.expect("read report");
+        assert!(n > 0, "EOF inside the report: {text:?}");
+    }
+    parse_report(&text)
+}
+
+async fn exit_code(child: &mut Child) -> i32 {
+    let status = child.wait().await.expect("wait");
+    status.code().unwrap_or_else(|| panic!("child did not exit normally: {status:?}"))
+}
+
+fn reader(child: &mut Child, fd: RawFd) -> procwire::ChildReader {
+    child.take_reader(fd).unwrap_or_else(|| panic!("no reader for fd {fd}"))
+}
+
+fn writer(child: &mut Child, fd: RawFd) -> procwire::ChildWriter {
+    child.take_writer(fd).unwrap_or_else(|| panic!("no writer for fd {fd}"))
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2")
+}
+
+/// The open child fd numbers of a report.
+fn fds(table: &BTreeMap<RawFd, FdEntry>) -> Vec<RawFd> {
+    table.keys().copied().collect()
+}
+
+fn sorted(fds: &[RawFd]) -> Vec<RawFd> {
+    let mut v = fds.to_vec();
+    v.sort_unstable();
+    v
+}
+
+fn ident(e: &FdEntry) -> (u64, u64) {
+    (e.dev, e.ino)
+}
+
+fn id_of(fd: Option<RawFd>) -> (u64, u64) {
+    identity(fd.expect("writer still open"))
+}
+
+/// Asserts that child fd `child_fd` is the parent's `parent_fd`: same
+/// file, same access mode, and not close-on-exec.
+fn assert_same_as_parent(table: &BTreeMap<RawFd, FdEntry>, child_fd: RawFd, parent_fd: RawFd) {
+    let e = table.get(&child_fd).unwrap_or_else(|| panic!("child fd {child_fd} missing: {table:?}"));
+    assert_eq!(
+        (ident(e), e.acc.as_str(), e.cloexec),
+        ident_acc(parent_fd).map(|(id, acc)| (id, acc, false)).expect("parent fd open"),
+        "child fd {child_fd} is not the parent's fd {parent_fd}"
+    );
+}
+
+/// `(dev, ino)` and access mode (`r`, `w`, `rw`) of this process's `fd`.
+fn ident_acc(fd: RawFd) -> Option<((u64, u64), &'static str)> {
+    let acc = match fdinfo_flags(fd)? & 0o3 {
+        0 => "r",
+        1 => "w",
+        _ => "rw",
+    };
+    Some((identity(fd), acc))
+}
+
+fn fd_cloexec(fd: RawFd) -> bool {
+    fdinfo_flags(fd).expect("fd open") & 0o2000000 != 0
+}
+
+/// The `flags:` line of `/proc/self/fdinfo/FD` (open flags, `O_CLOEXEC`
+/// included), or `None` if `fd` is not open.
+fn fdinfo_flags(fd: RawFd) -> Option<u32> {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+    let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+    Some(u32::from_str_radix(flags.trim(), 8).expect("octal flags"))
+}
+
+fn parent_fd_open(fd: RawFd) -> bool {
+    std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_ok()
+}
+
+/// A raw fd this test owns (made by `F_DUPFD`, which nix returns raw).
+struct RawGuard(RawFd);
+
+impl Drop for RawGuard {
+    fn drop(&mut self) {
+        let _ = nix::unistd::close(self.0);
+    }
+}
+
+/// A file removed when the test ends, pass or fail.
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,192 @@
+//! The child's lifecycle: `wait` / `try_wait`, cancel safety, signalling
+//! from another task, and what dropping a `Child` does (with and without
+//! `kill_on_drop`): the process is killed or left running, and reaped by
+//! the background reaper either way.
+
+use std::future::poll_fn;
+use std::time::Duration;
+
+use procwire::{Child, ChildFd, Command, Error};
+use procwire_tests::{guard, process_exists, pw_child, zombie_children};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn wait_returns_the_status_and_again_at_once() {
+    let mut child = pw(&["exit:3"]).spawn().expect("spawn");
+    let pid = child.id().expect("pid before reap");
+    let first = guard(10, "wait", child.wait()).await.expect("wait");
+    assert_eq!(first.code(), Some(3), "{first:?}");
+    assert_eq!(child.id(), None, "no pid after reap");
+    // The second call answers from the stored status: it cannot block, so
+    // no guard is needed to notice a hang; an `Err` would be ECHILD.
+    let second = child.wait().await.expect("second wait");
+    assert_eq!(second, first);
+    assert_eq!(child.try_wait().expect("try_wait after wait"), Some(first));
+    assert!(!process_exists(pid), "pid {pid} still exists after wait()");
+}
+
+#[tokio::test]
+async fn try_wait_is_none_while_running_and_the_status_after_exit() {
+    let mut child = pw(&["drain:0"]).spawn().expect("spawn");
+    let mut stdin = child.take_writer(0).expect("stdin writer");
+    // The child is blocked reading fd 0 until we close our end: it cannot
+    // have exited, whatever the scheduling.
+    for _ in 0..3 {
+        assert_eq!(child.try_wait().expect("try_wait"), None);
+        assert!(child.id().is_some());
+        tokio::task::yield_now().await;
+    }
+    stdin.write_all(b"some input").await.expect("write");
+    stdin.close();
+    let status = guard(10, "wait after closing stdin", child.wait()).await.expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(child.try_wait().expect("try_wait after wait"), Some(status));
+}
+
+#[tokio::test]
+async fn kill_on_drop_kills_and_reaps_the_child() {
+    let mut child = pw(&["drain:0"]).kill_on_drop(true).spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    // Held on purpose: with our end open, the child would never exit by itself.
+    let stdin = child.take_writer(0).expect("stdin writer");
+    assert!(process_exists(pid));
+    drop(child);
+    // Gone from /proc means killed *and* reaped (a zombie keeps /proc/pid).
+    until_gone(pid, "the child of a Child dropped with kill_on_drop").await;
+    drop(stdin);
+}
+
+#[tokio::test]
+async fn dropped_child_keeps_running_and_is_reaped_when_it_exits() {
+    let mut child = pw(&["echo:0:1"]).spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    let mut stdin = child.take_writer(0).expect("stdin writer");
+    let mut stdout = child.take_reader(1).expect("stdout reader");
+    drop(child);
+
+    // Still alive: it answers through the pipes taken before the drop.
+    stdin.write_all(b"abcd").await.expect("write to the dropped child");
+    let mut echoed = [0u8; 4];
+    guard(10, "echo from the dropped child", stdout.read_exact(&mut echoed)).await.expect("read echo");
+    assert_eq!(&echoed, b"abcd");
+    assert!(process_exists(pid));
+
+    // Now let it exit: EOF on its stdin ends the echo.
+    stdin.close();
+    let mut rest = Vec::new();
+    guard(10, "EOF from the dropped child", stdout.read_to_end(&mut rest)).await.expect("read to EOF");
+    assert!(rest.is_empty(), "unexpected output {rest:?}");
+    until_gone(pid, "a dropped child that exited by itself").await;
+    assert!(!zombie_children().contains(&pid));
+}
+
+#[tokio::test]
+async fn wait_is_cancel_safe() {
+    let mut child = pw(&["drain:0"]).kill_on_drop(true).spawn().expect("spawn");
+    let pid = child.id().expect("pid");
+    let mut stdin = child.take_writer(0).expect("stdin writer");
+    // Cancelled while the child runs: the timer must win, since the child
+    // waits for EOF we have not sent.
+    for _ in 0..3 {
+        tokio::select! {
+            st = child.wait() => panic!("wait() returned {st:?} while the child was blocked"),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+    // The exit happens while no wait() is pending; the next one must see it.
+    stdin.close();
+    guard(10, "the child to become a zombie", async {
+        while !zombie_children().contains(&pid) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let status = guard(10, "wait after cancelled waits", child.wait()).await.expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(!process_exists(pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_handle_reaches_the_child_while_another_task_waits() {
+    let mut child = pw(&["drain:0"]).kill_on_drop(true).spawn().expect("spawn");
+    let stdin = child.take_writer(0).expect("stdin writer");
+    let handle = child.signal_handle().expect("signal handle");
+    assert_eq!(Some(handle.pid()), child.id());
+
+    let (pending_tx, pending_rx) = tokio::sync::oneshot::channel();
+    let waiter = tokio::spawn(async move {
+        let mut pending_tx = Some(pending_tx);
+        let status = poll_fn(|cx| {
+            let poll = child.poll_wait(cx);
+            if poll.is_pending() {
+                // Tell the signalling side that wait() is now really pending.
+                if let Some(tx) = pending_tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+            poll
+        })
+        .await;
+        (status, child)
+    });
+    guard(10, "wait() to be pending", pending_rx).await.expect("the waiter task died");
+    handle.signal("TERM").expect("signal from this task");
+    let (status, child) = guard(10, "the waiter task", waiter).await.expect("waiter task");
+    let status = status.expect("wait");
+    assert_eq!((status.code(), status.signal()), (None, Some(15)), "{status:?}");
+    // Reaped: the handle must refuse rather than hit a recycled pid.
+    assert!(matches!(handle.signal("KILL"), Err(Error::ProcessExitedAlready)));
+    assert!(matches!(child.signal("KILL"), Err(Error::ProcessExitedAlready)));
+    assert!(child.signal_handle().is_none());
+    drop(stdin);
+}
+
+#[tokio::test]
+async fn immediate_exit_and_self_kill_give_their_statuses() {
+    let mut child = pw(&["exit:7"]).spawn().expect("spawn exit:7");
+    let status = guard(10, "exit:7", child.wait()).await.expect("wait");
+    assert_eq!((status.code(), status.signal()), (Some(7), None), "{status:?}");
+    assert!(!status.success());
+    assert_eq!(status.reason().unwrap_err().to_string(), "process ended with exit code 7");
+
+    let mut child = pw(&["kill:9"]).spawn().expect("spawn kill:9");
+    let status = guard(10, "kill:9", child.wait()).await.expect("wait");
+    assert_eq!((status.code(), status.signal()), (None, Some(9)), "{status:?}");
+    assert!(!status.core_dumped());
+    assert_eq!(status.reason().unwrap_err().to_string(), "process ended by signal 9 (SIGKILL)");
+}
+
+#[tokio::test]
+async fn many_children_exiting_at_once_each_get_their_own_status() {
+    // Each waiter must collect its own child, never a sibling's status.
+    let mut children: Vec<(i32, Child)> =
+        (0..20).map(|code| (code, pw(&[&format!("exit:{code}")]).spawn().expect("spawn"))).collect();
+    let statuses = guard(
+        20,
+        "20 concurrent waits",
+        futures::future::join_all(children.iter_mut().map(|(_, c)| c.wait())),
+    )
+    .await;
+    for ((code, _), status) in children.iter().zip(statuses) {
+        let status = status.expect("wait");
+        assert_eq!(status.code(), Some(*code), "{status:?}");
+    }
+}
+
+/// A `pw-child` command running `steps`, stderr to `/dev/null`.
+fn pw(steps: &[&str]) -> Command {
+    let mut cmd = Command::new(pw_child!());
+    cmd.args(steps).stderr(ChildFd::Null);
+    cmd
+}
+
+/// Waits (polling /proc every 10 ms) until `pid` no longer exists: killed
+/// or exited, and reaped.
+async fn until_gone(pid: u32, what: &str) {
+    guard(10, what, async {
+        while process_exists(pid) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}

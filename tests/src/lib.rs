@@ -1,0 +1,147 @@
+//! Shared helpers for procwire's integration tests: the descriptor table,
+//! zombies, timeouts as guards, and the `pw-child` helper program.
+//!
+//! Each test file (`spawn`, `child_fds`, `reap`) is one area; the helper
+//! child `pw-child` (see `helpers/pw-child.rs` for its steps) reports its
+//! own fd table, argv, environment and signal state, so tests assert what
+//! the child really got.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// The path of the `pw-child` helper program, for `Command::new`.
+#[macro_export]
+macro_rules! pw_child {
+    () => {
+        env!("CARGO_BIN_EXE_pw-child")
+    };
+}
+
+/// Awaits `fut`, failing the test if it takes longer than `secs` seconds.
+/// A guard against hangs, never a way to wait for an event.
+pub async fn guard<F: Future>(secs: u64, what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("timed out after {secs} s: {what}"),
+    }
+}
+
+/// The descriptors open in this process, from `/proc/self/fd`.
+pub fn open_fds() -> Vec<RawFd> {
+    let names: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    // The directory's own fd is closed by now: keep the numbers still open.
+    let mut fds: Vec<RawFd> = names
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .filter(|fd| std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_ok())
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Pids of this process's children that are zombies (state `Z`).
+pub fn zombie_children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut zombies = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return zombies };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // "pid (comm) S ppid ...": comm may contain spaces, so split after ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        if state == Some("Z") && ppid == Some(me) {
+            zombies.push(pid);
+        }
+    }
+    zombies
+}
+
+/// Whether process `pid` exists (in any state, zombie included).
+pub fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Raises the soft limit on open files to the hard limit, for tests that
+/// hold thousands of pipes at once. Returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    hard
+}
+
+/// One line of `pw-child report:FD`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdEntry {
+    /// `fifo`, `chr`, `reg`, `dir`, `sock`, ...
+    pub kind: String,
+    /// `r`, `w` or `rw`.
+    pub acc: String,
+    /// Whether the child's copy is close-on-exec.
+    pub cloexec: bool,
+    /// `st_dev` of what the fd refers to.
+    pub dev: u64,
+    /// `st_ino` of what the fd refers to.
+    pub ino: u64,
+}
+
+/// Parses a `pw-child report:FD` into `{fd -> entry}`; panics on a report
+/// without its `end` line (the child died mid-report).
+pub fn parse_report(text: &str) -> BTreeMap<RawFd, FdEntry> {
+    let mut table = BTreeMap::new();
+    let mut ended = false;
+    for line in text.lines() {
+        if line == "end" {
+            ended = true;
+            break;
+        }
+        let fields: BTreeMap<&str, &str> =
+            line.split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+        let fd: RawFd = fields["fd"].parse().expect("fd number");
+        table.insert(
+            fd,
+            FdEntry {
+                kind: fields["kind"].to_owned(),
+                acc: fields["acc"].to_owned(),
+                cloexec: fields["cloexec"] == "1",
+                dev: fields["dev"].parse().expect("dev"),
+                ino: fields["ino"].parse().expect("ino"),
+            },
+        );
+    }
+    assert!(ended, "report has no end line: {text:?}");
+    table
+}
+
+/// `(st_dev, st_ino)` of what this process's `fd` refers to, to compare
+/// with a child's report.
+pub fn identity(fd: RawFd) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).expect("stat own fd");
+    (meta.dev(), meta.ino())
+}
+
+/// Decodes the hex lines of `pw-child argv:FD` / `env:FD` into byte
+/// strings (up to the `end` line).
+pub fn parse_hex_lines(text: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line == "end" {
+            return out;
+        }
+        let bytes = (0..line.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&line[i..i + 2], 16).expect("hex"))
+            .collect();
+        out.push(bytes);
+    }
+    panic!("no end line in {text:?}");
+}

@@ -174,6 +174,41 @@ async fn many_children_exiting_at_once_each_get_their_own_status() {
 }
 
 /// A `pw-child` command running `steps`, stderr to `/dev/null`.
+/// `wait()` closes an input pipe nobody took, so a child reading its stdin
+/// (here `cat`) sees end of file and exits instead of waiting forever.
+#[tokio::test]
+async fn wait_closes_untaken_stdin() {
+    let mut child = Command::new("cat").stdout(ChildFd::Null).kill_on_drop(true).spawn().expect("spawn cat");
+    let status = guard(10, "cat exits once wait() closes its stdin", child.wait()).await.expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// A child spawned in a runtime that has since shut down is still waited
+/// for from another runtime (the pidfd is registered again there).
+#[test]
+fn wait_from_another_runtime_after_the_first_shut_down() {
+    let rt = |what: &str| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
+    };
+    let first = rt("first runtime");
+    let (mut child, stdin) = first.block_on(async {
+        let mut child = pw(&["drain:0", "exit:5"]).spawn().expect("spawn");
+        let stdin = child.take_writer(0).expect("stdin");
+        (child, stdin)
+    });
+    drop(first);
+    let second = rt("second runtime");
+    let status = second.block_on(async {
+        // Closing stdin lets the child exit; it cannot have exited before.
+        drop(stdin);
+        guard(10, "wait in the second runtime", child.wait()).await
+    });
+    assert_eq!(status.expect("wait").code(), Some(5));
+}
+
 fn pw(steps: &[&str]) -> Command {
     let mut cmd = Command::new(pw_child!());
     cmd.args(steps).stderr(ChildFd::Null);

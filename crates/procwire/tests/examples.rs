@@ -28,7 +28,8 @@ fn wc_example_counts_forty_lines() {
     assert!(lines.contains(&"processEnded, status 0"), "{stdout}");
     assert_eq!(lines.last(), Some(&"quitting"));
     // Output is reported before the pipe is lost, and the pipe before the end.
-    let pos = |s: &str| lines.iter().position(|l| l.starts_with(s)).unwrap_or_else(|| panic!("no {s}: {stdout}"));
+    let pos =
+        |s: &str| lines.iter().position(|l| l.starts_with(s)).unwrap_or_else(|| panic!("no {s}: {stdout}"));
     assert!(pos("outReceived!") < pos("outConnectionLost!"));
     assert!(pos("outConnectionLost!") < pos("processEnded"));
 }

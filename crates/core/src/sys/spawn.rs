@@ -123,10 +123,18 @@ impl Attr {
             flags |= libc::POSIX_SPAWN_SETPGROUP;
         }
         // SAFETY: the sigsets are initialised by sigfillset/sigemptyset
-        // before they are read; `a` is initialised above; glibc copies the
-        // sets into the attribute object.
+        // before they are read; glibc's sigset_t is an array of 16 unsigned
+        // longs, so its first 8 bytes are a valid, aligned u64; `a` is
+        // initialised above; glibc copies the sets into the attribute object.
         unsafe {
             libc::sigfillset(all.as_mut_ptr());
+            // glibc's sigfillset leaves out its two reserved real-time
+            // signals (SIGCANCEL = 32, SIGSETXID = 33) and sigaddset refuses
+            // them, so posix_spawn would leave them ignored in the child.
+            // Set their bits directly (bit n-1 is signal n; the set starts
+            // with an array of unsigned longs): glibc's child side resets
+            // whatever the set holds.
+            *all.as_mut_ptr().cast::<u64>() |= (1 << 31) | (1 << 32);
             libc::sigemptyset(none.as_mut_ptr());
             check(libc::posix_spawnattr_setsigdefault(a, all.as_ptr()))?;
             check(libc::posix_spawnattr_setsigmask(a, none.as_ptr()))?;

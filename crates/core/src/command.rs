@@ -324,13 +324,13 @@ impl Command {
         if name.contains(&b'/') {
             return Ok(Cow::Borrowed(&self.program_c));
         }
-        let not_found = |kind: std::io::ErrorKind| Error::Spawn {
+        let not_found = |errno: i32| Error::Spawn {
             program: self.program.to_string_lossy().into_owned(),
             step: SpawnStep::PathSearch,
-            source: std::io::Error::new(kind, "program not found in PATH"),
+            source: std::io::Error::from_raw_os_error(errno),
         };
         if name.is_empty() {
-            return Err(not_found(std::io::ErrorKind::NotFound));
+            return Err(not_found(nix::libc::ENOENT));
         }
         let path = match self.env.get(OsStr::new("PATH")) {
             Some(set) => set.clone(),
@@ -357,10 +357,6 @@ impl Command {
                 _ => {}
             }
         }
-        Err(not_found(if denied {
-            std::io::ErrorKind::PermissionDenied
-        } else {
-            std::io::ErrorKind::NotFound
-        }))
+        Err(not_found(if denied { nix::libc::EACCES } else { nix::libc::ENOENT }))
     }
 }

@@ -9,6 +9,7 @@ use nix::libc;
 
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
+use crate::pty::PtyMaster;
 use crate::reap::{Reaper, Target};
 use crate::signal::IntoSignal;
 use crate::status::ExitStatus;
@@ -50,6 +51,7 @@ pub struct Child {
     reaper: Option<Reaper>,
     readers: Vec<ChildReader>,
     writers: Vec<ChildWriter>,
+    pty: Option<PtyMaster>,
     kill_on_drop: bool,
 }
 
@@ -59,9 +61,18 @@ impl Child {
         reaper: Reaper,
         readers: Vec<ChildReader>,
         writers: Vec<ChildWriter>,
+        pty: Option<PtyMaster>,
         kill_on_drop: bool,
     ) -> Self {
-        Child { pid: pid as u32, status: None, reaper: Some(reaper), readers, writers, kill_on_drop }
+        Child { pid: pid as u32, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop }
+    }
+
+    /// Takes the master side of the child's terminal, for a command spawned
+    /// with [`pty`](crate::Command::pty) or
+    /// [`pty_pair`](crate::Command::pty_pair). `None` otherwise, or when
+    /// taken already.
+    pub fn take_pty(&mut self) -> Option<PtyMaster> {
+        self.pty.take()
     }
 
     /// The child's pid, or `None` once it was reaped (a reaped pid may

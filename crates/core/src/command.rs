@@ -4,12 +4,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::child_fd::ChildFd;
 use crate::error::{Error, InputError, SpawnStep};
+use crate::pty::{PtySize, PtySpec};
+use crate::signal::IntoSignal;
 
 /// A process to spawn: program, arguments, environment, working directory
 /// and the child's descriptor map (Twisted's `reactor.spawnProcess`
@@ -61,6 +63,12 @@ pub struct Command {
     pub(crate) setsid: bool,
     pub(crate) process_group: Option<i32>,
     pub(crate) kill_on_drop: bool,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) parent_death_signal: Option<i32>,
+    pub(crate) keep_signal_mask: bool,
+    pub(crate) pty: Option<PtySpec>,
     /// The first bad input, reported by `spawn()`.
     pub(crate) invalid: Option<InputError>,
 }
@@ -84,6 +92,12 @@ impl Command {
             setsid: false,
             process_group: None,
             kill_on_drop: false,
+            uid: None,
+            gid: None,
+            groups: None,
+            parent_death_signal: None,
+            keep_signal_mask: false,
+            pty: None,
             invalid: None,
         };
         cmd.program_c = cmd.cstring("program", &program);
@@ -254,6 +268,98 @@ impl Command {
     /// a dropped `Child` never leaves a zombie.
     pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
         self.kill_on_drop = kill;
+        self
+    }
+
+    /// Runs the child as user `uid` (Twisted's `uid`; the last credential
+    /// step, after [`groups`](Self::groups) and [`gid`](Self::gid)).
+    ///
+    /// Unless [`groups`](Self::groups) is set, the supplementary groups
+    /// become the target user's (`initgroups` semantics, as Twisted does),
+    /// never the parent's; and unless [`gid`](Self::gid) is set, the group
+    /// becomes the user's primary group. A uid without a passwd entry gets
+    /// no supplementary groups. A refused step fails `spawn()` with
+    /// [`SpawnStep::Setgroups`], [`SpawnStep::Setgid`] or
+    /// [`SpawnStep::Setuid`] and the errno.
+    ///
+    /// Spawns with credentials go through procwire's `clone(CLONE_VM |
+    /// CLONE_VFORK)` trampoline instead of `posix_spawn`: still no `fork()`,
+    /// so the cost does not grow with the parent's memory.
+    ///
+    /// # Caveats
+    ///
+    /// Looking the user up (`getpwuid_r`, `getgrouplist`) happens in
+    /// `spawn()` and may block on NSS (e.g. LDAP); set
+    /// [`groups`](Self::groups) and [`gid`](Self::gid) explicitly to avoid it.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), procwire_core::Error> {
+    /// let mut child = procwire_core::Command::new("id").uid(65534).gid(65534).spawn()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Runs the child with group id `gid` (Twisted's `gid`).
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Sets the child's supplementary groups exactly (an empty slice clears
+    /// them); see [`uid`](Self::uid) for the default.
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// Asks the kernel to send `sig` to the child when the parent process
+    /// dies (Linux `PR_SET_PDEATHSIG`); set after the credential changes,
+    /// which would clear it.
+    ///
+    /// The kernel ties this signal to the *thread* that created the child,
+    /// not the process. procwire therefore creates such children from its
+    /// own spawner thread, which lives as long as the process, so a retiring
+    /// tokio blocking-pool thread never kills them; and if the parent died
+    /// before the child could set the signal, the child delivers it to
+    /// itself at once.
+    pub fn parent_death_signal(&mut self, sig: impl IntoSignal) -> &mut Command {
+        match sig.into_signal() {
+            Ok(sig) => self.parent_death_signal = Some(sig),
+            Err(e) => self.note(InputError::InvalidSignal(e.to_string())),
+        }
+        self
+    }
+
+    /// Keeps the spawning thread's signal mask in the child. By default the
+    /// child starts with an empty mask (and every disposition at its
+    /// default, whatever the parent ignores or catches).
+    pub fn keep_signal_mask(&mut self, keep: bool) -> &mut Command {
+        self.keep_signal_mask = keep;
+        self
+    }
+
+    /// Runs the child on a new pseudo-terminal of `size` (Twisted's
+    /// `usePTY=True`): the child gets a new session with the terminal as
+    /// its controlling terminal on fds 0, 1 and 2, and the parent the master
+    /// side, from [`Child::take_pty`](crate::Child::take_pty).
+    ///
+    /// Unlike Twisted (which raises `ValueError`), other fds of the map
+    /// still apply: pipes on fds 3 and up can be combined with a terminal on
+    /// 0/1/2. The map's entries for 0, 1 and 2 are ignored.
+    pub fn pty(&mut self, size: PtySize) -> &mut Command {
+        self.pty = Some(PtySpec::New(size));
+        self
+    }
+
+    /// Runs the child on a terminal pair the caller opened (Twisted's
+    /// `usePTY=(master, slave, ttyname)`); each spawn gives the child the
+    /// slave and the [`Child`](crate::Child) a copy of the master. The
+    /// slave becomes the controlling terminal if it is nobody's yet.
+    pub fn pty_pair(&mut self, master: OwnedFd, slave: OwnedFd) -> &mut Command {
+        self.pty = Some(PtySpec::Pair { master, slave });
         self
     }
 

@@ -88,6 +88,26 @@ pub enum SpawnStep {
     Exec,
     /// Opening the pidfd that follows the child.
     Pidfd,
+    /// Opening the pseudo-terminal.
+    Pty,
+    /// Resetting signal dispositions in the child.
+    SignalReset,
+    /// `setsid` in the child.
+    Setsid,
+    /// `setpgid` in the child.
+    Setpgid,
+    /// Making the terminal the child's controlling terminal (`TIOCSCTTY`).
+    ControllingTerminal,
+    /// `setgroups` in the child.
+    Setgroups,
+    /// `setgid` in the child.
+    Setgid,
+    /// `setuid` in the child.
+    Setuid,
+    /// `prctl(PR_SET_PDEATHSIG)` in the child.
+    ParentDeathSignal,
+    /// Setting the child's signal mask.
+    SignalMask,
 }
 
 impl fmt::Display for SpawnStep {
@@ -100,6 +120,16 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Spawn => "posix_spawn",
             SpawnStep::Exec => "exec",
             SpawnStep::Pidfd => "pidfd_open",
+            SpawnStep::Pty => "opening the pty",
+            SpawnStep::SignalReset => "resetting signal dispositions",
+            SpawnStep::Setsid => "setsid",
+            SpawnStep::Setpgid => "setpgid",
+            SpawnStep::ControllingTerminal => "TIOCSCTTY",
+            SpawnStep::Setgroups => "setgroups",
+            SpawnStep::Setgid => "setgid",
+            SpawnStep::Setuid => "setuid",
+            SpawnStep::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
+            SpawnStep::SignalMask => "sigprocmask",
         })
     }
 }
@@ -129,6 +159,11 @@ pub enum InputError {
     /// [`Command::child_fds`](crate::Command::child_fds).
     #[error("child fd {0} is mapped twice")]
     DuplicateChildFd(RawFd),
+    /// A signal given to the command (e.g. to
+    /// [`parent_death_signal`](crate::Command::parent_death_signal)) that is
+    /// not a signal.
+    #[error("bad signal for the command: {0}")]
+    InvalidSignal(String),
     /// [`ChildFd::Parent`](crate::ChildFd::Parent) names a parent fd that
     /// is not open.
     #[error("child fd {child_fd} maps parent fd {parent_fd}, which is not open")]

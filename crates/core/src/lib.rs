@@ -50,6 +50,7 @@ pub use child_fd::ChildFd;
 pub use command::Command;
 pub use error::{Error, InputError, Result, SpawnStep};
 pub use pipe::{ChildReader, ChildWriter};
+pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::IntoSignal;
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 
@@ -59,6 +60,7 @@ mod command;
 mod error;
 mod pipe;
 mod plan;
+mod pty;
 mod reap;
 mod signal;
 mod spawn;

@@ -15,6 +15,7 @@ use crate::command::Command;
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::plan::plan;
+use crate::pty::{OpenedPty, PtyMaster};
 use crate::reap::{Prepared, Reaper};
 use crate::sys;
 
@@ -69,19 +70,54 @@ impl Command {
             p
         });
 
-        let fds = self.prepare_fds()?;
+        let pty = match &self.pty {
+            Some(spec) => Some(spec.open().map_err(|e| self.error(SpawnStep::Pty, e))?),
+            None => None,
+        };
+        let fds = self.prepare_fds(pty.as_ref())?;
         let steps = plan(&fds.map);
         let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
-        let request = sys::spawn::SpawnRequest {
-            path: &path,
-            argv: &argv,
-            envp: envp.as_deref(),
-            fd_steps: &steps,
-            cwd: self.cwd.as_ref().map(|(_, c)| c.as_c_str()),
-            setsid: self.setsid,
-            process_group: self.process_group,
+        let cwd = self.cwd.as_ref().map(|(_, c)| c.as_c_str());
+        let setsid = self.setsid || pty.is_some();
+        let pid = if self.needs_trampoline() {
+            let (groups, gid) = self.credentials();
+            let request = sys::trampoline::Request {
+                path: &path,
+                argv: &argv,
+                envp: envp.as_deref(),
+                fd_steps: &steps,
+                cwd,
+                setsid,
+                process_group: self.process_group,
+                controlling_tty: pty.as_ref().map(|_| 0),
+                groups: groups.as_deref(),
+                gid,
+                uid: self.uid,
+                parent_death_signal: self.parent_death_signal,
+                keep_signal_mask: self.keep_signal_mask,
+            };
+            let spawned = if self.parent_death_signal.is_some() {
+                sys::trampoline::spawn_on_spawner_thread(&request)
+            } else {
+                sys::trampoline::spawn(&request)
+            };
+            spawned.map_err(|failure| self.trampoline_error(failure))?
+        } else {
+            // A free number above every target, to open the terminal on.
+            let spare = fds.map.iter().map(|&(t, _)| t).max().map_or(0, |t| t + 1);
+            let request = sys::spawn::SpawnRequest {
+                path: &path,
+                argv: &argv,
+                envp: envp.as_deref(),
+                fd_steps: &steps,
+                cwd,
+                setsid,
+                process_group: self.process_group,
+                controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
+                keep_signal_mask: self.keep_signal_mask,
+            };
+            sys::spawn::spawn(&request).map_err(|e| self.diagnose(e))?
         };
-        let pid = sys::spawn::spawn(&request).map_err(|e| self.diagnose(e))?;
         drop(fds.child_ends);
 
         let reaper = match Reaper::new(pid, prepared) {
@@ -93,13 +129,74 @@ impl Command {
                 return Err(self.error(SpawnStep::Pidfd, e));
             }
         };
-        Ok(Child::new(pid, reaper, fds.readers, fds.writers, self.kill_on_drop))
+        let master = match pty {
+            Some(pty) => Some(PtyMaster::new(pty.master)?),
+            None => None,
+        };
+        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop))
     }
 
-    fn prepare_fds(&self) -> Result<Fds, Error> {
+    /// Steps only the clone trampoline can do: credentials and the
+    /// parent-death signal.
+    fn needs_trampoline(&self) -> bool {
+        self.uid.is_some()
+            || self.gid.is_some()
+            || self.groups.is_some()
+            || self.parent_death_signal.is_some()
+    }
+
+    /// The supplementary groups and gid to set: explicit ones, else the
+    /// target user's (`initgroups` semantics), never the parent's.
+    fn credentials(&self) -> (Option<Vec<libc::gid_t>>, Option<libc::gid_t>) {
+        let Some(uid) = self.uid else { return (self.groups.clone(), self.gid) };
+        let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
+        let gid = self.gid.or(user.as_ref().map(|u| u.gid.as_raw()));
+        let groups = self.groups.clone().unwrap_or_else(|| match (&user, gid) {
+            (Some(user), Some(gid)) => std::ffi::CString::new(user.name.as_bytes())
+                .ok()
+                .and_then(|name| nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid)).ok())
+                .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_else(|| vec![gid]),
+            (None, Some(gid)) => vec![gid],
+            (_, None) => Vec::new(),
+        });
+        (Some(groups), gid)
+    }
+
+    fn trampoline_error(&self, failure: sys::trampoline::Failure) -> Error {
+        use sys::trampoline::{ChildStep, Failure};
+        match failure {
+            Failure::Parent(e) => self.error(SpawnStep::Spawn, e),
+            Failure::Child(step, e) => {
+                let step = match step {
+                    ChildStep::SignalReset => SpawnStep::SignalReset,
+                    ChildStep::Setsid => SpawnStep::Setsid,
+                    ChildStep::Setpgid => SpawnStep::Setpgid,
+                    ChildStep::FdSetup => SpawnStep::FdSetup,
+                    ChildStep::ControllingTty => SpawnStep::ControllingTerminal,
+                    ChildStep::Setgroups => SpawnStep::Setgroups,
+                    ChildStep::Setgid => SpawnStep::Setgid,
+                    ChildStep::Setuid => SpawnStep::Setuid,
+                    ChildStep::ParentDeathSignal => SpawnStep::ParentDeathSignal,
+                    ChildStep::Chdir => SpawnStep::Chdir,
+                    ChildStep::SignalMask => SpawnStep::SignalMask,
+                    ChildStep::Exec => SpawnStep::Exec,
+                };
+                self.error(step, e)
+            }
+        }
+    }
+
+    fn prepare_fds(&self, pty: Option<&OpenedPty>) -> Result<Fds, Error> {
         let mut fds = Fds::default();
         let mut null: Option<RawFd> = None;
+        if let Some(pty) = pty {
+            fds.map.extend([(0, pty.slave_fd), (1, pty.slave_fd), (2, pty.slave_fd)]);
+        }
         for (&child_fd, spec) in &self.fds {
+            if pty.is_some() && child_fd <= 2 {
+                continue;
+            }
             let source = match spec {
                 ChildFd::ReadPipe => {
                     let (parent, child) = self.pipe()?;

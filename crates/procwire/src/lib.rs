@@ -30,7 +30,8 @@
 
 pub use procwire_core::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
-    ProcessDone, ProcessTerminated, Result, SignalHandle, SpawnStep,
+    ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf, Result, SignalHandle,
+    SpawnStep,
 };
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.

@@ -6,4 +6,6 @@
 
 pub(crate) mod io;
 pub(crate) mod process;
+pub(crate) mod pty;
 pub(crate) mod spawn;
+pub(crate) mod trampoline;

@@ -119,6 +119,23 @@ pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<RawStatus>> 
     }
 }
 
+/// Blocks until child `pid` exits and reaps it; only for a child known to
+/// have exited already (a failed trampoline spawn).
+pub(crate) fn waitpid_blocking(pid: libc::pid_t) -> io::Result<RawStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer; `pid` names one child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            return Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
 /// Sends `sig` to `pid` with [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html);
 /// only for the SIGCHLD fallback, and only while the pid is known unreaped.
 pub(crate) fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {

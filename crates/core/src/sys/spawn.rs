@@ -56,6 +56,12 @@ pub(crate) struct SpawnRequest<'a> {
     pub(crate) setsid: bool,
     /// Join or create a process group (`setpgid(0, pgid)`).
     pub(crate) process_group: Option<libc::pid_t>,
+    /// A terminal to open (and close again) after the fd plan: opened by a
+    /// session leader without `O_NOCTTY`, it becomes the controlling
+    /// terminal. The `RawFd` is a free number to open it on.
+    pub(crate) controlling_tty: Option<(&'a CStr, RawFd)>,
+    /// Keep the spawning thread's signal mask instead of emptying it.
+    pub(crate) keep_signal_mask: bool,
 }
 
 /// Owns an initialised `posix_spawn_file_actions_t` and destroys it on drop.
@@ -88,6 +94,17 @@ impl FileActions {
         check(rc)
     }
 
+    /// Opens `path` on `fd` read-write, then closes it again: the open is
+    /// what makes a terminal the controlling one.
+    fn open_and_close(&mut self, path: &CStr, fd: RawFd) -> io::Result<()> {
+        // SAFETY: `self` is initialised; glibc copies the path string.
+        check(unsafe {
+            libc::posix_spawn_file_actions_addopen(self.as_mut_ptr(), fd, path.as_ptr(), libc::O_RDWR, 0)
+        })?;
+        // SAFETY: as above, an integer argument.
+        check(unsafe { libc::posix_spawn_file_actions_addclose(self.as_mut_ptr(), fd) })
+    }
+
     fn chdir(&mut self, dir: &CStr) -> io::Result<()> {
         // SAFETY: `self` is initialised; glibc copies the path string.
         check(unsafe { posix_spawn_file_actions_addchdir_np(self.as_mut_ptr(), dir.as_ptr()) })
@@ -115,7 +132,10 @@ impl Attr {
         // into the child. The mask is emptied too.
         let mut all = MaybeUninit::<libc::sigset_t>::uninit();
         let mut none = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut flags = libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK;
+        let mut flags = libc::POSIX_SPAWN_SETSIGDEF;
+        if !req.keep_signal_mask {
+            flags |= libc::POSIX_SPAWN_SETSIGMASK;
+        }
         if req.setsid {
             flags |= POSIX_SPAWN_SETSID;
         }
@@ -171,11 +191,12 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
     for step in req.fd_steps {
         actions.push(step)?;
     }
+    if let Some((tty, fd)) = req.controlling_tty {
+        actions.open_and_close(tty, fd)?;
+    }
     let attr = Attr::new(req)?;
     let mut pid: libc::pid_t = 0;
-    // SAFETY: `environ` is only read (the pointer value), as std does; the
-    // command docs say not to mutate the environment concurrently.
-    let envp = req.envp.map_or(unsafe { environ }, <[_]>::as_ptr);
+    let envp = req.envp.map_or_else(environ_ptr, <[_]>::as_ptr);
     // SAFETY: `path` is a valid C string; `argv` and `envp` are arrays of
     // valid C strings terminated by null (checked above, or glibc's own
     // `environ`), all alive for the duration of the call; `actions` and
@@ -196,6 +217,15 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
 
 fn assert_null_terminated(v: &[*const c_char]) {
     debug_assert!(v.last().is_some_and(|p| p.is_null()), "argv/envp must end with a null pointer");
+}
+
+/// The parent's `environ`, to hand to a child whose environment is
+/// unchanged.
+pub(crate) fn environ_ptr() -> *const *const c_char {
+    // SAFETY: reads the pointer value only, as std does; the docs of
+    // `Command` say not to mutate the environment concurrently (which is
+    // `unsafe` in Rust anyway).
+    unsafe { environ }
 }
 
 /// The `posix_spawn*` functions return an errno value instead of setting

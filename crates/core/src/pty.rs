@@ -1,0 +1,264 @@
+//! Pseudo-terminals: Twisted's `usePTY`, with window sizes.
+
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use nix::fcntl::OFlag;
+use nix::libc;
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+use crate::sys;
+
+/// A terminal window size: rows and columns, and optionally pixels.
+///
+/// ```
+/// use procwire_core::PtySize;
+/// let size = PtySize::new(50, 132);
+/// assert_eq!((size.rows, size.cols), (50, 132));
+/// assert_eq!(PtySize::default(), PtySize::new(24, 80));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PtySize {
+    /// Rows (lines).
+    pub rows: u16,
+    /// Columns (characters per line).
+    pub cols: u16,
+    /// Width in pixels; 0 when unknown.
+    pub pixel_width: u16,
+    /// Height in pixels; 0 when unknown.
+    pub pixel_height: u16,
+}
+
+impl PtySize {
+    /// `rows` x `cols`, pixel size unknown.
+    pub const fn new(rows: u16, cols: u16) -> Self {
+        PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }
+    }
+}
+
+impl Default for PtySize {
+    /// The classic 24 x 80.
+    fn default() -> Self {
+        PtySize::new(24, 80)
+    }
+}
+
+/// How the command gets its terminal.
+#[derive(Debug)]
+pub(crate) enum PtySpec {
+    /// A new pseudo-terminal per spawn, with this size.
+    New(PtySize),
+    /// A caller-supplied pair (Twisted's `usePTY=(master, slave, name)`).
+    Pair { master: OwnedFd, slave: OwnedFd },
+}
+
+/// The parent's side of a spawn's terminal, and the child's.
+pub(crate) struct OpenedPty {
+    pub(crate) master: OwnedFd,
+    /// The slave, owned for a new pty (`None` for a caller's pair, whose
+    /// slave the command keeps): held open until the child has it, then
+    /// closed with this value, so the master sees EOF when the child's
+    /// side closes.
+    pub(crate) _slave: Option<OwnedFd>,
+    /// The slave's number in this process, to map onto the child's 0/1/2.
+    pub(crate) slave_fd: RawFd,
+    /// The slave's path, opened again in the child to make it the
+    /// controlling terminal.
+    pub(crate) slave_path: CString,
+}
+
+impl PtySpec {
+    /// Opens (or duplicates) the terminal for one spawn.
+    pub(crate) fn open(&self) -> io::Result<OpenedPty> {
+        match self {
+            PtySpec::New(size) => {
+                let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+                nix::pty::grantpt(&master)?;
+                nix::pty::unlockpt(&master)?;
+                let path = nix::pty::ptsname_r(&master)?;
+                let slave = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+                    .open(&path)?;
+                let master = OwnedFd::from(master);
+                set_size(master.as_fd(), *size)?;
+                let slave_path = CString::new(path).map_err(io::Error::other)?;
+                let slave = OwnedFd::from(slave);
+                Ok(OpenedPty { master, slave_fd: slave.as_raw_fd(), _slave: Some(slave), slave_path })
+            }
+            PtySpec::Pair { master, slave } => {
+                let link = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
+                let slave_path =
+                    CString::new(link.into_os_string().into_encoded_bytes()).map_err(io::Error::other)?;
+                let master = master.try_clone()?;
+                Ok(OpenedPty { master, _slave: None, slave_fd: slave.as_raw_fd(), slave_path })
+            }
+        }
+    }
+}
+
+fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
+    sys::pty::set_window_size(fd, size.rows, size.cols, size.pixel_width, size.pixel_height)
+}
+
+/// The parent's side of a child's pseudo-terminal (Twisted's `usePTY`):
+/// what the child writes to its terminal is read here, and what is written
+/// here is typed into it.
+///
+/// Reading returns end of file once the child side is closed everywhere
+/// (Linux reports `EIO` then; procwire turns it into EOF). Line endings are
+/// the terminal's: the child's `"\n"` arrives as `"\r\n"`.
+/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) does nothing; to signal
+/// end of input to a program reading its terminal in canonical mode, write
+/// the EOF character (`b"\x04"`, Ctrl-D). Dropping the master hangs the
+/// terminal up: the child's session gets SIGHUP.
+///
+/// For concurrent reading and writing, [`into_split`](Self::into_split)
+/// gives two owned halves (or use `tokio::io::split`).
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::{Command, PtySize};
+/// use tokio::io::AsyncReadExt;
+///
+/// let mut child = Command::new("stty").arg("size").pty(PtySize::new(40, 100)).spawn()?;
+/// let mut out = String::new();
+/// child.take_pty().unwrap().read_to_string(&mut out).await?;
+/// assert_eq!(out, "40 100\r\n");
+/// child.wait().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct PtyMaster {
+    inner: Arc<AsyncFd<OwnedFd>>,
+}
+
+impl PtyMaster {
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Self> {
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_RDWR | OFlag::O_NONBLOCK))?;
+        Ok(PtyMaster { inner: Arc::new(sys::io::register(fd, Interest::READABLE | Interest::WRITABLE)?) })
+    }
+
+    /// Sets the window size (`TIOCSWINSZ`); the child's foreground process
+    /// group gets SIGWINCH.
+    pub fn resize(&self, size: PtySize) -> io::Result<()> {
+        set_size(self.as_fd(), size)
+    }
+
+    /// The current window size (`TIOCGWINSZ`).
+    pub fn size(&self) -> io::Result<PtySize> {
+        let (rows, cols, pixel_width, pixel_height) = sys::pty::window_size(self.as_fd())?;
+        Ok(PtySize { rows, cols, pixel_width, pixel_height })
+    }
+
+    /// Splits into a reading and a writing half that can live in different
+    /// tasks; both can [`resize`](Self::resize).
+    pub fn into_split(self) -> (PtyReadHalf, PtyWriteHalf) {
+        (PtyReadHalf { inner: self.inner.clone() }, PtyWriteHalf { inner: self.inner })
+    }
+}
+
+impl AsFd for PtyMaster {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.get_ref().as_fd()
+    }
+}
+
+fn poll_read(inner: &AsyncFd<OwnedFd>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    loop {
+        let mut guard = ready!(inner.poll_read_ready(cx))?;
+        match guard.try_io(|fd| sys::io::read_buf(fd.get_ref().as_fd(), buf)) {
+            Ok(Ok(_)) => return Poll::Ready(Ok(())),
+            // The slave is closed everywhere: that is end of file.
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+            Ok(Err(e)) => return Poll::Ready(Err(e)),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+fn poll_write(inner: &AsyncFd<OwnedFd>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    loop {
+        let mut guard = ready!(inner.poll_write_ready(cx))?;
+        match guard.try_io(|fd| sys::io::write(fd.get_ref().as_fd(), data)) {
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the terminal was closed")))
+            }
+            Ok(result) => return Poll::Ready(result),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+macro_rules! pty_io {
+    ($ty:ty, read) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read(&self.inner, cx, buf)
+            }
+        }
+    };
+    ($ty:ty, write) => {
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                data: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_write(&self.inner, cx, data)
+            }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+    };
+}
+
+pty_io!(PtyMaster, read);
+pty_io!(PtyMaster, write);
+
+/// The reading half of a [`PtyMaster`], from [`PtyMaster::into_split`].
+#[derive(Debug)]
+pub struct PtyReadHalf {
+    inner: Arc<AsyncFd<OwnedFd>>,
+}
+
+/// The writing half of a [`PtyMaster`], from [`PtyMaster::into_split`].
+#[derive(Debug)]
+pub struct PtyWriteHalf {
+    inner: Arc<AsyncFd<OwnedFd>>,
+}
+
+pty_io!(PtyReadHalf, read);
+pty_io!(PtyWriteHalf, write);
+
+impl PtyReadHalf {
+    /// Sets the window size; see [`PtyMaster::resize`].
+    pub fn resize(&self, size: PtySize) -> io::Result<()> {
+        set_size(self.inner.get_ref().as_fd(), size)
+    }
+}
+
+impl PtyWriteHalf {
+    /// Sets the window size; see [`PtyMaster::resize`].
+    pub fn resize(&self, size: PtySize) -> io::Result<()> {
+        set_size(self.inner.get_ref().as_fd(), size)
+    }
+}

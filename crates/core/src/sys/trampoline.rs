@@ -1,0 +1,422 @@
+//! The `clone(CLONE_VM | CLONE_VFORK)` trampoline: for the steps
+//! `posix_spawn` cannot express (credentials, the parent-death signal,
+//! `TIOCSCTTY`), without `fork()`'s page-table copy.
+//!
+//! The child shares the parent's memory and runs on its own small stack
+//! until `execve`; the parent thread is suspended until then (that is what
+//! `CLONE_VFORK` does). So the child side, [`child_main`]:
+//! - allocates nothing and takes no lock: everything it reads was prepared
+//!   by the parent in a [`Request`];
+//! - calls only async-signal-safe functions, and raw syscalls where glibc's
+//!   wrappers would touch process-wide state: `setuid`/`setgid`/`setgroups`
+//!   through glibc would broadcast the change to the *parent's* threads
+//!   (they share our memory), and glibc's `sigaction` refuses its reserved
+//!   signals 32 and 33;
+//! - runs with every signal blocked (the parent blocks them around `clone`)
+//!   until it has reset every disposition to `SIG_DFL`, so no parent signal
+//!   handler can ever run on the child's stack;
+//! - reports a failure as (step, errno) in memory the parent reads after
+//!   `clone` returns, then `_exit(127)`s.
+
+use std::ffi::{c_char, c_int, c_long, c_void, CStr};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::libc;
+
+use crate::plan::FdStep;
+
+/// A step of the child side, reported with its errno when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum ChildStep {
+    SignalReset = 1,
+    Setsid,
+    Setpgid,
+    FdSetup,
+    ControllingTty,
+    Setgroups,
+    Setgid,
+    Setuid,
+    ParentDeathSignal,
+    Chdir,
+    SignalMask,
+    Exec,
+}
+
+impl ChildStep {
+    fn from_i32(v: i32) -> Option<ChildStep> {
+        use ChildStep::*;
+        [
+            SignalReset,
+            Setsid,
+            Setpgid,
+            FdSetup,
+            ControllingTty,
+            Setgroups,
+            Setgid,
+            Setuid,
+            ParentDeathSignal,
+            Chdir,
+            SignalMask,
+            Exec,
+        ]
+        .into_iter()
+        .find(|s| *s as i32 == v)
+    }
+}
+
+/// Why a trampoline spawn failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// In the parent, before the child existed (mmap, clone).
+    Parent(io::Error),
+    /// In the child, at `step`; the child has been reaped.
+    Child(ChildStep, io::Error),
+}
+
+/// Everything the child needs, prepared by the parent.
+pub(crate) struct Request<'a> {
+    pub(crate) path: &'a CStr,
+    /// `argv`, null-terminated.
+    pub(crate) argv: &'a [*const c_char],
+    /// `envp`, null-terminated; `None` passes the parent's `environ`.
+    pub(crate) envp: Option<&'a [*const c_char]>,
+    pub(crate) fd_steps: &'a [FdStep],
+    pub(crate) cwd: Option<&'a CStr>,
+    pub(crate) setsid: bool,
+    pub(crate) process_group: Option<libc::pid_t>,
+    /// Child fd to make the controlling terminal (`TIOCSCTTY`), after
+    /// `setsid` and the fd plan.
+    pub(crate) controlling_tty: Option<RawFd>,
+    pub(crate) groups: Option<&'a [libc::gid_t]>,
+    pub(crate) gid: Option<libc::gid_t>,
+    pub(crate) uid: Option<libc::uid_t>,
+    pub(crate) parent_death_signal: Option<c_int>,
+    /// Keep the spawning thread's signal mask instead of emptying it.
+    pub(crate) keep_signal_mask: bool,
+}
+
+/// What the child reads and writes in the parent's memory.
+struct Shared<'a> {
+    req: &'a Request<'a>,
+    envp: *const *const c_char,
+    parent_pid: libc::pid_t,
+    /// The spawning thread's mask, as the kernel's 64-bit set.
+    old_mask: u64,
+    failed_step: AtomicI32,
+    failed_errno: AtomicI32,
+}
+
+/// The kernel's `struct sigaction` (x86_64 and aarch64 share this layout).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Size of the kernel's signal set, for `rt_sigaction`/`rt_sigprocmask`.
+const KSIGSET: usize = 8;
+/// The child's stack: it runs a handful of non-recursive frames.
+const STACK: usize = 64 * 1024;
+
+/// Spawns the child described by `req` through the trampoline.
+pub(crate) fn spawn(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
+    debug_assert!(req.argv.last().is_some_and(|p| p.is_null()));
+    let stack = Stack::new().map_err(Failure::Parent)?;
+    let envp = req.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
+    let mut shared = Shared {
+        req,
+        envp,
+        // SAFETY: getpid has no preconditions.
+        parent_pid: unsafe { libc::getpid() },
+        old_mask: 0,
+        failed_step: AtomicI32::new(0),
+        failed_errno: AtomicI32::new(0),
+    };
+    // Block everything, glibc's reserved signals included, so nothing runs
+    // a parent handler in the child before it has reset dispositions.
+    let all: u64 = !0;
+    // SAFETY: valid pointers to 8-byte sets; only this thread's mask changes.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all, &mut shared.old_mask, KSIGSET)
+    };
+    if rc < 0 {
+        return Err(Failure::Parent(io::Error::last_os_error()));
+    }
+    // SAFETY: `child_main` only reads `shared` and writes its atomics; the
+    // stack is a fresh mapping of STACK bytes whose top we pass (16-byte
+    // aligned, as mmap returns page-aligned memory); CLONE_VFORK suspends
+    // this thread until the child has exec'd or exited, so `shared` and the
+    // stack outlive the child's use of them.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            &shared as *const Shared<'_> as *mut c_void,
+        )
+    };
+    let clone_err = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &shared.old_mask,
+            std::ptr::null_mut::<u64>(),
+            KSIGSET,
+        )
+    };
+    drop(stack);
+    if pid < 0 {
+        return Err(Failure::Parent(clone_err));
+    }
+    let step = shared.failed_step.load(Ordering::Acquire);
+    if step != 0 {
+        let errno = shared.failed_errno.load(Ordering::Acquire);
+        // The child `_exit`ed: reap it so no zombie is left.
+        let _ = super::process::waitpid_blocking(pid);
+        let step = ChildStep::from_i32(step).unwrap_or(ChildStep::Exec);
+        return Err(Failure::Child(step, io::Error::from_raw_os_error(errno)));
+    }
+    Ok(pid)
+}
+
+/// An mmap'd stack with a guard page below it.
+struct Stack {
+    base: *mut c_void,
+    len: usize,
+}
+
+impl Stack {
+    fn new() -> io::Result<Stack> {
+        let guard = 4096;
+        let len = STACK + guard;
+        // SAFETY: an anonymous private mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Stack { base, len };
+        // SAFETY: the range lies inside the mapping made above.
+        let rc = unsafe {
+            libc::mprotect(base.cast::<u8>().add(guard).cast(), STACK, libc::PROT_READ | libc::PROT_WRITE)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    fn top(&self) -> *mut c_void {
+        // SAFETY: one past the end of the mapping, which is where a
+        // downward-growing stack starts.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`, no longer used.
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// A raw syscall's result: `Err(errno)` on failure.
+///
+/// Async-signal-safe: glibc's `syscall()` is a plain trap. It sets `errno`,
+/// which lives in the parent thread's TLS (the child shares it); the parent
+/// is suspended and reads `errno` only after its own calls.
+fn raw(rc: c_long) -> Result<c_long, i32> {
+    if rc < 0 {
+        // SAFETY: `__errno_location` returns this thread's errno slot.
+        Err(unsafe { *libc::__errno_location() })
+    } else {
+        Ok(rc)
+    }
+}
+
+/// The child side. Runs on the trampoline's stack, in the parent's memory.
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Shared` the parent passed to clone; it stays
+    // alive while the parent is suspended by CLONE_VFORK.
+    let shared = unsafe { &*(arg as *const Shared<'_>) };
+    let fail = |step: ChildStep, errno: i32| -> c_int {
+        shared.failed_errno.store(errno, Ordering::Release);
+        shared.failed_step.store(step as i32, Ordering::Release);
+        // SAFETY: _exit is async-signal-safe and never returns.
+        unsafe { libc::_exit(127) }
+    };
+    match run_child(shared) {
+        Ok(never) => match never {},
+        Err((step, errno)) => fail(step, errno),
+    }
+}
+
+/// The child's steps, in order; returns only on failure.
+fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep, i32)> {
+    let req = shared.req;
+    // SAFETY: this runs only in the trampoline child. Every call below is
+    // a raw syscall or an async-signal-safe libc function (`syscall`,
+    // `execve`), on integers or on pointers into memory the parent prepared
+    // and keeps alive while it is suspended; nothing allocates or locks.
+    unsafe {
+        // Every disposition to SIG_DFL: an ignored signal must not stay
+        // ignored in the program, and no parent handler may run here.
+        let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+        for sig in 1..=64 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            let rc = libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                KSIGSET,
+            );
+            raw(rc).map_err(|e| (ChildStep::SignalReset, e))?;
+        }
+        if req.setsid {
+            raw(libc::syscall(libc::SYS_setsid)).map_err(|e| (ChildStep::Setsid, e))?;
+        }
+        if let Some(pgid) = req.process_group {
+            raw(libc::syscall(libc::SYS_setpgid, 0, pgid)).map_err(|e| (ChildStep::Setpgid, e))?;
+        }
+        for step in req.fd_steps {
+            fd_step(step).map_err(|e| (ChildStep::FdSetup, e))?;
+        }
+        if let Some(fd) = req.controlling_tty {
+            raw(libc::syscall(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0))
+                .map_err(|e| (ChildStep::ControllingTty, e))?;
+        }
+        if let Some(groups) = req.groups {
+            raw(libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()))
+                .map_err(|e| (ChildStep::Setgroups, e))?;
+        }
+        if let Some(gid) = req.gid {
+            raw(libc::syscall(libc::SYS_setgid, gid)).map_err(|e| (ChildStep::Setgid, e))?;
+        }
+        if let Some(uid) = req.uid {
+            raw(libc::syscall(libc::SYS_setuid, uid)).map_err(|e| (ChildStep::Setuid, e))?;
+        }
+        // After the credential changes, which clear it.
+        if let Some(sig) = req.parent_death_signal {
+            raw(libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, sig, 0, 0, 0))
+                .map_err(|e| (ChildStep::ParentDeathSignal, e))?;
+            // The parent may have died before the prctl: then the signal
+            // will never come, so deliver it now.
+            if libc::syscall(libc::SYS_getppid) as libc::pid_t != shared.parent_pid {
+                let me = libc::syscall(libc::SYS_getpid);
+                libc::syscall(libc::SYS_kill, me, sig);
+            }
+        }
+        if let Some(dir) = req.cwd {
+            raw(libc::syscall(libc::SYS_chdir, dir.as_ptr())).map_err(|e| (ChildStep::Chdir, e))?;
+        }
+        let mask: u64 = if req.keep_signal_mask { shared.old_mask } else { 0 };
+        raw(libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &mask,
+            std::ptr::null_mut::<u64>(),
+            KSIGSET,
+        ))
+        .map_err(|e| (ChildStep::SignalMask, e))?;
+        libc::execve(req.path.as_ptr(), req.argv.as_ptr(), shared.envp);
+        Err((ChildStep::Exec, *libc::__errno_location()))
+    }
+}
+
+/// One step of the fd plan, with raw syscalls.
+///
+/// # Safety
+///
+/// Only for the trampoline child: it changes the descriptor table.
+unsafe fn fd_step(step: &FdStep) -> Result<(), i32> {
+    // SAFETY: raw syscalls on integers; the caller is the trampoline child.
+    unsafe {
+        match *step {
+            FdStep::Dup2 { from, to } if from == to => {
+                raw(libc::syscall(libc::SYS_fcntl, from, libc::F_SETFD, 0)).map(drop)
+            }
+            FdStep::Dup2 { from, to } => raw(libc::syscall(libc::SYS_dup3, from, to, 0)).map(drop),
+            FdStep::Close(fd) => match raw(libc::syscall(libc::SYS_close, fd)) {
+                Err(libc::EBADF) | Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            },
+            FdStep::CloseFrom(fd) => match raw(libc::syscall(libc::SYS_close_range, fd, u32::MAX, 0)) {
+                Ok(_) => Ok(()),
+                // Kernels before 5.9: close one by one up to the limit.
+                Err(libc::ENOSYS) => {
+                    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                    let max =
+                        match raw(libc::syscall(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE, 0, &mut lim)) {
+                            Ok(_) => lim.rlim_cur.min(1 << 20) as c_int,
+                            Err(_) => 65536,
+                        };
+                    for n in fd..max {
+                        libc::syscall(libc::SYS_close, n);
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
+/// Runs [`spawn`] on procwire's own spawner thread, which lives as long as
+/// the process.
+///
+/// `PR_SET_PDEATHSIG` fires when the *thread* that created the child exits,
+/// not the process: spawned from a tokio blocking-pool thread, which retires
+/// after 10 s idle, the child would be killed at a random time. Spawning
+/// from a thread that never exits makes the signal mean "the parent process
+/// died".
+pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
+    use std::sync::mpsc;
+    use std::sync::OnceLock;
+
+    struct Job {
+        req: *const Request<'static>,
+        reply: mpsc::SyncSender<Result<libc::pid_t, Failure>>,
+    }
+    // SAFETY: the submitting thread blocks on `reply` until the job is done,
+    // so the `Request` behind the pointer (and everything it points to)
+    // outlives the job; the spawner thread only reads it.
+    unsafe impl Send for Job {}
+
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new().name("procwire-spawner".into()).spawn(move || {
+            for job in rx {
+                // SAFETY: see `Job`: the request is alive until we reply.
+                let result = spawn(unsafe { &*job.req });
+                let _ = job.reply.send(result);
+            }
+        });
+        thread.ok().map(|_| tx)
+    });
+    let Some(spawner) = spawner else {
+        return Err(Failure::Parent(io::Error::other("could not start the procwire-spawner thread")));
+    };
+    let (reply, answer) = mpsc::sync_channel(1);
+    let job = Job { req: (req as *const Request<'_>).cast(), reply };
+    spawner.send(job).map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?;
+    answer.recv().map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?
+}

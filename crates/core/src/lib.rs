@@ -14,9 +14,17 @@
 //!   nix `Signal`s ([`IntoSignal`]).
 //! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
 //!   exit code 0, [`ProcessTerminated`] for anything else.
+//! - [`Command::pty`] runs the child on a pseudo-terminal of a given
+//!   [`PtySize`] (Twisted's `usePTY`); the parent's side is a
+//!   [`PtyMaster`]. [`Command::uid`], [`gid`](Command::gid),
+//!   [`groups`](Command::groups) and
+//!   [`parent_death_signal`](Command::parent_death_signal) set what the
+//!   child runs as and when it dies.
 //!
 //! Spawning never forks: the child is started with `posix_spawn` and its
-//! file actions, so spawn cost does not grow with the parent's memory, and
+//! file actions, or for credentials and the parent-death signal with a
+//! `clone(CLONE_VM | CLONE_VFORK)` trampoline, so spawn cost does not grow
+//! with the parent's memory, and
 //! every failure (program not found, bad working directory...) comes back
 //! from [`Command::spawn`] as an [`Error`] naming the program and the step.
 //! Children are reaped through a pidfd registered with tokio (a SIGCHLD

@@ -257,7 +257,10 @@ impl Command {
     }
 
     /// Puts the child in process group `pgroup`; 0 makes it the leader of a
-    /// new group with its own pid as id.
+    /// new group with its own pid as id. With a new session
+    /// ([`setsid`](Self::setsid) or [`pty`](Self::pty)) the child leads its
+    /// own group already: 0 is accepted, any other group is
+    /// [`InputError::ProcessGroupInNewSession`].
     pub fn process_group(&mut self, pgroup: i32) -> &mut Command {
         self.process_group = Some(pgroup);
         self
@@ -358,6 +361,10 @@ impl Command {
     /// `usePTY=(master, slave, ttyname)`); each spawn gives the child the
     /// slave and the [`Child`](crate::Child) a copy of the master. The
     /// slave becomes the controlling terminal if it is nobody's yet.
+    ///
+    /// The command keeps the caller's slave open (so it can spawn again),
+    /// so the master reads end of file only once the command, and every
+    /// child on the terminal, has closed it: drop the `Command` when done.
     pub fn pty_pair(&mut self, master: OwnedFd, slave: OwnedFd) -> &mut Command {
         self.pty = Some(PtySpec::Pair { master, slave });
         self

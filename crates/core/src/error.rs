@@ -159,6 +159,12 @@ pub enum InputError {
     /// [`Command::child_fds`](crate::Command::child_fds).
     #[error("child fd {0} is mapped twice")]
     DuplicateChildFd(RawFd),
+    /// [`process_group`](crate::Command::process_group) with a group other
+    /// than 0 on a command that starts a new session
+    /// ([`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)):
+    /// a session leader leads its own group and cannot join another.
+    #[error("process_group({0}) cannot be combined with a new session (setsid or pty)")]
+    ProcessGroupInNewSession(i32),
     /// A signal given to the command (e.g. to
     /// [`parent_death_signal`](crate::Command::parent_death_signal)) that is
     /// not a signal.

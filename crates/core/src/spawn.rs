@@ -79,6 +79,13 @@ impl Command {
         let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
         let cwd = self.cwd.as_ref().map(|(_, c)| c.as_c_str());
         let setsid = self.setsid || pty.is_some();
+        // A session leader already leads its own process group (and may not
+        // change it): process_group(0) is then met as is.
+        let process_group = match self.process_group {
+            Some(0) if setsid => None,
+            Some(pgid) if setsid => return Err(InputError::ProcessGroupInNewSession(pgid).into()),
+            other => other,
+        };
         let pid = if self.needs_trampoline() {
             let (groups, gid) = self.credentials();
             let request = sys::trampoline::Request {
@@ -88,7 +95,7 @@ impl Command {
                 fd_steps: &steps,
                 cwd,
                 setsid,
-                process_group: self.process_group,
+                process_group,
                 controlling_tty: pty.as_ref().map(|_| 0),
                 groups: groups.as_deref(),
                 gid,
@@ -112,7 +119,7 @@ impl Command {
                 fd_steps: &steps,
                 cwd,
                 setsid,
-                process_group: self.process_group,
+                process_group,
                 controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
                 keep_signal_mask: self.keep_signal_mask,
             };
@@ -255,6 +262,7 @@ impl Command {
         }
         let step = match errno.raw_os_error() {
             Some(libc::EBADF | libc::EMFILE) => SpawnStep::FdSetup,
+            Some(libc::EPERM | libc::ESRCH) if self.process_group.is_some() => SpawnStep::Setpgid,
             Some(libc::EAGAIN | libc::ENOMEM) => SpawnStep::Spawn,
             _ => SpawnStep::Exec,
         };

@@ -281,7 +281,9 @@ impl Command {
     /// become the target user's (`initgroups` semantics, as Twisted does),
     /// never the parent's; and unless [`gid`](Self::gid) is set, the group
     /// becomes the user's primary group. A uid without a passwd entry gets
-    /// no supplementary groups. A refused step fails `spawn()` with
+    /// no supplementary groups. As in Twisted's `switchUID`, asking for the
+    /// uid the parent already runs as changes no groups (so a non-root
+    /// parent may name its own uid). A refused step fails `spawn()` with
     /// [`SpawnStep::Setgroups`], [`SpawnStep::Setgid`] or
     /// [`SpawnStep::Setuid`] and the errno.
     ///
@@ -330,6 +332,8 @@ impl Command {
     /// itself at once.
     pub fn parent_death_signal(&mut self, sig: impl IntoSignal) -> &mut Command {
         match sig.into_signal() {
+            // prctl reads 0 as "no signal": not what the caller meant.
+            Ok(0) => self.note(InputError::InvalidSignal("0 is not a signal".into())),
             Ok(sig) => self.parent_death_signal = Some(sig),
             Err(e) => self.note(InputError::InvalidSignal(e.to_string())),
         }

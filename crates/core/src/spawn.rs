@@ -156,6 +156,9 @@ impl Command {
     /// target user's (`initgroups` semantics), never the parent's.
     fn credentials(&self) -> (Option<Vec<libc::gid_t>>, Option<libc::gid_t>) {
         let Some(uid) = self.uid else { return (self.groups.clone(), self.gid) };
+        if uid == nix::unistd::getuid().as_raw() {
+            return (self.groups.clone(), self.gid);
+        }
         let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
         let gid = self.gid.or(user.as_ref().map(|u| u.gid.as_raw()));
         let groups = self.groups.clone().unwrap_or_else(|| match (&user, gid) {

@@ -105,6 +105,9 @@ struct Shared<'a> {
     parent_pid: libc::pid_t,
     /// The spawning thread's mask, as the kernel's 64-bit set.
     old_mask: u64,
+    /// The mask of the thread that called `Command::spawn`, when that is
+    /// not the spawning thread (the spawner thread); else `old_mask`.
+    caller_mask: Option<u64>,
     failed_step: AtomicI32,
     failed_errno: AtomicI32,
 }
@@ -125,12 +128,33 @@ const STACK: usize = 64 * 1024;
 
 /// Spawns the child described by `req` through the trampoline.
 pub(crate) fn spawn(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
+    spawn_keeping(req, None)
+}
+
+/// The calling thread's signal mask, as the kernel's 64-bit set.
+fn thread_mask() -> io::Result<u64> {
+    let mut mask: u64 = 0;
+    // SAFETY: SIG_BLOCK with a null new set only reads the mask into a
+    // valid 8-byte out-pointer.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, std::ptr::null::<u64>(), &mut mask, KSIGSET)
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(mask)
+}
+
+/// [`spawn`], with the mask to keep (for `keep_signal_mask`) read on
+/// another thread than the one spawning.
+fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pid_t, Failure> {
     debug_assert!(req.argv.last().is_some_and(|p| p.is_null()));
     let stack = Stack::new().map_err(Failure::Parent)?;
     let envp = req.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
     let mut shared = Shared {
         req,
         envp,
+        caller_mask,
         // SAFETY: getpid has no preconditions.
         parent_pid: unsafe { libc::getpid() },
         old_mask: 0,
@@ -327,7 +351,7 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
         if let Some(dir) = req.cwd {
             raw(libc::syscall(libc::SYS_chdir, dir.as_ptr())).map_err(|e| (ChildStep::Chdir, e))?;
         }
-        let mask: u64 = if req.keep_signal_mask { shared.old_mask } else { 0 };
+        let mask: u64 = if req.keep_signal_mask { shared.caller_mask.unwrap_or(shared.old_mask) } else { 0 };
         raw(libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
@@ -393,6 +417,7 @@ pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, 
 
     struct Job {
         req: *const Request<'static>,
+        caller_mask: u64,
         reply: mpsc::SyncSender<Result<libc::pid_t, Failure>>,
     }
     // SAFETY: the submitting thread blocks on `reply` until the job is done,
@@ -406,7 +431,7 @@ pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, 
         let thread = std::thread::Builder::new().name("procwire-spawner".into()).spawn(move || {
             for job in rx {
                 // SAFETY: see `Job`: the request is alive until we reply.
-                let result = spawn(unsafe { &*job.req });
+                let result = spawn_keeping(unsafe { &*job.req }, Some(job.caller_mask));
                 let _ = job.reply.send(result);
             }
         });
@@ -416,7 +441,8 @@ pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, 
         return Err(Failure::Parent(io::Error::other("could not start the procwire-spawner thread")));
     };
     let (reply, answer) = mpsc::sync_channel(1);
-    let job = Job { req: (req as *const Request<'_>).cast(), reply };
+    let caller_mask = thread_mask().map_err(Failure::Parent)?;
+    let job = Job { req: (req as *const Request<'_>).cast(), caller_mask, reply };
     spawner.send(job).map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?;
     answer.recv().map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?
 }

@@ -35,7 +35,11 @@ pub(crate) enum FdStep {
 /// - sparse maps (`{1, 7}`): every hole below the highest target is closed,
 ///   and everything above it (temporaries included) goes with one
 ///   `close_range`.
-pub(crate) fn plan(map: &[(RawFd, RawFd)]) -> Vec<FdStep> {
+///
+/// `inherited` lists parent fds known to be open without close-on-exec: an
+/// identity entry on one of those needs no step at all (the common
+/// `{0: 0, 1: 1, 2: 2}` costs nothing).
+pub(crate) fn plan(map: &[(RawFd, RawFd)], inherited: &[RawFd]) -> Vec<FdStep> {
     let Some(max_target) = map.iter().map(|&(t, _)| t).max() else {
         return vec![FdStep::CloseFrom(0)];
     };
@@ -44,7 +48,8 @@ pub(crate) fn plan(map: &[(RawFd, RawFd)]) -> Vec<FdStep> {
     let mut steps = Vec::with_capacity(map.len() + 4);
 
     // (target, source) moves still to do.
-    let mut pending: Vec<(RawFd, RawFd)> = map.to_vec();
+    let mut pending: Vec<(RawFd, RawFd)> =
+        map.iter().copied().filter(|&(t, s)| !(t == s && inherited.contains(&t))).collect();
     for mv in pending.iter_mut().filter(|(t, s)| t == s) {
         steps.push(FdStep::Dup2 { from: mv.1, to: next_temp });
         mv.1 = next_temp;
@@ -118,7 +123,8 @@ mod tests {
     /// as given, plus the child's expected table for `map`.
     fn check(open: &[(RawFd, bool)], map: &[(RawFd, RawFd)]) {
         let parent: Table = open.iter().map(|&(fd, ce)| (fd, (fd as u32 + 1000, ce))).collect();
-        let child = simulate(parent.clone(), &plan(map));
+        let inherited: Vec<RawFd> = open.iter().filter(|&&(_, ce)| !ce).map(|&(fd, _)| fd).collect();
+        let child = simulate(parent.clone(), &plan(map, &inherited));
         let want: Table = map.iter().map(|&(t, s)| (t, (parent[&s].0, false))).collect();
         assert_eq!(child, want, "map {map:?} from parent {open:?}");
     }
@@ -140,23 +146,30 @@ mod tests {
     #[test]
     fn identity_on_cloexec_fd_survives() {
         check(&[(0, true), (3, true)], &[(0, 0), (3, 3)]);
-        let steps = plan(&[(0, 0)]);
+        let steps = plan(&[(0, 0)], &[]);
         assert!(!steps.contains(&FdStep::Dup2 { from: 0, to: 0 }));
     }
 
     #[test]
     fn empty_map_closes_everything() {
-        assert_eq!(plan(&[]), vec![FdStep::CloseFrom(0)]);
+        assert_eq!(plan(&[], &[]), vec![FdStep::CloseFrom(0)]);
         check(&[(0, false), (1, false), (9, false)], &[]);
     }
 
     #[test]
     fn sparse_map_closes_holes() {
         check(&[(0, false), (1, false), (2, false), (3, false), (10, true), (11, true)], &[(1, 10), (7, 11)]);
-        let steps = plan(&[(1, 10), (7, 11)]);
+        let steps = plan(&[(1, 10), (7, 11)], &[]);
         for hole in [0, 2, 3, 4, 5, 6] {
             assert!(steps.contains(&FdStep::Close(hole)), "hole {hole} not closed");
         }
+    }
+
+    #[test]
+    fn inherited_identity_needs_no_dup() {
+        let steps = plan(&[(0, 0), (1, 1), (2, 2)], &[0, 1, 2]);
+        assert_eq!(steps, vec![FdStep::CloseFrom(3)]);
+        check(&[(0, false), (1, false), (2, false), (5, false)], &[(0, 0), (1, 1), (2, 2)]);
     }
 
     #[test]

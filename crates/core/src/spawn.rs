@@ -24,6 +24,8 @@ use crate::sys;
 struct Fds {
     /// `(child fd, parent fd)` pairs for the plan.
     map: Vec<(RawFd, RawFd)>,
+    /// Identity entries whose fd the child inherits as is (not CLOEXEC).
+    inherited: Vec<RawFd>,
     /// Child ends of pipes and `/dev/null`, closed once the child has them.
     child_ends: Vec<OwnedFd>,
     readers: Vec<ChildReader>,
@@ -75,7 +77,7 @@ impl Command {
             None => None,
         };
         let fds = self.prepare_fds(pty.as_ref())?;
-        let steps = plan(&fds.map);
+        let steps = plan(&fds.map, &fds.inherited);
         let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
         let cwd = self.cwd.as_ref().map(|(_, c)| c.as_c_str());
         let setsid = self.setsid || pty.is_some();
@@ -222,12 +224,17 @@ impl Command {
                     fds.writers.push(ChildWriter::new(child_fd, parent)?);
                     raw
                 }
-                ChildFd::Parent(parent_fd) => {
-                    if !sys::spawn::fd_is_open(*parent_fd) {
-                        return Err(InputError::ParentFdNotOpen { child_fd, parent_fd: *parent_fd }.into());
+                ChildFd::Parent(parent_fd) => match sys::spawn::fd_cloexec(*parent_fd) {
+                    None => {
+                        return Err(InputError::ParentFdNotOpen { child_fd, parent_fd: *parent_fd }.into())
                     }
-                    *parent_fd
-                }
+                    Some(cloexec) => {
+                        if !cloexec && child_fd == *parent_fd {
+                            fds.inherited.push(child_fd);
+                        }
+                        *parent_fd
+                    }
+                },
                 ChildFd::Null => match null {
                     Some(raw) => raw,
                     None => {

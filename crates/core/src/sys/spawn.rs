@@ -237,9 +237,14 @@ fn check(rc: c_int) -> io::Result<()> {
     }
 }
 
-/// Whether `fd` is an open descriptor in this process (`fcntl(F_GETFD)`).
-pub(crate) fn fd_is_open(fd: RawFd) -> bool {
+/// Whether `fd` is open in this process, and if so whether it is
+/// close-on-exec (`fcntl(F_GETFD)`): `None` when not open.
+pub(crate) fn fd_cloexec(fd: RawFd) -> Option<bool> {
+    if fd < 0 {
+        return None;
+    }
     // SAFETY: F_GETFD only reads the descriptor flags; an invalid fd yields
     // EBADF and no other effect.
-    fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags != -1).then_some(flags & libc::FD_CLOEXEC != 0)
 }

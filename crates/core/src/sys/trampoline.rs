@@ -121,6 +121,8 @@ struct KernelSigaction {
     mask: u64,
 }
 
+/// `close_range` flag: set close-on-exec instead of closing.
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 /// Size of the kernel's signal set, for `rt_sigaction`/`rt_sigprocmask`.
 const KSIGSET: usize = 8;
 /// The child's stack: it runs a handful of non-recursive frames.
@@ -382,7 +384,22 @@ unsafe fn fd_step(step: &FdStep) -> Result<(), i32> {
                 Err(libc::EBADF) | Ok(_) => Ok(()),
                 Err(e) => Err(e),
             },
-            FdStep::CloseFrom(fd) => match raw(libc::syscall(libc::SYS_close_range, fd, u32::MAX, 0)) {
+            // Mark rather than close (Linux >= 5.11): `execve` closes them
+            // after this thread's parent has been released, instead of
+            // the parent waiting while the child closes each one.
+            FdStep::CloseFrom(fd) => match raw(libc::syscall(
+                libc::SYS_close_range,
+                fd,
+                u32::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            ))
+            .or_else(|e| {
+                if e == libc::EINVAL {
+                    raw(libc::syscall(libc::SYS_close_range, fd, u32::MAX, 0))
+                } else {
+                    Err(e)
+                }
+            }) {
                 Ok(_) => Ok(()),
                 // Kernels before 5.9: close one by one up to the limit.
                 Err(libc::ENOSYS) => {

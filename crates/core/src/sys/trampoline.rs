@@ -307,6 +307,8 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
             }
+            // async-signal-safe: raw rt_sigaction (glibc's sigaction would
+            // refuse 32 and 33).
             let rc = libc::syscall(
                 libc::SYS_rt_sigaction,
                 sig,
@@ -317,30 +319,39 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             raw(rc).map_err(|e| (ChildStep::SignalReset, e))?;
         }
         if req.setsid {
+            // async-signal-safe: raw setsid.
             raw(libc::syscall(libc::SYS_setsid)).map_err(|e| (ChildStep::Setsid, e))?;
         }
         if let Some(pgid) = req.process_group {
+            // async-signal-safe: raw setpgid.
             raw(libc::syscall(libc::SYS_setpgid, 0, pgid)).map_err(|e| (ChildStep::Setpgid, e))?;
         }
         for step in req.fd_steps {
+            // async-signal-safe: raw dup3/fcntl/close/close_range only.
             fd_step(step).map_err(|e| (ChildStep::FdSetup, e))?;
         }
         if let Some(fd) = req.controlling_tty {
+            // async-signal-safe: raw ioctl(TIOCSCTTY).
             raw(libc::syscall(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0))
                 .map_err(|e| (ChildStep::ControllingTty, e))?;
         }
         if let Some(groups) = req.groups {
+            // async-signal-safe: raw setgroups, which changes this process
+            // only (glibc's wrapper would signal the parent's threads).
             raw(libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()))
                 .map_err(|e| (ChildStep::Setgroups, e))?;
         }
         if let Some(gid) = req.gid {
+            // async-signal-safe: raw setgid (this process only, as above).
             raw(libc::syscall(libc::SYS_setgid, gid)).map_err(|e| (ChildStep::Setgid, e))?;
         }
         if let Some(uid) = req.uid {
+            // async-signal-safe: raw setuid (this process only, as above).
             raw(libc::syscall(libc::SYS_setuid, uid)).map_err(|e| (ChildStep::Setuid, e))?;
         }
         // After the credential changes, which clear it.
         if let Some(sig) = req.parent_death_signal {
+            // async-signal-safe: raw prctl, getppid, getpid, kill.
             raw(libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, sig, 0, 0, 0))
                 .map_err(|e| (ChildStep::ParentDeathSignal, e))?;
             // The parent may have died before the prctl: then the signal
@@ -351,8 +362,11 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             }
         }
         if let Some(dir) = req.cwd {
+            // async-signal-safe: raw chdir.
             raw(libc::syscall(libc::SYS_chdir, dir.as_ptr())).map_err(|e| (ChildStep::Chdir, e))?;
         }
+        // async-signal-safe: raw rt_sigprocmask, last, once every
+        // disposition is SIG_DFL (glibc's wrapper hides 32 and 33).
         let mask: u64 = if req.keep_signal_mask { shared.caller_mask.unwrap_or(shared.old_mask) } else { 0 };
         raw(libc::syscall(
             libc::SYS_rt_sigprocmask,
@@ -362,6 +376,7 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             KSIGSET,
         ))
         .map_err(|e| (ChildStep::SignalMask, e))?;
+        // async-signal-safe: execve (POSIX lists it); only returns on error.
         libc::execve(req.path.as_ptr(), req.argv.as_ptr(), shared.envp);
         Err((ChildStep::Exec, *libc::__errno_location()))
     }

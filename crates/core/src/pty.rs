@@ -61,7 +61,9 @@ pub(crate) enum PtySpec {
 
 /// The parent's side of a spawn's terminal, and the child's.
 pub(crate) struct OpenedPty {
-    pub(crate) master: OwnedFd,
+    /// Registered with the reactor before the spawn, so nothing can fail
+    /// between the spawn and handing the child its `Child`.
+    pub(crate) master: PtyMaster,
     /// The slave, owned for a new pty (`None` for a caller's pair, whose
     /// slave the command keeps): held open until the child has it, then
     /// closed with this value, so the master sees EOF when the child's
@@ -92,13 +94,14 @@ impl PtySpec {
                 set_size(master.as_fd(), *size)?;
                 let slave_path = CString::new(path).map_err(io::Error::other)?;
                 let slave = OwnedFd::from(slave);
+                let master = PtyMaster::new(master)?;
                 Ok(OpenedPty { master, slave_fd: slave.as_raw_fd(), _slave: Some(slave), slave_path })
             }
             PtySpec::Pair { master, slave } => {
                 let link = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
                 let slave_path =
                     CString::new(link.into_os_string().into_encoded_bytes()).map_err(io::Error::other)?;
-                let master = master.try_clone()?;
+                let master = PtyMaster::new(master.try_clone()?)?;
                 Ok(OpenedPty { master, _slave: None, slave_fd: slave.as_raw_fd(), slave_path })
             }
         }

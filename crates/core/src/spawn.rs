@@ -15,7 +15,7 @@ use crate::command::Command;
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::plan::plan;
-use crate::pty::{OpenedPty, PtyMaster};
+use crate::pty::OpenedPty;
 use crate::reap::{Prepared, Reaper};
 use crate::sys;
 
@@ -138,10 +138,7 @@ impl Command {
                 return Err(self.error(SpawnStep::Pidfd, e));
             }
         };
-        let master = match pty {
-            Some(pty) => Some(PtyMaster::new(pty.master)?),
-            None => None,
-        };
+        let master = pty.map(|pty| pty.master);
         Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop))
     }
 

@@ -25,6 +25,9 @@
 //! Run with `cargo bench -p procwire-bench --bench spawn`.
 #![forbid(unsafe_code)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -38,6 +41,8 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use procwire::ChildFd;
 use tokio::runtime::Runtime;
+
+use common::{env_usize, median};
 
 const TRUE: &str = "/bin/true";
 const TRUE_C: &CStr = c"/bin/true";
@@ -285,15 +290,6 @@ impl Series {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Runs `rounds` rounds of `total` items for every contender. A round is
 /// cut into slices of `slice` items, and the contenders take turns slice by
 /// slice (A B C D, then D C B A, ...; the first one rotating from round to
@@ -395,13 +391,6 @@ fn print_table(rows: &[Row]) {
         );
     }
     println!("\nrates: median over rounds; ratios: median over rounds of the same-round ratio.");
-}
-
-fn env_usize(key: &str, default: usize) -> usize {
-    match std::env::var(key) {
-        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{key}={v:?} is not a count")),
-        Err(_) => default,
-    }
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (each child in flight

@@ -97,6 +97,20 @@ impl Child {
         Some(self.writers.swap_remove(i))
     }
 
+    /// Takes every output pipe not taken yet, in child fd order.
+    pub fn take_readers(&mut self) -> Vec<ChildReader> {
+        let mut readers = std::mem::take(&mut self.readers);
+        readers.sort_by_key(ChildReader::child_fd);
+        readers
+    }
+
+    /// Takes every input pipe not taken yet, in child fd order.
+    pub fn take_writers(&mut self) -> Vec<ChildWriter> {
+        let mut writers = std::mem::take(&mut self.writers);
+        writers.sort_by_key(ChildWriter::child_fd);
+        writers
+    }
+
     /// Waits for the child to exit and reaps it. Later calls return the
     /// same status at once.
     ///

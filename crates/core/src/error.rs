@@ -60,6 +60,14 @@ pub enum Error {
         /// The child's fd number.
         fd: RawFd,
     },
+    /// A write to a child fd that has no input pipe (not a
+    /// `ChildFd::WritePipe`, Twisted's `"w"`), or whose pipe was closed
+    /// already (Twisted raises `KeyError` from `writeToChild`).
+    #[error("child fd {fd} has no open input pipe")]
+    NoInputPipe {
+        /// The child's fd number.
+        fd: RawFd,
+    },
     /// procwire registers pipes and pidfds with tokio's reactor, so
     /// spawning needs a tokio runtime with IO enabled.
     #[error("spawning needs a tokio runtime with IO enabled (call it from within a runtime)")]

@@ -4,10 +4,11 @@
 //! over async pipes, and reap it through a pidfd, without ever forking.
 //!
 //! This is the facade users depend on; it re-exports
-//! [procwire-core](procwire_core): [`Command`], [`ChildFd`], [`Child`],
-//! [`ChildReader`], [`ChildWriter`], [`ExitStatus`] and [`Error`]. The
-//! protocol (`ProcessProtocol`) and utility (`get_process_output`) layers
-//! will be re-exported here as they land. `docs/from-twisted.md` maps every
+//! [procwire-core](procwire_core) ([`Command`], [`ChildFd`], [`Child`],
+//! [`ChildReader`], [`ChildWriter`], [`PtyMaster`], [`ExitStatus`],
+//! [`Error`]) and [procwire-protocol](procwire_protocol)
+//! ([`ProcessProtocol`], [`Transport`], [`spawn_process`]). The utility
+//! layer (`get_process_output`) will be re-exported here as it lands. `docs/from-twisted.md` maps every
 //! Twisted name to its procwire name.
 //!
 //! # Example
@@ -32,6 +33,9 @@ pub use procwire_core::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
     ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf, Result, SignalHandle,
     SpawnStep,
+};
+pub use procwire_protocol::{
+    run_process, spawn_process, Driver, EndReason, Ended, Options, ProcessHandle, ProcessProtocol, Transport,
 };
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.

@@ -1,0 +1,490 @@
+//! The driver: one future that reads the child's pipes, flushes its input,
+//! reaps it, and calls the protocol in Twisted's order.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use procwire_core::{
+    Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf, SignalHandle,
+};
+use tokio::io::AsyncWrite;
+use tokio::task::JoinHandle;
+use tokio::time::Sleep;
+use tokio_util::io::poll_read_buf;
+
+use crate::protocol::{EndReason, ProcessProtocol};
+use crate::transport::{InputQueue, Transport};
+
+/// Tuning for a driven process.
+///
+/// ```
+/// use std::time::Duration;
+/// let options = procwire_protocol::Options::new()
+///     .drain_deadline(Duration::from_secs(5))
+///     .write_buffer_limits(64 * 1024, 1024 * 1024);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    drain_deadline: Option<Duration>,
+    low_water: usize,
+    high_water: usize,
+    read_chunk: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { drain_deadline: None, low_water: 64 * 1024, high_water: 256 * 1024, read_chunk: 64 * 1024 }
+    }
+}
+
+impl Options {
+    /// Twisted's behaviour: wait for every pipe forever, 64 KiB / 256 KiB
+    /// write-buffer marks, 64 KiB reads.
+    pub fn new() -> Self {
+        Options::default()
+    }
+
+    /// After the child is reaped, wait at most `deadline` for its output
+    /// pipes to close (Go's `WaitDelay`): a grandchild that inherited them
+    /// can otherwise hold [`process_ended`](ProcessProtocol::process_ended)
+    /// forever (Twisted #10635). When it fires, the pipes are closed
+    /// (with [`child_connection_lost`](ProcessProtocol::child_connection_lost)
+    /// for each) and [`EndReason::pipes_force_closed`] is set.
+    pub fn drain_deadline(mut self, deadline: Duration) -> Self {
+        self.drain_deadline = Some(deadline);
+        self
+    }
+
+    /// The write-buffer marks: above `high` bytes queued,
+    /// [`pause_producing`](ProcessProtocol::pause_producing) is called; back
+    /// at or below `low`, [`resume_producing`](ProcessProtocol::resume_producing).
+    pub fn write_buffer_limits(mut self, low: usize, high: usize) -> Self {
+        self.low_water = low.min(high);
+        self.high_water = high;
+        self
+    }
+}
+
+/// How the process ended, with the protocol handed back: what
+/// [`spawn_process`] resolves to, once
+/// [`process_ended`](ProcessProtocol::process_ended) has run.
+#[derive(Debug)]
+pub struct Ended<P> {
+    /// The protocol, with whatever state it gathered.
+    pub protocol: P,
+    /// The exit status and whether pipes were force-closed.
+    pub reason: EndReason,
+}
+
+/// The parent's end of an output: a pipe or the terminal.
+#[derive(Debug)]
+enum Reader {
+    Pipe(ChildReader),
+    Pty(PtyReadHalf),
+}
+
+/// The parent's end of an input: a pipe or the terminal.
+#[derive(Debug)]
+enum Writer {
+    Pipe(ChildWriter),
+    Pty(PtyWriteHalf),
+}
+
+impl Reader {
+    /// Reads into the spare capacity of `buf` (no zeroing); 0 is EOF.
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        match self {
+            Reader::Pipe(r) => poll_read_buf(Pin::new(r), cx, buf),
+            Reader::Pty(r) => poll_read_buf(Pin::new(r), cx, buf),
+        }
+    }
+}
+
+impl Writer {
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        match self {
+            Writer::Pipe(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            Writer::Pty(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+/// Drives one child for a [`ProcessProtocol`]: the future behind
+/// [`spawn_process`], for running it in place with [`run_process`] (then the
+/// protocol need not be `'static`, and `&mut P` works).
+///
+/// # Cancel safety
+///
+/// Dropping it drops the [`Child`]: the child is reaped in the background
+/// (and killed first if the command set `kill_on_drop`); no callback runs
+/// after that.
+#[derive(Debug)]
+pub struct Driver<P> {
+    protocol: Option<P>,
+    child: Child,
+    transport: Transport,
+    outputs: Vec<(RawFd, Reader)>,
+    /// Parallel to `transport.inputs`.
+    writers: Vec<Option<Writer>>,
+    status: Option<ExitStatus>,
+    options: Options,
+    drain: Option<Pin<Box<Sleep>>>,
+    forced: bool,
+    started: bool,
+    producer_paused: bool,
+    buf: BytesMut,
+}
+
+// The driver never pins its fields: `P` is only ever used by `&mut`.
+impl<P> Unpin for Driver<P> {}
+
+impl<P: ProcessProtocol> Driver<P> {
+    /// Wraps a spawned child; takes all of its pipes (and its terminal).
+    pub fn new(protocol: P, mut child: Child, options: Options) -> Self {
+        let mut outputs: Vec<(RawFd, Reader)> =
+            child.take_readers().into_iter().map(|r| (r.child_fd(), Reader::Pipe(r))).collect();
+        let mut inputs = Vec::new();
+        let mut writers = Vec::new();
+        for w in child.take_writers() {
+            inputs.push(InputQueue::new(w.child_fd()));
+            writers.push(Some(Writer::Pipe(w)));
+        }
+        let pty = child.take_pty();
+        let is_pty = pty.is_some();
+        if let Some(master) = pty {
+            let (r, w) = master.into_split();
+            outputs.insert(0, (1, Reader::Pty(r)));
+            inputs.insert(0, InputQueue::new(0));
+            writers.insert(0, Some(Writer::Pty(w)));
+        }
+        let transport = Transport {
+            pid: child.id(),
+            signal: child.signal_handle(),
+            inputs,
+            close_outputs: Vec::new(),
+            reading_paused: false,
+            pty: is_pty,
+            lose_pty: false,
+        };
+        Driver {
+            protocol: Some(protocol),
+            child,
+            transport,
+            outputs,
+            writers,
+            status: None,
+            buf: BytesMut::with_capacity(options.read_chunk),
+            options,
+            drain: None,
+            forced: false,
+            started: false,
+            producer_paused: false,
+        }
+    }
+
+    /// The child's pid, `None` once reaped.
+    pub fn pid(&self) -> Option<u32> {
+        self.transport.pid
+    }
+
+    /// Closes output `fd` (at our end) and reports it lost.
+    fn lose_output(&mut self, protocol: &mut P, fd: RawFd) -> bool {
+        let Some(i) = self.outputs.iter().position(|(f, _)| *f == fd) else { return false };
+        self.outputs.remove(i);
+        protocol.child_connection_lost(&mut self.transport, fd);
+        true
+    }
+
+    /// Closes input number `i` and reports it lost.
+    fn lose_input(&mut self, protocol: &mut P, i: usize) {
+        let input = &mut self.transport.inputs[i];
+        input.closed = true;
+        input.queue.clear();
+        input.queued = 0;
+        let fd = input.fd;
+        self.writers[i] = None;
+        protocol.child_connection_lost(&mut self.transport, fd);
+    }
+
+    /// Writes what is queued; closes inputs asked to close once flushed.
+    fn flush(&mut self, cx: &mut Context<'_>, protocol: &mut P) -> bool {
+        let mut progress = false;
+        for i in 0..self.writers.len() {
+            let input = &mut self.transport.inputs[i];
+            if input.closed {
+                continue;
+            }
+            let mut lost = false;
+            if let Some(writer) = self.writers[i].as_mut() {
+                while !input.queue.is_empty() {
+                    let mut slices = [IoSlice::new(&[]); 64];
+                    let n =
+                        input.queue.iter().zip(slices.iter_mut()).map(|(b, s)| *s = IoSlice::new(b)).count();
+                    match writer.poll_write_vectored(cx, &slices[..n]) {
+                        Poll::Ready(Ok(written)) => {
+                            advance(&mut input.queue, written);
+                            input.queued -= written;
+                            progress = true;
+                        }
+                        // The child closed its end (EPIPE) or the pipe broke.
+                        Poll::Ready(Err(_)) => {
+                            lost = true;
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+            }
+            if lost || (input.closing && input.queue.is_empty()) {
+                self.lose_input(protocol, i);
+                progress = true;
+            }
+        }
+        let queued = self.transport.buffered();
+        if !self.producer_paused && queued > self.options.high_water {
+            self.producer_paused = true;
+            protocol.pause_producing(&mut self.transport);
+            progress = true;
+        } else if self.producer_paused && queued <= self.options.low_water {
+            self.producer_paused = false;
+            protocol.resume_producing(&mut self.transport);
+            progress = true;
+        }
+        progress
+    }
+
+    /// Reads what each output pipe has; reports EOF as lost.
+    fn read(&mut self, cx: &mut Context<'_>, protocol: &mut P) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        while i < self.outputs.len() && !self.transport.reading_paused {
+            self.buf.reserve(self.options.read_chunk);
+            let (fd, reader) = &mut self.outputs[i];
+            let fd = *fd;
+            match reader.poll_read_buf(cx, &mut self.buf) {
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    let data = self.buf.split().freeze();
+                    protocol.child_data_received(&mut self.transport, fd, data);
+                    progress = true;
+                    i += 1;
+                }
+                Poll::Ready(_) => {
+                    self.outputs.remove(i);
+                    protocol.child_connection_lost(&mut self.transport, fd);
+                    progress = true;
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        progress
+    }
+}
+
+/// Drops the first `n` bytes of a queue of buffers.
+fn advance(queue: &mut std::collections::VecDeque<bytes::Bytes>, mut n: usize) {
+    while n > 0 {
+        let Some(front) = queue.front_mut() else { return };
+        if front.len() <= n {
+            n -= front.len();
+            queue.pop_front();
+        } else {
+            front.advance(n);
+            n = 0;
+        }
+    }
+}
+
+impl<P: ProcessProtocol> Future for Driver<P> {
+    type Output = Result<Ended<P>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(mut protocol) = this.protocol.take() else {
+            return Poll::Ready(Err(Error::Io(io::Error::other("process driver polled after it ended"))));
+        };
+        let result = this.step(cx, &mut protocol);
+        match result {
+            Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended { protocol, reason })),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                this.protocol = Some(protocol);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<P: ProcessProtocol> Driver<P> {
+    /// One poll: run until nothing moves, or the budget is spent.
+    fn step(&mut self, cx: &mut Context<'_>, protocol: &mut P) -> Poll<Result<EndReason, Error>> {
+        if !self.started {
+            self.started = true;
+            protocol.connection_made(&mut self.transport);
+        }
+        for _ in 0..64 {
+            let mut progress = false;
+            for fd in std::mem::take(&mut self.transport.close_outputs) {
+                progress |= self.lose_output(protocol, fd);
+            }
+            if std::mem::take(&mut self.transport.lose_pty) {
+                self.lose_output(protocol, 1);
+                if let Some(i) = self.transport.inputs.iter().position(|i| !i.closed) {
+                    self.lose_input(protocol, i);
+                }
+                progress = true;
+            }
+            progress |= self.flush(cx, protocol);
+            progress |= self.read(cx, protocol);
+            if self.status.is_none() {
+                if let Poll::Ready(status) = self.child.poll_wait(cx) {
+                    let status = status?;
+                    self.status = Some(status);
+                    self.transport.pid = None;
+                    protocol.process_exited(&mut self.transport, status);
+                    if let Some(deadline) = self.options.drain_deadline {
+                        self.drain = Some(Box::pin(tokio::time::sleep(deadline)));
+                    }
+                    progress = true;
+                }
+            }
+            if let Some(status) = self.status {
+                if let Some(drain) = self.drain.as_mut() {
+                    if !self.outputs.is_empty() && drain.as_mut().poll(cx).is_ready() {
+                        self.drain = None;
+                        self.forced = true;
+                        while let Some(&(fd, _)) = self.outputs.first() {
+                            self.lose_output(protocol, fd);
+                        }
+                        progress = true;
+                    }
+                }
+                if self.outputs.is_empty() {
+                    // The child is gone and so is its output: whatever input
+                    // pipe is still open can only be closed now.
+                    while let Some(i) = self.transport.inputs.iter().position(|i| !i.closed) {
+                        self.lose_input(protocol, i);
+                    }
+                    let reason = EndReason { status, pipes_force_closed: self.forced };
+                    protocol.process_ended(&mut self.transport, reason);
+                    return Poll::Ready(Ok(reason));
+                }
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Busy child: yield to the runtime, then carry on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl InputQueue {
+    fn new(fd: RawFd) -> Self {
+        InputQueue { fd, queue: Default::default(), queued: 0, closing: false, closed: false }
+    }
+}
+
+/// Spawns `command` and drives it for `protocol` in place: the returned
+/// future runs the callbacks when polled and resolves to the protocol and
+/// how the process ended (Twisted's `reactor.spawnProcess`, with the
+/// protocol's final state awaitable like a Deferred).
+///
+/// # Errors
+///
+/// Spawn errors, as [`Command::spawn`].
+pub fn run_process<P: ProcessProtocol>(
+    protocol: P,
+    command: &mut Command,
+    options: Options,
+) -> Result<Driver<P>, Error> {
+    let child = command.spawn()?;
+    Ok(Driver::new(protocol, child, options))
+}
+
+/// Spawns `command` and drives it for `protocol` on a tokio task
+/// (Twisted's `reactor.spawnProcess`): the callbacks run whether or not the
+/// handle is awaited, and awaiting it gives the protocol back once
+/// [`process_ended`](ProcessProtocol::process_ended) has run.
+///
+/// # Errors
+///
+/// Spawn errors, as [`Command::spawn`].
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use bytes::Bytes;
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Collect(Vec<u8>);
+/// impl ProcessProtocol for Collect {
+///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+///         self.0.extend_from_slice(&data);
+///     }
+/// }
+///
+/// let handle = spawn_process(Collect::default(), Command::new("date").arg("-u"), Options::new())?;
+/// let ended = handle.await?;
+/// println!("{} -> {}", String::from_utf8_lossy(&ended.protocol.0), ended.reason.status);
+/// # Ok(()) }
+/// ```
+pub fn spawn_process<P: ProcessProtocol + 'static>(
+    protocol: P,
+    command: &mut Command,
+    options: Options,
+) -> Result<ProcessHandle<P>, Error> {
+    let driver = run_process(protocol, command, options)?;
+    let pid = driver.pid();
+    let signal = driver.child.signal_handle();
+    Ok(ProcessHandle { pid, signal, task: tokio::spawn(driver) })
+}
+
+/// A process driven on its own task, from [`spawn_process`]; a future of
+/// its [`Ended`].
+#[derive(Debug)]
+pub struct ProcessHandle<P> {
+    pid: Option<u32>,
+    signal: Option<SignalHandle>,
+    task: JoinHandle<Result<Ended<P>, Error>>,
+}
+
+impl<P> ProcessHandle<P> {
+    /// The child's pid as spawned (it may have been reaped since).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Sends a signal; [`Error::ProcessExitedAlready`] once reaped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Transport::signal_process`].
+    pub fn signal_process(&self, sig: impl procwire_core::IntoSignal) -> Result<(), Error> {
+        match &self.signal {
+            Some(handle) => handle.signal(sig),
+            None => Err(Error::ProcessExitedAlready),
+        }
+    }
+}
+
+impl<P> Future for ProcessHandle<P> {
+    type Output = Result<Ended<P>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::task::ready!(Pin::new(&mut self.task).poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            // A callback panicked: let the panic reach the awaiting task.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Poll::Ready(Err(Error::Io(io::Error::other(e)))),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! procwire-protocol is Twisted's `ProcessProtocol` on tokio: a child
+//! process driven by callbacks, one per event, in Twisted's order.
+//!
+//! - [`ProcessProtocol`] is the callback trait (`connection_made`,
+//!   `child_data_received`, `out_received`, `err_received`,
+//!   `child_connection_lost`, `process_exited`, `process_ended`...); every
+//!   method has a default that dispatches as Twisted's does.
+//! - [`Transport`] is what each callback gets to act with (Twisted's
+//!   `IProcessTransport`): `write`, `write_to_child`, `close_stdin`,
+//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control.
+//! - [`spawn_process`] spawns a [`Command`](procwire_core::Command) and
+//!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
+//!   the [`EndReason`] once `process_ended` has run. [`run_process`] gives
+//!   the [`Driver`] future to run in place.
+//!
+//! Beyond Twisted: [`Options::drain_deadline`] bounds how long a grandchild
+//! holding an output pipe can delay `process_ended`; a write to an fd
+//! without an input pipe is an error, not silent loss.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), procwire_core::Error> {
+//! use bytes::Bytes;
+//! use procwire_core::Command;
+//! use procwire_protocol::{spawn_process, Options, ProcessProtocol, Transport};
+//!
+//! /// Twisted's WCProcessProtocol: write text to `wc`, collect its counts.
+//! #[derive(Default)]
+//! struct Wc(String);
+//!
+//! impl ProcessProtocol for Wc {
+//!     fn connection_made(&mut self, transport: &mut Transport) {
+//!         transport.write("accessing protocols through Twisted is fun!\n").unwrap();
+//!         transport.close_stdin();
+//!     }
+//!     fn out_received(&mut self, _transport: &mut Transport, data: Bytes) {
+//!         self.0.push_str(&String::from_utf8_lossy(&data));
+//!     }
+//! }
+//!
+//! let ended = spawn_process(Wc::default(), &mut Command::new("wc"), Options::new())?.await?;
+//! let counts: Vec<&str> = ended.protocol.0.split_whitespace().collect();
+//! assert_eq!(counts, ["1", "6", "44"]);
+//! assert!(ended.reason.status.success());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
+pub use protocol::{EndReason, ProcessProtocol};
+pub use transport::Transport;
+
+mod driver;
+mod protocol;
+mod transport;

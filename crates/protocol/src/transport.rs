@@ -1,0 +1,187 @@
+//! The process transport handed to every callback: Twisted's
+//! `IProcessTransport`.
+
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+
+use bytes::Bytes;
+use procwire_core::{Error, IntoSignal, SignalHandle};
+
+/// One input pipe's queue, as the transport sees it.
+#[derive(Debug)]
+pub(crate) struct InputQueue {
+    pub(crate) fd: RawFd,
+    pub(crate) queue: VecDeque<Bytes>,
+    pub(crate) queued: usize,
+    /// Close once the queue is flushed (`close_child_fd`).
+    pub(crate) closing: bool,
+    /// The pipe is gone: writes are refused.
+    pub(crate) closed: bool,
+}
+
+/// What a callback can do to its process (Twisted's `IProcessTransport`):
+/// write to its input pipes, close any of its pipes, signal it.
+///
+/// Writes are queued and flushed by the driver as the pipes take them, so
+/// they never block; see [`ProcessProtocol::pause_producing`](crate::ProcessProtocol::pause_producing)
+/// for pushing back on a producer that writes faster than the child reads.
+///
+/// On a terminal ([`Command::pty`](procwire_core::Command::pty)) there is
+/// one channel, as in Twisted's `PTYProcess`: [`write`](Self::write) types
+/// into the terminal, all output arrives on fd 1, and
+/// [`close_stdin`](Self::close_stdin), [`close_stdout`](Self::close_stdout)
+/// and [`close_stderr`](Self::close_stderr) do nothing (a terminal cannot be
+/// half-closed: write `b"\x04"` for end of input in canonical mode);
+/// [`lose_connection`](Self::lose_connection) closes the terminal, which
+/// hangs the child up (SIGHUP).
+#[derive(Debug)]
+pub struct Transport {
+    pub(crate) pid: Option<u32>,
+    pub(crate) signal: Option<SignalHandle>,
+    pub(crate) inputs: Vec<InputQueue>,
+    /// Output fds this side asked to close.
+    pub(crate) close_outputs: Vec<RawFd>,
+    pub(crate) reading_paused: bool,
+    pub(crate) pty: bool,
+    pub(crate) lose_pty: bool,
+}
+
+impl Transport {
+    /// The child's pid (Twisted's `transport.pid`), `None` once reaped.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Queues `data` for the child's stdin (Twisted's `write`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoInputPipe`] when fd 0 is not an input pipe or was closed.
+    pub fn write(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.write_to_child(0, data)
+    }
+
+    /// Queues several buffers for the child's stdin, written with vectored
+    /// writes (Twisted's `writeSequence`).
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub fn write_sequence<I, B>(&mut self, seq: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        let input = self.input(0)?;
+        for data in seq {
+            let data = data.into();
+            input.queued += data.len();
+            input.queue.push_back(data);
+        }
+        Ok(())
+    }
+
+    /// Queues `data` for child fd `fd` (Twisted's `writeToChild`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoInputPipe`] when `fd` is not an input pipe (a
+    /// `ChildFd::WritePipe`, Twisted's `"w"`) or was closed: a clear error
+    /// where Twisted raises `KeyError`, never silent loss.
+    pub fn write_to_child(&mut self, fd: RawFd, data: impl Into<Bytes>) -> Result<(), Error> {
+        let input = self.input(fd)?;
+        let data = data.into();
+        if !data.is_empty() {
+            input.queued += data.len();
+            input.queue.push_back(data);
+        }
+        Ok(())
+    }
+
+    fn input(&mut self, fd: RawFd) -> Result<&mut InputQueue, Error> {
+        let fd = if self.pty { 0 } else { fd };
+        self.inputs
+            .iter_mut()
+            .find(|i| i.fd == fd && !i.closed && !i.closing)
+            .ok_or(Error::NoInputPipe { fd })
+    }
+
+    /// Closes the child's stdin once what was written is flushed, so the
+    /// child sees end of file (Twisted's `closeStdin`).
+    pub fn close_stdin(&mut self) {
+        self.close_child_fd(0);
+    }
+
+    /// Closes our end of the child's stdout (Twisted's `closeStdout`); the
+    /// child gets EPIPE / SIGPIPE if it writes there again.
+    pub fn close_stdout(&mut self) {
+        self.close_child_fd(1);
+    }
+
+    /// Closes our end of the child's stderr (Twisted's `closeStderr`).
+    pub fn close_stderr(&mut self) {
+        self.close_child_fd(2);
+    }
+
+    /// Closes one of the child's pipes (Twisted's `closeChildFD`): an input
+    /// pipe after its queued data is flushed, an output pipe at once.
+    /// [`child_connection_lost`](crate::ProcessProtocol::child_connection_lost)
+    /// follows. Unknown or already closed fds are ignored, as in Twisted.
+    pub fn close_child_fd(&mut self, fd: RawFd) {
+        if self.pty {
+            return;
+        }
+        if let Some(input) = self.inputs.iter_mut().find(|i| i.fd == fd) {
+            input.closing = true;
+        } else if !self.close_outputs.contains(&fd) {
+            self.close_outputs.push(fd);
+        }
+    }
+
+    /// Closes stdin, stdout and stderr (Twisted's `loseConnection`); on a
+    /// terminal, closes the terminal.
+    pub fn lose_connection(&mut self) {
+        if self.pty {
+            self.lose_pty = true;
+            return;
+        }
+        self.close_stdin();
+        self.close_stderr();
+        self.close_stdout();
+    }
+
+    /// Sends a signal (Twisted's `signalProcess`): a name such as `"KILL"`,
+    /// a number, or a nix `Signal`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessExitedAlready`] once the child was reaped; a bad
+    /// name or number as [`Error::UnknownSignal`] / [`Error::InvalidSignal`].
+    pub fn signal_process(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        match (&self.signal, self.pid) {
+            (Some(handle), Some(_)) => handle.signal(sig),
+            _ => {
+                sig.into_signal()?;
+                Err(Error::ProcessExitedAlready)
+            }
+        }
+    }
+
+    /// Stops reading the child's output (Twisted's `pauseProducing` on the
+    /// transport): the child blocks once its pipes are full, so a slow
+    /// consumer pushes back instead of buffering without bound.
+    pub fn pause_producing(&mut self) {
+        self.reading_paused = true;
+    }
+
+    /// Reads the child's output again (Twisted's `resumeProducing`).
+    pub fn resume_producing(&mut self) {
+        self.reading_paused = false;
+    }
+
+    /// Bytes queued for the child and not yet written, over all its input
+    /// pipes.
+    pub fn buffered(&self) -> usize {
+        self.inputs.iter().map(|i| i.queued).sum()
+    }
+}

@@ -192,6 +192,16 @@ impl<P: ProcessProtocol> Driver<P> {
         self.transport.pid
     }
 
+    /// The transport, as the callbacks see it.
+    pub(crate) fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+
+    /// The protocol, between polls.
+    pub(crate) fn protocol_mut(&mut self) -> Option<&mut P> {
+        self.protocol.as_mut()
+    }
+
     /// Closes output `fd` (at our end) and reports it lost.
     fn lose_output(&mut self, protocol: &mut P, fd: RawFd) -> bool {
         let Some(i) = self.outputs.iter().position(|(f, _)| *f == fd) else { return false };

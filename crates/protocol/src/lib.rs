@@ -50,9 +50,13 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
+pub use events::{spawn_events, Event, ProcessEvents};
+pub use lines::{LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
 
 mod driver;
+mod events;
+mod lines;
 mod protocol;
 mod transport;

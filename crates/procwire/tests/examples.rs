@@ -1,35 +1,245 @@
 //! The examples are part of the contract: each runs as a user would run it
 //! (`cargo run --example NAME`) and prints what the howto says it prints.
+//! Each test runs the built example binary to its end (killed and reaped
+//! if it hangs) and checks its stdout and exit status.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// `cargo test` builds every example next to the test binaries:
-/// `target/<profile>/examples/NAME`, one level above `deps/`.
+use procwire::{ChildFd, ChildReader, Command, ExitStatus};
+use tokio::io::AsyncReadExt;
+
+/// The howto's verbose `wc` program (MyPP): ten verses of four lines are
+/// written, stdin is closed, wc reports 40 lines, and every callback prints
+/// its line, in an order that only varies where Twisted's does.
+#[tokio::test]
+async fn wc_example_counts_forty_lines() {
+    let run = run_example("wc").await;
+    run.assert_success();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let stdout = &run.stdout;
+    let n = lines.len();
+    assert!(n >= 9, "{stdout}");
+    // Fixed: first the connection, then our own close of stdin (reported as
+    // it happens, so before wc can even see end of file); last the end.
+    assert_eq!(lines[0], "connectionMade!", "{stdout}");
+    assert_eq!(lines[1], "inConnectionLost! stdin is closed! (we probably did it)", "{stdout}");
+    assert_eq!(lines[n - 2..], ["processEnded, status 0", "quitting"], "{stdout}");
+    // Each of these exactly once.
+    let pos = |s: &str| {
+        let at: Vec<usize> = (0..n).filter(|&i| lines[i] == s).collect();
+        assert_eq!(at.len(), 1, "{s:?} should be printed once: {stdout}");
+        at[0]
+    };
+    let out_lost = pos("outConnectionLost! The child closed their stdout!");
+    assert_eq!(lines[out_lost + 1], "I saw 40 lines", "{stdout}");
+    let err_lost = pos("errConnectionLost! The child closed their stderr.");
+    let exited = pos("processExited, status 0");
+    // Everything else is stdout data (wc writes nothing on stderr), all of
+    // it before stdout was lost, adding up to what wc prints for the verses.
+    let fixed = [0, 1, out_lost, out_lost + 1, err_lost, exited, n - 2, n - 1];
+    let mut received = 0;
+    for (i, line) in lines.iter().enumerate().filter(|(i, _)| !fixed.contains(i)) {
+        let bytes = line.strip_prefix("outReceived! with ").and_then(|l| l.strip_suffix(" bytes!"));
+        let bytes: usize = bytes.and_then(|b| b.parse().ok()).unwrap_or_else(|| panic!("{line:?}: {stdout}"));
+        assert!(i < out_lost && bytes > 0, "{line:?}: {stdout}");
+        received += bytes;
+    }
+    assert_eq!(received, wc_output_len(&VERSE.repeat(10)), "{stdout}");
+}
+
+/// The howto's `WCProcessProtocol`: counts of one line of text.
+#[tokio::test]
+async fn wc_protocol_example_receives_counts() {
+    let run = run_example("wc_protocol").await;
+    run.assert_success();
+    assert_eq!(run.stdout, "Received counts from wc.\nLines: 1\nWords: 6\nCharacters: 44\n");
+    assert_eq!(run.stderr, "");
+}
+
+/// The howto's `childFDs` variants: `{0: 0, 1: 1, 2: 2}` puts `echo`'s
+/// output straight into our stdout (the pipe this test reads), and an extra
+/// input pipe on fd 4 reaches `sh -c 'cat <&4'`.
+#[tokio::test]
+async fn child_fds_example_shares_stdio_and_writes_fd_4() {
+    let run = run_example("child_fds").await;
+    run.assert_success();
+    assert_eq!(
+        run.stdout,
+        "{0: 0, 1: 1, 2: 2}: echo writes on our stdout\n\
+         shared stdio\n\
+         echo exited with exit code 0\n\
+         {0: \"w\", 1: \"r\", 2: \"r\", 4: \"w\"}: the child read from fd 4\n\
+         written by the parent on fd 4\n\
+         sh exited with exit code 0\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+/// The howto's `getProcessValue` listing.
+#[tokio::test]
+async fn process_value_example_prints_exit_codes() {
+    let run = run_example("process_value").await;
+    run.assert_success();
+    assert_eq!(run.stdout, "/bin/true exits with rc=0\n/bin/false exits with rc=1\n");
+    assert_eq!(run.stderr, "");
+}
+
+/// The howto's `GPGProtocol` against the real gpg: a message encrypted with
+/// `gpg --symmetric` decrypts with the passphrase on fd 3 and
+/// `DECRYPTION_OKAY` on the status fd 4; the example's own gpg-agent is
+/// stopped and reaped, and its temporary home is gone.
+#[tokio::test]
+async fn gpg_example_decrypts_with_status_on_fd_4() {
+    for tool in ["gpg", "gpg-agent", "gpgconf"] {
+        if !in_path(tool) {
+            println!("SKIPPED: {tool} is not installed");
+            return;
+        }
+    }
+    let run = run_example("gpg").await;
+    run.assert_success();
+    let stdout = &run.stdout;
+    let lines: Vec<&str> = stdout.lines().collect();
+    for line in [
+        "plaintext (fd 1): \"Take one down and pass it around,\\n\"",
+        "[GNUPG:] DECRYPTION_OKAY",
+        "DECRYPTION_OKAY: yes",
+        "plaintext matches: yes",
+        "homedir removed",
+    ] {
+        assert!(lines.contains(&line), "no {line:?} in: {stdout}");
+    }
+    let home = lines[0].strip_prefix("homedir: ").unwrap_or_else(|| panic!("no homedir: {stdout}"));
+    assert!(!Path::new(home).exists(), "{home} was left behind");
+    let stopped = lines.iter().find(|l| l.starts_with("gpg-agent (pid ") && l.contains(") stopped: "));
+    let stopped = stopped.unwrap_or_else(|| panic!("the agent was not stopped: {stdout}"));
+    assert!(stopped.ends_with(") stopped: exit code 0"), "{stdout}");
+    // No agent (ours, or one gpg might have autostarted) survives for that home.
+    let survivors = processes_mentioning(home);
+    assert!(survivors.is_empty(), "left running for {home}: {survivors:?}");
+}
+
+/// Four lines of the `wc` example's verse.
+const VERSE: &str = "Aleph-null bottles of beer on the wall,\n\
+                     Aleph-null bottles of beer,\n\
+                     Take one down and pass it around,\n\
+                     Aleph-null bottles of beer on the wall.\n";
+
+/// How many bytes `wc` (with an empty environment, as in the example)
+/// prints for `input`, asked through std so the answer does not depend on
+/// procwire.
+fn wc_output_len(input: &str) -> usize {
+    let mut wc = std::process::Command::new("wc")
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wc");
+    wc.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write to wc");
+    let out = wc.wait_with_output().expect("wait for wc");
+    assert!(out.status.success());
+    out.stdout.len()
+}
+
+/// What a finished example printed.
+#[derive(Debug)]
+struct Run {
+    name: &'static str,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "{} example: {}\n{}\n{}",
+            self.name,
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// Runs an example to its end; a hang fails the test after a minute, and
+/// the example is then killed and reaped (`kill_on_drop`).
+async fn run_example(name: &'static str) -> Run {
+    let mut child = Command::new(example(name))
+        .stdin(ChildFd::Null)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
+    let out = read_all(child.take_reader(1).expect("stdout"));
+    let err = read_all(child.take_reader(2).expect("stderr"));
+    let run = async {
+        let (stdout, stderr) = tokio::join!(out, err);
+        (stdout, stderr, child.wait().await.expect("wait"))
+    };
+    let (stdout, stderr, status) = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("the {name} example hung"));
+    Run { name, status, stdout, stderr }
+}
+
+async fn read_all(mut pipe: ChildReader) -> String {
+    let mut text = String::new();
+    pipe.read_to_string(&mut text).await.expect("read the example's output");
+    text
+}
+
+/// The example's binary, `target/<profile>/examples/NAME`, one level above
+/// the test's `deps/`. `cargo test` builds examples only when no target is
+/// selected, so under `cargo test --test examples` they could be missing or
+/// stale: the first call builds them all with the cargo running this test,
+/// into the same target directory and with the same `RUSTFLAGS`.
 fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    let path = dir.join("examples").join(name);
-    assert!(path.exists(), "{} not built; run the suite with `cargo test --workspace`", path.display());
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    BUILT.call_once(|| build_examples(profile_dir));
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.exists(), "{} not built", path.display());
     path
 }
 
-/// The howto's verbose `wc` program (MyPP): ten verses of four lines are
-/// written, stdin is closed, and wc reports 40 lines.
-#[test]
-fn wc_example_counts_forty_lines() {
-    let out = Command::new(example("wc")).output().expect("run the wc example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "wc example failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"connectionMade!"));
-    assert!(lines.contains(&"inConnectionLost! stdin is closed! (we probably did it)"), "{stdout}");
-    assert!(lines.contains(&"I saw 40 lines"), "{stdout}");
-    assert!(lines.contains(&"processEnded, status 0"), "{stdout}");
-    assert_eq!(lines.last(), Some(&"quitting"));
-    // Output is reported before the pipe is lost, and the pipe before the end.
-    let pos =
-        |s: &str| lines.iter().position(|l| l.starts_with(s)).unwrap_or_else(|| panic!("no {s}: {stdout}"));
-    assert!(pos("outReceived!") < pos("outConnectionLost!"));
-    assert!(pos("outConnectionLost!") < pos("processEnded"));
+fn build_examples(profile_dir: &Path) {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        println!("CARGO is not set (not run by cargo): using the examples as built");
+        return;
+    };
+    let target_dir = profile_dir.parent().expect("target dir");
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "procwire", "--examples", "--target-dir"]).arg(target_dir);
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build --examples");
+    assert!(status.success(), "cargo build --examples: {status}");
+}
+
+fn in_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+}
+
+/// Live processes (not zombies: those have no command line) whose command
+/// line mentions `text`, as `(pid, command line)`.
+fn processes_mentioning(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(text) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
 }

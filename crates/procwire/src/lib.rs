@@ -35,8 +35,8 @@ pub use procwire_core::{
     SpawnStep,
 };
 pub use procwire_protocol::{
-    run_process, spawn_events, spawn_process, Driver, EndReason, Ended, Event, LineProtocol, Lines, Options,
-    ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
+    run_process, spawn_events, spawn_process, Bytes, Driver, EndReason, Ended, Event, LineProtocol, Lines,
+    Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
 };
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.

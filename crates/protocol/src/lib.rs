@@ -49,6 +49,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+/// The buffer type the callbacks receive, re-exported so protocols need
+/// no direct `bytes` dependency.
+pub use bytes::Bytes;
 pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
 pub use events::{spawn_events, Event, ProcessEvents};
 pub use lines::{LineProtocol, Lines};

@@ -224,6 +224,14 @@ impl<P: ProcessProtocol> Driver<P> {
     /// Writes what is queued; closes inputs asked to close once flushed.
     fn flush(&mut self, cx: &mut Context<'_>, protocol: &mut P) -> bool {
         let mut progress = false;
+        // Checked before writing too (Twisted checks in `write` itself): a
+        // callback that queued past the mark is told even if this very flush
+        // then drains it, so the resume below always follows a pause.
+        if !self.producer_paused && self.transport.buffered() > self.options.high_water {
+            self.producer_paused = true;
+            protocol.pause_producing(&mut self.transport);
+            progress = true;
+        }
         for i in 0..self.writers.len() {
             let input = &mut self.transport.inputs[i];
             if input.closed {
@@ -295,16 +303,16 @@ impl<P: ProcessProtocol> Driver<P> {
     }
 }
 
-/// Drops the first `n` bytes of a queue of buffers.
+/// Drops the first `n` bytes of a queue of buffers (and any empty buffer
+/// then at its front, so a flush always makes progress).
 fn advance(queue: &mut std::collections::VecDeque<bytes::Bytes>, mut n: usize) {
-    while n > 0 {
-        let Some(front) = queue.front_mut() else { return };
+    while let Some(front) = queue.front_mut() {
         if front.len() <= n {
             n -= front.len();
             queue.pop_front();
         } else {
             front.advance(n);
-            n = 0;
+            return;
         }
     }
 }

@@ -75,8 +75,10 @@ impl Transport {
         let input = self.input(0)?;
         for data in seq {
             let data = data.into();
-            input.queued += data.len();
-            input.queue.push_back(data);
+            if !data.is_empty() {
+                input.queued += data.len();
+                input.queue.push_back(data);
+            }
         }
         Ok(())
     }
@@ -99,7 +101,10 @@ impl Transport {
     }
 
     fn input(&mut self, fd: RawFd) -> Result<&mut InputQueue, Error> {
-        let fd = if self.pty { 0 } else { fd };
+        // A terminal has one channel, which is fd 0 here.
+        if self.pty && fd != 0 {
+            return Err(Error::NoInputPipe { fd });
+        }
         self.inputs
             .iter_mut()
             .find(|i| i.fd == fd && !i.closed && !i.closing)

@@ -88,22 +88,27 @@ impl Command {
             Some(pgid) if setsid => return Err(InputError::ProcessGroupInNewSession(pgid).into()),
             other => other,
         };
+        // A free number above every target, to open the terminal on.
+        let spare = fds.map.iter().map(|&(t, _)| t).max().map_or(0, |t| t + 1);
+        let request = sys::spawn::SpawnRequest {
+            path: &path,
+            argv: &argv,
+            envp: envp.as_deref(),
+            fd_steps: &steps,
+            cwd,
+            setsid,
+            process_group,
+            controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
+            keep_signal_mask: self.keep_signal_mask,
+        };
         let pid = if self.needs_trampoline() {
             let (groups, gid) = self.credentials();
             let request = sys::trampoline::Request {
-                path: &path,
-                argv: &argv,
-                envp: envp.as_deref(),
-                fd_steps: &steps,
-                cwd,
-                setsid,
-                process_group,
-                controlling_tty: pty.as_ref().map(|_| 0),
+                spawn: &request,
                 groups: groups.as_deref(),
                 gid,
                 uid: self.uid,
                 parent_death_signal: self.parent_death_signal,
-                keep_signal_mask: self.keep_signal_mask,
             };
             let spawned = if self.parent_death_signal.is_some() {
                 sys::trampoline::spawn_on_spawner_thread(&request)
@@ -112,19 +117,6 @@ impl Command {
             };
             spawned.map_err(|failure| self.trampoline_error(failure))?
         } else {
-            // A free number above every target, to open the terminal on.
-            let spare = fds.map.iter().map(|&(t, _)| t).max().map_or(0, |t| t + 1);
-            let request = sys::spawn::SpawnRequest {
-                path: &path,
-                argv: &argv,
-                envp: envp.as_deref(),
-                fd_steps: &steps,
-                cwd,
-                setsid,
-                process_group,
-                controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
-                keep_signal_mask: self.keep_signal_mask,
-            };
             sys::spawn::spawn(&request).map_err(|e| self.diagnose(e))?
         };
         drop(fds.child_ends);

@@ -18,13 +18,13 @@
 //! - reports a failure as (step, errno) in memory the parent reads after
 //!   `clone` returns, then `_exit(127)`s.
 
-use std::ffi::{c_char, c_int, c_long, c_void, CStr};
+use std::ffi::{c_char, c_int, c_long, c_void};
 use std::io;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::libc;
 
+use super::spawn::SpawnRequest;
 use crate::plan::FdStep;
 
 /// A step of the child side, reported with its errno when it fails.
@@ -76,26 +76,17 @@ pub(crate) enum Failure {
     Child(ChildStep, io::Error),
 }
 
-/// Everything the child needs, prepared by the parent.
+/// Everything the child needs, prepared by the parent: what `posix_spawn`
+/// would do, plus the steps only the trampoline can.
 pub(crate) struct Request<'a> {
-    pub(crate) path: &'a CStr,
-    /// `argv`, null-terminated.
-    pub(crate) argv: &'a [*const c_char],
-    /// `envp`, null-terminated; `None` passes the parent's `environ`.
-    pub(crate) envp: Option<&'a [*const c_char]>,
-    pub(crate) fd_steps: &'a [FdStep],
-    pub(crate) cwd: Option<&'a CStr>,
-    pub(crate) setsid: bool,
-    pub(crate) process_group: Option<libc::pid_t>,
-    /// Child fd to make the controlling terminal (`TIOCSCTTY`), after
-    /// `setsid` and the fd plan.
-    pub(crate) controlling_tty: Option<RawFd>,
+    /// The common part. Its `controlling_tty` path is not opened here: the
+    /// terminal is already the child's fd 0 after the fd plan, and
+    /// `TIOCSCTTY` on it makes it the controlling terminal.
+    pub(crate) spawn: &'a SpawnRequest<'a>,
     pub(crate) groups: Option<&'a [libc::gid_t]>,
     pub(crate) gid: Option<libc::gid_t>,
     pub(crate) uid: Option<libc::uid_t>,
     pub(crate) parent_death_signal: Option<c_int>,
-    /// Keep the spawning thread's signal mask instead of emptying it.
-    pub(crate) keep_signal_mask: bool,
 }
 
 /// What the child reads and writes in the parent's memory.
@@ -150,9 +141,9 @@ fn thread_mask() -> io::Result<u64> {
 /// [`spawn`], with the mask to keep (for `keep_signal_mask`) read on
 /// another thread than the one spawning.
 fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pid_t, Failure> {
-    debug_assert!(req.argv.last().is_some_and(|p| p.is_null()));
+    debug_assert!(req.spawn.argv.last().is_some_and(|p| p.is_null()));
     let stack = Stack::new().map_err(Failure::Parent)?;
-    let envp = req.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
+    let envp = req.spawn.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
     let mut shared = Shared {
         req,
         envp,
@@ -295,6 +286,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
 /// The child's steps, in order; returns only on failure.
 fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep, i32)> {
     let req = shared.req;
+    let base = req.spawn;
     // SAFETY: this runs only in the trampoline child. Every call below is
     // a raw syscall or an async-signal-safe libc function (`syscall`,
     // `execve`), on integers or on pointers into memory the parent prepared
@@ -318,21 +310,21 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             );
             raw(rc).map_err(|e| (ChildStep::SignalReset, e))?;
         }
-        if req.setsid {
+        if base.setsid {
             // async-signal-safe: raw setsid.
             raw(libc::syscall(libc::SYS_setsid)).map_err(|e| (ChildStep::Setsid, e))?;
         }
-        if let Some(pgid) = req.process_group {
+        if let Some(pgid) = base.process_group {
             // async-signal-safe: raw setpgid.
             raw(libc::syscall(libc::SYS_setpgid, 0, pgid)).map_err(|e| (ChildStep::Setpgid, e))?;
         }
-        for step in req.fd_steps {
+        for step in base.fd_steps {
             // async-signal-safe: raw dup3/fcntl/close/close_range only.
             fd_step(step).map_err(|e| (ChildStep::FdSetup, e))?;
         }
-        if let Some(fd) = req.controlling_tty {
-            // async-signal-safe: raw ioctl(TIOCSCTTY).
-            raw(libc::syscall(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0))
+        if base.controlling_tty.is_some() {
+            // async-signal-safe: raw ioctl(TIOCSCTTY) on fd 0, the terminal.
+            raw(libc::syscall(libc::SYS_ioctl, 0, libc::TIOCSCTTY, 0))
                 .map_err(|e| (ChildStep::ControllingTty, e))?;
         }
         if let Some(groups) = req.groups {
@@ -361,13 +353,13 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
                 libc::syscall(libc::SYS_kill, me, sig);
             }
         }
-        if let Some(dir) = req.cwd {
+        if let Some(dir) = base.cwd {
             // async-signal-safe: raw chdir.
             raw(libc::syscall(libc::SYS_chdir, dir.as_ptr())).map_err(|e| (ChildStep::Chdir, e))?;
         }
         // async-signal-safe: raw rt_sigprocmask, last, once every
         // disposition is SIG_DFL (glibc's wrapper hides 32 and 33).
-        let mask: u64 = if req.keep_signal_mask { shared.caller_mask.unwrap_or(shared.old_mask) } else { 0 };
+        let mask: u64 = if base.keep_signal_mask { shared.caller_mask.unwrap_or(shared.old_mask) } else { 0 };
         raw(libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
@@ -377,7 +369,7 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
         ))
         .map_err(|e| (ChildStep::SignalMask, e))?;
         // async-signal-safe: execve (POSIX lists it); only returns on error.
-        libc::execve(req.path.as_ptr(), req.argv.as_ptr(), shared.envp);
+        libc::execve(base.path.as_ptr(), base.argv.as_ptr(), shared.envp);
         Err((ChildStep::Exec, *libc::__errno_location()))
     }
 }

@@ -456,3 +456,21 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// `pipe_capacity` enlarges every pipe of the command: the output pipe
+/// reports the size, and a whole MiB fits in the input pipe of a child that
+/// never reads it (with the default 64 KiB the write could not complete).
+#[tokio::test]
+async fn pipe_capacity_enlarges_every_pipe() {
+    const MIB: usize = 1 << 20;
+    let mut cmd = Command::new(pw_child!());
+    cmd.args(["sleep-ms:30000"]).stderr(ChildFd::Null).pipe_capacity(MIB).kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.take_writer(0).expect("stdin");
+    let stdout = child.take_reader(1).expect("stdout");
+    let out_size = fcntl(stdout.as_fd(), FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ stdout");
+    assert_eq!(out_size as usize, MIB, "stdout pipe");
+    guard(10, "1 MiB into a pipe nobody reads", stdin.write_all(&vec![7u8; MIB])).await.expect("write");
+    child.signal("KILL").expect("kill");
+    assert_eq!(guard(10, "wait", child.wait()).await.expect("wait").signal(), Some(9));
+}

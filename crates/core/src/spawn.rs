@@ -242,9 +242,16 @@ impl Command {
         Ok(fds)
     }
 
-    /// A close-on-exec pipe: (read end, write end).
+    /// A close-on-exec pipe: (read end, write end), enlarged if the
+    /// command asked for it (best effort).
     fn pipe(&self) -> Result<(OwnedFd, OwnedFd), Error> {
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| self.error(SpawnStep::Pipes, e.into()))
+        let (r, w) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| self.error(SpawnStep::Pipes, e.into()))?;
+        if let Some(bytes) = self.pipe_capacity {
+            let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+            let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes));
+        }
+        Ok((r, w))
     }
 
     fn error(&self, step: SpawnStep, source: io::Error) -> Error {

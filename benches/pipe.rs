@@ -87,7 +87,8 @@ fn main() {
         rounds,
         1,
         vec![
-            ("protocol", Box::new(move || bulk_protocol(rt, bytes))),
+            ("protocol", Box::new(move || bulk_protocol(rt, bytes, None))),
+            ("protocol-1mib", Box::new(move || bulk_protocol(rt, bytes, Some(1 << 20)))),
             ("pipes", Box::new(move || bulk_pipes(rt, bytes))),
             ("tokio", Box::new(move || bulk_tokio(rt, bytes))),
             ("floor", Box::new(move || bulk_floor(bytes))),
@@ -167,13 +168,17 @@ impl ProcessProtocol for CatBulk {
     }
 }
 
-fn bulk_protocol(rt: &Runtime, total: u64) -> f64 {
+/// `capacity`: `Command::pipe_capacity`, or the kernel's default 64 KiB.
+fn bulk_protocol(rt: &Runtime, total: u64, capacity: Option<usize>) -> f64 {
     let (low, high) = (64 * 1024, 256 * 1024);
     let chunk = Bytes::from(vec![b'x'; CHUNK]);
     let protocol = CatBulk { chunk, total, sent: 0, received: 0, paused: false, high };
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
+        if let Some(bytes) = capacity {
+            cmd.pipe_capacity(bytes);
+        }
         let t = Instant::now();
         let handle =
             procwire::spawn_process(protocol, &mut cmd, Options::new().write_buffer_limits(low, high))
@@ -503,6 +508,19 @@ fn print_table(rows: &[Row]) {
             rate("floor"),
             RATIOS.map(ratio).join(" | "),
         );
+    }
+    for row in rows {
+        if let Some(rate) = row.median("protocol-1mib") {
+            let ratio = |b| row.ratio("protocol-1mib", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+            println!(
+                "\n{}: procwire protocol with pipe_capacity(1 MiB): {} {}, {} the floor, {} tokio",
+                row.workload,
+                thousands(rate),
+                row.unit,
+                ratio("floor"),
+                ratio("tokio"),
+            );
+        }
     }
     println!("\nrates: median over rounds; ratios: median over rounds of the same-round ratio.");
 }

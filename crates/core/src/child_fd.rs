@@ -49,7 +49,10 @@ pub enum ChildFd {
     /// `/dev/null`, opened read-write.
     Null,
     /// A descriptor handed over to the command; each spawn gives the child
-    /// a copy, and the command closes it when dropped.
+    /// a copy, and the command closes it when dropped. Until then the
+    /// command holds it open too: hand over a pipe's write end and its
+    /// reader sees end of file only once the child has closed its copy
+    /// *and* the command is dropped.
     Fd(OwnedFd),
 }
 

@@ -236,6 +236,32 @@ fn current_dir_is_the_childs_cwd() {
     });
 }
 
+/// `setsid(true)` makes the child the leader of a new session (and of its
+/// own group); `process_group(0)` makes it the leader of a new group in
+/// our session. Fields 5 and 6 of /proc/PID/stat are pgrp and session.
+#[test]
+fn setsid_and_process_group_as_the_child_sees_them() {
+    serial(async {
+        let stat = "cut -d' ' -f5,6 /proc/$$/stat";
+        let my_sid = nix::unistd::getsid(None).expect("getsid").as_raw();
+        for (setsid, pgroup) in [(true, None), (false, Some(0)), (true, Some(0))] {
+            let mut cmd = Command::new("/bin/sh");
+            cmd.args(["-c", stat]).setsid(setsid);
+            if let Some(pg) = pgroup {
+                cmd.process_group(pg);
+            }
+            let mut child = cmd.kill_on_drop(true).spawn().unwrap();
+            let pid = child.id().unwrap() as i32;
+            let mut out = String::new();
+            let mut stdout = child.take_reader(1).unwrap();
+            guard(10, "stat", stdout.read_to_string(&mut out)).await.unwrap();
+            assert!(guard(10, "wait", child.wait()).await.unwrap().success());
+            let want_sid = if setsid { pid } else { my_sid };
+            assert_eq!(out.trim(), format!("{pid} {want_sid}"), "setsid {setsid}, process_group {pgroup:?}");
+        }
+    });
+}
+
 #[test]
 fn bad_current_dir_fails_at_chdir() {
     serial(async {

@@ -1,7 +1,10 @@
 //! Every public type is `Send`/`Sync`/`Unpin` where a tokio user needs it,
 //! and the futures they return can move across tasks.
 
-use procwire::{Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, SignalHandle};
+use procwire::{
+    Child, ChildFd, ChildReader, ChildWriter, Command, Driver, Error, ExitStatus, Lines, ProcessEvents,
+    ProcessHandle, ProcessProtocol, PtyMaster, PtyReadHalf, PtyWriteHalf, SignalHandle, Transport,
+};
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
@@ -29,6 +32,28 @@ fn public_types_are_send_sync_unpin() {
     sync::<Error>();
     send::<ExitStatus>();
     sync::<ExitStatus>();
+    send::<PtyMaster>();
+    sync::<PtyMaster>();
+    unpin::<PtyMaster>();
+    send::<PtyReadHalf>();
+    send::<PtyWriteHalf>();
+    send::<Transport>();
+    sync::<Transport>();
+    send::<ProcessEvents>();
+    unpin::<ProcessEvents>();
+    send::<ProcessHandle<Nothing>>();
+    unpin::<ProcessHandle<Nothing>>();
+    send::<Driver<Nothing>>();
+    unpin::<Driver<Nothing>>();
+    send::<Driver<&mut Nothing>>();
+    send::<Lines<Nothing>>();
+}
+
+/// A protocol with every default.
+struct Nothing;
+impl ProcessProtocol for Nothing {}
+impl procwire::LineProtocol for Nothing {
+    fn line_received(&mut self, _t: &mut Transport, _fd: i32, _line: String) {}
 }
 
 #[tokio::test]

@@ -9,14 +9,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use procwire_core::{
-    Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf, SignalHandle,
-};
+use procwire_core::{Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf};
 use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
+use crate::control::{Control, Request, Writable};
 use crate::protocol::{EndReason, ProcessProtocol};
 use crate::transport::{InputQueue, Transport};
 
@@ -138,6 +138,9 @@ pub struct Driver<P> {
     started: bool,
     producer_paused: bool,
     buf: BytesMut,
+    /// Requests from [`Control`]s, and the sender they clone.
+    requests: mpsc::UnboundedReceiver<Request>,
+    control: Control,
 }
 
 // The driver never pins its fields: `P` is only ever used by `&mut`.
@@ -162,7 +165,12 @@ impl<P: ProcessProtocol> Driver<P> {
             inputs.insert(0, InputQueue::new(0));
             writers.insert(0, Some(Writer::Pty(w)));
         }
+        let writable = Writable::default();
+        writable.set(inputs.iter().map(|i: &InputQueue| i.fd));
+        let (tx, requests) = mpsc::unbounded_channel();
+        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle() };
         let transport = Transport {
+            writable,
             pid: child.id(),
             signal: child.signal_handle(),
             inputs,
@@ -184,7 +192,32 @@ impl<P: ProcessProtocol> Driver<P> {
             forced: false,
             started: false,
             producer_paused: false,
+            requests,
+            control,
         }
+    }
+
+    /// A handle to write, close and pause from outside the callbacks.
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Carries out what [`Control`]s asked, in order.
+    fn apply_requests(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some(request)) = self.requests.poll_recv(cx) {
+            progress = true;
+            let t = &mut self.transport;
+            match request {
+                // A write that raced its pipe's closing is dropped.
+                Request::Write(fd, data) => drop(t.write_to_child(fd, data)),
+                Request::Close(fd) => t.close_child_fd(fd),
+                Request::LoseConnection => t.lose_connection(),
+                Request::PauseReading => t.pause_producing(),
+                Request::ResumeReading => t.resume_producing(),
+            }
+        }
+        progress
     }
 
     /// The child's pid, `None` once reaped.
@@ -217,6 +250,7 @@ impl<P: ProcessProtocol> Driver<P> {
         input.queue.clear();
         input.queued = 0;
         let fd = input.fd;
+        self.transport.writable.remove(fd);
         self.writers[i] = None;
         protocol.child_connection_lost(&mut self.transport, fd);
     }
@@ -345,7 +379,7 @@ impl<P: ProcessProtocol> Driver<P> {
             protocol.connection_made(&mut self.transport);
         }
         for _ in 0..64 {
-            let mut progress = false;
+            let mut progress = self.apply_requests(cx);
             for fd in std::mem::take(&mut self.transport.close_outputs) {
                 progress |= self.lose_output(protocol, fd);
             }
@@ -462,8 +496,8 @@ pub fn spawn_process<P: ProcessProtocol + 'static>(
 ) -> Result<ProcessHandle<P>, Error> {
     let driver = run_process(protocol, command, options)?;
     let pid = driver.pid();
-    let signal = driver.child.signal_handle();
-    Ok(ProcessHandle { pid, signal, task: tokio::spawn(driver) })
+    let control = driver.control();
+    Ok(ProcessHandle { pid, control, task: tokio::spawn(driver) })
 }
 
 /// A process driven on its own task, from [`spawn_process`]; a future of
@@ -471,7 +505,7 @@ pub fn spawn_process<P: ProcessProtocol + 'static>(
 #[derive(Debug)]
 pub struct ProcessHandle<P> {
     pid: Option<u32>,
-    signal: Option<SignalHandle>,
+    control: Control,
     task: JoinHandle<Result<Ended<P>, Error>>,
 }
 
@@ -487,10 +521,12 @@ impl<P> ProcessHandle<P> {
     ///
     /// As [`Transport::signal_process`].
     pub fn signal_process(&self, sig: impl procwire_core::IntoSignal) -> Result<(), Error> {
-        match &self.signal {
-            Some(handle) => handle.signal(sig),
-            None => Err(Error::ProcessExitedAlready),
-        }
+        self.control.signal_process(sig)
+    }
+
+    /// A handle to write, close and pause from outside the callbacks.
+    pub fn control(&self) -> Control {
+        self.control.clone()
     }
 }
 

@@ -52,12 +52,14 @@
 /// The buffer type the callbacks receive, re-exported so protocols need
 /// no direct `bytes` dependency.
 pub use bytes::Bytes;
+pub use control::Control;
 pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
 pub use events::{spawn_events, Event, ProcessEvents};
 pub use lines::{LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
 
+mod control;
 mod driver;
 mod events;
 mod lines;

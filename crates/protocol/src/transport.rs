@@ -36,6 +36,8 @@ pub(crate) struct InputQueue {
 /// hangs the child up (SIGHUP).
 #[derive(Debug)]
 pub struct Transport {
+    /// Input fds open for writing, as [`Control`](crate::Control)s see them.
+    pub(crate) writable: crate::control::Writable,
     pub(crate) pid: Option<u32>,
     pub(crate) signal: Option<SignalHandle>,
     pub(crate) inputs: Vec<InputQueue>,
@@ -138,6 +140,7 @@ impl Transport {
         }
         if let Some(input) = self.inputs.iter_mut().find(|i| i.fd == fd) {
             input.closing = true;
+            self.writable.remove(fd);
         } else if !self.close_outputs.contains(&fd) {
             self.close_outputs.push(fd);
         }

@@ -7,9 +7,10 @@
 //! [procwire-core](procwire_core) ([`Command`], [`ChildFd`], [`Child`],
 //! [`ChildReader`], [`ChildWriter`], [`PtyMaster`], [`ExitStatus`],
 //! [`Error`]) and [procwire-protocol](procwire_protocol)
-//! ([`ProcessProtocol`], [`Transport`], [`spawn_process`]). The utility
-//! layer (`get_process_output`) will be re-exported here as it lands. `docs/from-twisted.md` maps every
-//! Twisted name to its procwire name.
+//! ([`ProcessProtocol`], [`Transport`], [`spawn_process`]) and
+//! [procwire-utils](procwire_utils) ([`get_process_output`],
+//! [`get_process_value`], [`get_process_output_and_value`], [`Run`]).
+//! `docs/from-twisted.md` maps every Twisted name to its procwire name.
 //!
 //! # Example
 //!
@@ -37,6 +38,9 @@ pub use procwire_core::{
 pub use procwire_protocol::{
     run_process, spawn_events, spawn_process, Bytes, Driver, EndReason, Ended, Event, LineProtocol, Lines,
     Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
+};
+pub use procwire_utils::{
+    get_process_output, get_process_output_and_value, get_process_value, Output, Run, RunError,
 };
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.

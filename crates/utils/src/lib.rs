@@ -1,0 +1,47 @@
+//! procwire-utils is Twisted's `twisted.internet.utils` on tokio: "doing it
+//! the easy way" — run a program, get its output or its exit code.
+//!
+//! - [`get_process_output`] resolves to what the child wrote to stdout;
+//!   stderr output is an error ([`RunError::Stderr`], which shows it)
+//!   unless [`Run::errortoo`] merges it.
+//! - [`get_process_value`] resolves to the exit code.
+//! - [`get_process_output_and_value`] resolves to an [`Output`]: stdout,
+//!   stderr and the exit status.
+//! - [`Run`] is the builder behind the three, for a prepared
+//!   [`Command`](procwire_core::Command) and the options Twisted lacks:
+//!   [`input`](Run::input) for stdin, a [`timeout`](Run::timeout) with a
+//!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL) and an
+//!   output limit ([`max_output`](Run::max_output)).
+//!
+//! Without Twisted's traps: stdout and stderr are read side by side, so a
+//! child filling one pipe never deadlocks against a parent waiting on the
+//! other; stdin is closed (or `/dev/null`), so a child reading it cannot
+//! hang; every error comes after the child was reaped, with what it wrote;
+//! a signal is never mistaken for an exit code; dropping the future kills
+//! the child and reaps it.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), procwire_utils::RunError> {
+//! use std::time::Duration;
+//! use procwire_utils::{get_process_output, get_process_value, Run, RunError};
+//!
+//! assert_eq!(get_process_output("echo", ["hello"]).await?, b"hello\n");
+//! assert_eq!(get_process_value("false", [""; 0]).await?, 1);
+//!
+//! let err = Run::new("sleep").arg("100").timeout(Duration::from_millis(100)).value().await.unwrap_err();
+//! assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+//! assert_eq!(err.output().unwrap().status.signal(), Some(15)); // SIGTERM was enough
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub use error::{Output, RunError};
+pub use run::{get_process_output, get_process_output_and_value, get_process_value, Run};
+
+mod collect;
+mod error;
+mod run;

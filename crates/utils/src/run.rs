@@ -1,0 +1,397 @@
+//! [`Run`], the options of a run, and the three Twisted functions as
+//! one-line forwards to it.
+
+use std::ffi::OsStr;
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use procwire_core::{ChildFd, Command};
+
+use crate::collect::{Cause, Collect, Finished, Limits, Sink, Source};
+use crate::error::{Output, RunError};
+
+/// The grace period between SIGTERM and SIGKILL when none is set.
+const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// A program to run to completion, with its options: the builder behind
+/// [`get_process_output`], [`get_process_value`] and
+/// [`get_process_output_and_value`], for when the defaults are not enough.
+///
+/// Build it from a program ([`Run::new`]) or from a prepared
+/// [`Command`] (`Run::from(command)`: environment, working directory,
+/// credentials, a terminal...), set options, then await
+/// [`output`](Self::output), [`value`](Self::value) or
+/// [`output_and_value`](Self::output_and_value). A `Run` can be awaited
+/// again; each call spawns a new child.
+///
+/// What the run does with the command: fd 0 is a pipe fed with
+/// [`input`](Self::input) and then closed (`/dev/null` without input, so a
+/// child reading its stdin sees end of file instead of hanging, unlike
+/// Twisted, #9692); fd 1 and fd 2 are pipes read side by side (`/dev/null`
+/// for [`value`](Self::value)); pipes the command maps on other fds are
+/// closed at once; the child is killed if the run is dropped. On a
+/// [terminal](procwire_core::Command::pty), everything the child writes
+/// to it is the output on fd 1, and the input is written to it (a
+/// terminal cannot be closed like a pipe).
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_utils::RunError> {
+/// use std::time::Duration;
+/// use procwire_core::Command;
+/// use procwire_utils::Run;
+///
+/// let mut cmd = Command::new("tr");
+/// cmd.args(["a-z", "A-Z"]).env("LC_ALL", "C");
+/// let out = Run::from(cmd)
+///     .input("hello\n")
+///     .timeout(Duration::from_secs(10))
+///     .max_output(1 << 20)
+///     .output()
+///     .await?;
+/// assert_eq!(out, b"HELLO\n");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Run {
+    command: Command,
+    input: Option<Bytes>,
+    errortoo: bool,
+    timeout: Option<Duration>,
+    grace: Duration,
+    max_output: Option<usize>,
+}
+
+impl From<Command> for Run {
+    fn from(command: Command) -> Run {
+        Run { command, input: None, errortoo: false, timeout: None, grace: DEFAULT_GRACE, max_output: None }
+    }
+}
+
+impl Run {
+    /// A run of `program` (searched in `PATH` when it has no `/`), with
+    /// no arguments and the parent's environment.
+    pub fn new(program: impl AsRef<OsStr>) -> Run {
+        Run::from(Command::new(program))
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Run {
+        self.command.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    /// The command, to set anything else
+    /// ([`env`](Command::env), [`current_dir`](Command::current_dir)...).
+    pub fn command(&mut self) -> &mut Command {
+        &mut self.command
+    }
+
+    /// Bytes to write to the child's stdin, which is closed once they are
+    /// written. A child that stops reading early is not an error.
+    pub fn input(&mut self, input: impl Into<Bytes>) -> &mut Run {
+        self.input = Some(input.into());
+        self
+    }
+
+    /// Twisted's `errortoo`: merge what the child writes to stderr into the
+    /// output of [`output`](Self::output), in the order it arrives, instead
+    /// of failing with [`RunError::Stderr`].
+    pub fn errortoo(&mut self, errortoo: bool) -> &mut Run {
+        self.errortoo = errortoo;
+        self
+    }
+
+    /// Stops the child once it has run this long (Twisted has no timeout,
+    /// #9693): SIGTERM, then SIGKILL after the [`grace`](Self::grace)
+    /// period, then [`RunError::Timeout`] with what it wrote. The timeout
+    /// also bounds the wait for pipes that the child's own children keep
+    /// open after it exited.
+    ///
+    /// # Panics
+    ///
+    /// Awaiting a run with a timeout, or one stopped at its
+    /// [`max_output`](Self::max_output), panics outside a tokio runtime
+    /// with the time driver enabled (`enable_time`, `enable_all`), as
+    /// `tokio::time::sleep` does.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Run {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a child has between SIGTERM and SIGKILL when it is stopped
+    /// for its timeout or output limit; 5 s unless set. Zero sends SIGKILL
+    /// at once.
+    pub fn grace(&mut self, grace: Duration) -> &mut Run {
+        self.grace = grace;
+        self
+    }
+
+    /// The most bytes kept from fd 1 and from fd 2, each (from both
+    /// together under [`errortoo`](Self::errortoo)); Node's `maxBuffer`.
+    /// Past it the child's pipe is closed, the child is stopped as for a
+    /// timeout, and the run fails with [`RunError::OutputLimit`] holding
+    /// the output up to the limit. Unlimited unless set.
+    pub fn max_output(&mut self, bytes: usize) -> &mut Run {
+        self.max_output = Some(bytes);
+        self
+    }
+
+    /// Runs the child and resolves to what it wrote to stdout: Twisted's
+    /// `getProcessOutput`. The exit code is not checked (as in Twisted);
+    /// [`output_and_value`](Self::output_and_value) has it.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Stderr`] if the child wrote anything to stderr and
+    /// [`errortoo`](Self::errortoo) is not set, once the child has ended
+    /// (Twisted fails at the first byte and leaves the child running);
+    /// [`RunError::Signal`] if a signal killed it, as the output may be cut
+    /// short; and the errors every run has: [`RunError::Spawn`],
+    /// [`RunError::Timeout`], [`RunError::OutputLimit`], [`RunError::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future kills the child (SIGKILL) and hands it to
+    /// procwire's reaper: nothing is left running, no zombie remains.
+    pub async fn output(&mut self) -> Result<Vec<u8>, RunError> {
+        let output = self.finish(true).await?;
+        if !self.errortoo && !output.stderr.is_empty() {
+            return Err(RunError::Stderr { program: self.program(), output });
+        }
+        Ok(output.stdout)
+    }
+
+    /// Runs the child with its output thrown away and resolves to its exit
+    /// code: Twisted's `getProcessValue`.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Signal`] if a signal killed the child, where Twisted
+    /// gives `None`: a code cannot be confused with a signal number. Then
+    /// [`RunError::Spawn`], [`RunError::Timeout`], [`RunError::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`output`](Self::output).
+    pub async fn value(&mut self) -> Result<i32, RunError> {
+        let output = self.finish(false).await?;
+        Ok(output.status.code().unwrap_or_default())
+    }
+
+    /// Runs the child and resolves to its stdout, its stderr and its exit
+    /// status: Twisted's `getProcessOutputAndValue`. A non-zero exit code
+    /// is not an error; the status says it.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Signal`] with `(stdout, stderr, signal)` if a signal
+    /// killed the child (Twisted's errback); [`RunError::Spawn`],
+    /// [`RunError::Timeout`], [`RunError::OutputLimit`], [`RunError::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`output`](Self::output).
+    pub async fn output_and_value(&mut self) -> Result<Output, RunError> {
+        let saved = std::mem::replace(&mut self.errortoo, false);
+        let result = self.finish(true).await;
+        self.errortoo = saved;
+        result
+    }
+
+    fn program(&self) -> String {
+        self.command.get_program().to_string_lossy().into_owned()
+    }
+
+    /// Spawns the child with fds 0, 1 and 2 set for the run, and starts
+    /// collecting.
+    fn start(&mut self, capture: bool) -> Result<Collect, RunError> {
+        let pipe_or_null = |pipe: bool, dir: ChildFd| if pipe { dir } else { ChildFd::Null };
+        let cmd = &mut self.command;
+        cmd.kill_on_drop(true)
+            .stdin(pipe_or_null(self.input.is_some(), ChildFd::WritePipe))
+            .stdout(pipe_or_null(capture, ChildFd::ReadPipe))
+            .stderr(pipe_or_null(capture, ChildFd::ReadPipe));
+        let mut child = cmd.spawn()?;
+        let (sources, sink) = match child.take_pty() {
+            Some(pty) => {
+                let (read, write) = pty.into_split();
+                ([Some(Source::Pty(read)), None], Some(Sink::Pty(write)))
+            }
+            None => (
+                [child.take_reader(1).map(Source::Pipe), child.take_reader(2).map(Source::Pipe)],
+                child.take_writer(0).map(Sink::Pipe),
+            ),
+        };
+        // Pipes on other fds: closed now, so the child sees end of file or
+        // EPIPE instead of waiting on a pipe nobody serves.
+        drop((child.take_readers(), child.take_writers()));
+        let input = sink.zip(self.input.clone());
+        let limits = Limits {
+            timeout: self.timeout,
+            grace: self.grace,
+            max_output: self.max_output.unwrap_or(usize::MAX),
+            merge: self.errortoo,
+        };
+        Ok(Collect::new(child, input, sources, limits))
+    }
+
+    /// Runs the child to the end; an `Ok` output is from a child that
+    /// exited with a code, by itself.
+    async fn finish(&mut self, capture: bool) -> Result<Output, RunError> {
+        let Finished { stdout, stderr, status, cause } = self.start(capture)?.await;
+        let output = |status| Output { stdout, stderr, status };
+        let program = || self.command.get_program().to_string_lossy().into_owned();
+        Err(match (status, cause) {
+            (_, Some(Cause::Io(source))) => RunError::Io { program: program(), source },
+            (None, _) => {
+                let source = std::io::Error::other("the child's exit status was lost");
+                RunError::Io { program: program(), source }
+            }
+            (Some(status), Some(Cause::Timeout)) => RunError::Timeout {
+                program: program(),
+                after: self.timeout.unwrap_or_default(),
+                output: output(status),
+            },
+            (Some(status), Some(Cause::Limit { fd })) => RunError::OutputLimit {
+                program: program(),
+                limit: self.max_output.unwrap_or(usize::MAX),
+                fd,
+                output: output(status),
+            },
+            (Some(status), None) => match status.signal() {
+                Some(signal) => RunError::Signal { program: program(), signal, output: output(status) },
+                None => return Ok(output(status)),
+            },
+        })
+    }
+}
+
+/// Runs `program` with `args` and resolves to its stdout: Twisted's
+/// `utils.getProcessOutput(executable, args)`.
+///
+/// Output on stderr is an error ([`RunError::Stderr`], carrying the stderr
+/// text and shown in its message) unless
+/// [`Run::errortoo`] merges it; the child is always waited for, never left
+/// a zombie. Stdin is `/dev/null`. For input, a timeout, an output limit,
+/// or a prepared [`Command`], use [`Run`]: this is
+/// `Run::new(program).args(args).output()`.
+///
+/// The future owns everything it needs (`'static`, `Send`), so it can be
+/// spawned as a task.
+///
+/// # Errors
+///
+/// See [`Run::output`].
+///
+/// # Cancel safety
+///
+/// Dropping the future kills the child and hands it to procwire's reaper.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_utils::RunError> {
+/// let out = procwire_utils::get_process_output("echo", ["hi"]).await?;
+/// assert_eq!(out, b"hi\n");
+/// # Ok(()) }
+/// ```
+pub fn get_process_output<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+) -> impl Future<Output = Result<Vec<u8>, RunError>> + Send + 'static
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut run = Run::new(program);
+    run.args(args);
+    async move { run.output().await }
+}
+
+/// Runs `program` with `args`, its output thrown away, and resolves to its
+/// exit code: Twisted's `utils.getProcessValue(executable, args)`.
+///
+/// Where Twisted gives `None` for a child killed by a signal, this fails
+/// with [`RunError::Signal`], which has the signal number. This is
+/// `Run::new(program).args(args).value()`.
+///
+/// # Errors
+///
+/// See [`Run::value`].
+///
+/// # Cancel safety
+///
+/// Dropping the future kills the child and hands it to procwire's reaper.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_utils::RunError> {
+/// assert_eq!(procwire_utils::get_process_value("sh", ["-c", "exit 23"]).await?, 23);
+/// # Ok(()) }
+/// ```
+pub fn get_process_value<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+) -> impl Future<Output = Result<i32, RunError>> + Send + 'static
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut run = Run::new(program);
+    run.args(args);
+    async move { run.value().await }
+}
+
+/// Runs `program` with `args` and resolves to its stdout, stderr and exit
+/// status: Twisted's `utils.getProcessOutputAndValue(executable, args)`.
+///
+/// Death by a signal fails with [`RunError::Signal`], carrying `(stdout,
+/// stderr, signal)` as Twisted's errback does. This is
+/// `Run::new(program).args(args).output_and_value()`.
+///
+/// # Errors
+///
+/// See [`Run::output_and_value`].
+///
+/// # Cancel safety
+///
+/// Dropping the future kills the child and hands it to procwire's reaper.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_utils::RunError> {
+/// let out = procwire_utils::get_process_output_and_value("sh", ["-c", "echo no >&2; exit 1"]).await?;
+/// assert_eq!((out.stderr, out.status.code()), (b"no\n".to_vec(), Some(1)));
+/// # Ok(()) }
+/// ```
+pub fn get_process_output_and_value<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+) -> impl Future<Output = Result<Output, RunError>> + Send + 'static
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut run = Run::new(program);
+    run.args(args);
+    async move { run.output_and_value().await }
+}

@@ -86,6 +86,30 @@ async fn process_value_example_prints_exit_codes() {
     assert_eq!(run.stderr, "");
 }
 
+/// The howto's `FortuneQuoter` as a TCP server: 100 clients connect at
+/// once and each gets the whole output of its own run of the program (the
+/// pid in it tells the runs apart); with no program given it quotes
+/// `fortune` or `date`. SIGINT stops the server cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fortune_quoter_answers_100_concurrent_clients() {
+    let quoter = Quoter::start(&["sh", "-c", "echo quote from $$"]).await;
+    let clients = (0..100).map(|_| tokio::spawn(fetch(quoter.addr.clone())));
+    let mut pids = std::collections::BTreeSet::new();
+    for answer in join_tasks(clients).await {
+        let answer = answer.expect("client task");
+        let pid = answer.strip_prefix("quote from ").and_then(|a| a.strip_suffix('\n'));
+        let pid: u32 = pid.and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("answer {answer:?}"));
+        pids.insert(pid);
+    }
+    assert_eq!(pids.len(), 100, "each client got its own run");
+    quoter.stop().await;
+
+    let quoter = Quoter::start(&[]).await;
+    let answer = fetch(quoter.addr.clone()).await;
+    assert!(answer.len() > 1 && answer.ends_with('\n'), "default quote {answer:?}");
+    quoter.stop().await;
+}
+
 /// The howto's `GPGProtocol` against the real gpg: a message encrypted with
 /// `gpg --symmetric` decrypts with the passphrase on fd 3 and
 /// `DECRYPTION_OKAY` on the status fd 4; the example's own gpg-agent is
@@ -119,6 +143,58 @@ async fn gpg_example_decrypts_with_status_on_fd_4() {
     // No agent (ours, or one gpg might have autostarted) survives for that home.
     let survivors = processes_mentioning(home);
     assert!(survivors.is_empty(), "left running for {home}: {survivors:?}");
+}
+
+/// The fortune_quoter example, running, and the address it listens on.
+struct Quoter {
+    child: procwire::Child,
+    addr: String,
+}
+
+impl Quoter {
+    async fn start(program: &[&str]) -> Quoter {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = Command::new(example("fortune_quoter"))
+            .arg("127.0.0.1:0")
+            .args(program)
+            .stdin(ChildFd::Null)
+            .stderr(ChildFd::Parent(2))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start fortune_quoter");
+        let mut stdout = tokio::io::BufReader::new(child.take_reader(1).expect("stdout"));
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line));
+        read.await.expect("fortune_quoter never listened").expect("read its stdout");
+        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}"));
+        Quoter { addr: addr.to_owned(), child }
+    }
+
+    /// SIGINT, as a user's ^C: the server exits 0.
+    async fn stop(mut self) {
+        self.child.signal("INT").expect("signal the quoter");
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        assert!(status.expect("the quoter did not stop").expect("wait").success());
+    }
+}
+
+/// One client: connect, read until the server closes.
+async fn fetch(addr: String) -> String {
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect to the quoter");
+    let mut answer = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_string(&mut answer));
+    read.await.expect("the quoter did not answer").expect("read the answer");
+    answer
+}
+
+async fn join_tasks<T>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut results = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        results.push(task.await);
+    }
+    results
 }
 
 /// Four lines of the `wc` example's verse.

@@ -5,6 +5,7 @@ use procwire::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Driver, Error, ExitStatus, Lines, ProcessEvents,
     ProcessHandle, ProcessProtocol, PtyMaster, PtyReadHalf, PtyWriteHalf, SignalHandle, Transport,
 };
+use procwire::{Output, Run, RunError};
 
 fn send<T: Send>() {}
 fn sync<T: Sync>() {}
@@ -47,6 +48,30 @@ fn public_types_are_send_sync_unpin() {
     unpin::<Driver<Nothing>>();
     send::<Driver<&mut Nothing>>();
     send::<Lines<Nothing>>();
+    send::<Run>();
+    sync::<Run>();
+    unpin::<Run>();
+    send::<RunError>();
+    sync::<RunError>();
+    send::<Output>();
+    sync::<Output>();
+}
+
+/// The utilities' futures can be spawned as tasks, also `Run`'s methods.
+#[tokio::test]
+async fn utils_futures_are_send() {
+    let args = [String::from("x")];
+    let output = procwire::get_process_output("echo", &args);
+    send_future(&output);
+    drop(args); // the future owns what it needs: 'static
+    let out = tokio::spawn(output).await.unwrap().unwrap();
+    assert_eq!(out, b"x\n");
+    send_future(&procwire::get_process_value("true", [""; 0]));
+    send_future(&procwire::get_process_output_and_value("true", [""; 0]));
+    let mut run = Run::new("true");
+    send_future(&run.output());
+    send_future(&run.value());
+    send_future(&run.output_and_value());
 }
 
 /// A protocol with every default.

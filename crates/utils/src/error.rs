@@ -193,7 +193,10 @@ mod tests {
 
     #[test]
     fn stderr_is_trimmed_into_the_message() {
-        let err = RunError::Stderr { program: "grep".into(), output: output(b"  grep: x: No such file\n\n", 2 << 8) };
+        let err = RunError::Stderr {
+            program: "grep".into(),
+            output: output(b"  grep: x: No such file\n\n", 2 << 8),
+        };
         assert_eq!(err.to_string(), "`grep` wrote to stderr (exit code 2): grep: x: No such file");
         let err = RunError::Stderr { program: "cc".into(), output: output(b"a\nb\n", 1 << 8) };
         let rule = "-".repeat(79);

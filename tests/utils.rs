@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 use procwire::{
-    get_process_output, get_process_output_and_value, get_process_value, ChildFd, Command, Error, Run,
-    RunError, SpawnStep,
+    get_process_output, get_process_output_and_value, get_process_value, ChildFd, Command, Error, PtySize,
+    Run, RunError, SpawnStep,
 };
 use procwire_tests::{guard, open_fds, process_exists, pw_child, raise_nofile, zombie_children};
 
@@ -350,6 +350,44 @@ fn five_hundred_runs_at_once_are_exact_and_leak_nothing() {
 const NOT_IN_PATH: &str = "pw-no-such-program-in-path";
 
 static LOCK: Mutex<()> = Mutex::new(());
+
+/// A command on a terminal: everything the child writes to it (fd 1 and
+/// fd 2 alike, "\n" turned into "\r\n") is the output, and the input is
+/// written to it, echoed by the terminal as a user's typing would be.
+#[test]
+fn a_command_on_a_terminal_is_read_through_its_master() {
+    serial(async {
+        let mut cmd = Command::new(pw_child!());
+        cmd.args(["write:1:hello\\n", "write:2:err\\n"]).pty(PtySize::default());
+        let out = guard(10, "pty output", Run::from(cmd).output()).await.unwrap();
+        assert_eq!(out, b"hello\r\nerr\r\n");
+        let mut cmd = Command::new(pw_child!());
+        cmd.args(["read:0:4:abc\\n", "write:1:got"]).pty(PtySize::default());
+        let out = guard(10, "pty input", Run::from(cmd).input("abc\n").output_and_value()).await.unwrap();
+        assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"abc\r\ngot"[..], &b""[..]));
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
+/// Pipes the command maps on fds other than 0, 1 and 2 are closed when the
+/// run starts, so the child is not left waiting on a pipe nobody serves:
+/// reading one gives end of file, writing more than a pipe holds gets
+/// SIGPIPE.
+#[test]
+fn pipes_on_other_fds_are_closed_at_once() {
+    serial(async {
+        let mut cmd = Command::new(pw_child!());
+        cmd.args(["expect-eof:3", "write:1:ok"]).child_fd(3, ChildFd::WritePipe);
+        assert_eq!(guard(10, "fd 3 input", Run::from(cmd).output()).await.unwrap(), b"ok");
+        let mut cmd = Command::new(pw_child!());
+        cmd.args(["fill:4:1048576", "write:1:unreached"]).child_fd(4, ChildFd::ReadPipe);
+        let err = guard(10, "fd 4 output", Run::from(cmd).output_and_value()).await.unwrap_err();
+        assert!(matches!(err, RunError::Signal { signal: 13, .. }), "{err}");
+        assert_eq!(err.output().unwrap().stdout, b"");
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
 
 /// Runs `test` on a current-thread runtime on this thread, under [`LOCK`],
 /// which covers the runtime's creation and teardown too.

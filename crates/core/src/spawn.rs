@@ -101,7 +101,7 @@ impl Command {
             controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
             keep_signal_mask: self.keep_signal_mask,
         };
-        let pid = if self.needs_trampoline() {
+        let pid = if self.needs_trampoline() || sys::trampoline::preferred() {
             let (groups, gid) = self.credentials();
             let request = sys::trampoline::Request {
                 spawn: &request,
@@ -135,7 +135,9 @@ impl Command {
     }
 
     /// Steps only the clone trampoline can do: credentials and the
-    /// parent-death signal.
+    /// parent-death signal. (It is also the engine of choice wherever the
+    /// kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn` is the engine
+    /// elsewhere.)
     fn needs_trampoline(&self) -> bool {
         self.uid.is_some()
             || self.gid.is_some()

@@ -1,6 +1,8 @@
-//! The `clone(CLONE_VM | CLONE_VFORK)` trampoline: for the steps
-//! `posix_spawn` cannot express (credentials, the parent-death signal,
-//! `TIOCSCTTY`), without `fork()`'s page-table copy.
+//! The `clone(CLONE_VM | CLONE_VFORK)` trampoline: procwire's spawn engine
+//! wherever the kernel can mark descriptors close-on-exec in a range (see
+//! [`preferred`]), and everywhere for the steps `posix_spawn` cannot
+//! express (credentials, the parent-death signal), without `fork()`'s
+//! page-table copy.
 //!
 //! The child shares the parent's memory and runs on its own small stack
 //! until `execve`; the parent thread is suspended until then (that is what
@@ -118,6 +120,40 @@ const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 const KSIGSET: usize = 8;
 /// The child's stack: it runs a handful of non-recursive frames.
 const STACK: usize = 64 * 1024;
+
+/// Whether the trampoline is the better engine for every spawn: where
+/// `close_range(CLOSE_RANGE_CLOEXEC)` works (Linux >= 5.11), the child
+/// marks the parent's other descriptors close-on-exec instead of closing
+/// them one by one, so `execve` closes them after the parent thread was
+/// released. `posix_spawn`'s `addclosefrom_np` has no such flag: its child
+/// closes each while the parent waits, a cost that grows with every
+/// descriptor the parent holds (sockets, other children's pipes).
+/// Probed once, on an empty range; never true under
+/// `--cfg procwire_force_posix_spawn`.
+pub(crate) fn preferred() -> bool {
+    use std::sync::atomic::AtomicU8;
+    const UNKNOWN: u8 = 0;
+    const YES: u8 = 1;
+    const NO: u8 = 2;
+    static PROBED: AtomicU8 = AtomicU8::new(UNKNOWN);
+    if cfg!(procwire_force_posix_spawn) {
+        return false;
+    }
+    match PROBED.load(Ordering::Relaxed) {
+        YES => true,
+        NO => false,
+        _ => {
+            // SAFETY: the range [u32::MAX, u32::MAX] lies above any
+            // descriptor a process can have (at most fs.nr_open < 2^30), so
+            // this changes nothing; it fails with EINVAL where the flag is
+            // unknown and ENOSYS where close_range is.
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+            let works = rc == 0;
+            PROBED.store(if works { YES } else { NO }, Ordering::Relaxed);
+            works
+        }
+    }
+}
 
 /// Spawns the child described by `req` through the trampoline.
 pub(crate) fn spawn(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
@@ -469,4 +505,24 @@ pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, 
     let job = Job { req: (req as *const Request<'_>).cast(), caller_mask, reply };
     spawner.send(job).map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?;
     answer.recv().map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preferred;
+
+    /// The engine is the trampoline exactly where the kernel marks ranges
+    /// close-on-exec (5.11 and later), unless the posix_spawn fallback is
+    /// forced, as the second CI run does.
+    #[test]
+    fn engine_follows_the_kernel_and_the_cfg() {
+        if cfg!(procwire_force_posix_spawn) {
+            assert!(!preferred());
+            return;
+        }
+        let release = nix::sys::utsname::uname().expect("uname").release().to_string_lossy().into_owned();
+        let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+        let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        assert_eq!(preferred(), version >= (5, 11), "kernel {release}");
+    }
 }

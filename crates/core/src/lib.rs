@@ -21,11 +21,12 @@
 //!   [`parent_death_signal`](Command::parent_death_signal) set what the
 //!   child runs as and when it dies.
 //!
-//! Spawning never forks: the child is started with `posix_spawn` and its
-//! file actions, or for credentials and the parent-death signal with a
-//! `clone(CLONE_VM | CLONE_VFORK)` trampoline, so spawn cost does not grow
-//! with the parent's memory, and
-//! every failure (program not found, bad working directory...) comes back
+//! Spawning never forks: the child is started by a
+//! `clone(CLONE_VM | CLONE_VFORK)` trampoline (on kernels before 5.11,
+//! with `posix_spawn` and its file actions unless credentials or a
+//! parent-death signal need the trampoline), so spawn cost does not grow
+//! with the parent's memory or its number of open descriptors, and every
+//! failure (program not found, bad working directory...) comes back
 //! from [`Command::spawn`] as an [`Error`] naming the program and the step.
 //! Children are reaped through a pidfd registered with tokio (a SIGCHLD
 //! listener where the kernel lacks pidfds); a dropped [`Child`] never

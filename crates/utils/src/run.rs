@@ -288,7 +288,9 @@ impl Run {
 /// [`Run::errortoo`] merges it; the child is always waited for, never left
 /// a zombie. Stdin is `/dev/null`. For input, a timeout, an output limit,
 /// or a prepared [`Command`], use [`Run`]: this is
-/// `Run::new(program).args(args).output()`.
+/// `Run::new(program).args(args).output()`. Without arguments,
+/// `Run::new(program).output()` reads better than an empty array (which
+/// needs a type: `[""; 0]`).
 ///
 /// The future owns everything it needs (`'static`, `Send`), so it can be
 /// spawned as a task.

@@ -20,6 +20,7 @@
 //! - reports a failure as (step, errno) in memory the parent reads after
 //!   `clone` returns, then `_exit(127)`s.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_long, c_void};
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -178,7 +179,14 @@ fn thread_mask() -> io::Result<u64> {
 /// another thread than the one spawning.
 fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pid_t, Failure> {
     debug_assert!(req.spawn.argv.last().is_some_and(|p| p.is_null()));
-    let stack = Stack::new().map_err(Failure::Parent)?;
+    // This thread's stack from its last spawn, or a new one: the child is
+    // done with it once `clone` returns (CLONE_VFORK), so one per thread
+    // serves every spawn it makes, without an mmap, an mprotect, a munmap
+    // and fresh page faults each time.
+    let stack = match CACHED_STACK.with(Cell::take) {
+        Some(stack) => stack,
+        None => Stack::new().map_err(Failure::Parent)?,
+    };
     let envp = req.spawn.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
     let mut shared = Shared {
         req,
@@ -224,7 +232,7 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
             KSIGSET,
         )
     };
-    drop(stack);
+    CACHED_STACK.with(|cached| cached.set(Some(stack)));
     if pid < 0 {
         return Err(Failure::Parent(clone_err));
     }
@@ -237,6 +245,11 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
         return Err(Failure::Child(step, io::Error::from_raw_os_error(errno)));
     }
     Ok(pid)
+}
+
+thread_local! {
+    /// The trampoline stack of this thread's last spawn, kept for the next.
+    static CACHED_STACK: Cell<Option<Stack>> = const { Cell::new(None) };
 }
 
 /// An mmap'd stack with a guard page below it.

@@ -56,6 +56,9 @@ fn errortoo_merges_stderr_into_the_output() {
         let mut run = Run::new(pw_child!());
         run.args(["write:1:foo", "write:2:foo"]).errortoo(true);
         assert_eq!(guard(10, "errortoo", run.output()).await.unwrap(), b"foofoo");
+        // output_and_value keeps the two streams apart whatever errortoo says.
+        let out = guard(10, "errortoo and value", run.output_and_value()).await.unwrap();
+        assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"foo"[..], &b"foo"[..]));
     });
 }
 

@@ -114,8 +114,10 @@ pub enum RunError {
         /// The output up to the limit, and how the child ended.
         output: Output,
     },
-    /// Reading the child's output or collecting its status failed; the
-    /// child was sent SIGKILL and left to procwire's reaper.
+    /// Reading the child's output or collecting its status failed. After a
+    /// read error the child was stopped as for a timeout and reaped; if
+    /// its status could not be collected, it was sent SIGKILL and left to
+    /// procwire's reaper.
     #[error("collecting the output of `{program}` failed: {source}")]
     Io {
         /// The program, as given.

@@ -168,7 +168,7 @@ impl Run {
     /// Dropping the future kills the child (SIGKILL) and hands it to
     /// procwire's reaper: nothing is left running, no zombie remains.
     pub async fn output(&mut self) -> Result<Vec<u8>, RunError> {
-        let output = self.finish(true).await?;
+        let output = self.finish(true, self.errortoo).await?;
         if !self.errortoo && !output.stderr.is_empty() {
             return Err(RunError::Stderr { program: self.program(), output });
         }
@@ -188,7 +188,7 @@ impl Run {
     ///
     /// As [`output`](Self::output).
     pub async fn value(&mut self) -> Result<i32, RunError> {
-        let output = self.finish(false).await?;
+        let output = self.finish(false, false).await?;
         Ok(output.status.code().unwrap_or_default())
     }
 
@@ -206,10 +206,7 @@ impl Run {
     ///
     /// As [`output`](Self::output).
     pub async fn output_and_value(&mut self) -> Result<Output, RunError> {
-        let saved = std::mem::replace(&mut self.errortoo, false);
-        let result = self.finish(true).await;
-        self.errortoo = saved;
-        result
+        self.finish(true, false).await
     }
 
     fn program(&self) -> String {
@@ -217,8 +214,8 @@ impl Run {
     }
 
     /// Spawns the child with fds 0, 1 and 2 set for the run, and starts
-    /// collecting.
-    fn start(&mut self, capture: bool) -> Result<Collect, RunError> {
+    /// collecting; `merge` puts fd 2's bytes into the stdout buffer.
+    fn start(&mut self, capture: bool, merge: bool) -> Result<Collect, RunError> {
         let pipe_or_null = |pipe: bool, dir: ChildFd| if pipe { dir } else { ChildFd::Null };
         let cmd = &mut self.command;
         cmd.kill_on_drop(true)
@@ -244,15 +241,15 @@ impl Run {
             timeout: self.timeout,
             grace: self.grace,
             max_output: self.max_output.unwrap_or(usize::MAX),
-            merge: self.errortoo,
+            merge,
         };
         Ok(Collect::new(child, input, sources, limits))
     }
 
     /// Runs the child to the end; an `Ok` output is from a child that
     /// exited with a code, by itself.
-    async fn finish(&mut self, capture: bool) -> Result<Output, RunError> {
-        let Finished { stdout, stderr, status, cause } = self.start(capture)?.await;
+    async fn finish(&mut self, capture: bool, merge: bool) -> Result<Output, RunError> {
+        let Finished { stdout, stderr, status, cause } = self.start(capture, merge)?.await;
         let output = |status| Output { stdout, stderr, status };
         let program = || self.command.get_program().to_string_lossy().into_owned();
         Err(match (status, cause) {

@@ -183,9 +183,10 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
     // done with it once `clone` returns (CLONE_VFORK), so one per thread
     // serves every spawn it makes, without an mmap, an mprotect, a munmap
     // and fresh page faults each time.
-    let stack = match CACHED_STACK.with(Cell::take) {
-        Some(stack) => stack,
-        None => Stack::new().map_err(Failure::Parent)?,
+    // (`try_with`: a spawn from a thread-local destructor gets a fresh one.)
+    let stack = match CACHED_STACK.try_with(Cell::take) {
+        Ok(Some(stack)) => stack,
+        _ => Stack::new().map_err(Failure::Parent)?,
     };
     let envp = req.spawn.envp.map_or_else(super::spawn::environ_ptr, <[_]>::as_ptr);
     let mut shared = Shared {
@@ -232,7 +233,9 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
             KSIGSET,
         )
     };
-    CACHED_STACK.with(|cached| cached.set(Some(stack)));
+    // If the thread-local is gone, the closure is dropped and the stack
+    // unmapped with it.
+    let _ = CACHED_STACK.try_with(|cached| cached.set(Some(stack)));
     if pid < 0 {
         return Err(Failure::Parent(clone_err));
     }

@@ -209,6 +209,37 @@ fn wait_from_another_runtime_after_the_first_shut_down() {
     assert_eq!(status.expect("wait").code(), Some(5));
 }
 
+/// `signal_group` reaches the child's own children, only for a group
+/// leader, and only while the leader is unreaped; `poll_exited` reports the
+/// exit but leaves the child a zombie, so the group id stays the child's.
+#[tokio::test]
+async fn signal_group_reaches_descendants_until_the_leader_is_reaped() {
+    use tokio::io::AsyncBufReadExt;
+    let mut plain = pw(&["drain:0"]).spawn().expect("spawn");
+    assert!(matches!(plain.signal_group("KILL"), Err(Error::NotGroupLeader)));
+    drop(plain.take_writer(0));
+    assert_eq!(guard(10, "plain child", plain.wait()).await.expect("wait").code(), Some(0));
+
+    // The shell exits at once; its `sleep` runs on in the shell's group.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 100 & echo $!"]).process_group(0).stdin(ChildFd::Null).stderr(ChildFd::Null);
+    let mut child = cmd.spawn().expect("spawn sh");
+    let mut line = String::new();
+    let mut stdout = tokio::io::BufReader::new(child.take_reader(1).expect("stdout"));
+    guard(10, "the sleep's pid", stdout.read_line(&mut line)).await.expect("read");
+    let sleep: u32 = line.trim().parse().unwrap_or_else(|_| panic!("pid line {line:?}"));
+    let exited = guard(10, "exit", poll_fn(|cx| child.poll_exited(cx))).await.expect("poll_exited");
+    assert_eq!(exited.code(), Some(0));
+    let pid = child.id().expect("exited, not reaped");
+    assert!(zombie_children().contains(&pid), "the leader stays a zombie until reaped");
+    assert!(!procwire_tests::is_dead(sleep), "the sleep outlives the shell");
+    child.signal_group("KILL").expect("the group still has the sleep");
+    procwire_tests::until_dead(sleep, "the sleep killed through the group").await;
+    assert_eq!(guard(10, "reap", child.wait()).await.expect("wait"), exited);
+    assert!(matches!(child.signal_group("KILL"), Err(Error::ProcessExitedAlready)));
+    assert!(!zombie_children().contains(&pid));
+}
+
 fn pw(steps: &[&str]) -> Command {
     let mut cmd = Command::new(pw_child!());
     cmd.args(steps).stderr(ChildFd::Null);

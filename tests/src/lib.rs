@@ -64,6 +64,25 @@ pub fn zombie_children() -> Vec<u32> {
     zombies
 }
 
+/// Whether process `pid` is dead: gone, or a zombie waiting for its
+/// parent (for a grandchild, that parent is init or a subreaper, not us).
+pub fn is_dead(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return true };
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("Z" | "X") | None)
+}
+
+/// Waits (polling `/proc` every 10 ms, for at most 10 s) until `pid` is
+/// dead ([`is_dead`]); panics naming `what` if it never is.
+pub async fn until_dead(pid: u32, what: &str) {
+    guard(10, what, async {
+        while !is_dead(pid) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
 /// Whether process `pid` exists (in any state, zombie included).
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -53,6 +53,8 @@ pub struct Child {
     writers: Vec<ChildWriter>,
     pty: Option<PtyMaster>,
     kill_on_drop: bool,
+    /// Spawned as the leader of a new process group (or session).
+    group_leader: bool,
 }
 
 impl Child {
@@ -63,8 +65,10 @@ impl Child {
         writers: Vec<ChildWriter>,
         pty: Option<PtyMaster>,
         kill_on_drop: bool,
+        group_leader: bool,
     ) -> Self {
-        Child { pid: pid as u32, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop }
+        let pid = pid as u32;
+        Child { pid, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop, group_leader }
     }
 
     /// Takes the master side of the child's terminal, for a command spawned
@@ -140,6 +144,61 @@ impl Child {
         };
         let status = std::task::ready!(reaper.poll_reap(cx))?;
         Poll::Ready(Ok(self.reaped(status)))
+    }
+
+    /// Waits for the child to exit *without* reaping it: the status is
+    /// reported, the child stays a zombie until [`wait`](Self::wait) (or
+    /// [`try_wait`](Self::try_wait), or dropping the `Child`) reaps it. While
+    /// it is unreaped its pid, and the process group it leads, cannot be
+    /// reused, so [`signal_group`](Self::signal_group) still reaches only
+    /// its group: what a caller needs to stop the child's own children once
+    /// the child itself has exited. Input pipes are left open.
+    pub fn poll_exited(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Poll::Ready(Ok(status));
+        }
+        let Some(reaper) = &mut self.reaper else {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ECHILD)));
+        };
+        reaper.poll_exit(cx, false)
+    }
+
+    /// Sends a signal to the child's whole process group: the child and
+    /// every descendant that stayed in its group (a shell's children, a
+    /// build tool's compilers), for a child spawned as a group leader
+    /// ([`process_group(0)`](crate::Command::process_group),
+    /// [`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)).
+    ///
+    /// Safe against reuse: it is only sent while the child, the group's
+    /// leader, is not reaped, so the group id cannot belong to anyone else;
+    /// [`poll_exited`](Self::poll_exited) waits for the exit and keeps that
+    /// true.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotGroupLeader`] if the child was not spawned as one;
+    /// [`Error::ProcessExitedAlready`] once it was reaped, or when no
+    /// process is left in the group; [`Error::UnknownSignal`] /
+    /// [`Error::InvalidSignal`] for a bad signal.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cmd = procwire_core::Command::new("sh");
+    /// cmd.args(["-c", "sleep 100 & sleep 100"]).process_group(0);
+    /// let mut child = cmd.spawn()?;
+    /// child.signal_group("TERM")?; // both sleeps and the shell
+    /// assert_eq!(child.wait().await?.signal(), Some(15));
+    /// # Ok(()) }
+    /// ```
+    pub fn signal_group(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        let sig = sig.into_signal()?;
+        if !self.group_leader {
+            return Err(Error::NotGroupLeader);
+        }
+        match &self.reaper {
+            Some(reaper) if self.status.is_none() => reaper.send_group(self.pid as libc::pid_t, sig),
+            _ => Err(Error::ProcessExitedAlready),
+        }
     }
 
     /// Reaps the child if it has exited, without waiting.

@@ -54,6 +54,10 @@ pub enum Error {
     /// A signal number outside `0..=64`.
     #[error("invalid signal number {0}")]
     InvalidSignal(i32),
+    /// [`Child::signal_group`](crate::Child::signal_group) on a child that
+    /// does not lead a process group of its own.
+    #[error("the child does not lead a process group (spawn it with process_group(0) or setsid)")]
+    NotGroupLeader,
     /// The pipe to the child's fd was closed by this side already.
     #[error("the pipe to child fd {fd} is closed")]
     PipeClosed {

@@ -93,6 +93,24 @@ impl PidSlot {
         }
         sys::kill(self.pid, sig).map_err(exited_already)
     }
+
+    /// The exit status without reaping (`WNOWAIT`), under the lock.
+    fn peek(&self) -> io::Result<Option<ExitStatus>> {
+        let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *reaped {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
+        Ok(sys::peek_pid(self.pid)?.map(ExitStatus::from_raw))
+    }
+
+    /// Signals the process group the child leads, under the lock.
+    fn kill_group(&self, sig: i32) -> Result<(), Error> {
+        let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *reaped {
+            return Err(Error::ProcessExitedAlready);
+        }
+        sys::kill_group(self.pid, sig).map_err(exited_already)
+    }
 }
 
 /// The handle that can signal the process: the pidfd, or the locked pid.
@@ -166,6 +184,16 @@ impl Reaper {
         }
     }
 
+    /// Sends `sig` to the process group led by the child, whose pid is
+    /// `pid`. Only for a child that leads its group; the caller has not
+    /// reaped it, so the group id cannot have been reused.
+    pub(crate) fn send_group(&self, pid: libc::pid_t, sig: i32) -> Result<(), Error> {
+        match self {
+            Reaper::Pidfd(_) => sys::kill_group(pid, sig).map_err(exited_already),
+            Reaper::Signal(slot, _) => slot.kill_group(sig),
+        }
+    }
+
     /// Collects the exit status if the child has exited.
     pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
         match self {
@@ -176,6 +204,12 @@ impl Reaper {
 
     /// Waits for the exit and collects it.
     pub(crate) fn poll_reap(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ExitStatus>> {
+        self.poll_exit(cx, true)
+    }
+
+    /// Waits for the exit; reaps the child if `reap`, else leaves it a
+    /// zombie (`WNOWAIT`) and only reports its status.
+    pub(crate) fn poll_exit(&mut self, cx: &mut Context<'_>, reap: bool) -> Poll<io::Result<ExitStatus>> {
         let mut reregistered = false;
         loop {
             match self {
@@ -192,13 +226,16 @@ impl Reaper {
                         }
                         Err(e) => return Poll::Ready(Err(e)),
                     };
-                    if let Some(status) = sys::waitid_pidfd(guard.get_inner().as_fd())? {
+                    let fd = guard.get_inner().as_fd();
+                    let status = if reap { sys::waitid_pidfd(fd)? } else { sys::peek_pidfd(fd)? };
+                    if let Some(status) = status {
                         return Poll::Ready(Ok(ExitStatus::from_raw(status)));
                     }
                     guard.clear_ready();
                 }
                 Reaper::Signal(slot, sig) => {
-                    if let Some(status) = slot.try_reap()? {
+                    let status = if reap { slot.try_reap()? } else { slot.peek()? };
+                    if let Some(status) = status {
                         return Poll::Ready(Ok(status));
                     }
                     if ready!(sig.poll_recv(cx)).is_none() {

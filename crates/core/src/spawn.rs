@@ -131,7 +131,8 @@ impl Command {
             }
         };
         let master = pty.map(|pty| pty.master);
-        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop))
+        let group_leader = setsid || process_group == Some(0);
+        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader))
     }
 
     /// Steps only the clone trampoline can do: credentials and the

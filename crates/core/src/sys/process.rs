@@ -56,18 +56,29 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<(
 /// Wraps [`waitid(2)`](https://man7.org/linux/man-pages/man2/waitid.2.html)
 /// with `P_PIDFD`.
 pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+    waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, 0)
+}
+
+/// The exit status of the process behind `pidfd` if it has exited,
+/// *without* reaping it (`WNOWAIT`): it stays a zombie, so its pid and
+/// process group id cannot be reused until it is reaped.
+pub(crate) fn peek_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+    waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WNOWAIT)
+}
+
+/// [`peek_pidfd`] for child `pid`, for the SIGCHLD fallback (`P_PID`).
+pub(crate) fn peek_pid(pid: libc::pid_t) -> io::Result<Option<RawStatus>> {
+    waitid(libc::P_PID, pid as libc::id_t, libc::WNOWAIT)
+}
+
+/// `waitid(idtype, id, WEXITED | WNOHANG | extra)`, retried on EINTR.
+fn waitid(idtype: libc::idtype_t, id: libc::id_t, extra: libc::c_int) -> io::Result<Option<RawStatus>> {
     let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
     loop {
-        // SAFETY: `info` is writable storage for one siginfo_t; the pidfd is
-        // borrowed for the call.
-        let rc = unsafe {
-            libc::waitid(
-                P_PIDFD,
-                pidfd.as_raw_fd() as libc::id_t,
-                info.as_mut_ptr(),
-                libc::WEXITED | libc::WNOHANG,
-            )
-        };
+        // SAFETY: `info` is writable storage for one siginfo_t; `id` names a
+        // pidfd borrowed by the caller or one of our children.
+        let rc =
+            unsafe { libc::waitid(idtype, id, info.as_mut_ptr(), libc::WEXITED | libc::WNOHANG | extra) };
         if rc == 0 {
             break;
         }
@@ -142,6 +153,22 @@ pub(crate) fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
     // SAFETY: a plain syscall with integer arguments; the caller guarantees
     // `pid` is an unreaped child, so it cannot have been recycled.
     if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `sig` to process group `pgid` (`kill(-pgid, sig)`).
+///
+/// The caller guarantees the group's leader, whose pid is `pgid`, is an
+/// unreaped child: a pid (alive or zombie) keeps its number, and the group
+/// id with it, from being reused, so the signal cannot reach a stranger.
+pub(crate) fn kill_group(pgid: libc::pid_t, sig: i32) -> io::Result<()> {
+    if pgid <= 1 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: a plain syscall with integer arguments; see above.
+    if unsafe { libc::kill(-pgid, sig) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

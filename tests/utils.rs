@@ -18,7 +18,7 @@ use procwire::{
     get_process_output, get_process_output_and_value, get_process_value, ChildFd, Command, Error, PtySize,
     Run, RunError, SpawnStep,
 };
-use procwire_tests::{guard, open_fds, process_exists, pw_child, raise_nofile, zombie_children};
+use procwire_tests::{guard, open_fds, process_exists, pw_child, raise_nofile, until_dead, zombie_children};
 
 const MIB: usize = 1 << 20;
 
@@ -322,6 +322,64 @@ fn dropping_the_future_kills_and_reaps_the_child() {
         })
         .await;
         assert_eq!(zombie_children(), Vec::<u32>::new());
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}
+
+/// With `stop_group`, the stop ladder reaches the child's own children: a
+/// `sleep` still holding stdout after its shell exited, and one its shell
+/// waits for, both die of the timeout's SIGTERM (long before the 5 s grace).
+/// Without it, the first would run on (see the test above).
+#[test]
+fn stop_group_stops_the_childs_children_on_timeout() {
+    serial(async {
+        for script in ["sleep 100 & echo $!", "sleep 100 & echo $!; wait"] {
+            let mut run = Run::new("sh");
+            run.args(["-c", script]).timeout(Duration::from_millis(300)).stop_group(true);
+            let start = Instant::now();
+            let err = guard(10, script, run.output()).await.unwrap_err();
+            assert!(matches!(err, RunError::Timeout { .. }), "{script}: {err}");
+            assert!(start.elapsed() < Duration::from_secs(3), "{script}: {:?}", start.elapsed());
+            let sleep = pid_in(&err.output().unwrap().stdout);
+            until_dead(sleep, script).await;
+            assert_eq!(zombie_children(), Vec::<u32>::new());
+        }
+    });
+}
+
+/// Dropping a `stop_group` run kills the child's whole group: the shell
+/// and the `sleep` it started.
+#[test]
+fn dropping_a_stop_group_run_kills_the_childs_children() {
+    serial(async {
+        let dir = scratch_dir("group-drop");
+        let pid_file = dir.join("pids");
+        let script = format!("sleep 100 & echo $$ $! > '{}'; wait", pid_file.display());
+        let mut run = Run::new("sh");
+        run.args(["-c", &script]).stop_group(true);
+        let written = async {
+            loop {
+                match std::fs::read_to_string(&pid_file) {
+                    Ok(text) if text.ends_with('\n') => return text,
+                    _ => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+        };
+        let pids = tokio::select! {
+            res = run.output() => panic!("the shell ended on its own: {res:?}"),
+            text = guard(10, "pid file", written) => text,
+        };
+        let pids: Vec<u32> = pids.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        assert_eq!(pids.len(), 2, "{pids:?}");
+        for pid in pids {
+            until_dead(pid, "a member of the dropped run's group").await;
+        }
+        guard(10, "the shell reaped", async {
+            while !zombie_children().is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
         std::fs::remove_dir_all(&dir).unwrap();
     });
 }

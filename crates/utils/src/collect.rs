@@ -59,6 +59,8 @@ pub(crate) struct Limits {
     pub(crate) max_output: usize,
     /// fd 2's bytes go to the stdout buffer, in arrival order.
     pub(crate) merge: bool,
+    /// The child leads its own process group, and stops signal the group.
+    pub(crate) group: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +171,17 @@ impl Collect {
         }
     }
 
+    /// Signals the child, or its whole group; whether anyone was there to
+    /// get it. In group mode the child is not reaped before the end (see
+    /// [`Child::poll_exited`]), so the group id is still its own.
+    fn send(&self, sig: i32) -> bool {
+        if self.limits.group {
+            self.child.signal_group(sig).is_ok()
+        } else {
+            self.status.is_none() && self.child.signal(sig).is_ok()
+        }
+    }
+
     /// The first rung of the ladder: SIGTERM now and SIGKILL after the
     /// grace period (at once when the grace is zero). The first cause
     /// wins; a child reaped already is not signalled.
@@ -177,11 +190,9 @@ impl Collect {
         if self.stop != Stop::No {
             return;
         }
-        if self.status.is_some() || self.limits.grace.is_zero() {
+        if self.limits.grace.is_zero() || !self.send(libc_sig::SIGTERM) {
             return self.kill();
         }
-        // An error here means the child is gone already: the reap follows.
-        let _ = self.child.signal(libc_sig::SIGTERM);
         self.stop = Stop::Terminating;
         let deadline = Instant::now() + self.limits.grace;
         match &mut self.timer {
@@ -191,9 +202,7 @@ impl Collect {
     }
 
     fn kill(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.signal(libc_sig::SIGKILL);
-        }
+        self.send(libc_sig::SIGKILL);
         self.stop = Stop::Killed;
         self.timer = None;
     }
@@ -211,8 +220,23 @@ impl Collect {
     }
 
     fn finish(&mut self) -> Finished {
+        if self.limits.group {
+            // The status is known; this only reaps the zombie.
+            let _ = self.child.try_wait();
+        }
         let [stdout, stderr] = std::mem::take(&mut self.bufs);
         Finished { stdout, stderr, status: self.status, cause: self.cause.take() }
+    }
+}
+
+impl Drop for Collect {
+    /// A run dropped before its end: the child gets SIGKILL from the
+    /// `Child`'s `kill_on_drop`; in group mode its whole group gets it
+    /// first, while the child is still unreaped.
+    fn drop(&mut self) {
+        if self.limits.group {
+            let _ = self.child.signal_group(libc_sig::SIGKILL);
+        }
     }
 }
 
@@ -230,7 +254,8 @@ impl Future for Collect {
         // Reap first: once the child is known to have exited, draining the
         // pipes below until they would block collects everything it wrote.
         if this.status.is_none() {
-            match this.child.poll_wait(cx) {
+            let exit = if this.limits.group { this.child.poll_exited(cx) } else { this.child.poll_wait(cx) };
+            match exit {
                 Poll::Ready(Ok(status)) => this.status = Some(status),
                 Poll::Ready(Err(e)) => {
                     this.cause.get_or_insert(Cause::Io(e));
@@ -246,7 +271,9 @@ impl Future for Collect {
         this.poll_timer(cx);
         // A stopped child's pipes may be held open by its own children:
         // once it is reaped, what is buffered has been read, and that is all.
-        let drained = this.sources.iter().all(Option::is_none) || this.stop != Stop::No;
+        // (When stopping its group, once the group had its SIGKILL.)
+        let stopped = if this.limits.group { this.stop == Stop::Killed } else { this.stop != Stop::No };
+        let drained = this.sources.iter().all(Option::is_none) || stopped;
         if this.status.is_some() && drained {
             this.input = None;
             return Poll::Ready(this.finish());

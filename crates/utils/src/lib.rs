@@ -10,8 +10,9 @@
 //! - [`Run`] is the builder behind the three, for a prepared
 //!   [`Command`](procwire_core::Command) and the options Twisted lacks:
 //!   [`input`](Run::input) for stdin, a [`timeout`](Run::timeout) with a
-//!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL) and an
-//!   output limit ([`max_output`](Run::max_output)).
+//!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL), an
+//!   output limit ([`max_output`](Run::max_output)), and
+//!   [`stop_group`](Run::stop_group) to stop the child's own children too.
 //!
 //! Without Twisted's traps: stdout and stderr are read side by side, so a
 //! child filling one pipe never deadlocks against a parent waiting on the

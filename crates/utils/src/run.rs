@@ -63,11 +63,20 @@ pub struct Run {
     timeout: Option<Duration>,
     grace: Duration,
     max_output: Option<usize>,
+    stop_group: bool,
 }
 
 impl From<Command> for Run {
     fn from(command: Command) -> Run {
-        Run { command, input: None, errortoo: false, timeout: None, grace: DEFAULT_GRACE, max_output: None }
+        Run {
+            command,
+            input: None,
+            errortoo: false,
+            timeout: None,
+            grace: DEFAULT_GRACE,
+            max_output: None,
+            stop_group: false,
+        }
     }
 }
 
@@ -150,6 +159,26 @@ impl Run {
         self
     }
 
+    /// Stops the child's own children too: the child leads a new process
+    /// group ([`Command::process_group(0)`](Command::process_group), unless
+    /// the command starts a session), and the stop ladder of a
+    /// [`timeout`](Self::timeout) or [`max_output`](Self::max_output), and
+    /// dropping the run, signal the whole group: a shell script's
+    /// `sleep`, a build tool's compilers. Without it only the child is
+    /// signalled, as with every peer (Twisted, Python's `subprocess.run`,
+    /// Node's `execFile`, Go's `exec.CommandContext`), and a descendant
+    /// holding the output pipe runs on after the timeout.
+    ///
+    /// Safe against pid reuse: the child is reaped only at the end of the
+    /// run, so until then its group id cannot belong to anyone else.
+    /// Descendants that leave the group (`setsid`, daemons) are not
+    /// reached; those still running when a run ends normally are left
+    /// alone.
+    pub fn stop_group(&mut self, stop_group: bool) -> &mut Run {
+        self.stop_group = stop_group;
+        self
+    }
+
     /// Runs the child and resolves to what it wrote to stdout: Twisted's
     /// `getProcessOutput`. The exit code is not checked (as in Twisted);
     /// [`output_and_value`](Self::output_and_value) has it.
@@ -218,6 +247,9 @@ impl Run {
     fn start(&mut self, capture: bool, merge: bool) -> Result<Collect, RunError> {
         let pipe_or_null = |pipe: bool, dir: ChildFd| if pipe { dir } else { ChildFd::Null };
         let cmd = &mut self.command;
+        if self.stop_group {
+            cmd.process_group(0);
+        }
         cmd.kill_on_drop(true)
             .stdin(pipe_or_null(self.input.is_some(), ChildFd::WritePipe))
             .stdout(pipe_or_null(capture, ChildFd::ReadPipe))
@@ -242,6 +274,7 @@ impl Run {
             grace: self.grace,
             max_output: self.max_output.unwrap_or(usize::MAX),
             merge,
+            group: self.stop_group,
         };
         Ok(Collect::new(child, input, sources, limits))
     }

@@ -194,8 +194,9 @@ impl Run {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future kills the child (SIGKILL) and hands it to
-    /// procwire's reaper: nothing is left running, no zombie remains.
+    /// Dropping the future kills the child (SIGKILL; its whole group with
+    /// [`stop_group`](Self::stop_group)) and hands it to procwire's
+    /// reaper: no zombie remains.
     pub async fn output(&mut self) -> Result<Vec<u8>, RunError> {
         let output = self.finish(true, self.errortoo).await?;
         if !self.errortoo && !output.stderr.is_empty() {

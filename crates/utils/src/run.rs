@@ -285,26 +285,25 @@ impl Run {
     async fn finish(&mut self, capture: bool, merge: bool) -> Result<Output, RunError> {
         let Finished { stdout, stderr, status, cause } = self.start(capture, merge)?.await;
         let output = |status| Output { stdout, stderr, status };
-        let program = || self.command.get_program().to_string_lossy().into_owned();
         Err(match (status, cause) {
-            (_, Some(Cause::Io(source))) => RunError::Io { program: program(), source },
+            (_, Some(Cause::Io(source))) => RunError::Io { program: self.program(), source },
             (None, _) => {
                 let source = std::io::Error::other("the child's exit status was lost");
-                RunError::Io { program: program(), source }
+                RunError::Io { program: self.program(), source }
             }
             (Some(status), Some(Cause::Timeout)) => RunError::Timeout {
-                program: program(),
+                program: self.program(),
                 after: self.timeout.unwrap_or_default(),
                 output: output(status),
             },
             (Some(status), Some(Cause::Limit { fd })) => RunError::OutputLimit {
-                program: program(),
+                program: self.program(),
                 limit: self.max_output.unwrap_or(usize::MAX),
                 fd,
                 output: output(status),
             },
             (Some(status), None) => match status.signal() {
-                Some(signal) => RunError::Signal { program: program(), signal, output: output(status) },
+                Some(signal) => RunError::Signal { program: self.program(), signal, output: output(status) },
                 None => return Ok(output(status)),
             },
         })

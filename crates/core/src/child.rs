@@ -255,10 +255,8 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         let Some(reaper) = self.reaper.take() else { return };
-        if self.kill_on_drop {
-            let _ = reaper.send(libc::SIGKILL);
-        }
-        reaper.abandon();
+        let killed = self.kill_on_drop && reaper.send(libc::SIGKILL).is_ok();
+        reaper.abandon(killed);
     }
 }
 

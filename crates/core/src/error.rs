@@ -96,9 +96,16 @@ pub enum SpawnStep {
     FdSetup,
     /// `posix_spawn` itself (attributes, resources).
     Spawn,
+    /// Creating the child with procwire's `clone` trampoline (its stack,
+    /// `clone` itself: `EAGAIN` under `RLIMIT_NPROC`, `ENOMEM`).
+    Clone,
+    /// Starting procwire's spawner thread, which creates the children that
+    /// have a [parent-death signal](crate::Command::parent_death_signal).
+    SpawnerThread,
     /// `execve` of the program (not found, permission denied, bad format).
     Exec,
-    /// Opening the pidfd that follows the child.
+    /// Opening the pidfd that follows the child (or following it at all:
+    /// the child is killed and reaped before the error is returned).
     Pidfd,
     /// Opening the pseudo-terminal.
     Pty,
@@ -130,6 +137,8 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Chdir => "chdir",
             SpawnStep::FdSetup => "setting up fds",
             SpawnStep::Spawn => "posix_spawn",
+            SpawnStep::Clone => "clone",
+            SpawnStep::SpawnerThread => "starting the procwire-spawner thread",
             SpawnStep::Exec => "exec",
             SpawnStep::Pidfd => "pidfd_open",
             SpawnStep::Pty => "opening the pty",

@@ -22,6 +22,8 @@ use crate::sys::process as sys;
 
 mod orphan;
 
+pub(crate) use orphan::retry_stranded;
+
 /// Whether children are followed through pidfds (probed once).
 pub(crate) fn pidfd_available() -> bool {
     if cfg!(procwire_force_sigchld) {
@@ -86,6 +88,18 @@ impl PidSlot {
         Ok(status.map(ExitStatus::from_raw))
     }
 
+    /// Waits for the child's exit and reaps it, blocking; for a child
+    /// sent SIGKILL, whose end is bounded.
+    pub(crate) fn reap_blocking(&self) -> io::Result<ExitStatus> {
+        let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
+        if *reaped {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
+        let status = sys::waitpid_blocking(self.pid)?;
+        *reaped = true;
+        Ok(ExitStatus::from_raw(status))
+    }
+
     fn kill(&self, sig: i32) -> Result<(), Error> {
         let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
         if *reaped {
@@ -138,11 +152,13 @@ fn exited_already(e: io::Error) -> Error {
     }
 }
 
-/// Kills a child that cannot be followed (its pidfd could not be opened)
-/// and leaves it to the orphan reaper.
-pub(crate) fn kill_and_forget(pid: libc::pid_t) {
+/// Kills and reaps a child that cannot be followed (a spawn failed after
+/// it was created), before the spawn returns its error: nothing is left
+/// behind, and no background thread is needed (one may not start under the
+/// same resource pressure). SIGKILL ends it in bounded time.
+pub(crate) fn kill_and_reap(pid: libc::pid_t) {
     let _ = sys::kill(pid, libc::SIGKILL);
-    orphan::adopt(Target::Pid(Arc::new(PidSlot { pid, reaped: Mutex::new(false) })));
+    let _ = sys::waitpid_blocking(pid);
 }
 
 /// Follows one unreaped child.
@@ -155,11 +171,15 @@ pub(crate) enum Reaper {
 }
 
 impl Reaper {
-    /// Starts following `pid`, just spawned.
-    pub(crate) fn new(pid: libc::pid_t, prepared: Prepared) -> io::Result<Self> {
+    /// Starts following `pid`, just spawned; `pidfd` is its pidfd if the
+    /// spawn made one.
+    pub(crate) fn new(pid: libc::pid_t, prepared: Prepared, pidfd: Option<OwnedFd>) -> io::Result<Self> {
         match prepared {
             Prepared::Pidfd => {
-                let fd = Arc::new(sys::pidfd_open(pid)?);
+                let fd = match pidfd {
+                    Some(fd) => Arc::new(fd),
+                    None => Arc::new(sys::pidfd_open(pid)?),
+                };
                 Ok(Reaper::Pidfd(crate::sys::io::register(fd, Interest::READABLE)?))
             }
             Prepared::Signal(sig) => {
@@ -247,8 +267,9 @@ impl Reaper {
     }
 
     /// Hands a child that is still running to the orphan reaper, which
-    /// collects it whenever it exits, runtime or not.
-    pub(crate) fn abandon(self) {
+    /// collects it whenever it exits, runtime or not; `killed` says it was
+    /// sent SIGKILL (see [`orphan::adopt`]).
+    pub(crate) fn abandon(self, killed: bool) {
         if let Ok(Some(_)) = self.try_reap() {
             return;
         }
@@ -257,6 +278,6 @@ impl Reaper {
             Reaper::Pidfd(afd) => Target::Pidfd(afd.into_inner()),
             Reaper::Signal(slot, _) => Target::Pid(slot),
         };
-        orphan::adopt(target);
+        orphan::adopt(target, killed);
     }
 }

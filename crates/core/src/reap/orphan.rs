@@ -5,9 +5,17 @@
 //! exits, and a zombie must never outlive that. The thread starts on the
 //! first abandoned child and then sleeps in `poll(2)` on the orphans'
 //! pidfds (or, in the SIGCHLD fallback, re-checks its pids every 50 ms).
+//!
+//! Starting it takes a wake pipe and a thread, and either can fail for a
+//! while (`EMFILE`, `EAGAIN` under `RLIMIT_NPROC`). A failed start is not
+//! remembered: the next adoption, and every spawn while orphans wait, try
+//! again. Until then a child that was sent SIGKILL is reaped on the spot
+//! (it dies in bounded time), and one left running stays on the list, to be
+//! reaped by the first thread that starts.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -15,28 +23,83 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use super::Target;
 use crate::sys::process as sys;
 
-struct Orphans {
-    list: Mutex<Vec<Target>>,
-    wake_tx: OwnedFd,
+struct State {
+    /// Children to reap.
+    list: Vec<Target>,
+    /// The running thread's wake pipe; `None` while no thread runs.
+    wake_tx: Option<OwnedFd>,
 }
 
-static ORPHANS: OnceLock<Option<Orphans>> = OnceLock::new();
+static STATE: Mutex<State> = Mutex::new(State { list: Vec::new(), wake_tx: None });
 
-/// Adopts a running child whose `Child` was dropped.
-pub(super) fn adopt(target: Target) {
-    let Some(orphans) = ORPHANS.get_or_init(start) else {
-        // No thread could be started: nothing more can be done from here.
+/// Orphans are listed but no thread runs to reap them.
+static STRANDED: AtomicBool = AtomicBool::new(false);
+
+fn state() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Adopts a running child whose `Child` was dropped; `killed` says it was
+/// sent SIGKILL, so it can be waited for here if no thread can be started.
+pub(super) fn adopt(target: Target, killed: bool) {
+    let mut state = state();
+    if state.wake_tx.is_none() {
+        let _ = start(&mut state);
+    }
+    if state.wake_tx.is_none() && killed {
+        // No thread, and none can be started now: SIGKILL ends the child
+        // in bounded time, so wait for it here rather than leave a zombie.
+        drop(state);
+        wait_blocking(&target);
         return;
-    };
-    orphans.list.lock().unwrap_or_else(PoisonError::into_inner).push(target);
-    // A full pipe means a wake-up is already pending.
-    let _ = nix::unistd::write(&orphans.wake_tx, &[1]);
+    }
+    state.list.push(target);
+    notify(&state);
 }
 
-fn start() -> Option<Orphans> {
-    let (wake_rx, wake_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).ok()?;
-    std::thread::Builder::new().name("procwire-reaper".into()).spawn(move || run(wake_rx)).ok()?;
-    Some(Orphans { list: Mutex::new(Vec::new()), wake_tx })
+/// Tries again to start the thread if orphans are waiting for one; cheap
+/// (one atomic load) when none are.
+pub(crate) fn retry_stranded() {
+    if STRANDED.load(Ordering::Relaxed) {
+        let mut state = state();
+        if state.wake_tx.is_none() {
+            let _ = start(&mut state);
+        }
+        notify(&state);
+    }
+}
+
+/// Wakes the thread, or records that the listed orphans have none.
+fn notify(state: &State) {
+    match &state.wake_tx {
+        Some(tx) => {
+            STRANDED.store(false, Ordering::Relaxed);
+            // A full pipe means a wake-up is already pending.
+            let _ = nix::unistd::write(tx, &[1]);
+        }
+        None => STRANDED.store(true, Ordering::Relaxed),
+    }
+}
+
+/// Starts the thread; nothing is kept on failure, so the next call tries
+/// again.
+fn start(state: &mut State) -> std::io::Result<()> {
+    let (wake_rx, wake_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    std::thread::Builder::new().name("procwire-reaper".into()).spawn(move || run(wake_rx))?;
+    state.wake_tx = Some(wake_tx);
+    Ok(())
+}
+
+/// Waits for `target` to exit and reaps it, blocking this thread.
+fn wait_blocking(target: &Target) {
+    match target {
+        Target::Pidfd(fd) => {
+            let _ = sys::waitid_pidfd_blocking(fd.as_fd());
+        }
+        Target::Pid(slot) => {
+            let _ = slot.reap_blocking();
+        }
+    }
 }
 
 /// Whether `target` has been reaped (or can never be: then it is dropped).
@@ -49,15 +112,10 @@ fn reaped(target: &Target) -> bool {
 
 fn run(wake_rx: OwnedFd) {
     loop {
-        // Until `start` has been published by `get_or_init`, the list is
-        // empty; `adopt` writes to the wake pipe only after publishing.
-        let pending: Vec<Target> = match ORPHANS.get().and_then(Option::as_ref) {
-            Some(orphans) => {
-                let mut list = orphans.list.lock().unwrap_or_else(PoisonError::into_inner);
-                list.retain(|t| !reaped(t));
-                list.clone()
-            }
-            None => Vec::new(),
+        let pending: Vec<Target> = {
+            let mut state = state();
+            state.list.retain(|t| !reaped(t));
+            state.list.clone()
         };
         let mut fds = vec![PollFd::new(wake_rx.as_fd(), PollFlags::POLLIN)];
         let mut timeout = PollTimeout::NONE;

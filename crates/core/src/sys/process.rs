@@ -59,6 +59,12 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus
     waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, 0)
 }
 
+/// Waits for the process behind `pidfd` to exit and reaps it, blocking the
+/// calling thread; only for a process sent SIGKILL, whose end is bounded.
+pub(crate) fn waitid_pidfd_blocking(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+    waitid_flags(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED)
+}
+
 /// The exit status of the process behind `pidfd` if it has exited,
 /// *without* reaping it (`WNOWAIT`): it stays a zombie, so its pid and
 /// process group id cannot be reused until it is reaped.
@@ -73,12 +79,16 @@ pub(crate) fn peek_pid(pid: libc::pid_t) -> io::Result<Option<RawStatus>> {
 
 /// `waitid(idtype, id, WEXITED | WNOHANG | extra)`, retried on EINTR.
 fn waitid(idtype: libc::idtype_t, id: libc::id_t, extra: libc::c_int) -> io::Result<Option<RawStatus>> {
+    waitid_flags(idtype, id, libc::WEXITED | libc::WNOHANG | extra)
+}
+
+/// `waitid(idtype, id, flags)`, retried on EINTR.
+fn waitid_flags(idtype: libc::idtype_t, id: libc::id_t, flags: libc::c_int) -> io::Result<Option<RawStatus>> {
     let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
     loop {
         // SAFETY: `info` is writable storage for one siginfo_t; `id` names a
         // pidfd borrowed by the caller or one of our children.
-        let rc =
-            unsafe { libc::waitid(idtype, id, info.as_mut_ptr(), libc::WEXITED | libc::WNOHANG | extra) };
+        let rc = unsafe { libc::waitid(idtype, id, info.as_mut_ptr(), flags) };
         if rc == 0 {
             break;
         }
@@ -131,7 +141,7 @@ pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<RawStatus>> 
 }
 
 /// Blocks until child `pid` exits and reaps it; only for a child known to
-/// have exited already (a failed trampoline spawn).
+/// have exited already (a failed trampoline spawn) or sent SIGKILL.
 pub(crate) fn waitpid_blocking(pid: libc::pid_t) -> io::Result<RawStatus> {
     let mut status = 0;
     loop {

@@ -23,6 +23,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_long, c_void};
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::libc;
@@ -75,6 +76,8 @@ impl ChildStep {
 pub(crate) enum Failure {
     /// In the parent, before the child existed (mmap, clone).
     Parent(io::Error),
+    /// Starting procwire's spawner thread (for a parent-death signal).
+    Thread(io::Error),
     /// In the child, at `step`; the child has been reaped.
     Child(ChildStep, io::Error),
 }
@@ -90,6 +93,8 @@ pub(crate) struct Request<'a> {
     pub(crate) gid: Option<libc::gid_t>,
     pub(crate) uid: Option<libc::uid_t>,
     pub(crate) parent_death_signal: Option<c_int>,
+    /// Ask the kernel for a pidfd with the child (`CLONE_PIDFD`).
+    pub(crate) pidfd: bool,
 }
 
 /// What the child reads and writes in the parent's memory.
@@ -156,8 +161,16 @@ pub(crate) fn preferred() -> bool {
     }
 }
 
+/// A child the trampoline started: its pid, and its pidfd when the
+/// request asked for one.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pid: libc::pid_t,
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
 /// Spawns the child described by `req` through the trampoline.
-pub(crate) fn spawn(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
+pub(crate) fn spawn(req: &Request<'_>) -> Result<Spawned, Failure> {
     spawn_keeping(req, None)
 }
 
@@ -177,7 +190,7 @@ fn thread_mask() -> io::Result<u64> {
 
 /// [`spawn`], with the mask to keep (for `keep_signal_mask`) read on
 /// another thread than the one spawning.
-fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pid_t, Failure> {
+fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<Spawned, Failure> {
     debug_assert!(req.spawn.argv.last().is_some_and(|p| p.is_null()));
     // This thread's stack from its last spawn, or a new one: the child is
     // done with it once `clone` returns (CLONE_VFORK), so one per thread
@@ -209,17 +222,26 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
     if rc < 0 {
         return Err(Failure::Parent(io::Error::last_os_error()));
     }
+    // With CLONE_PIDFD the kernel creates the pidfd with the child, or
+    // fails the clone (EMFILE): there is no moment when the child exists
+    // and cannot be followed.
+    let mut pidfd: c_int = -1;
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let flags = if req.pidfd { flags | libc::CLONE_PIDFD } else { flags };
     // SAFETY: `child_main` only reads `shared` and writes its atomics; the
     // stack is a fresh mapping of STACK bytes whose top we pass (16-byte
     // aligned, as mmap returns page-aligned memory); CLONE_VFORK suspends
     // this thread until the child has exec'd or exited, so `shared` and the
-    // stack outlive the child's use of them.
+    // stack outlive the child's use of them. With CLONE_PIDFD the kernel
+    // writes one int, the pidfd, through the parent_tid pointer, which
+    // points to `pidfd`.
     let pid = unsafe {
         libc::clone(
             child_main,
             stack.top(),
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            flags,
             &shared as *const Shared<'_> as *mut c_void,
+            &mut pidfd as *mut c_int,
         )
     };
     let clone_err = io::Error::last_os_error();
@@ -239,6 +261,9 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
     if pid < 0 {
         return Err(Failure::Parent(clone_err));
     }
+    // SAFETY: with CLONE_PIDFD a successful clone stored a new descriptor
+    // in `pidfd` that nothing else owns; without it `pidfd` stays -1.
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
     let step = shared.failed_step.load(Ordering::Acquire);
     if step != 0 {
         let errno = shared.failed_errno.load(Ordering::Acquire);
@@ -247,7 +272,7 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<libc::pi
         let step = ChildStep::from_i32(step).unwrap_or(ChildStep::Exec);
         return Err(Failure::Child(step, io::Error::from_raw_os_error(errno)));
     }
-    Ok(pid)
+    Ok(Spawned { pid, pidfd })
 }
 
 thread_local! {
@@ -487,40 +512,48 @@ unsafe fn fd_step(step: &FdStep) -> Result<(), i32> {
 /// after 10 s idle, the child would be killed at a random time. Spawning
 /// from a thread that never exits makes the signal mean "the parent process
 /// died".
-pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<libc::pid_t, Failure> {
-    use std::sync::mpsc;
-    use std::sync::OnceLock;
+pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<Spawned, Failure> {
+    use std::sync::{mpsc, Mutex, PoisonError};
 
     struct Job {
         req: *const Request<'static>,
         caller_mask: u64,
-        reply: mpsc::SyncSender<Result<libc::pid_t, Failure>>,
+        reply: mpsc::SyncSender<Result<Spawned, Failure>>,
     }
     // SAFETY: the submitting thread blocks on `reply` until the job is done,
     // so the `Request` behind the pointer (and everything it points to)
     // outlives the job; the spawner thread only reads it.
     unsafe impl Send for Job {}
 
-    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new().name("procwire-spawner".into()).spawn(move || {
-            for job in rx {
-                // SAFETY: see `Job`: the request is alive until we reply.
-                let result = spawn_keeping(unsafe { &*job.req }, Some(job.caller_mask));
-                let _ = job.reply.send(result);
+    // The thread, once one could be started. A failed start (EAGAIN under
+    // RLIMIT_NPROC, ENOMEM) is not remembered: the next spawn tries again.
+    static SPAWNER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+    let spawner = {
+        let mut slot = SPAWNER.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(tx) => tx.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel::<Job>();
+                std::thread::Builder::new()
+                    .name("procwire-spawner".into())
+                    .spawn(move || {
+                        for job in rx {
+                            // SAFETY: see `Job`: the request is alive until we reply.
+                            let result = spawn_keeping(unsafe { &*job.req }, Some(job.caller_mask));
+                            let _ = job.reply.send(result);
+                        }
+                    })
+                    .map_err(Failure::Thread)?;
+                slot.insert(tx).clone()
             }
-        });
-        thread.ok().map(|_| tx)
-    });
-    let Some(spawner) = spawner else {
-        return Err(Failure::Parent(io::Error::other("could not start the procwire-spawner thread")));
+        }
     };
     let (reply, answer) = mpsc::sync_channel(1);
     let caller_mask = thread_mask().map_err(Failure::Parent)?;
     let job = Job { req: (req as *const Request<'_>).cast(), caller_mask, reply };
-    spawner.send(job).map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?;
-    answer.recv().map_err(|_| Failure::Parent(io::Error::other("procwire-spawner thread is gone")))?
+    let gone = || Failure::Thread(io::Error::other("the procwire-spawner thread is gone"));
+    spawner.send(job).map_err(|_| gone())?;
+    answer.recv().map_err(|_| gone())?
 }
 
 #[cfg(test)]

@@ -488,7 +488,10 @@ impl Command {
                     }
                     denied = true;
                 }
-                _ => {}
+                // A directory (or a device, a FIFO) by that name: `execve`
+                // fails with EACCES, which execvp remembers and goes on.
+                Ok(_) => denied = true,
+                Err(_) => {}
             }
         }
         Err(not_found(if denied { nix::libc::EACCES } else { nix::libc::ENOENT }))

@@ -1,6 +1,6 @@
 //! `Command::spawn`: plan in the parent, then one `posix_spawn`.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -60,6 +60,7 @@ impl Command {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
+        crate::reap::retry_stranded();
         let path = self.resolve_program()?;
         let mut argv: Vec<*const c_char> = Vec::with_capacity(self.args.len() + 2);
         argv.push(self.arg0.as_ref().unwrap_or(&self.program_c).as_ptr());
@@ -101,38 +102,59 @@ impl Command {
             controlling_tty: pty.as_ref().map(|p| (p.slave_path.as_c_str(), spare)),
             keep_signal_mask: self.keep_signal_mask,
         };
-        let pid = if self.needs_trampoline() || sys::trampoline::preferred() {
+        let pidfd = matches!(prepared, Prepared::Pidfd);
+        let mut spawned = self.launch(&request, pidfd);
+        if matches!(&spawned, Err(Error::Spawn { step: SpawnStep::Exec, source, .. })
+            if source.raw_os_error() == Some(libc::ENOEXEC))
+        {
+            // execvp's rule: a file the kernel does not know how to run (a
+            // script without `#!`) is run by `/bin/sh`, as
+            // `/bin/sh path args...`.
+            let mut sh_argv: Vec<*const c_char> = Vec::with_capacity(argv.len() + 1);
+            sh_argv.extend([SHELL.as_ptr(), path.as_ptr()]);
+            sh_argv.extend_from_slice(&argv[1..]);
+            let request = sys::spawn::SpawnRequest { path: SHELL, argv: &sh_argv, ..request };
+            spawned = self.launch(&request, pidfd);
+        }
+        let sys::trampoline::Spawned { pid, pidfd } = spawned?;
+        // The child exists: from here on, a failure (or a panic) kills and
+        // reaps it before `spawn` returns.
+        let guard = ReapOnDrop(pid);
+        drop(fds.child_ends);
+        let reaper = Reaper::new(pid, prepared, pidfd).map_err(|e| self.error(SpawnStep::Pidfd, e))?;
+        std::mem::forget(guard);
+        let master = pty.map(|pty| pty.master);
+        let group_leader = setsid || process_group == Some(0);
+        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader))
+    }
+
+    /// Starts the child with the engine that fits: the clone trampoline
+    /// where it is preferred or needed, else `posix_spawn`.
+    fn launch(
+        &self,
+        request: &sys::spawn::SpawnRequest<'_>,
+        pidfd: bool,
+    ) -> Result<sys::trampoline::Spawned, Error> {
+        if self.needs_trampoline() || sys::trampoline::preferred() {
             let (groups, gid) = self.credentials();
             let request = sys::trampoline::Request {
-                spawn: &request,
+                spawn: request,
                 groups: groups.as_deref(),
                 gid,
                 uid: self.uid,
                 parent_death_signal: self.parent_death_signal,
+                pidfd,
             };
             let spawned = if self.parent_death_signal.is_some() {
                 sys::trampoline::spawn_on_spawner_thread(&request)
             } else {
                 sys::trampoline::spawn(&request)
             };
-            spawned.map_err(|failure| self.trampoline_error(failure))?
+            spawned.map_err(|failure| self.trampoline_error(failure, pidfd))
         } else {
-            sys::spawn::spawn(&request).map_err(|e| self.diagnose(e))?
-        };
-        drop(fds.child_ends);
-
-        let reaper = match Reaper::new(pid, prepared) {
-            Ok(reaper) => reaper,
-            Err(e) => {
-                // Without a pidfd we cannot follow the child: stop it and
-                // let the SIGCHLD-style orphan path reap it.
-                crate::reap::kill_and_forget(pid);
-                return Err(self.error(SpawnStep::Pidfd, e));
-            }
-        };
-        let master = pty.map(|pty| pty.master);
-        let group_leader = setsid || process_group == Some(0);
-        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader))
+            let pid = sys::spawn::spawn(request).map_err(|e| self.diagnose(e))?;
+            Ok(sys::trampoline::Spawned { pid, pidfd: None })
+        }
     }
 
     /// Steps only the clone trampoline can do: credentials and the
@@ -167,10 +189,15 @@ impl Command {
         (Some(groups), gid)
     }
 
-    fn trampoline_error(&self, failure: sys::trampoline::Failure) -> Error {
+    fn trampoline_error(&self, failure: sys::trampoline::Failure, pidfd: bool) -> Error {
         use sys::trampoline::{ChildStep, Failure};
         match failure {
-            Failure::Parent(e) => self.error(SpawnStep::Spawn, e),
+            // With CLONE_PIDFD, a full descriptor table fails the clone.
+            Failure::Parent(e) if pidfd && e.raw_os_error() == Some(libc::EMFILE) => {
+                self.error(SpawnStep::Pidfd, e)
+            }
+            Failure::Parent(e) => self.error(SpawnStep::Clone, e),
+            Failure::Thread(e) => self.error(SpawnStep::SpawnerThread, e),
             Failure::Child(step, e) => {
                 let step = match step {
                     ChildStep::SignalReset => SpawnStep::SignalReset,
@@ -276,6 +303,19 @@ impl Command {
             _ => SpawnStep::Exec,
         };
         self.error(step, errno)
+    }
+}
+
+/// The shell that runs scripts without `#!`, as `execvp` does.
+const SHELL: &CStr = c"/bin/sh";
+
+/// Kills and reaps a child whose spawn failed after it was created, when
+/// dropped (on an error return or a panic alike).
+struct ReapOnDrop(libc::pid_t);
+
+impl Drop for ReapOnDrop {
+    fn drop(&mut self) {
+        crate::reap::kill_and_reap(self.0);
     }
 }
 

@@ -83,6 +83,11 @@ pub(crate) struct Collect {
     input: Option<(Sink, Bytes)>,
     /// fd 1 and fd 2, `None` once at end of file (or stopped reading).
     sources: [Option<Source>; 2],
+    /// The terminal's read half once it is done reading: closing the
+    /// master hangs the terminal up, and the child (which may live on
+    /// after closing its side) would get SIGHUP, so it stays open until
+    /// the child is reaped.
+    terminal: Option<PtyReadHalf>,
     bufs: [Vec<u8>; 2],
     limits: Limits,
     status: Option<ExitStatus>,
@@ -104,6 +109,7 @@ impl Collect {
             child,
             input,
             sources,
+            terminal: None,
             bufs: [Vec::new(), Vec::new()],
             limits,
             status: None,
@@ -154,20 +160,29 @@ impl Collect {
             };
             match read {
                 Poll::Pending => return,
-                Poll::Ready(Ok(0)) => self.sources[i] = None,
+                Poll::Ready(Ok(0)) => self.close_source(i),
                 Poll::Ready(Ok(_)) if buf.len() > self.limits.max_output => {
                     buf.truncate(self.limits.max_output);
-                    // Closing our end also makes the child's next write fail.
-                    self.sources[i] = None;
+                    // Closing our end of a pipe also makes the child's next
+                    // write fail.
+                    self.close_source(i);
                     self.begin_stop(Cause::Limit { fd });
                 }
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
-                    self.sources[i] = None;
+                    self.close_source(i);
                     self.begin_stop(Cause::Io(e));
                 }
             }
+        }
+    }
+
+    /// Stops reading source `i`: a pipe is closed, a terminal kept open
+    /// until the end of the run.
+    fn close_source(&mut self, i: usize) {
+        if let Some(Source::Pty(read)) = self.sources[i].take() {
+            self.terminal = Some(read);
         }
     }
 
@@ -194,7 +209,8 @@ impl Collect {
             return self.kill();
         }
         self.stop = Stop::Terminating;
-        let deadline = Instant::now() + self.limits.grace;
+        // Any grace is accepted: one too long for the clock means never.
+        let deadline = Instant::now().checked_add(self.limits.grace).unwrap_or_else(far_future);
         match &mut self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
             None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
@@ -224,6 +240,8 @@ impl Collect {
             // The status is known; this only reaps the zombie.
             let _ = self.child.try_wait();
         }
+        // Reaped: the terminal can be hung up without hitting the child.
+        self.terminal = None;
         let [stdout, stderr] = std::mem::take(&mut self.bufs);
         Finished { stdout, stderr, status: self.status, cause: self.cause.take() }
     }
@@ -238,6 +256,12 @@ impl Drop for Collect {
             let _ = self.child.signal_group(libc_sig::SIGKILL);
         }
     }
+}
+
+/// An instant no run reaches (as tokio's own `sleep(Duration::MAX)` picks).
+fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(86400 * 365 * 30)).unwrap_or(now)
 }
 
 /// Signal numbers, without a libc dependency in this crate.

@@ -394,6 +394,50 @@ fn path_search_uses_the_childs_path() {
     });
 }
 
+// Issue #9, defect 13: execvp runs an executable without `#!` with
+// /bin/sh (std users rely on it); procwire returned ENOEXEC.
+#[test]
+fn enoexec_script_without_shebang_runs_with_sh() {
+    serial(async {
+        let dir = TempDir::new("enoexec");
+        let script = dir.0.join("pw-no-shebang");
+        std::fs::write(&script, b"echo \"sh ran $0 with $1 $2\"\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        // Found through PATH, as execvp would.
+        let (out, st) = output(Command::new("pw-no-shebang").args(["a", "b c"]).env("PATH", &dir.0)).await;
+        assert!(st.success(), "{st:?}");
+        let want = format!("sh ran {} with a b c\n", script.display());
+        assert_eq!(String::from_utf8_lossy(&out), want);
+        // Named by its path: execvp's rule holds too.
+        let (out, st) = output(Command::new(&script).args(["a", "b c"])).await;
+        assert!(st.success(), "{st:?}");
+        assert_eq!(String::from_utf8_lossy(&out), want);
+    });
+}
+
+// Issue #9, defect 13: a directory on PATH named like the program is
+// skipped, as execvp does (EACCES remembered), not "not found".
+#[test]
+fn directory_on_path_named_like_the_program_is_skipped() {
+    serial(async {
+        let first = TempDir::new("path-dir-first");
+        let second = TempDir::new("path-dir-second");
+        std::fs::create_dir(first.0.join("pw-path-twice")).unwrap();
+        let real = second.0.join("pw-path-twice");
+        std::fs::write(&real, b"#!/bin/sh\necho second\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let path = format!("{}:{}", first.0.display(), second.0.display());
+        let (out, st) = output(Command::new("pw-path-twice").env("PATH", &path)).await;
+        assert!(st.success(), "{st:?}");
+        assert_eq!(out, b"second\n", "the directory is skipped");
+
+        let err = Command::new("pw-path-twice").env("PATH", &first.0).spawn().unwrap_err();
+        assert_spawn_error(&err, SpawnStep::PathSearch, io::ErrorKind::PermissionDenied, "pw-path-twice");
+    });
+}
+
 #[test]
 fn spawn_outside_runtime_is_no_runtime() {
     let _lock = lock();

@@ -519,3 +519,44 @@ fn status_kib(field: &str) -> u64 {
     let line = status.lines().find(|l| l.starts_with(field)).expect("field in /proc/self/status");
     line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("kB value")
 }
+
+// Issue #9, defect 5: `Run` closed the terminal's master before the reap,
+// so a child that closes its side of the terminal and lives on got SIGHUP.
+#[test]
+fn run_on_a_terminal_keeps_the_master_until_the_reap() {
+    serial(async {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo hi; exec 0<&- 1>&- 2>&-; sleep 0.3; exit 0"]).pty(PtySize::default());
+        let out = guard(10, "closes its terminal, lives on", Run::from(cmd).output_and_value()).await;
+        let out = out.expect("no SIGHUP: exit 0");
+        assert_eq!((out.stdout.as_slice(), out.status.code()), (&b"hi\r\n"[..], Some(0)));
+        // `head` closes its output at exit, before it is reaped: 40 runs.
+        for i in 0..40 {
+            let mut cmd = Command::new("head");
+            cmd.args(["-n", "1"]).pty(PtySize::default());
+            let out =
+                guard(10, "head on a terminal", Run::from(cmd).input("one\ntwo\n").output_and_value()).await;
+            let out = out.unwrap_or_else(|e| panic!("run {i}: {e}"));
+            assert_eq!(out.status.code(), Some(0), "run {i}: {:?}", out.status);
+        }
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
+// Issue #9, defect 11: `grace(Duration::MAX)` panicked with "overflow when
+// adding duration to instant"; any duration is accepted.
+#[test]
+fn grace_and_timeout_of_duration_max_are_accepted() {
+    serial(async {
+        let mut run = Run::new("sleep");
+        run.arg("100").timeout(Duration::from_millis(100)).grace(Duration::MAX);
+        let err = guard(10, "timeout with an endless grace", run.output()).await.unwrap_err();
+        match err {
+            RunError::Timeout { output, .. } => assert_eq!(output.status.signal(), Some(15), "SIGTERM"),
+            other => panic!("a timeout, got {other}"),
+        }
+        let mut run = Run::new("true");
+        run.timeout(Duration::MAX).grace(Duration::MAX);
+        assert_eq!(guard(10, "endless timeout", run.value()).await.unwrap(), 0);
+    });
+}

@@ -164,3 +164,43 @@ pub fn parse_hex_lines(text: &str) -> Vec<Vec<u8>> {
     }
     panic!("no end line in {text:?}");
 }
+
+/// Pids of this process's children, in any state.
+pub fn children() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(me) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Runs the test `name` (this very test) in a fresh copy of the test
+/// binary, so the limits it lowers and the process-wide state it starts
+/// from (procwire's reaper and spawner threads) are its own: `body` runs
+/// there, and here the test passes when that copy passed that one test.
+pub fn in_own_process(name: &str, body: impl FnOnce()) {
+    const VAR: &str = "PROCWIRE_TEST_OWN_PROCESS";
+    if std::env::var_os(VAR).is_some_and(|v| v == name) {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = std::process::Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(VAR, name)
+        .output()
+        .expect("re-run the test binary");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in its own process: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+}

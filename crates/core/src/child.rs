@@ -21,9 +21,17 @@ use crate::status::ExitStatus;
 /// never reach a recycled pid: after the child was reaped it returns
 /// [`Error::ProcessExitedAlready`].
 ///
+/// # Dropping
+///
 /// Dropping a `Child` never leaves a zombie: a child still running is
-/// handed to a background reaper (and first sent SIGKILL if the command set
-/// [`kill_on_drop`](crate::Command::kill_on_drop)).
+/// handed to a background reaper thread (and first sent SIGKILL if the
+/// command set [`kill_on_drop`](crate::Command::kill_on_drop)), which reaps
+/// it whenever it exits, with or without a tokio runtime. Starting that
+/// thread takes a pipe and a thread; if either cannot be had at that moment
+/// (a full descriptor table, `RLIMIT_NPROC`), a child sent SIGKILL is
+/// waited for on the spot (it dies in bounded time), and one left running
+/// is kept on the reaper's list: the next drop or spawn starts the thread
+/// and it is reaped then.
 ///
 /// # Example
 ///

@@ -270,7 +270,9 @@ impl Command {
 
     /// Sends SIGKILL to the child when its [`Child`](crate::Child) is
     /// dropped before the child was reaped. Either way the child is reaped:
-    /// a dropped `Child` never leaves a zombie.
+    /// a dropped `Child` never leaves a zombie (see
+    /// [`Child`](crate::Child#dropping) for what happens when procwire's
+    /// reaper thread cannot start).
     pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
         self.kill_on_drop = kill;
         self
@@ -283,7 +285,11 @@ impl Command {
     /// become the target user's (`initgroups` semantics, as Twisted does),
     /// never the parent's; and unless [`gid`](Self::gid) is set, the group
     /// becomes the user's primary group. A uid without a passwd entry gets
-    /// no supplementary groups. As in Twisted's `switchUID`, asking for the
+    /// no supplementary groups and, without [`gid`](Self::gid), keeps the
+    /// parent's group: under root that is gid 0, so set
+    /// [`gid`](Self::gid) too whenever the uid may have no passwd entry.
+    /// (Twisted's `spawnProcess(uid=...)` without `gid` always keeps the
+    /// parent's effective gid, even for a user that has an entry.) As in Twisted's `switchUID`, asking for the
     /// uid the parent already runs as changes no groups (so a non-root
     /// parent may name its own uid). A refused step fails `spawn()` with
     /// [`SpawnStep::Setgroups`], [`SpawnStep::Setgid`] or

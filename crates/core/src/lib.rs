@@ -25,12 +25,20 @@
 //! `clone(CLONE_VM | CLONE_VFORK)` trampoline (on kernels before 5.11,
 //! with `posix_spawn` and its file actions unless credentials or a
 //! parent-death signal need the trampoline), so spawn cost does not grow
-//! with the parent's memory or its number of open descriptors, and every
+//! with the parent's memory, and every
 //! failure (program not found, bad working directory...) comes back
 //! from [`Command::spawn`] as an [`Error`] naming the program and the step.
 //! Children are reaped through a pidfd registered with tokio (a SIGCHLD
 //! listener where the kernel lacks pidfds); a dropped [`Child`] never
 //! leaves a zombie.
+//!
+//! Spawn cost does grow, a little, with the number of descriptors the
+//! parent holds: even with `CLONE_VM`, the kernel copies the descriptor
+//! table into the child (measured here: 117 µs per spawn, 218 µs with
+//! 15,000 extra descriptors open), as it does for `std::process` and every
+//! other spawner. What procwire avoids is the child *closing* them one by
+//! one while the parent waits: it marks them close-on-exec in one
+//! `close_range` call instead.
 //!
 //! # Example
 //!

@@ -40,7 +40,15 @@ impl Command {
     /// start as [`Error::Spawn`] naming the program and the [`SpawnStep`]
     /// (`exec` for not found / permission denied, `chdir` for a bad working
     /// directory...). On error nothing is left behind: no descriptor, no
-    /// process.
+    /// process. Whatever can fail is acquired before the child exists (its
+    /// pidfd comes with it, `CLONE_PIDFD`); a failure after that kills and
+    /// reaps the child before the error is returned.
+    ///
+    /// The program is looked up as `execvp` does: a name without `/` is
+    /// searched in `PATH` (a directory or non-executable file by that name
+    /// is skipped, and reported as permission denied if nothing else is
+    /// found), and an executable the kernel cannot run (a script without
+    /// `#!`, `ENOEXEC`) is run by `/bin/sh`, as `/bin/sh path args...`.
     ///
     /// The command can be spawned again; a [`ChildFd::Fd`] is shared by
     /// every child spawned from it.

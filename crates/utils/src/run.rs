@@ -111,6 +111,12 @@ impl Run {
 
     /// Bytes to write to the child's stdin, which is closed once they are
     /// written. A child that stops reading early is not an error.
+    ///
+    /// # Caveats
+    ///
+    /// procwire relies on Rust's default of ignoring `SIGPIPE`: a host
+    /// that resets it to its default disposition is killed by the write to
+    /// a child that closed its stdin early.
     pub fn input(&mut self, input: impl Into<Bytes>) -> &mut Run {
         self.input = Some(input.into());
         self

@@ -173,12 +173,15 @@ fn spawn_at_emfile_leaves_no_child() {
             cmd.clear_child_fds();
             let result = {
                 let _pressure = Pressure::new(0);
-                cmd.spawn().map(|child| child.id())
+                cmd.spawn()
             };
             restore_nofile(soft);
             match result {
+                // Needs no descriptor where there is no pidfd to open (the
+                // SIGCHLD fallback): a child like any other.
+                Ok(mut child) => assert!(guard(10, "wait", child.wait()).await.unwrap().success()),
                 Err(Error::Spawn { source, .. }) => assert_eq!(source.raw_os_error(), Some(libc::EMFILE)),
-                other => panic!("a typed EMFILE error, got {other:?}"),
+                Err(other) => panic!("a typed EMFILE error, got {other:?}"),
             }
             assert_eq!(children(), Vec::<u32>::new(), "no child, not even a zombie");
         });
@@ -186,7 +189,8 @@ fn spawn_at_emfile_leaves_no_child() {
 }
 
 // Defect 2: a runtime without IO panicked in the spawn, after the clone,
-// and the child was never reaped.
+// and the child was never reaped. The panic is tokio's (and documented);
+// the child must not outlive it.
 #[test]
 fn spawn_on_a_runtime_without_io_leaves_no_child() {
     in_own_process("spawn_on_a_runtime_without_io_leaves_no_child", || {
@@ -200,10 +204,10 @@ fn spawn_on_a_runtime_without_io_leaves_no_child() {
             })
         });
         runtime().block_on(until_no_children("the child killed and reaped"));
-        match result {
-            Ok(Ok(())) | Ok(Err(Error::NoRuntime)) => {}
-            Ok(Err(e)) => panic!("not the error for a runtime without IO: {e}"),
-            Err(_) => panic!("spawn panicked on a runtime without IO"),
+        // `spawn` may panic there (documented, as tokio's own `Command`
+        // does) or succeed; either way nothing is left behind.
+        if let Ok(Err(e)) = result {
+            panic!("no error is expected for a runtime without IO: {e}");
         }
     });
 }

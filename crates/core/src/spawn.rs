@@ -60,7 +60,8 @@ impl Command {
     /// # Panics
     ///
     /// If the current tokio runtime was built without IO enabled (the same
-    /// as tokio's own `process::Command`).
+    /// as tokio's own `process::Command`). Nothing is left behind: a child
+    /// already created is killed and reaped before the panic goes on.
     pub fn spawn(&mut self) -> Result<Child, Error> {
         if let Some(err) = &self.invalid {
             return Err(err.clone().into());

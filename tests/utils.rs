@@ -560,3 +560,77 @@ fn grace_and_timeout_of_duration_max_are_accepted() {
         assert_eq!(guard(10, "endless timeout", run.value()).await.unwrap(), 0);
     });
 }
+
+// Issue #10: the checked mode. `git rev-parse --verify -q nosuchref` exits
+// 1 with nothing on stdout: an error, not `Ok([])`; `git checkout -b x`
+// exits 0 with a line on stderr: a success, not an error.
+#[test]
+fn checked_mode_judges_the_exit_status_not_stderr() {
+    serial(async {
+        let mut run = Run::new("sh");
+        run.args(["-c", "exit 1"]);
+        let err = guard(10, "exit 1", run.checked_output()).await.unwrap_err();
+        match &err {
+            RunError::Failed { output, .. } => assert_eq!(output.status.code(), Some(1)),
+            other => panic!("Failed, got {other}"),
+        }
+        let mut run = Run::new("sh");
+        run.args(["-c", "echo \"Switched to a new branch 'x'\" >&2"]);
+        let out = guard(10, "stderr, exit 0", run.checked_output()).await.unwrap();
+        assert_eq!((out.stdout.len(), out.status.code()), (0, Some(0)));
+        assert_eq!(out.stderr, b"Switched to a new branch 'x'\n");
+        // Death by a signal is a failure too, with what was written.
+        let mut run = Run::new(pw_child!());
+        run.args(["write:1:partial", "kill:9"]);
+        let err = guard(10, "killed", run.checked_output()).await.unwrap_err();
+        let out = err.output().expect("output");
+        assert_eq!((&out.stdout[..], out.status.signal()), (&b"partial"[..], Some(9)));
+        assert!(matches!(err, RunError::Failed { .. }), "{err}");
+    });
+}
+
+// Issue #10: stdout as a `String`, UTF-8 checked with a typed error that
+// keeps the bytes.
+#[test]
+fn checked_string_is_utf8_checked() {
+    serial(async {
+        let mut run = Run::new("printf");
+        run.arg("caf\\303\\251\\n");
+        assert_eq!(guard(10, "utf-8", run.checked_string()).await.unwrap(), "café\n");
+        let mut run = Run::new("printf");
+        run.arg("ok\\377\\n");
+        let err = guard(10, "not utf-8", run.checked_string()).await.unwrap_err();
+        match err {
+            RunError::NotUtf8 { source, output, .. } => {
+                assert_eq!(source.valid_up_to(), 2);
+                assert_eq!(output.stdout, b"ok\xff\n");
+            }
+            other => panic!("NotUtf8, got {other}"),
+        }
+    });
+}
+
+// Issue #10: results name their child: the pid in `Output` and in the
+// errors that carry one.
+#[test]
+fn output_and_errors_carry_the_pid() {
+    serial(async {
+        let mut run = Run::new(pw_child!());
+        run.args(["pid:1", "exit:4"]);
+        let out = guard(10, "pid", run.output_and_value()).await.unwrap();
+        assert_eq!(out.pid, pid_in(&out.stdout));
+        let err = guard(10, "pid in error", run.checked_output()).await.unwrap_err();
+        let out = err.output().unwrap();
+        assert_eq!(out.pid, pid_in(&out.stdout));
+    });
+}
+
+// Issue #10: `Run`'s Debug shows the input's length, never its bytes.
+#[test]
+fn run_debug_does_not_show_the_input() {
+    let mut run = Run::new("gpg");
+    run.input("my passphrase");
+    let text = format!("{run:?}");
+    assert!(!text.contains("passphrase") && !text.contains("112, 97"), "{text}");
+    assert!(text.contains("13 bytes"), "{text}");
+}

@@ -30,6 +30,7 @@ pub(crate) enum Cause {
 /// stopped if it was. `status` is `None` only when reaping itself failed.
 #[derive(Debug)]
 pub(crate) struct Finished {
+    pub(crate) pid: u32,
     pub(crate) stdout: Vec<u8>,
     pub(crate) stderr: Vec<u8>,
     pub(crate) status: Option<ExitStatus>,
@@ -80,6 +81,7 @@ enum Stop {
 #[derive(Debug)]
 pub(crate) struct Collect {
     child: Child,
+    pid: u32,
     input: Option<(Sink, Bytes)>,
     /// fd 1 and fd 2, `None` once at end of file (or stopped reading).
     sources: [Option<Source>; 2],
@@ -106,6 +108,8 @@ impl Collect {
     ) -> Collect {
         let timer = limits.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
         Collect {
+            // Just spawned, so not reaped yet.
+            pid: child.id().unwrap_or_default(),
             child,
             input,
             sources,
@@ -243,7 +247,7 @@ impl Collect {
         // Reaped: the terminal can be hung up without hitting the child.
         self.terminal = None;
         let [stdout, stderr] = std::mem::take(&mut self.bufs);
-        Finished { stdout, stderr, status: self.status, cause: self.cause.take() }
+        Finished { pid: self.pid, stdout, stderr, status: self.status, cause: self.cause.take() }
     }
 }
 

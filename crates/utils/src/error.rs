@@ -22,6 +22,7 @@ use procwire_core::ExitStatus;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output {
     /// Everything the child wrote to fd 1 (with fd 2 merged in when
     /// [`errortoo`](crate::Run::errortoo) is set).
@@ -30,6 +31,22 @@ pub struct Output {
     pub stderr: Vec<u8>,
     /// How the child ended.
     pub status: ExitStatus,
+    /// The child's pid while it ran (it has been reaped since, so the
+    /// number may belong to another process now: for logs, not signals).
+    pub pid: u32,
+}
+
+impl Output {
+    /// An output, for code that builds one itself (tests, mocks).
+    ///
+    /// ```
+    /// use procwire_core::ExitStatus;
+    /// let out = procwire_utils::Output::new(b"hi\n".to_vec(), Vec::new(), ExitStatus::from_raw(0), 42);
+    /// assert_eq!((out.pid, out.status.code()), (42, Some(0)));
+    /// ```
+    pub fn new(stdout: Vec<u8>, stderr: Vec<u8>, status: ExitStatus, pid: u32) -> Output {
+        Output { stdout, stderr, status, pid }
+    }
 }
 
 /// Why [`get_process_output`](crate::get_process_output) and its siblings
@@ -114,6 +131,30 @@ pub enum RunError {
         /// The output up to the limit, and how the child ended.
         output: Output,
     },
+    /// The child did not succeed: it exited with a code other than 0, or
+    /// a signal killed it ([`Run::checked_output`](crate::Run::checked_output)
+    /// and [`Run::checked_string`](crate::Run::checked_string), the checked
+    /// mode; what it wrote to stderr is shown in the message).
+    #[error("`{program}` failed ({}){}", .output.status, StderrText(&.output.stderr))]
+    Failed {
+        /// The program, as given.
+        program: String,
+        /// What it wrote, and how it ended.
+        output: Output,
+    },
+    /// The child succeeded but its stdout is not UTF-8
+    /// ([`Run::checked_string`](crate::Run::checked_string)); the bytes are
+    /// in the output.
+    #[error("the output of `{program}` is not UTF-8: {source}")]
+    NotUtf8 {
+        /// The program, as given.
+        program: String,
+        /// Where the bytes stop being UTF-8.
+        #[source]
+        source: std::str::Utf8Error,
+        /// What it wrote, and how it ended.
+        output: Output,
+    },
     /// Reading the child's output or collecting its status failed. After a
     /// read error the child was stopped as for a timeout and reaped; if
     /// its status could not be collected, it was sent SIGKILL and left to
@@ -129,14 +170,16 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The child's output and status, for the errors that have them
+    /// The child's output, status and pid, for the errors that have them
     /// (every variant but [`Spawn`](Self::Spawn) and [`Io`](Self::Io)).
     pub fn output(&self) -> Option<&Output> {
         match self {
             RunError::Stderr { output, .. }
             | RunError::Signal { output, .. }
             | RunError::Timeout { output, .. }
-            | RunError::OutputLimit { output, .. } => Some(output),
+            | RunError::OutputLimit { output, .. }
+            | RunError::Failed { output, .. }
+            | RunError::NotUtf8 { output, .. } => Some(output),
             RunError::Spawn(_) | RunError::Io { .. } => None,
         }
     }
@@ -148,7 +191,9 @@ impl RunError {
             RunError::Stderr { output, .. }
             | RunError::Signal { output, .. }
             | RunError::Timeout { output, .. }
-            | RunError::OutputLimit { output, .. } => Some(output),
+            | RunError::OutputLimit { output, .. }
+            | RunError::Failed { output, .. }
+            | RunError::NotUtf8 { output, .. } => Some(output),
             RunError::Spawn(_) | RunError::Io { .. } => None,
         }
     }
@@ -190,7 +235,7 @@ mod tests {
     use super::*;
 
     fn output(stderr: &[u8], raw: i32) -> Output {
-        Output { stdout: b"out".to_vec(), stderr: stderr.to_vec(), status: ExitStatus::from_raw(raw) }
+        Output::new(b"out".to_vec(), stderr.to_vec(), ExitStatus::from_raw(raw), 7)
     }
 
     #[test]
@@ -221,5 +266,7 @@ mod tests {
         let err = RunError::Signal { program: "x".into(), signal: 9, output: output(b"boom", 9) };
         assert_eq!(err.to_string(), "`x` was killed by signal 9 (SIGKILL): boom");
         assert_eq!(err.into_output().unwrap().stdout, b"out");
+        let err = RunError::Failed { program: "git".into(), output: output(b"fatal: bad ref\n", 128 << 8) };
+        assert_eq!(err.to_string(), "`git` failed (exit code 128): fatal: bad ref");
     }
 }

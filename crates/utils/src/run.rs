@@ -55,7 +55,6 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// assert_eq!(out, b"HELLO\n");
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Run {
     command: Command,
     input: Option<Bytes>,
@@ -64,6 +63,21 @@ pub struct Run {
     grace: Duration,
     max_output: Option<usize>,
     stop_group: bool,
+}
+
+/// Shows the input's length, never its bytes (a passphrase, a key).
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("command", &self.command)
+            .field("input", &self.input.as_ref().map(|i| format!("<{} bytes>", i.len())))
+            .field("errortoo", &self.errortoo)
+            .field("timeout", &self.timeout)
+            .field("grace", &self.grace)
+            .field("max_output", &self.max_output)
+            .field("stop_group", &self.stop_group)
+            .finish()
+    }
 }
 
 impl From<Command> for Run {
@@ -245,6 +259,90 @@ impl Run {
         self.finish(true, false).await
     }
 
+    /// Runs the child and resolves to its stdout, stderr, status and pid
+    /// if it succeeded: the checked mode, what a service calling `git`,
+    /// `ffmpeg` or a compiler usually wants. An exit code other than 0, or
+    /// death by a signal, is [`RunError::Failed`] carrying everything the
+    /// child wrote; output on stderr alone is not an error (many programs
+    /// write progress or warnings there).
+    ///
+    /// Which to pick: this for "run it, it must work";
+    /// [`output`](Self::output) / [`get_process_output`] for Twisted's
+    /// semantics (stderr is the failure, the exit code is not looked at);
+    /// [`output_and_value`](Self::output_and_value) to judge the status
+    /// yourself.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Failed`]; and the errors every run has:
+    /// [`RunError::Spawn`], [`RunError::Timeout`], [`RunError::OutputLimit`],
+    /// [`RunError::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`output`](Self::output).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use procwire_utils::{Run, RunError};
+    ///
+    /// let err = Run::new("sh").args(["-c", "echo oops >&2; exit 3"]).checked_output().await.unwrap_err();
+    /// assert!(matches!(&err, RunError::Failed { .. }));
+    /// assert_eq!(err.to_string(), "`sh` failed (exit code 3): oops");
+    /// let out = Run::new("sh").args(["-c", "echo warn >&2; echo ok"]).checked_output().await.unwrap();
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"ok\n"[..], &b"warn\n"[..]));
+    /// # }
+    /// ```
+    pub async fn checked_output(&mut self) -> Result<Output, RunError> {
+        let output = match self.finish(true, self.errortoo).await {
+            Ok(output) => output,
+            Err(RunError::Signal { program, output, .. }) => {
+                return Err(RunError::Failed { program, output })
+            }
+            Err(e) => return Err(e),
+        };
+        if !output.status.success() {
+            return Err(RunError::Failed { program: self.program(), output });
+        }
+        Ok(output)
+    }
+
+    /// [`checked_output`](Self::checked_output)'s stdout as a `String`.
+    ///
+    /// # Errors
+    ///
+    /// As [`checked_output`](Self::checked_output), plus
+    /// [`RunError::NotUtf8`] (with the bytes) when stdout is not UTF-8.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`output`](Self::output).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), procwire_utils::RunError> {
+    /// use std::time::Duration;
+    /// let head = procwire_utils::Run::new("echo").arg("abc123").timeout(Duration::from_secs(10)).checked_string().await?;
+    /// assert_eq!(head.trim_end(), "abc123");
+    /// # Ok(()) }
+    /// ```
+    pub async fn checked_string(&mut self) -> Result<String, RunError> {
+        let mut output = self.checked_output().await?;
+        match String::from_utf8(std::mem::take(&mut output.stdout)) {
+            Ok(text) => Ok(text),
+            Err(e) => {
+                let source = e.utf8_error();
+                output.stdout = e.into_bytes();
+                Err(RunError::NotUtf8 { program: self.program(), source, output })
+            }
+        }
+    }
+
     fn program(&self) -> String {
         self.command.get_program().to_string_lossy().into_owned()
     }
@@ -289,8 +387,8 @@ impl Run {
     /// Runs the child to the end; an `Ok` output is from a child that
     /// exited with a code, by itself.
     async fn finish(&mut self, capture: bool, merge: bool) -> Result<Output, RunError> {
-        let Finished { stdout, stderr, status, cause } = self.start(capture, merge)?.await;
-        let output = |status| Output { stdout, stderr, status };
+        let Finished { pid, stdout, stderr, status, cause } = self.start(capture, merge)?.await;
+        let output = |status| Output { stdout, stderr, status, pid };
         Err(match (status, cause) {
             (_, Some(Cause::Io(source))) => RunError::Io { program: self.program(), source },
             (None, _) => {

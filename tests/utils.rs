@@ -634,3 +634,30 @@ fn run_debug_does_not_show_the_input() {
     assert!(!text.contains("passphrase") && !text.contains("112, 97"), "{text}");
     assert!(text.contains("13 bytes"), "{text}");
 }
+
+// Issue #10: with `stop_group`, a leader that exited still counts as a
+// member of its group for `kill`, so a timeout's SIGTERM "reached" the
+// group and the run waited out the whole grace (5 s) while only a setsid'd
+// process held the pipe. It ends once nothing reachable is left.
+#[test]
+fn stop_group_run_ends_when_only_a_setsid_process_holds_the_pipe() {
+    serial(async {
+        let mut run = Run::new("sh");
+        run.args(["-c", "setsid sleep 100 & echo $!; exit 0"])
+            .timeout(Duration::from_millis(300))
+            .stop_group(true);
+        let started = Instant::now();
+        let err = guard(10, "setsid holder", run.output()).await.unwrap_err();
+        let elapsed = started.elapsed();
+        let out = err.output().expect("output");
+        let holder = pid_in(&out.stdout);
+        let _ = kill(Pid::from_raw(holder as i32), Signal::SIGKILL);
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        assert_eq!(out.status.code(), Some(0), "the leader had exited by itself");
+        assert!(
+            elapsed < Duration::from_millis(1300),
+            "ended {elapsed:?} after the start, not after the grace"
+        );
+        until_dead(holder, "the setsid'd sleep").await;
+    });
+}

@@ -95,6 +95,8 @@ pub(crate) struct Collect {
     status: Option<ExitStatus>,
     /// The timeout, then the grace period; allocated only when needed.
     timer: Option<Pin<Box<Sleep>>>,
+    /// See [`Collect::poll_group`].
+    recheck: Option<Pin<Box<Sleep>>>,
     stop: Stop,
     cause: Option<Cause>,
 }
@@ -118,6 +120,7 @@ impl Collect {
             limits,
             status: None,
             timer,
+            recheck: None,
             stop: Stop::No,
             cause: None,
         }
@@ -209,7 +212,7 @@ impl Collect {
         if self.stop != Stop::No {
             return;
         }
-        if self.limits.grace.is_zero() || !self.send(libc_sig::SIGTERM) {
+        if self.limits.grace.is_zero() || !self.send(libc_sig::SIGTERM) || self.group_gone() {
             return self.kill();
         }
         self.stop = Stop::Terminating;
@@ -221,10 +224,40 @@ impl Collect {
         }
     }
 
+    /// In group mode, once the leader has exited: whether nothing the
+    /// ladder can reach is left (its zombie still counts as a member for
+    /// `kill`, so a signal "reaches" the group even when the only process
+    /// holding the pipes left it with `setsid`).
+    fn group_gone(&self) -> bool {
+        self.limits.group && self.status.is_some() && !group_has_live_member(self.pid)
+    }
+
     fn kill(&mut self) {
         self.send(libc_sig::SIGKILL);
         self.stop = Stop::Killed;
         self.timer = None;
+    }
+
+    /// While a group is being stopped after its leader exited, looks again
+    /// every [`GROUP_RECHECK`] for a member still alive: one that dies
+    /// without closing a pipe wakes nothing else.
+    fn poll_group(&mut self, cx: &mut Context<'_>) {
+        if self.stop != Stop::Terminating || !self.limits.group || self.status.is_none() {
+            return;
+        }
+        loop {
+            if self.group_gone() {
+                self.stop = Stop::Killed;
+                self.timer = None;
+                self.recheck = None;
+                return;
+            }
+            let recheck = self.recheck.get_or_insert_with(|| Box::pin(tokio::time::sleep(GROUP_RECHECK)));
+            if recheck.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            recheck.as_mut().reset(Instant::now() + GROUP_RECHECK);
+        }
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) {
@@ -262,6 +295,27 @@ impl Drop for Collect {
     }
 }
 
+/// How often a group being stopped is looked at again once its leader
+/// has exited.
+const GROUP_RECHECK: Duration = Duration::from_millis(25);
+
+/// Whether a process other than a zombie is in process group `pgid`,
+/// from `/proc/*/stat` (`pid (comm) state ppid pgrp ...`). An unreadable
+/// `/proc` answers yes, so the ladder runs its full course.
+fn group_has_live_member(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return true };
+    dir.flatten().any(|entry| {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { return false };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
+    })
+}
+
 /// An instant no run reaches (as tokio's own `sleep(Duration::MAX)` picks).
 fn far_future() -> Instant {
     let now = Instant::now();
@@ -297,6 +351,7 @@ impl Future for Collect {
         this.poll_source(0, cx);
         this.poll_source(1, cx);
         this.poll_timer(cx);
+        this.poll_group(cx);
         // A stopped child's pipes may be held open by its own children:
         // once it is reaped, what is buffered has been read, and that is all.
         // (When stopping its group, once the group had its SIGKILL.)

@@ -438,6 +438,25 @@ fn directory_on_path_named_like_the_program_is_skipped() {
     });
 }
 
+// Issue #10: tokio's names: `kill()` (SIGKILL, then reap) and `start_kill()`.
+#[test]
+fn kill_sends_sigkill_and_reaps() {
+    serial(async {
+        let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+        let pid = child.id().unwrap();
+        let status = guard(10, "kill", child.kill()).await.unwrap();
+        assert_eq!(status.signal(), Some(9));
+        assert_eq!(child.id(), None, "reaped");
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "no zombie");
+        assert_eq!(guard(10, "kill again", child.kill()).await.unwrap(), status);
+        assert!(matches!(child.start_kill(), Err(Error::ProcessExitedAlready)));
+
+        let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+        child.start_kill().unwrap();
+        assert_eq!(guard(10, "wait after start_kill", child.wait()).await.unwrap().signal(), Some(9));
+    });
+}
+
 #[test]
 fn spawn_outside_runtime_is_no_runtime() {
     let _lock = lock();

@@ -251,6 +251,39 @@ impl Child {
         }
     }
 
+    /// Sends SIGKILL to the child, without waiting (tokio's `start_kill`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessExitedAlready`] once the child was reaped.
+    pub fn start_kill(&self) -> Result<(), Error> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sends SIGKILL to the child and waits for it (tokio's `kill`), giving
+    /// its status; a child reaped already just gives its status.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the signal is sent at the first poll; dropping the
+    /// future afterwards leaves a killed child that a later
+    /// [`wait`](Self::wait), or the drop of the `Child`, reaps.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut child = procwire_core::Command::new("sleep").arg("100").spawn()?;
+    /// assert_eq!(child.kill().await?.signal(), Some(9));
+    /// # Ok(()) }
+    /// ```
+    pub async fn kill(&mut self) -> io::Result<ExitStatus> {
+        match self.start_kill() {
+            Ok(()) | Err(Error::ProcessExitedAlready) => {}
+            Err(Error::Io(e)) => return Err(e),
+            Err(e) => return Err(io::Error::other(e)),
+        }
+        self.wait().await
+    }
+
     /// A cloneable handle that can signal the child from elsewhere (another
     /// task, while this one awaits [`wait`](Self::wait)). `None` once the
     /// child was reaped.

@@ -62,6 +62,12 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "procwire supports Linux only (kernel 5.4 or later for pidfds, 5.11 for the clone trampoline; \
+     older kernels get the SIGCHLD and posix_spawn fallbacks): it is built on clone, pidfds and /proc"
+);
+
 pub use child::{Child, SignalHandle};
 pub use child_fd::ChildFd;
 pub use command::Command;

@@ -111,6 +111,14 @@ struct Shared<'a> {
     failed_errno: AtomicI32,
 }
 
+// The child resets dispositions with the raw syscall and this layout, which
+// is the kernel's on x86_64 and aarch64 only: refuse other architectures at
+// compile time rather than corrupt memory at run time.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!(
+    "procwire's clone trampoline knows the kernel's `struct sigaction` on x86_64 and aarch64 only"
+);
+
 /// The kernel's `struct sigaction` (x86_64 and aarch64 share this layout).
 #[repr(C)]
 struct KernelSigaction {

@@ -74,7 +74,7 @@ pub use command::Command;
 pub use error::{Error, InputError, Result, SpawnStep};
 pub use pipe::{ChildReader, ChildWriter};
 pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
-pub use signal::IntoSignal;
+pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 
 mod child;

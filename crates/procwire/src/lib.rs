@@ -32,8 +32,8 @@
 
 pub use procwire_core::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
-    ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf, Result, SignalHandle,
-    SpawnStep,
+    ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf, Result, Signal,
+    SignalHandle, SpawnStep,
 };
 pub use procwire_protocol::{
     run_process, spawn_events, spawn_process, Bytes, Driver, EndReason, Ended, Event, LineProtocol, Lines,

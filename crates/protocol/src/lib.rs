@@ -55,7 +55,7 @@ pub use bytes::Bytes;
 pub use control::Control;
 pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
 pub use events::{spawn_events, Event, ProcessEvents};
-pub use lines::{LineProtocol, Lines};
+pub use lines::{ByteLineProtocol, ByteLines, LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
 

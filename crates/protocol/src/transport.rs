@@ -193,3 +193,20 @@ impl Transport {
         self.inputs.iter().map(|i| i.queued).sum()
     }
 }
+
+#[cfg(test)]
+impl Transport {
+    /// A transport with no process behind it, for driving protocols by hand.
+    pub(crate) fn detached() -> Transport {
+        Transport {
+            writable: Default::default(),
+            pid: None,
+            signal: None,
+            inputs: Vec::new(),
+            close_outputs: Vec::new(),
+            reading_paused: false,
+            pty: false,
+            lose_pty: false,
+        }
+    }
+}

@@ -270,6 +270,62 @@ async fn protocol_on_a_terminal() {
     assert_eq!(log.events.last(), Some(&Ev::Ended));
 }
 
+/// A child writing "err" then "out" as fast as it can, both pipes often
+/// readable in the same read pass; it dies of SIGPIPE once stderr is closed.
+fn out_and_err() -> Command {
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", "i=0; while [ $i -lt 20000 ]; do echo err >&2; echo out; i=$((i+1)); done"])
+        .kill_on_drop(true);
+    command
+}
+
+// Issue 9, defect 8: `close_stderr` in `out_received` could be followed by data on fd 2,
+// read later in the same pass.
+#[tokio::test]
+async fn no_data_on_stderr_after_close_stderr_in_out_received() {
+    for round in 0..10 {
+        let closer = Rec::new(|log, t, ev| {
+            if ev == Ev::Data(1) && !log.events.contains(&Ev::Lost(2)) {
+                t.close_stderr();
+            }
+        });
+        let handle = spawn_process(closer, &mut out_and_err(), Options::new()).expect("spawn");
+        let ended = guard(20, "out and err", handle).await.expect("driver");
+        let ev = &ended.protocol.log.events;
+        let first_out = ev.iter().position(|e| *e == Ev::Data(1)).expect("some stdout");
+        // The close is applied before the next read of any fd: its lost callback comes next.
+        assert_eq!(ev.get(first_out + 1), Some(&Ev::Lost(2)), "round {round}: {ev:?}");
+        assert_eq!(order_violations(ev, &[0, 1, 2]), Vec::<String>::new(), "round {round}");
+    }
+}
+
+// Issue 9, defect 8: the same for `pause_producing` called in a callback.
+#[tokio::test]
+async fn no_read_after_pause_producing_in_a_callback() {
+    for round in 0..10 {
+        let pauser = Rec::new(|log, t, ev| match ev {
+            Ev::Data(_) if !log.events.contains(&Ev::Exited) => t.pause_producing(),
+            Ev::Exited => t.resume_producing(),
+            _ => {}
+        });
+        // 2 x 80 KB would fill the pipes: 2 x 40 KB, so that the paused child can exit.
+        let mut command = Command::new("/bin/sh");
+        command
+            .args(["-c", "i=0; while [ $i -lt 10000 ]; do echo err >&2; echo out; i=$((i+1)); done"])
+            .kill_on_drop(true);
+        let handle = spawn_process(pauser, &mut command, Options::new()).expect("spawn");
+        let ended = guard(20, "out and err, paused", handle).await.expect("driver");
+        let log = &ended.protocol.log;
+        let ev = &log.events;
+        let first = ev.iter().position(|e| matches!(e, Ev::Data(_))).expect("some output");
+        let exited = ev.iter().position(|e| *e == Ev::Exited).expect("exited");
+        let read_on = ev[first + 1..exited].iter().any(|e| matches!(e, Ev::Data(_)));
+        assert!(!read_on, "round {round}: read on after the pause: {ev:?}");
+        assert_eq!((log.out(1).len(), log.out(2).len()), (40_000, 40_000), "round {round}");
+    }
+}
+
 // Regression: `write_sequence` of empty buffers must not make the driver spin.
 #[test]
 fn write_sequence_of_only_empty_buffers_does_not_hang_the_driver() {

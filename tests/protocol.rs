@@ -270,6 +270,29 @@ async fn protocol_on_a_terminal() {
     assert_eq!(log.events.last(), Some(&Ev::Ended));
 }
 
+// Issue 9, defect 6: a child closing its stdin was reported only at its exit.
+#[tokio::test]
+async fn child_closing_stdin_is_reported_while_it_runs() {
+    let started = Instant::now();
+    let late = Rec::new(|log, t, ev| {
+        if ev == Ev::Lost(0) {
+            log.results.push(t.write("after the child closed stdin"));
+        }
+    });
+    let mut command = Command::new("/bin/sh");
+    command.args(["-c", "exec 0<&-; sleep 2"]).kill_on_drop(true);
+    let handle = spawn_process(late, &mut command, Options::new()).expect("spawn");
+    let ended = guard(10, "sh closing stdin", handle).await.expect("driver");
+    let log = &ended.protocol.log;
+    let lost = log.events.iter().position(|e| *e == Ev::Lost(0)).expect("stdin lost");
+    let exited = log.events.iter().position(|e| *e == Ev::Exited).expect("exited");
+    assert!(lost < exited, "stdin reported lost only after the exit: {:?}", log.events);
+    let after = log.stdin_lost_at.expect("stdin lost") - started;
+    assert!(after < Duration::from_millis(1500), "stdin reported lost {after:?} after spawn");
+    assert!(matches!(log.results[..], [Err(Error::NoInputPipe { fd: 0 })]), "{:?}", log.results);
+    assert_eq!(ended.reason.status.code(), Some(0));
+}
+
 /// A child writing "err" then "out" as fast as it can, both pipes often
 /// readable in the same read pass; it dies of SIGPIPE once stderr is closed.
 fn out_and_err() -> Command {
@@ -375,6 +398,7 @@ struct Log {
     data: BTreeMap<RawFd, Vec<u8>>,
     exited_at: Option<Instant>,
     ended_at: Option<Instant>,
+    stdin_lost_at: Option<Instant>,
     /// Results of transport calls a hook made.
     results: Vec<Result<(), Error>>,
     on_exit: Option<oneshot::Sender<()>>,
@@ -408,6 +432,7 @@ impl Rec {
             Ev::Made => assert!(t.pid().is_some(), "no pid in connection_made"),
             Ev::Exited => self.log.exited_at = Some(Instant::now()),
             Ev::Ended => self.log.ended_at = Some(Instant::now()),
+            Ev::Lost(0) => self.log.stdin_lost_at = Some(Instant::now()),
             _ => {}
         }
         if matches!(ev, Ev::Exited | Ev::Ended) {
@@ -462,8 +487,11 @@ fn staged() -> Rec {
 
 fn check_staged(log: &Log, reason: EndReason) {
     use Ev::*;
-    // Stdin is still open at exit: it is closed, and reported, just before process_ended.
-    assert_eq!(log.events, [Made, Data(1), Lost(1), Data(2), Lost(2), Exited, Lost(0), Ended]);
+    // The child reads stdin until it exits: stdin is lost then, just before or after the reap.
+    let without_stdin: Vec<Ev> = log.events.iter().copied().filter(|e| *e != Lost(0)).collect();
+    assert_eq!(without_stdin, [Made, Data(1), Lost(1), Data(2), Lost(2), Exited, Ended], "{:?}", log.events);
+    let stdin_lost = log.events.iter().position(|e| *e == Lost(0));
+    assert!(stdin_lost.is_some_and(|at| at > 4), "stdin lost before stage 3: {:?}", log.events);
     assert_eq!(reason.status.code(), Some(23), "{reason:?}");
     let terminated = reason.status.reason().expect_err("exit 23 is ProcessTerminated");
     assert_eq!(terminated.exit_code(), Some(23));
@@ -649,14 +677,16 @@ impl ProcessProtocol for ReadPause {
     }
 }
 
-/// After process_exited: lost(1) and lost(2) in some order, then lost(0), then process_ended.
+/// After process_exited: lost(0), lost(1) and lost(2) in some order (the
+/// grandchild holds all three), then process_ended.
 fn assert_lost_between_exit_and_end(events: &[Ev]) {
     let exited = events.iter().position(|e| *e == Ev::Exited).expect("exited");
     // Data may be read just before or after the reap; only the lost ones are ordered here.
-    let tail: Vec<Ev> = events[exited + 1..].iter().copied().filter(|e| !matches!(e, Ev::Data(_))).collect();
-    let ok = tail == [Ev::Lost(1), Ev::Lost(2), Ev::Lost(0), Ev::Ended]
-        || tail == [Ev::Lost(2), Ev::Lost(1), Ev::Lost(0), Ev::Ended];
-    assert!(ok, "{events:?}");
+    let mut tail: Vec<Ev> =
+        events[exited + 1..].iter().copied().filter(|e| !matches!(e, Ev::Data(_))).collect();
+    assert_eq!(tail.pop(), Some(Ev::Ended), "{events:?}");
+    tail.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(tail, [Ev::Lost(0), Ev::Lost(1), Ev::Lost(2)], "{events:?}");
 }
 
 /// Awaits `handle`, failing if `progress` stands still for 10 s.

@@ -293,6 +293,11 @@ impl<P: ProcessProtocol> Driver<P> {
                         Poll::Pending => break,
                     }
                 }
+                // The child may close its end while we have nothing to
+                // write (Twisted's ProcessWriter notices at once too).
+                if let Writer::Pipe(pipe) = writer {
+                    lost |= pipe.poll_closed(cx).is_ready();
+                }
             }
             if lost || (input.closing && input.queue.is_empty()) {
                 self.lose_input(protocol, i);

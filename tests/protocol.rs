@@ -270,6 +270,50 @@ async fn protocol_on_a_terminal() {
     assert_eq!(log.events.last(), Some(&Ev::Ended));
 }
 
+// Issue 9, defect 7: on a terminal, pipes on fds 3 and 4 were unusable from the protocol.
+#[tokio::test]
+async fn pty_with_pipes_on_fds_3_and_4_works_from_transport_and_control() {
+    let feeder = Rec::new(|log, t, ev| {
+        if ev == Ev::Made {
+            log.results.push(t.write_to_child(3, "from the transport\n"));
+            // fd 1 is the terminal's output, fd 4 a pipe the child writes.
+            log.results.push(t.write_to_child(1, "x"));
+            log.results.push(t.write_to_child(4, "x"));
+        }
+    });
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", "cat <&3 >&4"])
+        .pty(PtySize::default())
+        .child_fd(3, ChildFd::WritePipe)
+        .child_fd(4, ChildFd::ReadPipe)
+        .kill_on_drop(true);
+    let handle = spawn_process(feeder, &mut command, Options::new()).expect("spawn");
+    let control = handle.control();
+    assert!(matches!(control.write_to_child(7, "x"), Err(Error::NoInputPipe { fd: 7 })), "unmapped fd");
+    assert!(matches!(control.write_to_child(4, "x"), Err(Error::NoInputPipe { fd: 4 })), "an output");
+    assert!(matches!(control.write_to_child(2, "x"), Err(Error::NoInputPipe { fd: 2 })), "the terminal");
+    // A terminal is not closed one fd at a time: fd 0 stays writable, as on the transport.
+    control.close_stdin();
+    control.write("").expect("the terminal is still writable after close_stdin");
+    control.write_to_child(3, "from a control\n").expect("fd 3 is an input pipe");
+    control.close_child_fd(3);
+    assert!(matches!(control.write_to_child(3, "late"), Err(Error::NoInputPipe { fd: 3 })));
+    // `cat` ends only once fd 3 is closed.
+    let ended = guard(10, "cat <&3 >&4 on a terminal", handle).await.expect("driver");
+    let log = &ended.protocol.log;
+    let results: Vec<Option<RawFd>> =
+        log.results.iter().map(|r| if let Err(Error::NoInputPipe { fd }) = r { Some(*fd) } else { None }).collect();
+    assert_eq!(results, [None, Some(1), Some(4)], "{:?}", log.results);
+    assert_eq!(log.out(4), b"from the transport\nfrom a control\n");
+    assert!(!log.data.contains_key(&3), "fd 3 is an input");
+    for fd in [0, 1, 3, 4] {
+        assert!(log.events.contains(&Ev::Lost(fd)), "fd {fd} never lost: {:?}", log.events);
+    }
+    assert_eq!(ended.reason.status.code(), Some(0), "{:?}", ended.reason);
+    assert_eq!(log.events.last(), Some(&Ev::Ended));
+}
+
 // Issue 9, defect 6: a child closing its stdin was reported only at its exit.
 #[tokio::test]
 async fn child_closing_stdin_is_reported_while_it_runs() {

@@ -170,7 +170,7 @@ impl<P: ProcessProtocol> Driver<P> {
         let writable = Writable::default();
         writable.set(inputs.iter().map(|i: &InputQueue| i.fd));
         let (tx, requests) = mpsc::unbounded_channel();
-        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle() };
+        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle(), pty: is_pty };
         let transport = Transport {
             writable,
             pid: child.id(),

@@ -302,8 +302,11 @@ async fn pty_with_pipes_on_fds_3_and_4_works_from_transport_and_control() {
     // `cat` ends only once fd 3 is closed.
     let ended = guard(10, "cat <&3 >&4 on a terminal", handle).await.expect("driver");
     let log = &ended.protocol.log;
-    let results: Vec<Option<RawFd>> =
-        log.results.iter().map(|r| if let Err(Error::NoInputPipe { fd }) = r { Some(*fd) } else { None }).collect();
+    let results: Vec<Option<RawFd>> = log
+        .results
+        .iter()
+        .map(|r| if let Err(Error::NoInputPipe { fd }) = r { Some(*fd) } else { None })
+        .collect();
     assert_eq!(results, [None, Some(1), Some(4)], "{:?}", log.results);
     assert_eq!(log.out(4), b"from the transport\nfrom a control\n");
     assert!(!log.data.contains_key(&3), "fd 3 is an input");

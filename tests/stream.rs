@@ -161,11 +161,13 @@ async fn lines_non_utf8_line_from_a_child_is_not_lost_silently() {
         command.arg(r"a\n\377b\r\nc\n").kill_on_drop(true);
         command
     };
-    let handle = spawn_process(Lines::new(Plain::default(), 80), &mut printf(), Options::new()).expect("spawn");
+    let handle =
+        spawn_process(Lines::new(Plain::default(), 80), &mut printf(), Options::new()).expect("spawn");
     let text = guard(10, "printf through Lines", handle).await.expect("driver").protocol.into_inner().text;
     assert_eq!(text, ["a", "\u{fffd}b", "c"], "lossily decoded, not dropped");
     let handle =
         spawn_process(ByteLines::new(Plain::default(), 80), &mut printf(), Options::new()).expect("spawn");
-    let bytes = guard(10, "printf through ByteLines", handle).await.expect("driver").protocol.into_inner().bytes;
+    let bytes =
+        guard(10, "printf through ByteLines", handle).await.expect("driver").protocol.into_inner().bytes;
     assert_eq!(bytes, [&b"a"[..], b"\xffb", b"c"], "exactly as written");
 }

@@ -12,6 +12,8 @@
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
 //!   the [`EndReason`] once `process_ended` has run. [`run_process`] gives
 //!   the [`Driver`] future to run in place.
+//! - [`Lines`] and [`ByteLines`] frame every output fd into lines
+//!   (Twisted's `LineReceiver`), as text or as bytes.
 //!
 //! Beyond Twisted: [`Options::drain_deadline`] bounds how long a grandchild
 //! holding an output pipe can delay `process_ended`; a write to an fd

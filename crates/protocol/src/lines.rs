@@ -431,12 +431,8 @@ mod tests {
     #[test]
     fn lines_crlf_split_across_reads() {
         let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r", b"\nef\r", b"\n", b"abcd\r", b"x\n"]);
-        let want = [
-            Got::Raw(1, b"abcd".to_vec()),
-            Got::Raw(1, b"ef".to_vec()),
-            Got::TooLong(1),
-            Got::Lost(1),
-        ];
+        let want =
+            [Got::Raw(1, b"abcd".to_vec()), Got::Raw(1, b"ef".to_vec()), Got::TooLong(1), Got::Lost(1)];
         assert_eq!(got.into_inner().0, want);
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use procwire::{spawn_process, Bytes, Command, Error, Options, ProcessProtocol, Transport};
+use procwire::{run_process, spawn_process, Bytes, Command, Error, Options, ProcessProtocol, Transport};
 use procwire_tests::guard;
 use tokio::sync::mpsc;
 
@@ -78,4 +78,19 @@ async fn reading_resumed_from_outside() {
     control.close_stdin();
     let ended = guard(10, "cat ends", handle).await.expect("driver");
     assert!(ended.reason.status.success());
+}
+
+/// Issue 9, defect 7's audit: a write that cannot be delivered is never
+/// `Ok`; once the driver is dropped, nothing would carry it out.
+#[tokio::test]
+async fn control_write_after_the_driver_is_dropped_is_an_error() {
+    let (out, _echoed) = mpsc::unbounded_channel();
+    let mut cat = Command::new("cat");
+    cat.kill_on_drop(true);
+    let driver =
+        run_process(Relay { out, start_paused: false }, &mut cat, Options::new()).expect("spawn cat");
+    let control = driver.control();
+    control.write("while the driver exists\n").expect("write");
+    drop(driver); // kills and reaps `cat` in the background
+    assert!(matches!(control.write("nobody to write it"), Err(Error::NoInputPipe { fd: 0 })));
 }

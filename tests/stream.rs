@@ -7,8 +7,8 @@ use std::os::fd::RawFd;
 
 use futures::StreamExt;
 use procwire::{
-    spawn_events, spawn_process, ChildFd, Command, Event, LineProtocol, Lines, Options, ProcessProtocol,
-    Transport,
+    spawn_events, spawn_process, ByteLineProtocol, ByteLines, Bytes, ChildFd, Command, Event, LineProtocol,
+    Lines, Options, ProcessProtocol, Transport,
 };
 use procwire_tests::{guard, pw_child};
 use tokio::io::AsyncWriteExt;
@@ -99,7 +99,7 @@ impl LineProtocol for Collect {
         assert!(!self.lost.contains(&fd), "line on fd {fd} after it was lost");
         self.lines.push((fd, line));
     }
-    fn line_rejected(&mut self, _t: &mut Transport, fd: RawFd) {
+    fn line_length_exceeded(&mut self, _t: &mut Transport, fd: RawFd) {
         self.rejected.push(fd);
     }
 }
@@ -129,4 +129,45 @@ async fn lines_on_any_fd_with_a_maximum_length() {
     assert_eq!(on(3), ["short", "tail"]);
     assert_eq!(got.rejected, [3], "the 100-byte line is over the 16-byte maximum");
     assert!(got.lost.contains(&1) && got.lost.contains(&3));
+}
+
+/// Only `line_received`, as most users write it.
+#[derive(Default)]
+struct Plain {
+    text: Vec<String>,
+    bytes: Vec<Bytes>,
+}
+
+impl ProcessProtocol for Plain {}
+
+impl LineProtocol for Plain {
+    fn line_received(&mut self, _t: &mut Transport, _fd: RawFd, line: String) {
+        self.text.push(line);
+    }
+}
+
+impl ByteLineProtocol for Plain {
+    fn line_received(&mut self, _t: &mut Transport, _fd: RawFd, line: Bytes) {
+        self.bytes.push(line);
+    }
+}
+
+// Issue 9, defect 4: `printf 'a\n\377b\nc\n'` gave ["a", "c"] to a protocol with only
+// `line_received`: the line that is not UTF-8 was dropped without a word.
+#[tokio::test]
+async fn lines_non_utf8_line_from_a_child_is_not_lost_silently() {
+    let printf = || {
+        let mut command = Command::new("printf");
+        command.arg(r"a\n\377b\r\nc\n").kill_on_drop(true);
+        command
+    };
+    let handle =
+        spawn_process(Lines::new(Plain::default(), 80), &mut printf(), Options::new()).expect("spawn");
+    let text = guard(10, "printf through Lines", handle).await.expect("driver").protocol.into_inner().text;
+    assert_eq!(text, ["a", "\u{fffd}b", "c"], "lossily decoded, not dropped");
+    let handle =
+        spawn_process(ByteLines::new(Plain::default(), 80), &mut printf(), Options::new()).expect("spawn");
+    let bytes =
+        guard(10, "printf through ByteLines", handle).await.expect("driver").protocol.into_inner().bytes;
+    assert_eq!(bytes, [&b"a"[..], b"\xffb", b"c"], "exactly as written");
 }

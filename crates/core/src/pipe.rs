@@ -137,6 +137,13 @@ impl ChildWriter {
                 Error::PipeClosed { fd: self.child_fd },
             )));
         };
+        // TEMPORARY: replaced by the pipes helper's version at merge. An
+        // optimistic first write, so that `poll_closed` clearing the cached
+        // readiness cannot stall a later write to a pipe with room.
+        match f(inner.get_ref().as_fd()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            result => return Poll::Ready(result),
+        }
         loop {
             let mut guard = ready!(inner.poll_write_ready(cx))?;
             match guard.try_io(|fd| f(fd.get_ref().as_fd())) {
@@ -178,5 +185,35 @@ impl ChildWriter {
     /// The raw fd of the pipe end, while it is open.
     pub fn as_raw_fd(&self) -> Option<RawFd> {
         self.inner.as_ref().map(|fd| fd.as_raw_fd())
+    }
+}
+
+// TEMPORARY: replaced by the pipes helper's version at merge
+impl ChildWriter {
+    /// Ready once the child's (reading) end of the pipe is gone (`EPOLLERR`
+    /// on this end), or this end was closed; `Pending` otherwise, with
+    /// `cx`'s waker registered for that.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let Some(inner) = &self.inner else { return Poll::Ready(()) };
+        loop {
+            let mut guard = match inner.poll_write_ready(cx) {
+                Poll::Ready(Ok(guard)) => guard,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            };
+            if guard.ready().is_write_closed() {
+                return Poll::Ready(());
+            }
+            // A pipe with room is "writable" in tokio's cache: ask the
+            // kernel, and clear the cache so the next poll registers the waker.
+            let mut fds = [PollFd::new(inner.get_ref().as_fd(), PollFlags::empty())];
+            if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+                && fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
+            {
+                return Poll::Ready(());
+            }
+            guard.clear_ready();
+        }
     }
 }

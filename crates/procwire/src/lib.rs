@@ -36,8 +36,8 @@ pub use procwire_core::{
     SignalHandle, SpawnStep,
 };
 pub use procwire_protocol::{
-    run_process, spawn_events, spawn_process, Bytes, Driver, EndReason, Ended, Event, LineProtocol, Lines,
-    Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
+    run_process, spawn_events, spawn_process, ByteLineProtocol, ByteLines, Bytes, Control, Driver, EndReason,
+    Ended, Event, LineProtocol, Lines, Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
 };
 pub use procwire_utils::{
     get_process_output, get_process_output_and_value, get_process_value, Output, Run, RunError,

@@ -48,6 +48,9 @@ fn public_types_are_send_sync_unpin() {
     unpin::<Driver<Nothing>>();
     send::<Driver<&mut Nothing>>();
     send::<Lines<Nothing>>();
+    send::<procwire::ByteLines<Nothing>>();
+    send::<procwire::Control>();
+    sync::<procwire::Control>();
     send::<Run>();
     sync::<Run>();
     unpin::<Run>();
@@ -79,6 +82,9 @@ struct Nothing;
 impl ProcessProtocol for Nothing {}
 impl procwire::LineProtocol for Nothing {
     fn line_received(&mut self, _t: &mut Transport, _fd: i32, _line: String) {}
+}
+impl procwire::ByteLineProtocol for Nothing {
+    fn line_received(&mut self, _t: &mut Transport, _fd: i32, _line: procwire::Bytes) {}
 }
 
 #[tokio::test]

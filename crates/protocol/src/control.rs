@@ -72,10 +72,17 @@ pub struct Control {
     pub(crate) tx: mpsc::UnboundedSender<Request>,
     pub(crate) writable: Writable,
     pub(crate) signal: Option<SignalHandle>,
+    /// The child is on a terminal: fds 0, 1 and 2 cannot be closed apart.
+    pub(crate) pty: bool,
 }
 
 impl Control {
     /// Queues `data` for the child's stdin.
+    ///
+    /// As with [`Transport::write`](crate::Transport::write), a host that
+    /// resets `SIGPIPE` to its default is killed when the child closed its
+    /// stdin while data for it was queued (see the
+    /// [caveats](crate::Transport#caveats)).
     ///
     /// # Errors
     ///
@@ -89,14 +96,15 @@ impl Control {
     /// # Errors
     ///
     /// [`Error::NoInputPipe`] when `fd` has no input pipe open for writing
-    /// (never had one, was closed or asked to close, or the process ended).
-    /// A write that races the pipe's closing is dropped, as a write is once
-    /// the child has gone.
+    /// (never had one, was closed or asked to close, or the process ended
+    /// or its driver was dropped): the same fds the transport refuses. Only
+    /// a write that races the pipe's loss (the child closes its end, or
+    /// exits, before the driver gets to the write) is `Ok` and then
+    /// dropped, as a write is once the child has gone.
     pub fn write_to_child(&self, fd: RawFd, data: impl Into<Bytes>) -> Result<(), Error> {
-        if !self.writable.contains(fd) {
+        if !self.writable.contains(fd) || self.tx.send(Request::Write(fd, data.into())).is_err() {
             return Err(Error::NoInputPipe { fd });
         }
-        self.send(Request::Write(fd, data.into()));
         Ok(())
     }
 
@@ -108,7 +116,10 @@ impl Control {
     /// Closes one of the child's pipes; see
     /// [`Transport::close_child_fd`](crate::Transport::close_child_fd).
     pub fn close_child_fd(&self, fd: RawFd) {
-        self.writable.remove(fd);
+        // As the transport: a terminal's fds are not closed one by one.
+        if !(self.pty && (0..=2).contains(&fd)) {
+            self.writable.remove(fd);
+        }
         self.send(Request::Close(fd));
     }
 

@@ -165,10 +165,12 @@ impl<P: ProcessProtocol> Driver<P> {
             inputs.insert(0, InputQueue::new(0));
             writers.insert(0, Some(Writer::Pty(w)));
         }
+        // `read` goes through them in fd order.
+        outputs.sort_by_key(|(fd, _)| *fd);
         let writable = Writable::default();
         writable.set(inputs.iter().map(|i: &InputQueue| i.fd));
         let (tx, requests) = mpsc::unbounded_channel();
-        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle() };
+        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle(), pty: is_pty };
         let transport = Transport {
             writable,
             pid: child.id(),
@@ -291,6 +293,11 @@ impl<P: ProcessProtocol> Driver<P> {
                         Poll::Pending => break,
                     }
                 }
+                // The child may close its end while we have nothing to
+                // write (Twisted's ProcessWriter notices at once too).
+                if let Writer::Pipe(pipe) = writer {
+                    lost |= pipe.poll_closed(cx).is_ready();
+                }
             }
             if lost || (input.closing && input.queue.is_empty()) {
                 self.lose_input(protocol, i);
@@ -310,30 +317,60 @@ impl<P: ProcessProtocol> Driver<P> {
         progress
     }
 
-    /// Reads what each output pipe has; reports EOF as lost.
+    /// Carries out the output closes the callbacks asked for
+    /// (`close_child_fd` on an output, `lose_connection` on a terminal),
+    /// including those asked by the lost callbacks this makes.
+    fn apply_closes(&mut self, protocol: &mut P) -> bool {
+        let mut progress = false;
+        loop {
+            if std::mem::take(&mut self.transport.lose_pty) {
+                self.lose_output(protocol, 1);
+                if let Some(i) = self.transport.inputs.iter().position(|i| i.fd == 0 && !i.closed) {
+                    self.lose_input(protocol, i);
+                }
+                progress = true;
+            } else if self.transport.close_outputs.is_empty() {
+                return progress;
+            }
+            for fd in std::mem::take(&mut self.transport.close_outputs) {
+                progress |= self.lose_output(protocol, fd);
+            }
+        }
+    }
+
+    /// Reads what each output pipe has, in fd order; reports EOF as lost.
+    ///
+    /// Each callback may close an output or pause reading: both are applied
+    /// before the next read, of any fd, so no data is delivered on an fd
+    /// after its close returned, nor any after `pause_producing`.
     fn read(&mut self, cx: &mut Context<'_>, protocol: &mut P) -> bool {
         let mut progress = false;
-        let mut i = 0;
-        while i < self.outputs.len() && !self.transport.reading_paused {
+        // The outputs are in fd order; `next` is the lowest fd not read yet.
+        let mut next = RawFd::MIN;
+        loop {
+            progress |= self.apply_closes(protocol);
+            if self.transport.reading_paused {
+                return progress;
+            }
+            let Some(i) = self.outputs.iter().position(|(fd, _)| *fd >= next) else { return progress };
             self.buf.reserve(self.options.read_chunk);
             let (fd, reader) = &mut self.outputs[i];
             let fd = *fd;
+            next = fd.saturating_add(1);
             match reader.poll_read_buf(cx, &mut self.buf) {
                 Poll::Ready(Ok(n)) if n > 0 => {
                     let data = self.buf.split().freeze();
                     protocol.child_data_received(&mut self.transport, fd, data);
                     progress = true;
-                    i += 1;
                 }
                 Poll::Ready(_) => {
                     self.outputs.remove(i);
                     protocol.child_connection_lost(&mut self.transport, fd);
                     progress = true;
                 }
-                Poll::Pending => i += 1,
+                Poll::Pending => {}
             }
         }
-        progress
     }
 }
 
@@ -380,16 +417,7 @@ impl<P: ProcessProtocol> Driver<P> {
         }
         for _ in 0..64 {
             let mut progress = self.apply_requests(cx);
-            for fd in std::mem::take(&mut self.transport.close_outputs) {
-                progress |= self.lose_output(protocol, fd);
-            }
-            if std::mem::take(&mut self.transport.lose_pty) {
-                self.lose_output(protocol, 1);
-                if let Some(i) = self.transport.inputs.iter().position(|i| !i.closed) {
-                    self.lose_input(protocol, i);
-                }
-                progress = true;
-            }
+            progress |= self.apply_closes(protocol);
             progress |= self.flush(cx, protocol);
             progress |= self.read(cx, protocol);
             if self.status.is_none() {

@@ -12,6 +12,8 @@
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
 //!   the [`EndReason`] once `process_ended` has run. [`run_process`] gives
 //!   the [`Driver`] future to run in place.
+//! - [`Lines`] and [`ByteLines`] frame every output fd into lines
+//!   (Twisted's `LineReceiver`), as text or as bytes.
 //!
 //! Beyond Twisted: [`Options::drain_deadline`] bounds how long a grandchild
 //! holding an output pipe can delay `process_ended`; a write to an fd
@@ -55,7 +57,7 @@ pub use bytes::Bytes;
 pub use control::Control;
 pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
 pub use events::{spawn_events, Event, ProcessEvents};
-pub use lines::{LineProtocol, Lines};
+pub use lines::{ByteLineProtocol, ByteLines, LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
 

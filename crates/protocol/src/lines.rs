@@ -1,34 +1,110 @@
 //! Line framing for any fd: Twisted's `LineReceiver` mixed into a process
-//! protocol, on tokio-util's `LinesCodec`.
+//! protocol, as text ([`Lines`]) or as bytes ([`ByteLines`]).
+//!
+//! One framer serves both: a line ends at `\n`, and a `\r` just before the
+//! `\n` is part of the terminator; the maximum length counts the line
+//! without its terminator, however the reads split it.
 
 use std::os::fd::RawFd;
 
 use bytes::{Bytes, BytesMut};
 use procwire_core::ExitStatus;
-use tokio_util::codec::{Decoder, LinesCodec, LinesCodecError};
 
 use crate::protocol::{EndReason, ProcessProtocol};
 use crate::transport::Transport;
 
-/// A [`ProcessProtocol`] that also takes whole lines: wrap it in
+/// A [`ProcessProtocol`] that also takes whole lines as text: wrap it in
 /// [`Lines`] and [`line_received`](Self::line_received) is called for each
-/// line of each output fd (without its `\n` or `\r\n`: tokio-util's
-/// codec strips both), instead of
-/// `child_data_received`.
+/// line of each output fd, instead of `child_data_received`.
+///
+/// Where each line goes:
+///
+/// - valid UTF-8, at most the maximum length: [`line_received`](Self::line_received);
+/// - not UTF-8: [`line_not_utf8`](Self::line_not_utf8), whose default
+///   passes it on to `line_received` decoded lossily (each invalid
+///   sequence becomes U+FFFD), so a protocol that only implements
+///   `line_received` still sees it;
+/// - longer than the maximum: [`line_length_exceeded`](Self::line_length_exceeded),
+///   whose default does nothing: the line is dropped.
+///
+/// For the exact bytes of any program's output, use [`ByteLineProtocol`].
 pub trait LineProtocol: ProcessProtocol {
-    /// One complete line from output `fd`. A last line without a newline is
-    /// delivered when the pipe closes, before `child_connection_lost`.
+    /// One complete line from output `fd`, without its `\n` or `\r\n`. A
+    /// last line without a newline is delivered, as it is, when the pipe
+    /// closes, before `child_connection_lost`.
     fn line_received(&mut self, transport: &mut Transport, fd: RawFd, line: String);
 
-    /// A line on `fd` passed the maximum length (or was not UTF-8); it is
-    /// dropped up to the next newline. By default nothing else happens.
-    fn line_rejected(&mut self, transport: &mut Transport, fd: RawFd) {
+    /// A line (at most the maximum length) that is not valid UTF-8, as the
+    /// child wrote it, without its terminator. By default it goes to
+    /// [`line_received`](Self::line_received), decoded with
+    /// [`String::from_utf8_lossy`].
+    fn line_not_utf8(&mut self, transport: &mut Transport, fd: RawFd, line: Bytes) {
+        let line = String::from_utf8_lossy(&line).into_owned();
+        self.line_received(transport, fd, line)
+    }
+
+    /// A line on `fd` is longer than the maximum (Twisted's
+    /// `lineLengthExceeded`): called once, as soon as that is known; the
+    /// line is dropped through its newline, and the lines after it are
+    /// delivered as usual. By default nothing else happens (Twisted's
+    /// default closes the connection: call
+    /// [`close_child_fd(fd)`](Transport::close_child_fd) for that).
+    fn line_length_exceeded(&mut self, transport: &mut Transport, fd: RawFd) {
         let _ = (transport, fd);
     }
 }
 
-/// Frames every output fd of a [`LineProtocol`] into lines of at most
+/// A [`ProcessProtocol`] that also takes whole lines as bytes: wrap it in
+/// [`ByteLines`] and [`line_received`](Self::line_received) is called for
+/// each line of each output fd, whatever its encoding.
+pub trait ByteLineProtocol: ProcessProtocol {
+    /// One complete line from output `fd`, without its `\n` or `\r\n`. A
+    /// last line without a newline is delivered, as it is, when the pipe
+    /// closes, before `child_connection_lost`.
+    ///
+    /// The line is a slice of the read it came in (no copy): to keep many
+    /// small lines without keeping their reads, copy them
+    /// ([`Bytes::copy_from_slice`]).
+    fn line_received(&mut self, transport: &mut Transport, fd: RawFd, line: Bytes);
+
+    /// A line on `fd` is longer than the maximum; as
+    /// [`LineProtocol::line_length_exceeded`].
+    fn line_length_exceeded(&mut self, transport: &mut Transport, fd: RawFd) {
+        let _ = (transport, fd);
+    }
+}
+
+impl<P: LineProtocol + ?Sized> LineProtocol for &mut P {
+    fn line_received(&mut self, t: &mut Transport, fd: RawFd, line: String) {
+        (**self).line_received(t, fd, line)
+    }
+    fn line_not_utf8(&mut self, t: &mut Transport, fd: RawFd, line: Bytes) {
+        (**self).line_not_utf8(t, fd, line)
+    }
+    fn line_length_exceeded(&mut self, t: &mut Transport, fd: RawFd) {
+        (**self).line_length_exceeded(t, fd)
+    }
+}
+
+impl<P: ByteLineProtocol + ?Sized> ByteLineProtocol for &mut P {
+    fn line_received(&mut self, t: &mut Transport, fd: RawFd, line: Bytes) {
+        (**self).line_received(t, fd, line)
+    }
+    fn line_length_exceeded(&mut self, t: &mut Transport, fd: RawFd) {
+        (**self).line_length_exceeded(t, fd)
+    }
+}
+
+/// Frames every output fd of a [`LineProtocol`] into text lines of at most
 /// `max_length` bytes (Twisted's `LineReceiver` with `MAX_LENGTH`).
+///
+/// A line ends at `\n` or `\r\n`; `max_length` counts the line without
+/// them. A line that is not UTF-8 goes to
+/// [`line_not_utf8`](LineProtocol::line_not_utf8) (by default, lossily
+/// decoded, to `line_received`); a line longer than `max_length` goes to
+/// [`line_length_exceeded`](LineProtocol::line_length_exceeded) (by
+/// default, nowhere) and is dropped through its newline, and nothing after
+/// it is lost. At most `max_length + 1` bytes are held per fd.
 ///
 /// # Example
 ///
@@ -56,83 +132,375 @@ pub trait LineProtocol: ProcessProtocol {
 #[derive(Debug)]
 pub struct Lines<P> {
     inner: P,
-    max_length: usize,
-    /// Per output fd: its decoder and undecoded bytes.
-    fds: Vec<(RawFd, LinesCodec, BytesMut)>,
+    framer: Framer,
 }
 
-impl<P: LineProtocol> Lines<P> {
-    /// Frames `inner`'s output into lines of at most `max_length` bytes.
-    pub fn new(inner: P, max_length: usize) -> Self {
-        Lines { inner, max_length, fds: Vec::new() }
-    }
+/// Frames every output fd of a [`ByteLineProtocol`] into lines of at most
+/// `max_length` bytes, whatever their encoding: [`Lines`] without the
+/// UTF-8 check, for the output of arbitrary programs.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_core::Error> {
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, ByteLineProtocol, ByteLines, Bytes, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Raw(Vec<Bytes>);
+/// impl ProcessProtocol for Raw {}
+/// impl ByteLineProtocol for Raw {
+///     fn line_received(&mut self, _t: &mut Transport, _fd: i32, line: Bytes) {
+///         self.0.push(line);
+///     }
+/// }
+///
+/// let mut printf = Command::new("printf");
+/// printf.arg(r"a\n\377b\r\nc");
+/// let ended = spawn_process(ByteLines::new(Raw::default(), 1024), &mut printf, Options::new())?.await?;
+/// assert_eq!(ended.protocol.into_inner().0, [&b"a"[..], b"\xffb", b"c"]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ByteLines<P> {
+    inner: P,
+    framer: Framer,
+}
 
-    /// The wrapped protocol.
-    pub fn inner(&self) -> &P {
-        &self.inner
-    }
+/// The wrappers' methods: they differ only in how a frame is delivered.
+macro_rules! wrapper {
+    ($ty:ident, $bound:ident, $deliver:ident) => {
+        impl<P: $bound> $ty<P> {
+            /// Frames `inner`'s output into lines of at most `max_length`
+            /// bytes, not counting the `\n` or `\r\n`.
+            pub fn new(inner: P, max_length: usize) -> Self {
+                $ty { inner, framer: Framer { max_length, fds: Vec::new() } }
+            }
 
-    /// The wrapped protocol, mutably.
-    pub fn inner_mut(&mut self) -> &mut P {
-        &mut self.inner
-    }
+            /// The wrapped protocol.
+            pub fn inner(&self) -> &P {
+                &self.inner
+            }
 
-    /// Unwraps the protocol.
-    pub fn into_inner(self) -> P {
-        self.inner
-    }
+            /// The wrapped protocol, mutably.
+            pub fn inner_mut(&mut self) -> &mut P {
+                &mut self.inner
+            }
 
-    fn state(&mut self, fd: RawFd) -> &mut (RawFd, LinesCodec, BytesMut) {
-        let i = match self.fds.iter().position(|(f, _, _)| *f == fd) {
+            /// Unwraps the protocol (a line not ended yet is dropped).
+            pub fn into_inner(self) -> P {
+                self.inner
+            }
+        }
+
+        impl<P: $bound> ProcessProtocol for $ty<P> {
+            fn connection_made(&mut self, t: &mut Transport) {
+                self.inner.connection_made(t)
+            }
+            fn child_data_received(&mut self, t: &mut Transport, fd: RawFd, data: Bytes) {
+                let inner = &mut self.inner;
+                self.framer.feed(fd, data, |frame| $deliver(inner, t, fd, frame));
+            }
+            fn child_connection_lost(&mut self, t: &mut Transport, fd: RawFd) {
+                let inner = &mut self.inner;
+                self.framer.finish(fd, |frame| $deliver(inner, t, fd, frame));
+                self.inner.child_connection_lost(t, fd)
+            }
+            fn process_exited(&mut self, t: &mut Transport, status: ExitStatus) {
+                self.inner.process_exited(t, status)
+            }
+            fn process_ended(&mut self, t: &mut Transport, reason: EndReason) {
+                self.inner.process_ended(t, reason)
+            }
+            fn pause_producing(&mut self, t: &mut Transport) {
+                self.inner.pause_producing(t)
+            }
+            fn resume_producing(&mut self, t: &mut Transport) {
+                self.inner.resume_producing(t)
+            }
+        }
+    };
+}
+
+wrapper!(Lines, LineProtocol, deliver_text);
+wrapper!(ByteLines, ByteLineProtocol, deliver_bytes);
+
+fn deliver_text<P: LineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, frame: Frame) {
+    match frame {
+        Frame::Line(line) => match std::str::from_utf8(&line) {
+            Ok(text) => p.line_received(t, fd, text.to_owned()),
+            Err(_) => p.line_not_utf8(t, fd, line),
+        },
+        Frame::TooLong => p.line_length_exceeded(t, fd),
+    }
+}
+
+fn deliver_bytes<P: ByteLineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, frame: Frame) {
+    match frame {
+        Frame::Line(line) => p.line_received(t, fd, line),
+        Frame::TooLong => p.line_length_exceeded(t, fd),
+    }
+}
+
+/// What the framer found.
+#[derive(Debug, PartialEq, Eq)]
+enum Frame {
+    /// A line, without its terminator, of at most the maximum length.
+    Line(Bytes),
+    /// A line longer than the maximum; reported once, the rest of it is
+    /// dropped through its newline.
+    TooLong,
+}
+
+/// Splits each output fd's bytes into lines.
+#[derive(Debug)]
+struct Framer {
+    max_length: usize,
+    /// Per output fd with a line begun: its state.
+    fds: Vec<(RawFd, Partial)>,
+}
+
+/// The line begun on one fd.
+#[derive(Debug, Default)]
+struct Partial {
+    /// Its bytes so far: at most `max_length + 1` (the `+ 1` for a `\r`
+    /// whose `\n` is in the next read).
+    buf: BytesMut,
+    /// It was too long: dropping through its newline.
+    discarding: bool,
+}
+
+impl Framer {
+    /// Frames `data`, the next bytes of `fd`; `out` gets each frame, in order.
+    fn feed(&mut self, fd: RawFd, mut data: Bytes, mut out: impl FnMut(Frame)) {
+        let max = self.max_length;
+        let i = match self.fds.iter().position(|(f, _)| *f == fd) {
             Some(i) => i,
             None => {
-                self.fds.push((fd, LinesCodec::new_with_max_length(self.max_length), BytesMut::new()));
+                self.fds.push((fd, Partial::default()));
                 self.fds.len() - 1
             }
         };
-        &mut self.fds[i]
+        let partial = &mut self.fds[i].1;
+        while let Some(end) = data.iter().position(|&b| b == b'\n') {
+            let piece = data.split_to(end + 1);
+            if std::mem::take(&mut partial.discarding) {
+                continue;
+            }
+            // Whole lines of one read are slices of it: no copy.
+            let line = if partial.buf.is_empty() {
+                piece
+            } else {
+                partial.buf.extend_from_slice(&piece);
+                partial.buf.split().freeze()
+            };
+            let content = line.len() - 1 - usize::from(line.ends_with(b"\r\n"));
+            out(if content > max { Frame::TooLong } else { Frame::Line(line.slice(..content)) });
+        }
+        if data.is_empty() || partial.discarding {
+            return;
+        }
+        partial.buf.extend_from_slice(&data);
+        // A last `\r` may be the start of `\r\n`: not counted yet.
+        let begun = partial.buf.len() - usize::from(partial.buf.ends_with(b"\r"));
+        if begun > max {
+            partial.buf = BytesMut::new();
+            partial.discarding = true;
+            out(Frame::TooLong);
+        }
     }
 
-    fn decode(&mut self, t: &mut Transport, fd: RawFd, eof: bool) {
-        loop {
-            let (_, codec, buf) = self.state(fd);
-            let line = if eof { codec.decode_eof(buf) } else { codec.decode(buf) };
-            match line {
-                Ok(Some(line)) => self.inner.line_received(t, fd, line),
-                Ok(None) => return,
-                Err(LinesCodecError::MaxLineLengthExceeded | LinesCodecError::Io(_)) => {
-                    self.inner.line_rejected(t, fd)
-                }
-            }
+    /// `fd` reached its end: what is left of its line is one, as it is.
+    fn finish(&mut self, fd: RawFd, mut out: impl FnMut(Frame)) {
+        let Some(i) = self.fds.iter().position(|(f, _)| *f == fd) else { return };
+        let (_, partial) = self.fds.swap_remove(i);
+        if !partial.discarding && !partial.buf.is_empty() {
+            let line = partial.buf.freeze();
+            out(if line.len() > self.max_length { Frame::TooLong } else { Frame::Line(line) });
         }
     }
 }
 
-impl<P: LineProtocol> ProcessProtocol for Lines<P> {
-    fn connection_made(&mut self, t: &mut Transport) {
-        self.inner.connection_made(t)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a wrapped protocol was given, per callback.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Got {
+        Text(RawFd, String),
+        Raw(RawFd, Vec<u8>),
+        NotUtf8(RawFd, Vec<u8>),
+        TooLong(RawFd),
+        Lost(RawFd),
     }
-    fn child_data_received(&mut self, t: &mut Transport, fd: RawFd, data: Bytes) {
-        self.state(fd).2.extend_from_slice(&data);
-        self.decode(t, fd, false);
-    }
-    fn child_connection_lost(&mut self, t: &mut Transport, fd: RawFd) {
-        if self.fds.iter().any(|(f, _, _)| *f == fd) {
-            self.decode(t, fd, true);
-            self.fds.retain(|(f, _, _)| *f != fd);
+
+    /// Implements `line_received` only, and records everything.
+    #[derive(Debug, Default)]
+    struct Rec(Vec<Got>);
+
+    impl ProcessProtocol for Rec {
+        fn child_connection_lost(&mut self, _t: &mut Transport, fd: RawFd) {
+            self.0.push(Got::Lost(fd));
         }
-        self.inner.child_connection_lost(t, fd)
     }
-    fn process_exited(&mut self, t: &mut Transport, status: ExitStatus) {
-        self.inner.process_exited(t, status)
+
+    impl LineProtocol for Rec {
+        fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: String) {
+            self.0.push(Got::Text(fd, line));
+        }
     }
-    fn process_ended(&mut self, t: &mut Transport, reason: EndReason) {
-        self.inner.process_ended(t, reason)
+
+    impl ByteLineProtocol for Rec {
+        fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: Bytes) {
+            self.0.push(Got::Raw(fd, line.to_vec()));
+        }
+        fn line_length_exceeded(&mut self, _t: &mut Transport, fd: RawFd) {
+            self.0.push(Got::TooLong(fd));
+        }
     }
-    fn pause_producing(&mut self, t: &mut Transport) {
-        self.inner.pause_producing(t)
+
+    /// Overrides every line callback.
+    #[derive(Debug, Default)]
+    struct Picky(Vec<Got>);
+
+    impl ProcessProtocol for Picky {}
+
+    impl LineProtocol for Picky {
+        fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: String) {
+            self.0.push(Got::Text(fd, line));
+        }
+        fn line_not_utf8(&mut self, _t: &mut Transport, fd: RawFd, line: Bytes) {
+            self.0.push(Got::NotUtf8(fd, line.to_vec()));
+        }
+        fn line_length_exceeded(&mut self, _t: &mut Transport, fd: RawFd) {
+            self.0.push(Got::TooLong(fd));
+        }
     }
-    fn resume_producing(&mut self, t: &mut Transport) {
-        self.inner.resume_producing(t)
+
+    /// Feeds `reads` to `p` as fd 1's reads, then its end of file.
+    fn drive<P: ProcessProtocol>(mut p: P, reads: &[&[u8]]) -> P {
+        let mut t = Transport::detached();
+        for read in reads {
+            p.child_data_received(&mut t, 1, Bytes::copy_from_slice(read));
+        }
+        p.child_connection_lost(&mut t, 1);
+        p
+    }
+
+    fn text(lines: &[&str]) -> Vec<Got> {
+        let mut got: Vec<Got> = lines.iter().map(|l| Got::Text(1, (*l).to_owned())).collect();
+        got.push(Got::Lost(1));
+        got
+    }
+
+    fn raw(lines: &[&[u8]]) -> Vec<Got> {
+        let mut got: Vec<Got> = lines.iter().map(|l| Got::Raw(1, l.to_vec())).collect();
+        got.push(Got::Lost(1));
+        got
+    }
+
+    // Issue 9, defect 4: `printf 'a\n\377b\nc\n'` gave ["a", "c"] to a
+    // protocol with only `line_received`.
+    #[test]
+    fn lines_non_utf8_line_is_not_lost_silently() {
+        let input: &[&[u8]] = &[b"a\n\xffb\nc\n"];
+        let got = drive(Lines::new(Rec::default(), 80), input).into_inner().0;
+        assert_eq!(got, text(&["a", "\u{fffd}b", "c"]));
+        let got = drive(Lines::new(Picky::default(), 80), input).into_inner().0;
+        assert_eq!(got[1], Got::NotUtf8(1, b"\xffb".to_vec()), "{got:?}");
+        let got = drive(ByteLines::new(Rec::default(), 80), input).into_inner().0;
+        assert_eq!(got, raw(&[b"a", b"\xffb", b"c"]));
+    }
+
+    // Issue 9, defect 4: a line of exactly `max_length` was rejected when it
+    // ended in `\r\n`; the length is the content's, without the terminator.
+    #[test]
+    fn lines_max_length_counts_content_not_crlf() {
+        let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r\nabcd\nabcde\r\nabcde\nok\r\n"]);
+        let mut want = raw(&[b"abcd", b"abcd"]);
+        want.splice(2..2, [Got::TooLong(1), Got::TooLong(1), Got::Raw(1, b"ok".to_vec())]);
+        assert_eq!(got.into_inner().0, want);
+        // A `\r` not before `\n` is content, and counts.
+        let got = drive(ByteLines::new(Rec::default(), 4), &[b"ab\rc\nabc\rd\n"]).into_inner().0;
+        assert_eq!(got, [Got::Raw(1, b"ab\rc".to_vec()), Got::TooLong(1), Got::Lost(1)]);
+    }
+
+    // Issue 9, defect 4: the same when `\r` and `\n` come in separate reads.
+    #[test]
+    fn lines_crlf_split_across_reads() {
+        let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r", b"\nef\r", b"\n", b"abcd\r", b"x\n"]);
+        let want =
+            [Got::Raw(1, b"abcd".to_vec()), Got::Raw(1, b"ef".to_vec()), Got::TooLong(1), Got::Lost(1)];
+        assert_eq!(got.into_inner().0, want);
+    }
+
+    /// Every way of splitting a text into two or three reads frames it as
+    /// one read does.
+    #[test]
+    fn lines_do_not_depend_on_how_reads_split_them() {
+        let all: &[u8] = b"one\r\n\r\ntoo long here\r\nfour\n\xff\xfe\r\nsixsix\r\r\nseven\r";
+        let once = drive(Lines::new(Picky::default(), 6), &[all]).into_inner().0;
+        assert_eq!(
+            once,
+            [
+                Got::Text(1, "one".into()),
+                Got::Text(1, String::new()),
+                Got::TooLong(1),
+                Got::Text(1, "four".into()),
+                Got::NotUtf8(1, b"\xff\xfe".to_vec()),
+                // Only the `\r` before `\n` is terminator: 7 bytes of content.
+                Got::TooLong(1),
+                // At the end there is no terminator: all 6 bytes are content.
+                Got::Text(1, "seven\r".into()),
+            ]
+        );
+        for i in 0..=all.len() {
+            for j in i..=all.len() {
+                let split = drive(Lines::new(Picky::default(), 6), &[&all[..i], &all[i..j], &all[j..]]);
+                assert_eq!(split.into_inner().0, once, "reads split at {i} and {j}");
+            }
+        }
+    }
+
+    /// Twisted's `lineLengthExceeded`: a line over the maximum is reported
+    /// once, as soon as it is known, and dropped through its newline; the
+    /// rest of the same read, and the reads after, are delivered.
+    #[test]
+    fn lines_too_long_line_costs_only_itself() {
+        let reads: &[&[u8]] = &[b"ok\nxxxx", b"xxxx", b"xxxx", b"x\nnext\nla", b"st"];
+        let got = drive(Lines::new(Picky::default(), 4), reads).into_inner().0;
+        let want = [
+            Got::Text(1, "ok".into()),
+            Got::TooLong(1),
+            Got::Text(1, "next".into()),
+            Got::Text(1, "last".into()),
+        ];
+        assert_eq!(got, want);
+        // Reported before its end arrived: at the read that passed the maximum.
+        let got = drive(Lines::new(Picky::default(), 4), &[b"xxxxx"]).into_inner().0;
+        assert_eq!(got, [Got::TooLong(1)]);
+    }
+
+    /// Each fd has its own line; a last line without a newline comes
+    /// before its fd's lost callback.
+    #[test]
+    fn lines_per_fd_and_last_line_before_lost() {
+        let mut t = Transport::detached();
+        let mut p = Lines::new(Rec::default(), 80);
+        p.child_data_received(&mut t, 1, Bytes::from_static(b"out "));
+        p.child_data_received(&mut t, 2, Bytes::from_static(b"err\nerr tail"));
+        p.child_data_received(&mut t, 1, Bytes::from_static(b"line\n"));
+        p.child_connection_lost(&mut t, 2);
+        p.child_connection_lost(&mut t, 1);
+        let want = [
+            Got::Text(2, "err".into()),
+            Got::Text(1, "out line".into()),
+            Got::Text(2, "err tail".into()),
+            Got::Lost(2),
+            Got::Lost(1),
+        ];
+        assert_eq!(p.into_inner().0, want);
     }
 }

@@ -26,14 +26,24 @@ pub(crate) struct InputQueue {
 /// they never block; see [`ProcessProtocol::pause_producing`](crate::ProcessProtocol::pause_producing)
 /// for pushing back on a producer that writes faster than the child reads.
 ///
-/// On a terminal ([`Command::pty`](procwire_core::Command::pty)) there is
-/// one channel, as in Twisted's `PTYProcess`: [`write`](Self::write) types
-/// into the terminal, all output arrives on fd 1, and
-/// [`close_stdin`](Self::close_stdin), [`close_stdout`](Self::close_stdout)
-/// and [`close_stderr`](Self::close_stderr) do nothing (a terminal cannot be
+/// On a terminal ([`Command::pty`](procwire_core::Command::pty)), fds 0, 1
+/// and 2 are one channel, as in Twisted's `PTYProcess`:
+/// [`write`](Self::write) types into the terminal, all its output arrives
+/// on fd 1, and [`close_stdin`](Self::close_stdin),
+/// [`close_stdout`](Self::close_stdout) and
+/// [`close_stderr`](Self::close_stderr) do nothing (a terminal cannot be
 /// half-closed: write `b"\x04"` for end of input in canonical mode);
 /// [`lose_connection`](Self::lose_connection) closes the terminal, which
-/// hangs the child up (SIGHUP).
+/// hangs the child up (SIGHUP). Pipes on fds 3 and up work exactly as
+/// without a terminal.
+///
+/// # Caveats
+///
+/// A write to a pipe whose reader is gone fails with `EPIPE` only because
+/// Rust programs ignore `SIGPIPE` (the standard library sets it so before
+/// `main`): a host that resets `SIGPIPE` to its default is killed by such a
+/// write instead, e.g. when a child closes its stdin while data for it is
+/// queued.
 #[derive(Debug)]
 pub struct Transport {
     /// Input fds open for writing, as [`Control`](crate::Control)s see them.
@@ -55,6 +65,11 @@ impl Transport {
     }
 
     /// Queues `data` for the child's stdin (Twisted's `write`).
+    ///
+    /// Once the child closes its end (or exits), what is still queued is
+    /// dropped and [`child_connection_lost`](crate::ProcessProtocol::child_connection_lost)
+    /// reports the fd; a host that does not ignore `SIGPIPE` is killed by
+    /// that write instead (see the [caveats](Transport#caveats)).
     ///
     /// # Errors
     ///
@@ -103,10 +118,7 @@ impl Transport {
     }
 
     fn input(&mut self, fd: RawFd) -> Result<&mut InputQueue, Error> {
-        // A terminal has one channel, which is fd 0 here.
-        if self.pty && fd != 0 {
-            return Err(Error::NoInputPipe { fd });
-        }
+        // A terminal is input fd 0; its fds 1 and 2 are not inputs.
         self.inputs
             .iter_mut()
             .find(|i| i.fd == fd && !i.closed && !i.closing)
@@ -133,9 +145,10 @@ impl Transport {
     /// Closes one of the child's pipes (Twisted's `closeChildFD`): an input
     /// pipe after its queued data is flushed, an output pipe at once.
     /// [`child_connection_lost`](crate::ProcessProtocol::child_connection_lost)
-    /// follows. Unknown or already closed fds are ignored, as in Twisted.
+    /// follows. Unknown or already closed fds are ignored, as in Twisted,
+    /// and so are fds 0, 1 and 2 on a terminal.
     pub fn close_child_fd(&mut self, fd: RawFd) {
-        if self.pty {
+        if self.pty && (0..=2).contains(&fd) {
             return;
         }
         if let Some(input) = self.inputs.iter_mut().find(|i| i.fd == fd) {
@@ -191,5 +204,22 @@ impl Transport {
     /// pipes.
     pub fn buffered(&self) -> usize {
         self.inputs.iter().map(|i| i.queued).sum()
+    }
+}
+
+#[cfg(test)]
+impl Transport {
+    /// A transport with no process behind it, for driving protocols by hand.
+    pub(crate) fn detached() -> Transport {
+        Transport {
+            writable: Default::default(),
+            pid: None,
+            signal: None,
+            inputs: Vec::new(),
+            close_outputs: Vec::new(),
+            reading_paused: false,
+            pty: false,
+            lose_pty: false,
+        }
     }
 }

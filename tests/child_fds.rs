@@ -11,7 +11,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use procwire::{Child, ChildFd, Command, Error, InputError};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use procwire::{Child, ChildFd, Command, Error, InputError, PtySize};
 use procwire_tests::{guard, identity, parse_report, pw_child, FdEntry};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -313,6 +314,196 @@ async fn bad_child_fd_maps_are_input_errors() {
         matches!(err, Error::InvalidInput(InputError::ParentFdNotOpen { child_fd: 3, parent_fd: 999 })),
         "{err:?}"
     );
+}
+
+/// Serialises the tests that read or change `RLIMIT_NOFILE`, a
+/// process-wide setting.
+static NOFILE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn soft_nofile() -> u64 {
+    getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit").0
+}
+
+// Issue 9: `child_fd(i32::MAX, ..)` made spawn() allocate 24 GiB and abort
+// (an add overflow panic in debug builds). The leak checks of these inputs
+// are in `tests/leaks.rs` (`bad_input_leaks_nothing`).
+#[tokio::test]
+async fn child_fd_i32_max_is_a_typed_error() {
+    let _nofile = NOFILE.lock().await;
+    let limit = soft_nofile().min(i32::MAX as u64);
+    for pty in [false, true] {
+        let mut cmd = helper(&[]);
+        cmd.child_fd(i32::MAX, ChildFd::Null);
+        if pty {
+            cmd.pty(PtySize::default());
+        }
+        let started = std::time::Instant::now();
+        let err = cmd.spawn().unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(err, Error::InvalidInput(InputError::ChildFdTooLarge { child_fd: i32::MAX, limit: l }) if l == limit),
+            "pty {pty}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("2147483647") && text.contains(&limit.to_string()), "{text}");
+        // At once: no plan of two billion steps (a guard, not a benchmark).
+        assert!(took < std::time::Duration::from_secs(1), "pty {pty}: took {took:?}");
+    }
+}
+
+// Issue 9: the first number the soft RLIMIT_NOFILE forbids is refused at
+// once; the last one it allows reaches the child, with either engine.
+#[tokio::test]
+async fn child_fd_at_the_nofile_limit_is_a_typed_error() {
+    let _nofile = NOFILE.lock().await;
+    let soft = soft_nofile();
+    let Ok(limit) = RawFd::try_from(soft) else {
+        eprintln!("skipped: the soft RLIMIT_NOFILE {soft} is no fd number");
+        return;
+    };
+    let err = helper(&[]).child_fd(limit, ChildFd::Null).spawn().unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput(InputError::ChildFdTooLarge { child_fd, limit: l }) if child_fd == limit && l == soft),
+        "{err:?}"
+    );
+
+    guard(LIMIT, "child fd limit - 1", async {
+        let (r, w) = pipe();
+        std::fs::File::from(w).write_all(b"last").expect("fill pipe");
+        let last = limit - 1;
+        let mut cmd = helper(&["report:1", &format!("read:{last}:4:last")]);
+        cmd.child_fds([(1, ChildFd::ReadPipe), (last, ChildFd::Parent(r.as_raw_fd()))]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0, "child fd {last} is not the pipe");
+        assert_eq!(fds(&run.table), [1, last], "{:?}", run.table);
+        assert_same_as_parent(&run.table, last, r.as_raw_fd());
+
+        // With a cycle ({a: b, b: a}) beside it.
+        let (pipe_a, pipe_b) = (pipe(), pipe());
+        let (a, b) = (pipe_a.0.as_raw_fd(), pipe_b.0.as_raw_fd());
+        let mut cmd = helper(&["report:1"]);
+        cmd.child_fds([
+            (1, ChildFd::ReadPipe),
+            (a, ChildFd::Parent(b)),
+            (b, ChildFd::Parent(a)),
+            (last, ChildFd::Parent(a)),
+        ]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0);
+        assert_eq!(fds(&run.table), sorted(&[1, a, b, last]), "{:?}", run.table);
+        assert_same_as_parent(&run.table, a, b);
+        assert_same_as_parent(&run.table, b, a);
+        assert_same_as_parent(&run.table, last, a);
+    })
+    .await;
+}
+
+// Issue 9, in a parent whose soft RLIMIT_NOFILE is 64 (`pw-spawn nofile`,
+// so this process keeps its own): the highest child fd the limit allows,
+// with holes few enough that the plan closes everything above it with one
+// step starting at the limit itself (which glibc's `addclosefrom_np`
+// refuses), alone and beside a cycle.
+#[tokio::test]
+async fn child_fd_below_a_low_nofile_limit() {
+    guard(LIMIT, "pw-spawn nofile 64", async {
+        // (map, the child's fds: whether each is pw-spawn's fd 1 or its fd 2)
+        let cases: [(&str, &[(RawFd, bool)]); 2] = [
+            ("1=1,63=1", &[(1, true), (63, true)]),
+            ("1=2,2=1,63=1,62=2", &[(1, false), (2, true), (62, false), (63, true)]),
+        ];
+        for (map, want) in cases {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_pw-spawn"));
+            cmd.args(["nofile", "64", map, pw_child!(), "report:1"]).kill_on_drop(true);
+            cmd.child_fds([(0, ChildFd::Null), (1, ChildFd::ReadPipe), (2, ChildFd::ReadPipe)]);
+            let mut child = cmd.spawn().expect("spawn pw-spawn");
+            let (out, err) = (reader(&mut child, 1), reader(&mut child, 2));
+            let (out_id, err_id) = (identity(out.as_fd().as_raw_fd()), identity(err.as_fd().as_raw_fd()));
+            // pw-spawn's outcome comes on its fd 1, the child's report on
+            // whichever of the two its fd 1 is.
+            let (mut out_text, mut err_text) = (String::new(), String::new());
+            let (mut out, mut err) = (out, err);
+            let (read_out, read_err) =
+                tokio::join!(out.read_to_string(&mut out_text), err.read_to_string(&mut err_text));
+            read_out.and(read_err).expect("read pw-spawn's output");
+            assert_eq!(exit_code(&mut child).await, 0, "{out_text}{err_text}");
+            let (report, outcome) = match out_text.split_once("end\n") {
+                Some((report, outcome)) => (report, outcome),
+                None => (err_text.strip_suffix("end\n").unwrap_or(&err_text), out_text.as_str()),
+            };
+            assert_eq!(outcome, "ok exit code 0\n", "{map}: {out_text}{err_text}");
+            let table = parse_report(&format!("{report}end\n"));
+            let got: Vec<(RawFd, (u64, u64), bool)> =
+                table.iter().map(|(&fd, e)| (fd, ident(e), e.cloexec)).collect();
+            let want: Vec<(RawFd, (u64, u64), bool)> =
+                want.iter().map(|&(fd, stdout)| (fd, if stdout { out_id } else { err_id }, false)).collect();
+            assert_eq!(got, want, "{map}");
+        }
+    })
+    .await;
+}
+
+// Issue 10: a chain of 8,000 entries (f_i <- f_(i+1)) took 8.5 s inside
+// spawn(), the plan being super-quadratic.
+#[tokio::test]
+async fn fd_plan_is_not_quadratic() {
+    const N: usize = 8_000;
+    let _nofile = NOFILE.lock().await;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if hard < 2 * N as u64 {
+        eprintln!("skipped: the hard RLIMIT_NOFILE {hard} cannot hold a chain of {N} beside the other tests");
+        return;
+    }
+    let _restore = RestoreNofile(soft, hard);
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    guard(LIMIT, "a chain of 8,000 child fds", async {
+        // /dev/null and /dev/zero in turn, so the child's table shows
+        // whether each fd got its neighbour's file.
+        let files = [
+            std::fs::File::open("/dev/null").expect("null"),
+            std::fs::File::open("/dev/zero").expect("zero"),
+        ];
+        let owned: Vec<OwnedFd> =
+            (0..=N).map(|i| OwnedFd::from(files[i % 2].try_clone().expect("dup"))).collect();
+        let mut chain: Vec<RawFd> = owned.iter().map(AsRawFd::as_raw_fd).collect();
+        chain.sort_unstable();
+        assert!(chain[0] > 1, "fd 1 reports, so the chain must sit above it");
+        let mut cmd = helper(&["report:1"]);
+        cmd.clear_child_fds().child_fd(1, ChildFd::ReadPipe);
+        for pair in chain.windows(2) {
+            cmd.child_fd(pair[0], ChildFd::Parent(pair[1]));
+        }
+        let started = std::time::Instant::now();
+        let child = cmd.spawn().expect("spawn");
+        let took = started.elapsed();
+        let run = finish(child, 1).await;
+        assert_eq!(run.code, 0);
+        let mut want = chain[..N].to_vec();
+        want.insert(0, 1);
+        assert_eq!(fds(&run.table), want);
+        for pair in chain.windows(2) {
+            let e = &run.table[&pair[0]];
+            assert_eq!(
+                (ident(e), e.cloexec),
+                (identity(pair[1]), false),
+                "child fd {} is not parent fd {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        // A guard only (a debug build on a shared machine): it took 8.5 s.
+        assert!(took < std::time::Duration::from_secs(2), "spawn() took {took:?}");
+        drop(owned);
+    })
+    .await;
+}
+
+/// Puts `RLIMIT_NOFILE` back as it was when dropped.
+struct RestoreNofile(u64, u64);
+
+impl Drop for RestoreNofile {
+    fn drop(&mut self) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, self.0, self.1);
+    }
 }
 
 /// A `pw-child` command running `steps`, killed if the test drops it.

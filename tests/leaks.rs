@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use procwire::{Child, ChildFd, Command, Error, InputError, SpawnStep};
+use procwire::{Child, ChildFd, Command, Error, InputError, PtySize, SpawnStep};
 use procwire_tests::{guard, identity, open_fds, parse_report, process_exists, pw_child, zombie_children};
 use tokio::io::AsyncReadExt;
 
@@ -174,7 +174,7 @@ fn bad_input_leaks_nothing() {
         let before = open_fds();
         // (what, the command given an unopened fd number, the error expected)
         type Case = (&'static str, fn(RawFd) -> Command, fn(&Error) -> bool);
-        let cases: [Case; 7] = [
+        let cases: [Case; 9] = [
             (
                 "NUL in an argument",
                 |_| cmd_with(|c| c.arg("a\0b")),
@@ -194,6 +194,21 @@ fn bad_input_leaks_nothing() {
                 "child fd mapped twice",
                 |_| cmd_with(|c| c.child_fds([(3, ChildFd::Null), (3, ChildFd::Null)])),
                 |e| matches!(e, Error::InvalidInput(InputError::DuplicateChildFd(3))),
+            ),
+            // Issue 9: it allocated 24 GiB of plan and aborted.
+            (
+                "child fd i32::MAX",
+                |_| cmd_with(|c| c.child_fd(i32::MAX, ChildFd::Null)),
+                |e| matches!(e, Error::InvalidInput(InputError::ChildFdTooLarge { child_fd: i32::MAX, .. })),
+            ),
+            // Refused before the pty (or any pipe) is opened.
+            (
+                "child fd at the soft RLIMIT_NOFILE, with a pty",
+                |_| cmd_with(|c| c.child_fd(soft_nofile(), ChildFd::Null).pty(PtySize::default())),
+                |e| {
+                    matches!(e, Error::InvalidInput(InputError::ChildFdTooLarge { child_fd, limit })
+                        if *child_fd == soft_nofile() && *limit == soft_nofile() as u64)
+                },
             ),
             // The pipes for 0, 1, 2 exist already when fd 5 is found closed.
             (
@@ -350,6 +365,13 @@ fn cmd_with(f: impl FnOnce(&mut Command) -> &mut Command) -> Command {
     let mut cmd = pw(&["exit:0"]);
     f(&mut cmd);
     cmd
+}
+
+/// The soft `RLIMIT_NOFILE` (this binary never changes it).
+fn soft_nofile() -> RawFd {
+    let (soft, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).expect("getrlimit");
+    RawFd::try_from(soft).expect("a soft limit below i32::MAX")
 }
 
 fn devnull() -> OwnedFd {

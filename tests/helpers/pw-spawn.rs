@@ -13,9 +13,13 @@
 //! | `pdeathsig SIG PROGRAM ARGS...` | spawn PROGRAM with `parent_death_signal(SIG)` (a name or number) |
 //! |                               | and `/dev/null` on fds 0-2, print its pid, then read stdin until    |
 //! |                               | EOF and exit without waiting for it                                 |
+//! | `nofile SOFT MAP PROGRAM ARGS...` | set our soft `RLIMIT_NOFILE` to SOFT, spawn PROGRAM with only   |
+//! |                               | the fds of MAP (`CHILD=PARENT,...`, each `ChildFd::Parent`), wait,  |
+//! |                               | and print as `try-uid` does                                         |
 //!
 //! Exit 0 after a mode ran (whatever the spawn's outcome), 2 on bad usage,
-//! 3 if `pdeathsig`'s spawn failed (the error on stderr).
+//! 3 if `pdeathsig`'s spawn or `nofile`'s `setrlimit` failed (the error on
+//! stderr).
 #![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
@@ -32,6 +36,10 @@ async fn main() -> ExitCode {
             Err(_) => usage(),
         },
         [mode, sig, program, rest @ ..] if mode == "pdeathsig" => pdeathsig(sig, program, rest),
+        [mode, soft, map, program, rest @ ..] if mode == "nofile" => match (soft.parse(), parse_map(map)) {
+            (Ok(soft), Some(map)) => nofile(soft, map, program, rest).await,
+            _ => usage(),
+        },
         _ => usage(),
     }
 }
@@ -44,6 +52,35 @@ async fn try_uid(uid: u32, program: &str, args: &[String]) -> ExitCode {
         .stdout(ChildFd::Parent(1))
         .stderr(ChildFd::Parent(2))
         .spawn();
+    report(spawned).await
+}
+
+async fn nofile(soft: u64, map: Vec<(i32, i32)>, program: &str, args: &[String]) -> ExitCode {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(_, hard)| hard);
+    if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, soft, hard) {
+        eprintln!("pw-spawn: setrlimit: {e}");
+        return ExitCode::from(3);
+    }
+    let spawned = Command::new(program)
+        .args(args)
+        .child_fds(map.into_iter().map(|(c, p)| (c, ChildFd::Parent(p))))
+        .spawn();
+    report(spawned).await
+}
+
+/// `CHILD=PARENT,...` as pairs.
+fn parse_map(map: &str) -> Option<Vec<(i32, i32)>> {
+    map.split(',')
+        .map(|pair| {
+            let (child, parent) = pair.split_once('=')?;
+            Some((child.parse().ok()?, parent.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Waits for the child and prints the outcome (see the table above).
+async fn report(spawned: Result<procwire::Child, Error>) -> ExitCode {
     let report = match spawned {
         Ok(mut child) => match child.wait().await {
             Ok(status) => format!("ok {status}"),
@@ -93,6 +130,9 @@ fn errno(e: &std::io::Error) -> String {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: pw-spawn try-uid UID PROGRAM [ARGS...] | pdeathsig SIG PROGRAM [ARGS...]");
+    eprintln!(
+        "usage: pw-spawn try-uid UID PROGRAM [ARGS...] | pdeathsig SIG PROGRAM [ARGS...] \
+         | nofile SOFT MAP PROGRAM [ARGS...]"
+    );
     ExitCode::from(2)
 }

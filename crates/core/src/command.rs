@@ -193,7 +193,9 @@ impl Command {
     /// Maps child fd `child_fd` to `fd` (one entry of Twisted's
     /// `childFDs`), replacing what that fd was mapped to. Any fd number may
     /// be used (3, 4, 200...); a negative one is reported by `spawn()` as
-    /// [`InputError::NegativeChildFd`].
+    /// [`InputError::NegativeChildFd`], and one at or above the soft
+    /// `RLIMIT_NOFILE` (which no process can hold) as
+    /// [`InputError::ChildFdTooLarge`].
     pub fn child_fd(&mut self, child_fd: RawFd, fd: ChildFd) -> &mut Command {
         if child_fd < 0 {
             self.note(InputError::NegativeChildFd(child_fd));

@@ -191,6 +191,19 @@ pub enum InputError {
     /// not a signal.
     #[error("bad signal for the command: {0}")]
     InvalidSignal(String),
+    /// A child fd at or above the soft `RLIMIT_NOFILE`: no process under
+    /// that limit can have a descriptor with that number (`dup2` to it
+    /// fails), so the child could not be given it.
+    #[error(
+        "child fd {child_fd} is too large: a child can only have fds below {limit} (the soft RLIMIT_NOFILE)"
+    )]
+    ChildFdTooLarge {
+        /// The child's fd number.
+        child_fd: RawFd,
+        /// The soft `RLIMIT_NOFILE` (capped at `i32::MAX`): every child fd
+        /// must be below it.
+        limit: u64,
+    },
     /// [`ChildFd::Parent`](crate::ChildFd::Parent) names a parent fd that
     /// is not open.
     #[error("child fd {child_fd} maps parent fd {parent_fd}, which is not open")]

@@ -8,13 +8,14 @@ use std::path::Path;
 
 use nix::fcntl::OFlag;
 use nix::libc;
+use nix::sys::resource::{getrlimit, Resource};
 
 use crate::child::Child;
 use crate::child_fd::ChildFd;
 use crate::command::Command;
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
-use crate::plan::plan;
+use crate::plan::{plan, spare_fd, PlanError, Ranges};
 use crate::pty::OpenedPty;
 use crate::reap::{Prepared, Reaper};
 use crate::sys;
@@ -66,6 +67,7 @@ impl Command {
         if let Some(err) = &self.invalid {
             return Err(err.clone().into());
         }
+        let limit = self.fd_limit()?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
@@ -87,7 +89,10 @@ impl Command {
             None => None,
         };
         let fds = self.prepare_fds(pty.as_ref())?;
-        let steps = plan(&fds.map, &fds.inherited);
+        // Where close_range works, the engine is the trampoline and closes
+        // a range with one call; elsewhere ranges may be closed one by one.
+        let ranges = if sys::trampoline::preferred() { Ranges::Cheap } else { Ranges::Expanded };
+        let steps = plan(&fds.map, &fds.inherited, limit, ranges).map_err(|e| self.plan_error(e, limit))?;
         let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
         let cwd = self.cwd.as_ref().map(|(_, c)| c.as_c_str());
         let setsid = self.setsid || pty.is_some();
@@ -98,8 +103,14 @@ impl Command {
             Some(pgid) if setsid => return Err(InputError::ProcessGroupInNewSession(pgid).into()),
             other => other,
         };
-        // A free number above every target, to open the terminal on.
-        let spare = fds.map.iter().map(|&(t, _)| t).max().map_or(0, |t| t + 1);
+        // A number that is no child fd, below the limit, to open the
+        // terminal on (posix_spawn only).
+        let spare = match pty {
+            Some(_) => {
+                spare_fd(&fds.map, limit).ok_or_else(|| self.plan_error(PlanError::NoFreeFd, limit))?
+            }
+            None => 0,
+        };
         let request = sys::spawn::SpawnRequest {
             path: &path,
             argv: &argv,
@@ -163,6 +174,34 @@ impl Command {
         } else {
             let pid = sys::spawn::spawn(request).map_err(|e| self.diagnose(e))?;
             Ok(sys::trampoline::Spawned { pid, pidfd: None })
+        }
+    }
+
+    /// The soft `RLIMIT_NOFILE`, as the first number no child fd may reach
+    /// (`dup2` to it would fail with `EBADF`), checked against the map
+    /// before anything is created.
+    fn fd_limit(&self) -> Result<RawFd, Error> {
+        // getrlimit cannot fail for RLIMIT_NOFILE (it only reports EFAULT
+        // and EINVAL); should it, the kernel's own check remains.
+        let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+        let limit = RawFd::try_from(soft).unwrap_or(RawFd::MAX);
+        let highest = self.fds.last_key_value().map(|(&fd, _)| fd);
+        let highest = if self.pty.is_some() { highest.max(Some(2)) } else { highest };
+        match highest {
+            Some(child_fd) if child_fd >= limit => {
+                Err(InputError::ChildFdTooLarge { child_fd, limit: limit as u64 }.into())
+            }
+            _ => Ok(limit),
+        }
+    }
+
+    fn plan_error(&self, err: PlanError, limit: RawFd) -> Error {
+        match err {
+            PlanError::ChildFdTooLarge(child_fd) => {
+                InputError::ChildFdTooLarge { child_fd, limit: limit as u64 }.into()
+            }
+            // What dup2 would say with no free number to use.
+            PlanError::NoFreeFd => self.error(SpawnStep::FdSetup, io::Error::from_raw_os_error(libc::EMFILE)),
         }
     }
 

@@ -80,6 +80,11 @@ impl FileActions {
         self.0.as_mut_ptr()
     }
 
+    /// Records one step. glibc has no action for a bounded range, so a
+    /// [`FdStep::CloseRange`] becomes one `addclose` per number: the plan
+    /// keeps their total small for this engine ([`Ranges::Expanded`]).
+    ///
+    /// [`Ranges::Expanded`]: crate::plan::Ranges::Expanded
     fn push(&mut self, step: &FdStep) -> io::Result<()> {
         let fa = self.as_mut_ptr();
         // SAFETY: `fa` was initialised by `new`; the calls only record the
@@ -87,8 +92,19 @@ impl FileActions {
         let rc = unsafe {
             match *step {
                 FdStep::Dup2 { from, to } => libc::posix_spawn_file_actions_adddup2(fa, from, to),
-                FdStep::Close(fd) => libc::posix_spawn_file_actions_addclose(fa, fd),
-                FdStep::CloseFrom(fd) => posix_spawn_file_actions_addclosefrom_np(fa, fd),
+                FdStep::CloseRange { from, to } => (from..=to)
+                    .map(|fd| libc::posix_spawn_file_actions_addclose(fa, fd))
+                    .find(|&rc| rc != 0)
+                    .unwrap_or(0),
+                // glibc refuses a start at or above the soft RLIMIT_NOFILE
+                // (EBADF; the start is never negative): when the highest
+                // child fd is the last number the limit allows, nothing is
+                // left to close but descriptors opened before the limit was
+                // lowered, which this engine cannot name.
+                FdStep::CloseFrom(fd) => match posix_spawn_file_actions_addclosefrom_np(fa, fd) {
+                    libc::EBADF if fd > 0 => 0,
+                    rc => rc,
+                },
             }
         };
         check(rc)

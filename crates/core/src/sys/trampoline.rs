@@ -404,7 +404,7 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             raw(libc::syscall(libc::SYS_setpgid, 0, pgid)).map_err(|e| (ChildStep::Setpgid, e))?;
         }
         for step in base.fd_steps {
-            // async-signal-safe: raw dup3/fcntl/close/close_range only.
+            // async-signal-safe: raw dup3/fcntl/close_range/close only.
             fd_step(step).map_err(|e| (ChildStep::FdSetup, e))?;
         }
         if base.controlling_tty.is_some() {
@@ -472,10 +472,20 @@ unsafe fn fd_step(step: &FdStep) -> Result<(), i32> {
                 raw(libc::syscall(libc::SYS_fcntl, from, libc::F_SETFD, 0)).map(drop)
             }
             FdStep::Dup2 { from, to } => raw(libc::syscall(libc::SYS_dup3, from, to, 0)).map(drop),
-            FdStep::Close(fd) => match raw(libc::syscall(libc::SYS_close, fd)) {
-                Err(libc::EBADF) | Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            },
+            // async-signal-safe: raw close_range, or raw close per number
+            // on kernels before 5.9; a number that is not open is no error.
+            FdStep::CloseRange { from, to } => {
+                match raw(libc::syscall(libc::SYS_close_range, from as libc::c_uint, to as libc::c_uint, 0)) {
+                    Ok(_) => Ok(()),
+                    Err(libc::ENOSYS) => {
+                        for n in from..=to {
+                            libc::syscall(libc::SYS_close, n);
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             // Mark rather than close (Linux >= 5.11): `execve` closes them
             // after this thread's parent has been released, instead of
             // the parent waiting while the child closes each one.

@@ -1,29 +1,39 @@
 //! The parent's ends of the child's pipes, as tokio `AsyncRead` /
-//! `AsyncWrite` over `AsyncFd`.
+//! `AsyncWrite` on a registration that follows the polling runtime.
+//!
+//! The parent's end is non-blocking: reads and writes wait in the reactor,
+//! never in the kernel.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use tokio::io::unix::AsyncFd;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::error::Error;
 use crate::sys;
+use crate::sys::registration::{Direction, Registration};
 
-/// Registers a pipe end with the reactor, switching it to non-blocking.
-fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
-    let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
-    let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-    sys::io::register(fd, interest)
+/// Sets or clears `O_NONBLOCK` on `fd`'s open file description.
+fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    let wanted = if on { flags | OFlag::O_NONBLOCK } else { flags - OFlag::O_NONBLOCK };
+    if wanted != flags {
+        fcntl(fd, FcntlArg::F_SETFL(wanted))?;
+    }
+    Ok(())
 }
 
 /// The parent's end of a pipe the child writes (Twisted's `"r"`).
 ///
 /// Reading returns 0 (end of file) once the child, and every process it
 /// shared the pipe with, has closed its end.
+///
+/// The pipe end is registered with the reactor of the runtime that polls
+/// it: it may be read from another runtime than the one that spawned the
+/// child, also after that one was dropped.
 ///
 /// # Example
 ///
@@ -41,12 +51,13 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
 #[derive(Debug)]
 pub struct ChildReader {
     child_fd: RawFd,
-    inner: AsyncFd<OwnedFd>,
+    inner: Registration<OwnedFd>,
 }
 
 impl ChildReader {
     pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
-        Ok(ChildReader { child_fd, inner: register(fd, Interest::READABLE)? })
+        set_nonblocking(&fd, true)?;
+        Ok(ChildReader { child_fd, inner: Registration::new(fd, Interest::READABLE)? })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -62,13 +73,7 @@ impl ChildReader {
 
 impl AsyncRead for ChildReader {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-            match guard.try_io(|fd| sys::io::read_buf(fd.get_ref().as_fd(), buf)) {
-                Ok(result) => return Poll::Ready(result.map(drop)),
-                Err(_would_block) => continue,
-            }
-        }
+        self.get_mut().inner.poll_io(cx, Direction::Read, |fd| sys::io::read_buf(fd, buf)).map_ok(drop)
     }
 }
 
@@ -86,6 +91,9 @@ impl AsFd for ChildReader {
 /// [`Error::PipeClosed`]; a write after the child closed its end fails with
 /// `EPIPE` (procwire relies on Rust's default of ignoring `SIGPIPE`).
 ///
+/// Like [`ChildReader`], it may be used from another runtime than the one
+/// that spawned the child.
+///
 /// # Example
 ///
 /// ```no_run
@@ -101,12 +109,13 @@ impl AsFd for ChildReader {
 #[derive(Debug)]
 pub struct ChildWriter {
     child_fd: RawFd,
-    inner: Option<AsyncFd<OwnedFd>>,
+    inner: Option<Registration<OwnedFd>>,
 }
 
 impl ChildWriter {
     pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
-        Ok(ChildWriter { child_fd, inner: Some(register(fd, Interest::WRITABLE)?) })
+        set_nonblocking(&fd, true)?;
+        Ok(ChildWriter { child_fd, inner: Some(Registration::new(fd, Interest::WRITABLE)?) })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -126,30 +135,25 @@ impl ChildWriter {
         self.inner = None;
     }
 
-    fn poll_io<T>(
-        &self,
+    /// One write syscall (`io`), retried on readiness after `EAGAIN`.
+    fn poll_io(
+        &mut self,
         cx: &mut Context<'_>,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<T>,
-    ) -> Poll<io::Result<T>> {
-        let Some(inner) = &self.inner else {
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(reg) = &mut self.inner else {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 Error::PipeClosed { fd: self.child_fd },
             )));
         };
-        loop {
-            let mut guard = ready!(inner.poll_write_ready(cx))?;
-            match guard.try_io(|fd| f(fd.get_ref().as_fd())) {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
-            }
-        }
+        reg.poll_io(cx, Direction::Write, io)
     }
 }
 
 impl AsyncWrite for ChildWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, |fd| sys::io::write(fd, data))
+        self.get_mut().poll_io(cx, |fd| sys::io::write(fd, data))
     }
 
     fn poll_write_vectored(
@@ -157,7 +161,7 @@ impl AsyncWrite for ChildWriter {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, |fd| sys::io::writev(fd, bufs))
+        self.get_mut().poll_io(cx, |fd| sys::io::writev(fd, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -177,6 +181,6 @@ impl AsyncWrite for ChildWriter {
 impl ChildWriter {
     /// The raw fd of the pipe end, while it is open.
     pub fn as_raw_fd(&self) -> Option<RawFd> {
-        self.inner.as_ref().map(|fd| fd.as_raw_fd())
+        self.inner.as_ref().map(|reg| reg.get_ref().as_raw_fd())
     }
 }

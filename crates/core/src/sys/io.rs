@@ -4,8 +4,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use nix::libc;
-use tokio::io::unix::AsyncFd;
-use tokio::io::{Interest, ReadBuf};
+use tokio::io::ReadBuf;
 
 /// Reads into the unfilled part of `buf` without zeroing it first.
 ///
@@ -49,26 +48,3 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result
     }
     Ok(n as usize)
 }
-
-/// Registers `fd` with the current tokio reactor.
-///
-/// Wraps tokio's `AsyncFd::register_with_interest`, which is `unsafe`
-/// because it needs the descriptor to stay open and unchanged while
-/// registered. Taking an `OwnedFd` (or an `Arc` of one) guarantees that.
-///
-/// # Panics
-///
-/// Outside a tokio runtime; callers check for one first.
-pub(crate) fn register<T: OwnedFdLike>(fd: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-    // SAFETY: `T` is an `OwnedFd` or `Arc<OwnedFd>` (sealed by
-    // `OwnedFdLike`): the descriptor is open, owned by the value, stays open
-    // until the `AsyncFd` is dropped or `into_inner`ed, and `as_raw_fd`
-    // always returns the same number. procwire never uses `get_mut` to
-    // replace it.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
-}
-
-/// Descriptor owners whose `as_raw_fd` is stable for their whole life.
-pub(crate) trait OwnedFdLike: AsRawFd {}
-impl OwnedFdLike for std::os::fd::OwnedFd {}
-impl OwnedFdLike for std::sync::Arc<std::os::fd::OwnedFd> {}

@@ -1,8 +1,10 @@
 //! The parent's ends of the child's pipes, as tokio `AsyncRead` /
 //! `AsyncWrite` on a registration that follows the polling runtime.
 //!
-//! The parent's end is non-blocking: reads and writes wait in the reactor,
-//! never in the kernel.
+//! The parent's end is non-blocking (reads and writes wait in the reactor,
+//! never in the kernel); an end given away with `into_owned_fd` is made
+//! blocking again, because it is meant for another child, which expects
+//! the blocking pipe every program gets from a shell.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -26,6 +28,14 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes a pipe end given away blocking again. `F_GETFL` and `F_SETFL`
+/// on a descriptor this process owns fail only with `EBADF`, which an
+/// `OwnedFd` rules out, so there is no error to report.
+fn into_blocking(fd: OwnedFd) -> OwnedFd {
+    let _ = set_nonblocking(&fd, false);
+    fd
+}
+
 /// The parent's end of a pipe the child writes (Twisted's `"r"`).
 ///
 /// Reading returns 0 (end of file) once the child, and every process it
@@ -34,6 +44,9 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
 /// The pipe end is registered with the reactor of the runtime that polls
 /// it: it may be read from another runtime than the one that spawned the
 /// child, also after that one was dropped.
+///
+/// To connect the pipe to another child (a shell pipeline), convert it:
+/// `ChildFd::from(reader)` gives the next child a blocking descriptor.
 ///
 /// # Example
 ///
@@ -46,6 +59,23 @@ fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
 /// child.take_reader(1).unwrap().read_to_string(&mut out).await?;
 /// assert_eq!(out, "hi\n");
 /// child.wait().await?;
+/// # Ok(()) }
+/// ```
+///
+/// A pipeline, `seq 1 5 | wc -l`:
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::Command;
+/// use tokio::io::AsyncReadExt;
+///
+/// let mut seq = Command::new("seq").args(["1", "5"]).spawn()?;
+/// let mut wc = Command::new("wc").arg("-l").stdin(seq.take_reader(1).unwrap().into()).spawn()?;
+/// let mut out = String::new();
+/// wc.take_reader(1).unwrap().read_to_string(&mut out).await?;
+/// assert_eq!(out.trim(), "5");
+/// seq.wait().await?;
+/// wc.wait().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -65,9 +95,11 @@ impl ChildReader {
         self.child_fd
     }
 
-    /// Gives back the (non-blocking) pipe end, deregistered from tokio.
+    /// Gives back the pipe end, deregistered from tokio and made blocking
+    /// (`O_NONBLOCK` cleared), ready to be handed to another child or to
+    /// blocking code. A `ChildReader` buffers nothing, so no data is lost.
     pub fn into_owned_fd(self) -> OwnedFd {
-        self.inner.into_inner()
+        into_blocking(self.inner.into_inner())
     }
 }
 
@@ -83,16 +115,33 @@ impl AsFd for ChildReader {
     }
 }
 
+impl AsRawFd for ChildReader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.get_ref().as_raw_fd()
+    }
+}
+
 /// The parent's end of a pipe the child reads (Twisted's `"w"`).
 ///
 /// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the pipe, so the
 /// child sees end of file (Twisted's `closeStdin` / `closeChildFD`). A write
 /// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
-/// [`Error::PipeClosed`]; a write after the child closed its end fails with
-/// `EPIPE` (procwire relies on Rust's default of ignoring `SIGPIPE`).
+/// [`Error::PipeClosed`].
 ///
 /// Like [`ChildReader`], it may be used from another runtime than the one
 /// that spawned the child.
+///
+/// # Caveats
+///
+/// A write after the child closed its end fails with `EPIPE`
+/// ([`io::ErrorKind::BrokenPipe`]) only because the process ignores
+/// `SIGPIPE`, which Rust's runtime does by default and procwire relies on.
+/// If the host process resets `SIGPIPE` to `SIG_DFL` (as some programs do
+/// to die quietly in a shell pipeline), such a write kills the host.
+///
+/// `ChildWriter` does not implement `AsFd`: once closed it has no
+/// descriptor, and `as_fd` cannot fail. [`fd`](Self::fd) borrows it while
+/// it is open, and [`into_owned_fd`](Self::into_owned_fd) gives it away.
 ///
 /// # Example
 ///
@@ -135,6 +184,18 @@ impl ChildWriter {
         self.inner = None;
     }
 
+    /// The pipe end, while it is open; `None` once closed.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.as_ref().map(|reg| reg.get_ref().as_fd())
+    }
+
+    /// Gives back the pipe end, deregistered from tokio and made blocking
+    /// (`O_NONBLOCK` cleared), ready to be handed to another child or to
+    /// blocking code; `None` once closed. A `ChildWriter` buffers nothing.
+    pub fn into_owned_fd(self) -> Option<OwnedFd> {
+        self.inner.map(|reg| into_blocking(reg.into_inner()))
+    }
+
     /// One write syscall (`io`), retried on readiness after `EAGAIN`.
     fn poll_io(
         &mut self,
@@ -175,12 +236,5 @@ impl AsyncWrite for ChildWriter {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().close();
         Poll::Ready(Ok(()))
-    }
-}
-
-impl ChildWriter {
-    /// The raw fd of the pipe end, while it is open.
-    pub fn as_raw_fd(&self) -> Option<RawFd> {
-        self.inner.as_ref().map(|reg| reg.get_ref().as_raw_fd())
     }
 }

@@ -1,8 +1,9 @@
 //! Non-blocking reads and writes on raw pipe descriptors.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
+use nix::fcntl::OFlag;
 use nix::libc;
 use tokio::io::ReadBuf;
 
@@ -47,4 +48,19 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
+}
+
+/// The file status flags (`O_NONBLOCK`, `O_APPEND`, the access mode...)
+/// of this process's descriptor `fd`, or `None` if it is not open.
+///
+/// Wraps [`fcntl(F_GETFL)`](https://man7.org/linux/man-pages/man2/fcntl.2.html),
+/// for a descriptor named by number (a `ChildFd::Parent`).
+pub(crate) fn status_flags(fd: RawFd) -> Option<OFlag> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: F_GETFL only reads the file status flags; an fd that is not
+    // open yields EBADF and no other effect.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    (flags != -1).then(|| OFlag::from_bits_retain(flags))
 }

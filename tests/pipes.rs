@@ -1,9 +1,12 @@
 //! The pipe ends as building blocks: shell pipelines made of procwire's
-//! own pieces.
+//! own pieces, and a writer that learns when the child closed its end.
 
-use procwire::{ChildFd, Command};
+use std::time::Duration;
+
+use futures::FutureExt;
+use procwire::{Child, ChildFd, Command};
 use procwire_tests::guard;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Guard against hangs only; every test waits on its events.
 const LIMIT: u64 = 60;
@@ -69,4 +72,68 @@ async fn child_writes_into_another_childs_input_pipe() {
         assert!(wc.wait().await.expect("wait wc").success());
     })
     .await;
+}
+
+/// Issue 9, defect 6 (core half): a child closing its stdin was seen only
+/// at its exit. `ChildWriter::closed` now completes when the child closes
+/// it, here about two seconds before the child exits.
+#[tokio::test]
+async fn child_closing_stdin_is_seen_before_it_exits() {
+    let mut child = Command::new("sh")
+        .args(["-c", "read x; exec 0<&-; sleep 5"])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.take_writer(0).expect("stdin");
+    // The shell cannot close its stdin before it has read a line.
+    assert!(stdin.closed().now_or_never().is_none(), "closed before the child read anything");
+    stdin.write_all(b"go\n").await.expect("write");
+    guard(3, "the child closing its stdin", stdin.closed()).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "seen only at the exit");
+    let err = stdin.write_all(b"more").await.expect_err("write after the child closed its end");
+    assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    reap_killed(&mut child).await;
+
+    // Closed on our side: ready at once.
+    let mut child = Command::new("cat").stdout(ChildFd::Null).spawn().expect("spawn");
+    let mut stdin = child.take_writer(0).expect("stdin");
+    stdin.close();
+    assert!(stdin.closed().now_or_never().is_some());
+    assert!(child.wait().await.expect("wait").success());
+}
+
+/// Waiting for the child to close its end must not break writing: a
+/// writer whose `closed()` was pending, then idle, still writes 4 MiB
+/// (many times the pipe's size) to `cat` and reads back exactly that.
+#[tokio::test]
+async fn writer_still_writes_after_waiting_for_close() {
+    guard(LIMIT, "cat round trip after closed() was pending", async {
+        let mut child = Command::new("cat").spawn().expect("spawn cat");
+        let mut stdin = child.take_writer(0).expect("stdin");
+        let mut stdout = child.take_reader(1).expect("stdout");
+        // `cat` keeps its stdin: the timer is a guard that ends the wait.
+        tokio::select! {
+            () = stdin.closed() => panic!("cat closed its stdin"),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let write = async {
+            stdin.write_all(&data).await.expect("write");
+            assert!(stdin.closed().now_or_never().is_none(), "cat closed its stdin early");
+            stdin.shutdown().await.expect("shutdown");
+        };
+        let mut echoed = Vec::new();
+        let read = stdout.read_to_end(&mut echoed);
+        let ((), read) = tokio::join!(write, read);
+        read.expect("read");
+        assert!(echoed == data, "cat echoed {} bytes, not the {} written", echoed.len(), data.len());
+        assert!(child.wait().await.expect("wait").success());
+    })
+    .await;
+}
+
+async fn reap_killed(child: &mut Child) {
+    child.signal("KILL").expect("kill");
+    let status = guard(10, "reap", child.wait()).await.expect("wait");
+    assert_eq!(status.signal(), Some(9));
 }

@@ -6,12 +6,14 @@
 //! blocking again, because it is meant for another child, which expects
 //! the blocking pipe every program gets from a shell.
 
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::error::Error;
@@ -126,7 +128,8 @@ impl AsRawFd for ChildReader {
 /// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the pipe, so the
 /// child sees end of file (Twisted's `closeStdin` / `closeChildFD`). A write
 /// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
-/// [`Error::PipeClosed`].
+/// [`Error::PipeClosed`]. [`poll_closed`](Self::poll_closed) /
+/// [`closed`](Self::closed) tell when the child has closed its end.
 ///
 /// Like [`ChildReader`], it may be used from another runtime than the one
 /// that spawned the child.
@@ -196,11 +199,67 @@ impl ChildWriter {
         self.inner.map(|reg| into_blocking(reg.into_inner()))
     }
 
-    /// One write syscall (`io`), retried on readiness after `EAGAIN`.
+    /// Polls for the child closing its end of the pipe: `Ready` once the
+    /// reading end is closed in every process (the child, and any process
+    /// it shared the pipe with), `Pending` until then, with `cx`'s waker
+    /// woken when it happens. Writing stays possible meanwhile: polling
+    /// this never makes a later write wait.
+    ///
+    /// Also `Ready` when this side closed the pipe already, and when the
+    /// pipe can no longer be watched (the runtime that registered it shut
+    /// down and no runtime is current): a caller waiting on it never hangs,
+    /// and its next write reports the error.
+    ///
+    /// As with tokio's `poll_write_ready`, only the task that polled last
+    /// (this or a write that had to wait) is woken.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(reg) = &mut self.inner else { return Poll::Ready(()) };
+        // A pipe with room is "writable" until its next write fills it, so
+        // the readiness seen here may be stale: check for the closed reader
+        // (EPOLLERR), else clear it and wait for the next edge. The kernel
+        // signals one when the last reader closes. Writes do not depend on
+        // that readiness (they try the syscall first), so clearing it is
+        // safe.
+        let polled = reg.poll_with(cx, Direction::Write, |guard, fd| {
+            if guard.ready().is_write_closed() || reader_gone(fd) {
+                return Some(Ok(()));
+            }
+            guard.clear_ready();
+            None
+        });
+        polled.map(drop)
+    }
+
+    /// Waits for the child to close its end of the pipe; see
+    /// [`poll_closed`](Self::poll_closed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only watches the pipe.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// // `head -c 1` exits, closing its stdin, once it has read a byte.
+    /// let mut child = procwire_core::Command::new("head").args(["-c", "1"]).spawn()?;
+    /// let mut stdin = child.take_writer(0).unwrap();
+    /// tokio::io::AsyncWriteExt::write_all(&mut stdin, b"xy").await?;
+    /// stdin.closed().await; // head is done with its input
+    /// child.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn closed(&mut self) {
+        poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// One write syscall (`io`), first without waiting for readiness: a
+    /// pipe with room takes it whatever tokio's cached readiness says (which
+    /// `poll_closed` may have cleared). Only `EAGAIN` waits for the reactor.
     fn poll_io(
         &mut self,
         cx: &mut Context<'_>,
-        io: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         let Some(reg) = &mut self.inner else {
             return Poll::Ready(Err(io::Error::new(
@@ -208,8 +267,26 @@ impl ChildWriter {
                 Error::PipeClosed { fd: self.child_fd },
             )));
         };
+        // A write counts against the task's budget, as tokio's own do, so
+        // a child that reads as fast as we write cannot starve other tasks.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        match io(reg.get_ref().as_fd()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => drop(coop),
+            result => {
+                coop.made_progress();
+                return Poll::Ready(result);
+            }
+        }
         reg.poll_io(cx, Direction::Write, io)
     }
+}
+
+/// Whether the pipe's reading end is closed everywhere: `poll(2)` reports
+/// `POLLERR` on a write end without readers. It does not wait.
+fn reader_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLERR))
 }
 
 impl AsyncWrite for ChildWriter {

@@ -47,6 +47,11 @@ fn into_blocking(fd: OwnedFd) -> OwnedFd {
 /// it: it may be read from another runtime than the one that spawned the
 /// child, also after that one was dropped.
 ///
+/// # Panics
+///
+/// Polled from another runtime built without IO enabled: registering
+/// there panics, as for any tokio IO resource.
+///
 /// To connect the pipe to another child (a shell pipeline), convert it:
 /// `ChildFd::from(reader)` gives the next child a blocking descriptor.
 ///
@@ -132,7 +137,7 @@ impl AsRawFd for ChildReader {
 /// [`closed`](Self::closed) tell when the child has closed its end.
 ///
 /// Like [`ChildReader`], it may be used from another runtime than the one
-/// that spawned the child.
+/// that spawned the child (one with IO enabled: see its `# Panics`).
 ///
 /// # Caveats
 ///

@@ -130,7 +130,8 @@ fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
 /// of the runtime that polls it, so it can be used from another runtime
 /// than the one that spawned the child, also after that one was dropped.
 /// The master holds two descriptors of the terminal (a `dup`), so that
-/// each half has its own registration.
+/// each half has its own registration. Polling it from another runtime
+/// built without IO enabled panics, as for any tokio IO resource.
 ///
 /// # Example
 ///

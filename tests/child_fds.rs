@@ -5,7 +5,7 @@
 //! reporting its own fd table, compared by dev/ino with the parent's ends.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -44,11 +44,11 @@ async fn twisted_test_fd_six_descriptors() {
         let (mut w0, mut w3, mut w5) = (writer(&mut child, 0), writer(&mut child, 3), writer(&mut child, 5));
         let (r1, mut r4) = (reader(&mut child, 1), reader(&mut child, 4));
         let pipe_ids = [
-            (0, id_of(w0.as_raw_fd())),
+            (0, id_of(&w0)),
             (1, identity(r1.as_fd().as_raw_fd())),
-            (3, id_of(w3.as_raw_fd())),
+            (3, id_of(&w3)),
             (4, identity(r4.as_fd().as_raw_fd())),
-            (5, id_of(w5.as_raw_fd())),
+            (5, id_of(&w5)),
         ];
         let mut out = BufReader::new(r1);
 
@@ -199,7 +199,7 @@ async fn sparse_map_one_and_seven() {
         cmd.child_fds([(1, ChildFd::ReadPipe), (7, ChildFd::WritePipe)]);
         let mut child = cmd.spawn().expect("spawn");
         let mut w7 = writer(&mut child, 7);
-        let w7_id = id_of(w7.as_raw_fd());
+        let w7_id = id_of(&w7);
         w7.write_all(b"ping").await.expect("write fd 7");
         let run = finish(child, 1).await;
         assert_eq!(run.code, 0);
@@ -589,8 +589,8 @@ fn ident(e: &FdEntry) -> (u64, u64) {
     (e.dev, e.ino)
 }
 
-fn id_of(fd: Option<RawFd>) -> (u64, u64) {
-    identity(fd.expect("writer still open"))
+fn id_of(writer: &procwire::ChildWriter) -> (u64, u64) {
+    identity(writer.fd().expect("writer still open").as_raw_fd())
 }
 
 /// Asserts that child fd `child_fd` is the parent's `parent_fd`: same
@@ -664,4 +664,114 @@ async fn pipe_capacity_enlarges_every_pipe() {
     guard(10, "1 MiB into a pipe nobody reads", stdin.write_all(&vec![7u8; MIB])).await.expect("write");
     child.signal("KILL").expect("kill");
     assert_eq!(guard(10, "wait", child.wait()).await.expect("wait").signal(), Some(9));
+}
+
+/// Issue 9, defect 3: a non-blocking pipe given to a child reached it
+/// non-blocking (`O_NONBLOCK` belongs to the open file description, which
+/// a copy shares), and the child failed with EAGAIN. The child now gets a
+/// blocking description of the same pipe, for `ChildFd::Parent` and
+/// `ChildFd::Fd` alike, and the parent's own stays non-blocking.
+#[tokio::test]
+async fn nonblocking_pipe_given_to_a_child_is_blocking_in_it() {
+    guard(LIMIT, "non-blocking pipes as ChildFd::Parent and ChildFd::Fd", async {
+        for handed_over in [false, true] {
+            let (r, w) = pipe();
+            for end in [&r, &w] {
+                fcntl(end, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).expect("set O_NONBLOCK");
+            }
+            let (r_raw, w_raw) = (r.as_raw_fd(), w.as_raw_fd());
+            // The child reads fd 3 after its report, before we write to the
+            // pipe: non-blocking, that read would fail at once (exit 101).
+            let mut cmd = helper(&["report:1", "read:3:4:ping", "write:4:pong"]);
+            let (to_read, to_write) = if handed_over {
+                (ChildFd::Fd(r.try_clone().expect("dup")), ChildFd::Fd(w.try_clone().expect("dup")))
+            } else {
+                (ChildFd::Parent(r_raw), ChildFd::Parent(w_raw))
+            };
+            cmd.child_fds([(1, ChildFd::ReadPipe), (3, to_read), (4, to_write)]);
+            let mut child = cmd.spawn().expect("spawn");
+            drop(cmd);
+            let mut out = BufReader::new(reader(&mut child, 1));
+            let table = read_report(&mut out).await;
+            for (fd, parent, acc) in [(3, r_raw, "r"), (4, w_raw, "w")] {
+                let e = &table[&fd];
+                assert_eq!(
+                    (e.kind.as_str(), e.acc.as_str(), ident(e)),
+                    ("fifo", acc, identity(parent)),
+                    "fd {fd}"
+                );
+                assert!(!e.nonblock, "child fd {fd} is non-blocking (handed over: {handed_over})");
+            }
+            std::fs::File::from(w.try_clone().expect("dup")).write_all(b"ping").expect("write ping");
+            assert_eq!(exit_code(&mut child).await, 0, "the child's blocking read failed");
+            let mut pong = [0u8; 4];
+            std::fs::File::from(r.try_clone().expect("dup")).read_exact(&mut pong).expect("read pong");
+            assert_eq!(&pong, b"pong");
+            for (end, name) in [(&r, "read"), (&w, "write")] {
+                let flags = OFlag::from_bits_retain(fcntl(end, FcntlArg::F_GETFL).expect("F_GETFL"));
+                assert!(flags.contains(OFlag::O_NONBLOCK), "the parent's {name} end lost O_NONBLOCK");
+            }
+        }
+    })
+    .await;
+}
+
+/// The documented limit of the fix above: a non-blocking socket cannot be
+/// opened again, so it reaches the child as it is, non-blocking.
+#[tokio::test]
+async fn nonblocking_socket_reaches_the_child_as_it_is() {
+    guard(LIMIT, "non-blocking socket as ChildFd::Parent", async {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        theirs.set_nonblocking(true).expect("set_nonblocking");
+        let mut cmd = helper(&["report:1"]);
+        cmd.child_fds([(1, ChildFd::ReadPipe), (3, ChildFd::Parent(theirs.as_raw_fd()))]);
+        let run = spawn_run(&mut cmd, 1).await;
+        assert_eq!(run.code, 0);
+        let e = &run.table[&3];
+        assert_eq!((e.kind.as_str(), e.nonblock), ("sock", true), "{:?}", run.table);
+        drop(ours);
+    })
+    .await;
+}
+
+/// Issue 9, defect 3: `ChildFd::from(ChildReader)` and
+/// `ChildFd::try_from(ChildWriter)` hand another child's pipe ends over as
+/// blocking descriptors, while the parent's ends are non-blocking.
+#[tokio::test]
+async fn child_pipe_ends_handed_to_another_child_are_blocking() {
+    guard(LIMIT, "ChildReader and ChildWriter as ChildFd", async {
+        let mut producer = helper(&["write:1:data"]).stdin(ChildFd::Null).spawn().expect("spawn producer");
+        let mut consumer = helper(&["read:0:4:data"]).stdout(ChildFd::Null).spawn().expect("spawn consumer");
+        let produced = reader(&mut producer, 1);
+        let consumed = writer(&mut consumer, 0);
+        for fd in [produced.as_fd(), consumed.fd().expect("open")] {
+            let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL).expect("F_GETFL"));
+            assert!(flags.contains(OFlag::O_NONBLOCK), "the parent's own end is blocking");
+        }
+        // The middle child copies its fd 0 (the producer's output) to its
+        // fd 5 (the consumer's input).
+        let mut cmd = helper(&["report:1", "echo:0:5"]);
+        cmd.child_fds([
+            (0, ChildFd::from(produced)),
+            (1, ChildFd::ReadPipe),
+            (5, ChildFd::try_from(consumed).expect("open writer")),
+        ]);
+        let middle = cmd.spawn().expect("spawn middle");
+        drop(cmd); // the command's copies: the consumer must see EOF
+        let run = finish(middle, 1).await;
+        assert_eq!(run.code, 0);
+        for fd in [0, 5] {
+            assert!(!run.table[&fd].nonblock, "child fd {fd} is non-blocking: {:?}", run.table);
+        }
+        assert_eq!(exit_code(&mut producer).await, 0);
+        assert_eq!(exit_code(&mut consumer).await, 0, "the consumer did not get the data");
+
+        // A closed writer has no descriptor to give.
+        let mut child = helper(&["drain:0"]).spawn().expect("spawn");
+        let mut w = writer(&mut child, 0);
+        w.close();
+        assert!(matches!(ChildFd::try_from(w), Err(Error::PipeClosed { fd: 0 })));
+        assert_eq!(exit_code(&mut child).await, 0);
+    })
+    .await;
 }

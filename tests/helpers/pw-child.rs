@@ -31,9 +31,10 @@
 //! | `wait-signal`        | wait for one trapped signal (none trapped: wait to be killed)  |                 |
 //! | `grandchild:SECS`    | spawn `sleep SECS` (all non-CLOEXEC fds inherited), no wait    | 107             |
 //!
-//! A report line is `fd=N kind=K acc=A cloexec=C dev=D ino=I`, sorted by N,
-//! with K one of `fifo chr reg dir sock lnk blk other`, A one of `r w rw`, C 0
-//! or 1, and D, I the decimal st_dev and st_ino. It is built from
+//! A report line is `fd=N kind=K acc=A cloexec=C nonblock=B dev=D ino=I`,
+//! sorted by N, with K one of `fifo chr reg dir sock lnk blk other`, A one of
+//! `r w rw`, C and B 0 or 1 (close-on-exec; `O_NONBLOCK` in the file status
+//! flags), and D, I the decimal st_dev and st_ino. It is built from
 //! `/proc/self/fd` and `/proc/self/fdinfo`; `sigstate` reads the `SigIgn` and
 //! `SigBlk` masks of `/proc/thread-self/status`, so it shows glibc's reserved
 //! signals 32 and 33 too. Exit 100 means an unknown step or a malformed field
@@ -520,8 +521,9 @@ fn report(out: c_int) {
             _ => "r",
         };
         let cloexec = i32::from(info.flags & libc::O_CLOEXEC != 0);
+        let nonblock = i32::from(info.flags & libc::O_NONBLOCK != 0);
         text.push_str(&format!(
-            "fd={fd} kind={kind} acc={acc} cloexec={cloexec} dev={} ino={}\n",
+            "fd={fd} kind={kind} acc={acc} cloexec={cloexec} nonblock={nonblock} dev={} ino={}\n",
             meta.dev(),
             meta.ino()
         ));

@@ -106,6 +106,8 @@ pub struct FdEntry {
     pub acc: String,
     /// Whether the child's copy is close-on-exec.
     pub cloexec: bool,
+    /// Whether the child's copy is non-blocking (`O_NONBLOCK`).
+    pub nonblock: bool,
     /// `st_dev` of what the fd refers to.
     pub dev: u64,
     /// `st_ino` of what the fd refers to.
@@ -131,6 +133,7 @@ pub fn parse_report(text: &str) -> BTreeMap<RawFd, FdEntry> {
                 kind: fields["kind"].to_owned(),
                 acc: fields["acc"].to_owned(),
                 cloexec: fields["cloexec"] == "1",
+                nonblock: fields["nonblock"] == "1",
                 dev: fields["dev"].parse().expect("dev"),
                 ino: fields["ino"].parse().expect("ino"),
             },

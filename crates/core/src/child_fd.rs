@@ -4,6 +4,9 @@
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use crate::error::Error;
+use crate::pipe::{ChildReader, ChildWriter};
+
 /// The state of one child fd, the value side of Twisted's `childFDs`.
 ///
 /// | Twisted `childFDs` value | procwire |
@@ -12,6 +15,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// | `"w"` (a pipe the parent writes) | [`ChildFd::WritePipe`] |
 /// | an int N (the parent's fd N) | [`ChildFd::Parent`]`(N)` |
 /// | (none) | [`ChildFd::Null`], [`ChildFd::Fd`] |
+///
+/// Another child's pipe end converts into a `ChildFd` (`From<ChildReader>`,
+/// `TryFrom<ChildWriter>`), which is how a shell pipeline is built; see
+/// [`ChildReader`].
 ///
 /// The default map is Twisted's `{0: "w", 1: "r", 2: "r"}`. Child fds not
 /// in the map are closed in the child, close-on-exec or not.
@@ -45,6 +52,15 @@ pub enum ChildFd {
     /// (Twisted's integer values; `{0: 0, 1: 1, 2: 2}` inherits stdio). It
     /// reaches the child even if it is close-on-exec in the parent. It must
     /// be open when `spawn()` runs.
+    ///
+    /// The child gets a blocking descriptor even if the parent's is
+    /// non-blocking (`O_NONBLOCK` is a flag of the open file description,
+    /// which a plain copy would share, and most programs fail on `EAGAIN`):
+    /// for a pipe or FIFO, spawn opens a new description of the same pipe
+    /// (through `/proc/self/fd/N`, same access mode) for the child, and the
+    /// parent's own descriptor is left unchanged. Other non-blocking
+    /// descriptors (sockets, terminals) cannot be opened again that way and
+    /// reach the child non-blocking, as they are.
     Parent(RawFd),
     /// `/dev/null`, opened read-write.
     Null,
@@ -53,6 +69,11 @@ pub enum ChildFd {
     /// command holds it open too: hand over a pipe's write end and its
     /// reader sees end of file only once the child has closed its copy
     /// *and* the command is dropped.
+    ///
+    /// As with [`Parent`](ChildFd::Parent), a non-blocking pipe or FIFO
+    /// reaches the child as a new, blocking description of the same pipe;
+    /// the descriptor held by the command is left unchanged. A non-blocking
+    /// socket or terminal reaches the child as it is.
     Fd(OwnedFd),
 }
 
@@ -88,5 +109,31 @@ impl From<OwnedFd> for ChildFd {
 impl From<std::fs::File> for ChildFd {
     fn from(file: std::fs::File) -> Self {
         ChildFd::Fd(file.into())
+    }
+}
+
+/// The pipe end of another child, as a blocking descriptor
+/// ([`ChildReader::into_owned_fd`]): `seq | grep` is
+/// `Command::new("grep").stdin(seq.take_reader(1).unwrap().into())`.
+impl From<ChildReader> for ChildFd {
+    fn from(reader: ChildReader) -> Self {
+        ChildFd::Fd(reader.into_owned_fd())
+    }
+}
+
+/// The pipe end of another child, as a blocking descriptor
+/// ([`ChildWriter::into_owned_fd`]): the new child writes into the other
+/// child's input.
+///
+/// # Errors
+///
+/// [`Error::PipeClosed`] if the writer was closed already: there is no
+/// descriptor left to give.
+impl TryFrom<ChildWriter> for ChildFd {
+    type Error = Error;
+
+    fn try_from(writer: ChildWriter) -> Result<Self, Error> {
+        let fd = writer.child_fd();
+        writer.into_owned_fd().map(ChildFd::Fd).ok_or(Error::PipeClosed { fd })
     }
 }

@@ -1,29 +1,59 @@
 //! The parent's ends of the child's pipes, as tokio `AsyncRead` /
-//! `AsyncWrite` over `AsyncFd`.
+//! `AsyncWrite` on a registration that follows the polling runtime.
+//!
+//! The parent's end is non-blocking (reads and writes wait in the reactor,
+//! never in the kernel); an end given away with `into_owned_fd` is made
+//! blocking again, because it is meant for another child, which expects
+//! the blocking pipe every program gets from a shell.
 
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::unix::AsyncFd;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::error::Error;
 use crate::sys;
+use crate::sys::registration::{Direction, Registration};
 
-/// Registers a pipe end with the reactor, switching it to non-blocking.
-fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
-    let flags = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL)?;
-    let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
-    sys::io::register(fd, interest)
+/// Sets or clears `O_NONBLOCK` on `fd`'s open file description.
+fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    let wanted = if on { flags | OFlag::O_NONBLOCK } else { flags - OFlag::O_NONBLOCK };
+    if wanted != flags {
+        fcntl(fd, FcntlArg::F_SETFL(wanted))?;
+    }
+    Ok(())
+}
+
+/// Makes a pipe end given away blocking again. `F_GETFL` and `F_SETFL`
+/// on a descriptor this process owns fail only with `EBADF`, which an
+/// `OwnedFd` rules out, so there is no error to report.
+fn into_blocking(fd: OwnedFd) -> OwnedFd {
+    let _ = set_nonblocking(&fd, false);
+    fd
 }
 
 /// The parent's end of a pipe the child writes (Twisted's `"r"`).
 ///
 /// Reading returns 0 (end of file) once the child, and every process it
 /// shared the pipe with, has closed its end.
+///
+/// The pipe end is registered with the reactor of the runtime that polls
+/// it: it may be read from another runtime than the one that spawned the
+/// child, also after that one was dropped.
+///
+/// # Panics
+///
+/// Polled from another runtime built without IO enabled: registering
+/// there panics, as for any tokio IO resource.
+///
+/// To connect the pipe to another child (a shell pipeline), convert it:
+/// `ChildFd::from(reader)` gives the next child a blocking descriptor.
 ///
 /// # Example
 ///
@@ -38,15 +68,33 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
 /// child.wait().await?;
 /// # Ok(()) }
 /// ```
+///
+/// A pipeline, `seq 1 5 | wc -l`:
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::Command;
+/// use tokio::io::AsyncReadExt;
+///
+/// let mut seq = Command::new("seq").args(["1", "5"]).spawn()?;
+/// let mut wc = Command::new("wc").arg("-l").stdin(seq.take_reader(1).unwrap().into()).spawn()?;
+/// let mut out = String::new();
+/// wc.take_reader(1).unwrap().read_to_string(&mut out).await?;
+/// assert_eq!(out.trim(), "5");
+/// seq.wait().await?;
+/// wc.wait().await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ChildReader {
     child_fd: RawFd,
-    inner: AsyncFd<OwnedFd>,
+    inner: Registration<OwnedFd>,
 }
 
 impl ChildReader {
     pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
-        Ok(ChildReader { child_fd, inner: register(fd, Interest::READABLE)? })
+        set_nonblocking(&fd, true)?;
+        Ok(ChildReader { child_fd, inner: Registration::new(fd, Interest::READABLE)? })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -54,21 +102,17 @@ impl ChildReader {
         self.child_fd
     }
 
-    /// Gives back the (non-blocking) pipe end, deregistered from tokio.
+    /// Gives back the pipe end, deregistered from tokio and made blocking
+    /// (`O_NONBLOCK` cleared), ready to be handed to another child or to
+    /// blocking code. A `ChildReader` buffers nothing, so no data is lost.
     pub fn into_owned_fd(self) -> OwnedFd {
-        self.inner.into_inner()
+        into_blocking(self.inner.into_inner())
     }
 }
 
 impl AsyncRead for ChildReader {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.inner.poll_read_ready(cx))?;
-            match guard.try_io(|fd| sys::io::read_buf(fd.get_ref().as_fd(), buf)) {
-                Ok(result) => return Poll::Ready(result.map(drop)),
-                Err(_would_block) => continue,
-            }
-        }
+        self.get_mut().inner.poll_io(cx, Direction::Read, |fd| sys::io::read_buf(fd, buf)).map_ok(drop)
     }
 }
 
@@ -78,13 +122,34 @@ impl AsFd for ChildReader {
     }
 }
 
+impl AsRawFd for ChildReader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.get_ref().as_raw_fd()
+    }
+}
+
 /// The parent's end of a pipe the child reads (Twisted's `"w"`).
 ///
 /// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the pipe, so the
 /// child sees end of file (Twisted's `closeStdin` / `closeChildFD`). A write
 /// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
-/// [`Error::PipeClosed`]; a write after the child closed its end fails with
-/// `EPIPE` (procwire relies on Rust's default of ignoring `SIGPIPE`).
+/// [`Error::PipeClosed`]. [`poll_closed`](Self::poll_closed) /
+/// [`closed`](Self::closed) tell when the child has closed its end.
+///
+/// Like [`ChildReader`], it may be used from another runtime than the one
+/// that spawned the child (one with IO enabled: see its `# Panics`).
+///
+/// # Caveats
+///
+/// A write after the child closed its end fails with `EPIPE`
+/// ([`io::ErrorKind::BrokenPipe`]) only because the process ignores
+/// `SIGPIPE`, which Rust's runtime does by default and procwire relies on.
+/// If the host process resets `SIGPIPE` to `SIG_DFL` (as some programs do
+/// to die quietly in a shell pipeline), such a write kills the host.
+///
+/// `ChildWriter` does not implement `AsFd`: once closed it has no
+/// descriptor, and `as_fd` cannot fail. [`fd`](Self::fd) borrows it while
+/// it is open, and [`into_owned_fd`](Self::into_owned_fd) gives it away.
 ///
 /// # Example
 ///
@@ -101,12 +166,13 @@ impl AsFd for ChildReader {
 #[derive(Debug)]
 pub struct ChildWriter {
     child_fd: RawFd,
-    inner: Option<AsyncFd<OwnedFd>>,
+    inner: Option<Registration<OwnedFd>>,
 }
 
 impl ChildWriter {
     pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
-        Ok(ChildWriter { child_fd, inner: Some(register(fd, Interest::WRITABLE)?) })
+        set_nonblocking(&fd, true)?;
+        Ok(ChildWriter { child_fd, inner: Some(Registration::new(fd, Interest::WRITABLE)?) })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -126,37 +192,111 @@ impl ChildWriter {
         self.inner = None;
     }
 
-    fn poll_io<T>(
-        &self,
+    /// The pipe end, while it is open; `None` once closed.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inner.as_ref().map(|reg| reg.get_ref().as_fd())
+    }
+
+    /// Gives back the pipe end, deregistered from tokio and made blocking
+    /// (`O_NONBLOCK` cleared), ready to be handed to another child or to
+    /// blocking code; `None` once closed. A `ChildWriter` buffers nothing.
+    pub fn into_owned_fd(self) -> Option<OwnedFd> {
+        self.inner.map(|reg| into_blocking(reg.into_inner()))
+    }
+
+    /// Polls for the child closing its end of the pipe: `Ready` once the
+    /// reading end is closed in every process (the child, and any process
+    /// it shared the pipe with), `Pending` until then, with `cx`'s waker
+    /// woken when it happens. Writing stays possible meanwhile: polling
+    /// this never makes a later write wait.
+    ///
+    /// Also `Ready` when this side closed the pipe already, and when the
+    /// pipe can no longer be watched (the runtime that registered it shut
+    /// down and no runtime is current): a caller waiting on it never hangs,
+    /// and its next write reports the error.
+    ///
+    /// As with tokio's `poll_write_ready`, only the task that polled last
+    /// (this or a write that had to wait) is woken.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(reg) = &mut self.inner else { return Poll::Ready(()) };
+        // A pipe with room is "writable" until its next write fills it, so
+        // the readiness seen here may be stale: check for the closed reader
+        // (EPOLLERR), else clear it and wait for the next edge. The kernel
+        // signals one when the last reader closes. Writes do not depend on
+        // that readiness (they try the syscall first), so clearing it is
+        // safe.
+        let polled = reg.poll_with(cx, Direction::Write, |guard, fd| {
+            if guard.ready().is_write_closed() || reader_gone(fd) {
+                return Some(Ok(()));
+            }
+            guard.clear_ready();
+            None
+        });
+        polled.map(drop)
+    }
+
+    /// Waits for the child to close its end of the pipe; see
+    /// [`poll_closed`](Self::poll_closed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only watches the pipe.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// // `head -c 1` exits, closing its stdin, once it has read a byte.
+    /// let mut child = procwire_core::Command::new("head").args(["-c", "1"]).spawn()?;
+    /// let mut stdin = child.take_writer(0).unwrap();
+    /// tokio::io::AsyncWriteExt::write_all(&mut stdin, b"xy").await?;
+    /// stdin.closed().await; // head is done with its input
+    /// child.wait().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn closed(&mut self) {
+        poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// One write syscall (`io`), first without waiting for readiness: a
+    /// pipe with room takes it whatever tokio's cached readiness says (which
+    /// `poll_closed` may have cleared). Only `EAGAIN` waits for the reactor.
+    fn poll_io(
+        &mut self,
         cx: &mut Context<'_>,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<T>,
-    ) -> Poll<io::Result<T>> {
-        let Some(inner) = &self.inner else {
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(reg) = &mut self.inner else {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 Error::PipeClosed { fd: self.child_fd },
             )));
         };
-        // TEMPORARY: replaced by the pipes helper's version at merge. An
-        // optimistic first write, so that `poll_closed` clearing the cached
-        // readiness cannot stall a later write to a pipe with room.
-        match f(inner.get_ref().as_fd()) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            result => return Poll::Ready(result),
-        }
-        loop {
-            let mut guard = ready!(inner.poll_write_ready(cx))?;
-            match guard.try_io(|fd| f(fd.get_ref().as_fd())) {
-                Ok(result) => return Poll::Ready(result),
-                Err(_would_block) => continue,
+        // A write counts against the task's budget, as tokio's own do, so
+        // a child that reads as fast as we write cannot starve other tasks.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        match io(reg.get_ref().as_fd()) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => drop(coop),
+            result => {
+                coop.made_progress();
+                return Poll::Ready(result);
             }
         }
+        reg.poll_io(cx, Direction::Write, io)
     }
+}
+
+/// Whether the pipe's reading end is closed everywhere: `poll(2)` reports
+/// `POLLERR` on a write end without readers. It does not wait.
+fn reader_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLERR))
 }
 
 impl AsyncWrite for ChildWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, |fd| sys::io::write(fd, data))
+        self.get_mut().poll_io(cx, |fd| sys::io::write(fd, data))
     }
 
     fn poll_write_vectored(
@@ -164,7 +304,7 @@ impl AsyncWrite for ChildWriter {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, |fd| sys::io::writev(fd, bufs))
+        self.get_mut().poll_io(cx, |fd| sys::io::writev(fd, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -178,42 +318,5 @@ impl AsyncWrite for ChildWriter {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut().close();
         Poll::Ready(Ok(()))
-    }
-}
-
-impl ChildWriter {
-    /// The raw fd of the pipe end, while it is open.
-    pub fn as_raw_fd(&self) -> Option<RawFd> {
-        self.inner.as_ref().map(|fd| fd.as_raw_fd())
-    }
-}
-
-// TEMPORARY: replaced by the pipes helper's version at merge
-impl ChildWriter {
-    /// Ready once the child's (reading) end of the pipe is gone (`EPOLLERR`
-    /// on this end), or this end was closed; `Pending` otherwise, with
-    /// `cx`'s waker registered for that.
-    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let Some(inner) = &self.inner else { return Poll::Ready(()) };
-        loop {
-            let mut guard = match inner.poll_write_ready(cx) {
-                Poll::Ready(Ok(guard)) => guard,
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => return Poll::Pending,
-            };
-            if guard.ready().is_write_closed() {
-                return Poll::Ready(());
-            }
-            // A pipe with room is "writable" in tokio's cache: ask the
-            // kernel, and clear the cache so the next poll registers the waker.
-            let mut fds = [PollFd::new(inner.get_ref().as_fd(), PollFlags::empty())];
-            if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
-                && fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP))
-            {
-                return Poll::Ready(());
-            }
-            guard.clear_ready();
-        }
     }
 }

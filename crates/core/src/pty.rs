@@ -6,15 +6,14 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use nix::fcntl::OFlag;
 use nix::libc;
-use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
 use crate::sys;
+use crate::sys::registration::{Direction, Registration};
 
 /// A terminal window size: rows and columns, and optionally pixels.
 ///
@@ -127,6 +126,13 @@ fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
 /// For concurrent reading and writing, [`into_split`](Self::into_split)
 /// gives two owned halves (or use `tokio::io::split`).
 ///
+/// Like the pipes, the master (and each half) registers with the reactor
+/// of the runtime that polls it, so it can be used from another runtime
+/// than the one that spawned the child, also after that one was dropped.
+/// The master holds two descriptors of the terminal (a `dup`), so that
+/// each half has its own registration. Polling it from another runtime
+/// built without IO enabled panics, as for any tokio IO resource.
+///
 /// # Example
 ///
 /// ```no_run
@@ -143,13 +149,18 @@ fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
 /// ```
 #[derive(Debug)]
 pub struct PtyMaster {
-    inner: Arc<AsyncFd<OwnedFd>>,
+    inner: Registration<OwnedFd>,
+    /// A second descriptor of the master, for the writing half of
+    /// [`into_split`](Self::into_split). Made here, where an error can
+    /// still be reported by the spawn.
+    spare: OwnedFd,
 }
 
 impl PtyMaster {
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Self> {
         nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_RDWR | OFlag::O_NONBLOCK))?;
-        Ok(PtyMaster { inner: Arc::new(sys::io::register(fd, Interest::READABLE | Interest::WRITABLE)?) })
+        let spare = fd.try_clone()?;
+        Ok(PtyMaster { inner: Registration::new(fd, Interest::READABLE | Interest::WRITABLE)?, spare })
     }
 
     /// Sets the window size (`TIOCSWINSZ`); the child's foreground process
@@ -167,7 +178,8 @@ impl PtyMaster {
     /// Splits into a reading and a writing half that can live in different
     /// tasks; both can [`resize`](Self::resize).
     pub fn into_split(self) -> (PtyReadHalf, PtyWriteHalf) {
-        (PtyReadHalf { inner: self.inner.clone() }, PtyWriteHalf { inner: self.inner })
+        let write = Registration::lazy(self.spare, Interest::WRITABLE);
+        (PtyReadHalf { inner: self.inner }, PtyWriteHalf { inner: write })
     }
 }
 
@@ -177,30 +189,30 @@ impl AsFd for PtyMaster {
     }
 }
 
-fn poll_read(inner: &AsyncFd<OwnedFd>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-    loop {
-        let mut guard = ready!(inner.poll_read_ready(cx))?;
-        match guard.try_io(|fd| sys::io::read_buf(fd.get_ref().as_fd(), buf)) {
-            Ok(Ok(_)) => return Poll::Ready(Ok(())),
-            // The slave is closed everywhere: that is end of file.
-            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
-            Ok(Err(e)) => return Poll::Ready(Err(e)),
-            Err(_would_block) => continue,
-        }
-    }
+fn poll_read(
+    inner: &mut Registration<OwnedFd>,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let read = inner.poll_io(cx, Direction::Read, |fd| match sys::io::read_buf(fd, buf) {
+        // The slave is closed everywhere: that is end of file.
+        Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(0),
+        result => result,
+    });
+    read.map_ok(drop)
 }
 
-fn poll_write(inner: &AsyncFd<OwnedFd>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-    loop {
-        let mut guard = ready!(inner.poll_write_ready(cx))?;
-        match guard.try_io(|fd| sys::io::write(fd.get_ref().as_fd(), data)) {
-            Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the terminal was closed")))
-            }
-            Ok(result) => return Poll::Ready(result),
-            Err(_would_block) => continue,
+fn poll_write(
+    inner: &mut Registration<OwnedFd>,
+    cx: &mut Context<'_>,
+    data: &[u8],
+) -> Poll<io::Result<usize>> {
+    inner.poll_io(cx, Direction::Write, |fd| match sys::io::write(fd, data) {
+        Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "the terminal was closed"))
         }
-    }
+        result => result,
+    })
 }
 
 macro_rules! pty_io {
@@ -211,7 +223,7 @@ macro_rules! pty_io {
                 cx: &mut Context<'_>,
                 buf: &mut ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                poll_read(&self.inner, cx, buf)
+                poll_read(&mut self.get_mut().inner, cx, buf)
             }
         }
     };
@@ -222,7 +234,7 @@ macro_rules! pty_io {
                 cx: &mut Context<'_>,
                 data: &[u8],
             ) -> Poll<io::Result<usize>> {
-                poll_write(&self.inner, cx, data)
+                poll_write(&mut self.get_mut().inner, cx, data)
             }
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 Poll::Ready(Ok(()))
@@ -240,13 +252,13 @@ pty_io!(PtyMaster, write);
 /// The reading half of a [`PtyMaster`], from [`PtyMaster::into_split`].
 #[derive(Debug)]
 pub struct PtyReadHalf {
-    inner: Arc<AsyncFd<OwnedFd>>,
+    inner: Registration<OwnedFd>,
 }
 
 /// The writing half of a [`PtyMaster`], from [`PtyMaster::into_split`].
 #[derive(Debug)]
 pub struct PtyWriteHalf {
-    inner: Arc<AsyncFd<OwnedFd>>,
+    inner: Registration<OwnedFd>,
 }
 
 pty_io!(PtyReadHalf, read);

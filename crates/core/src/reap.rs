@@ -4,21 +4,26 @@
 //! The backend is chosen once per process (ENOSYS is probed once and
 //! cached); building with `--cfg procwire_force_sigchld` forces the
 //! fallback so the test suite exercises both.
+//!
+//! Either way the child can be waited for from any runtime: the pidfd's
+//! registration and the SIGCHLD listener move to the runtime that polls
+//! them when it is not the one they were made on.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use nix::libc;
-use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use tokio::runtime::{Handle, Id};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::error::Error;
 use crate::status::ExitStatus;
 use crate::sys::process as sys;
+use crate::sys::registration::{Direction, Registration};
 
 mod orphan;
 
@@ -54,7 +59,7 @@ pub(crate) fn pidfd_available() -> bool {
 /// a child that exits at once.
 pub(crate) enum Prepared {
     Pidfd,
-    Signal(Signal),
+    Signal(Sigchld),
 }
 
 impl Prepared {
@@ -62,7 +67,42 @@ impl Prepared {
         if pidfd_available() {
             Ok(Prepared::Pidfd)
         } else {
-            Ok(Prepared::Signal(signal(SignalKind::child())?))
+            Ok(Prepared::Signal(Sigchld::new()?))
+        }
+    }
+}
+
+/// A SIGCHLD listener, and the runtime whose signal driver it was made on.
+#[derive(Debug)]
+pub(crate) struct Sigchld {
+    signal: Signal,
+    runtime: Id,
+}
+
+impl Sigchld {
+    /// Listens on the current runtime.
+    fn new() -> io::Result<Self> {
+        let runtime = Handle::try_current().map_err(io::Error::other)?.id();
+        Ok(Sigchld { signal: signal(SignalKind::child())?, runtime })
+    }
+
+    /// `Ready(Ok(()))` when a SIGCHLD may have come: one did, or the
+    /// listener moved to the current runtime (it was made on another one,
+    /// and would wait or failed), and a SIGCHLD may have come before the
+    /// new listener existed. Either way the caller checks `waitpid` again.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let failed = match self.signal.poll_recv(cx) {
+            Poll::Ready(Some(())) => return Poll::Ready(Ok(())),
+            Poll::Ready(None) => true,
+            Poll::Pending => false,
+        };
+        match Handle::try_current() {
+            Ok(here) if here.id() != self.runtime => {
+                *self = Sigchld::new()?;
+                Poll::Ready(Ok(()))
+            }
+            _ if failed => Poll::Ready(Err(io::Error::other("tokio's signal driver shut down"))),
+            _ => Poll::Pending,
         }
     }
 }
@@ -165,9 +205,9 @@ pub(crate) fn kill_and_reap(pid: libc::pid_t) {
 #[derive(Debug)]
 pub(crate) enum Reaper {
     /// The pidfd, registered with the reactor: it turns readable at exit.
-    Pidfd(AsyncFd<Arc<OwnedFd>>),
+    Pidfd(Registration<Arc<OwnedFd>>),
     /// The SIGCHLD fallback: the pid, and a listener created before spawn.
-    Signal(Arc<PidSlot>, Signal),
+    Signal(Arc<PidSlot>, Sigchld),
 }
 
 impl Reaper {
@@ -180,7 +220,7 @@ impl Reaper {
                     Some(fd) => Arc::new(fd),
                     None => Arc::new(sys::pidfd_open(pid)?),
                 };
-                Ok(Reaper::Pidfd(crate::sys::io::register(fd, Interest::READABLE)?))
+                Ok(Reaper::Pidfd(Registration::new(fd, Interest::READABLE)?))
             }
             Prepared::Signal(sig) => {
                 Ok(Reaper::Signal(Arc::new(PidSlot { pid, reaped: Mutex::new(false) }), sig))
@@ -191,7 +231,7 @@ impl Reaper {
     /// What signals the child.
     pub(crate) fn target(&self) -> Target {
         match self {
-            Reaper::Pidfd(afd) => Target::Pidfd(afd.get_ref().clone()),
+            Reaper::Pidfd(reg) => Target::Pidfd(reg.get_ref().clone()),
             Reaper::Signal(slot, _) => Target::Pid(slot.clone()),
         }
     }
@@ -199,7 +239,7 @@ impl Reaper {
     /// Sends `sig` to the child.
     pub(crate) fn send(&self, sig: i32) -> Result<(), Error> {
         match self {
-            Reaper::Pidfd(afd) => sys::pidfd_send_signal(afd.get_ref().as_fd(), sig).map_err(exited_already),
+            Reaper::Pidfd(reg) => sys::pidfd_send_signal(reg.get_ref().as_fd(), sig).map_err(exited_already),
             Reaper::Signal(slot, _) => slot.kill(sig),
         }
     }
@@ -217,7 +257,7 @@ impl Reaper {
     /// Collects the exit status if the child has exited.
     pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
         match self {
-            Reaper::Pidfd(afd) => Ok(sys::waitid_pidfd(afd.get_ref().as_fd())?.map(ExitStatus::from_raw)),
+            Reaper::Pidfd(reg) => Ok(sys::waitid_pidfd(reg.get_ref().as_fd())?.map(ExitStatus::from_raw)),
             Reaper::Signal(slot, _) => slot.try_reap(),
         }
     }
@@ -230,39 +270,24 @@ impl Reaper {
     /// Waits for the exit; reaps the child if `reap`, else leaves it a
     /// zombie (`WNOWAIT`) and only reports its status.
     pub(crate) fn poll_exit(&mut self, cx: &mut Context<'_>, reap: bool) -> Poll<io::Result<ExitStatus>> {
-        let mut reregistered = false;
-        loop {
-            match self {
-                Reaper::Pidfd(afd) => {
-                    let mut guard = match ready!(afd.poll_read_ready(cx)) {
-                        Ok(guard) => guard,
-                        // The runtime that registered the pidfd has shut
-                        // down: follow the child from the current one.
-                        Err(e) if !reregistered && tokio::runtime::Handle::try_current().is_ok() => {
-                            *afd = crate::sys::io::register(afd.get_ref().clone(), Interest::READABLE)
-                                .map_err(|_| e)?;
-                            reregistered = true;
-                            continue;
-                        }
-                        Err(e) => return Poll::Ready(Err(e)),
-                    };
-                    let fd = guard.get_inner().as_fd();
-                    let status = if reap { sys::waitid_pidfd(fd)? } else { sys::peek_pidfd(fd)? };
-                    if let Some(status) = status {
-                        return Poll::Ready(Ok(ExitStatus::from_raw(status)));
+        match self {
+            Reaper::Pidfd(reg) => reg.poll_with(cx, Direction::Read, |guard, fd| {
+                match if reap { sys::waitid_pidfd(fd) } else { sys::peek_pidfd(fd) } {
+                    Ok(Some(status)) => Some(Ok(ExitStatus::from_raw(status))),
+                    Ok(None) => {
+                        guard.clear_ready();
+                        None
                     }
-                    guard.clear_ready();
+                    Err(e) => Some(Err(e)),
                 }
-                Reaper::Signal(slot, sig) => {
-                    let status = if reap { slot.try_reap()? } else { slot.peek()? };
-                    if let Some(status) = status {
-                        return Poll::Ready(Ok(status));
-                    }
-                    if ready!(sig.poll_recv(cx)).is_none() {
-                        return Poll::Ready(Err(io::Error::other("tokio's signal driver shut down")));
-                    }
+            }),
+            Reaper::Signal(slot, sig) => loop {
+                let status = if reap { slot.try_reap()? } else { slot.peek()? };
+                if let Some(status) = status {
+                    return Poll::Ready(Ok(status));
                 }
-            }
+                std::task::ready!(sig.poll_recv(cx))?;
+            },
         }
     }
 
@@ -275,7 +300,7 @@ impl Reaper {
         }
         let target = match self {
             // Deregister from the reactor; the orphan thread polls the fd.
-            Reaper::Pidfd(afd) => Target::Pidfd(afd.into_inner()),
+            Reaper::Pidfd(reg) => Target::Pidfd(reg.into_inner()),
             Reaper::Signal(slot, _) => Target::Pid(slot),
         };
         orphan::adopt(target, killed);

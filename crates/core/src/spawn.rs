@@ -4,6 +4,7 @@ use std::ffi::{c_char, CStr};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -295,12 +296,15 @@ impl Command {
                     None => {
                         return Err(InputError::ParentFdNotOpen { child_fd, parent_fd: *parent_fd }.into())
                     }
-                    Some(cloexec) => {
-                        if !cloexec && child_fd == *parent_fd {
-                            fds.inherited.push(child_fd);
+                    Some(cloexec) => match self.blocking_copy(*parent_fd)? {
+                        Some(copy) => fds.child_end(copy),
+                        None => {
+                            if !cloexec && child_fd == *parent_fd {
+                                fds.inherited.push(child_fd);
+                            }
+                            *parent_fd
                         }
-                        *parent_fd
-                    }
+                    },
                 },
                 ChildFd::Null => match null {
                     Some(raw) => raw,
@@ -313,11 +317,38 @@ impl Command {
                         raw
                     }
                 },
-                ChildFd::Fd(fd) => fd.as_raw_fd(),
+                ChildFd::Fd(fd) => match self.blocking_copy(fd.as_raw_fd())? {
+                    Some(copy) => fds.child_end(copy),
+                    None => fd.as_raw_fd(),
+                },
             };
             fds.map.push((child_fd, source));
         }
         Ok(fds)
+    }
+
+    /// For a non-blocking pipe or FIFO, a new open file description of the
+    /// same pipe, blocking, for the child: `O_NONBLOCK` belongs to the
+    /// description, so the parent's (or the command's) own is left alone.
+    /// `None` for a blocking descriptor (one `fcntl(F_GETFL)`, the common
+    /// case), and for other kinds (sockets, terminals), which cannot be
+    /// opened again like this and reach the child as they are.
+    fn blocking_copy(&self, fd: RawFd) -> Result<Option<OwnedFd>, Error> {
+        let Some(flags) = sys::io::status_flags(fd) else { return Ok(None) };
+        if !flags.contains(OFlag::O_NONBLOCK) {
+            return Ok(None);
+        }
+        let path = format!("/proc/self/fd/{fd}");
+        if !std::fs::metadata(&path).is_ok_and(|meta| meta.file_type().is_fifo()) {
+            return Ok(None);
+        }
+        match reopen_blocking(&path, flags) {
+            Ok(copy) => Ok(Some(copy)),
+            // A write end of a named FIFO whose readers are all gone: the
+            // child's writes fail either way, so it gets the descriptor.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(None),
+            Err(e) => Err(self.error(SpawnStep::Pipes, e)),
+        }
     }
 
     /// A close-on-exec pipe: (read end, write end), enlarged if the
@@ -365,6 +396,30 @@ impl Drop for ReapOnDrop {
     fn drop(&mut self) {
         crate::reap::kill_and_reap(self.0);
     }
+}
+
+impl Fds {
+    /// Keeps `fd` open until the child has it; its number, for the plan.
+    fn child_end(&mut self, fd: OwnedFd) -> RawFd {
+        let raw = fd.as_raw_fd();
+        self.child_ends.push(fd);
+        raw
+    }
+}
+
+/// Opens the pipe or FIFO behind `/proc/self/fd/N` again, with the access
+/// mode and status flags of N (`flags`) but blocking. Opened non-blocking,
+/// so that a named FIFO never waits for its other side here, then switched.
+fn reopen_blocking(path: &str, flags: OFlag) -> io::Result<OwnedFd> {
+    let access = flags & OFlag::O_ACCMODE;
+    let file = OpenOptions::new()
+        .read(access != OFlag::O_WRONLY)
+        .write(access != OFlag::O_RDONLY)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = OwnedFd::from(file);
+    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(fd)
 }
 
 fn open_null() -> io::Result<File> {

@@ -86,6 +86,16 @@ async fn process_value_example_prints_exit_codes() {
     assert_eq!(run.stderr, "");
 }
 
+/// `seq 1 100000 | grep 7 | wc -l` from procwire's pieces counts every
+/// line (issue 9, defect 3: it counted 0 or 4188).
+#[tokio::test]
+async fn pipeline_example_counts_40951_lines() {
+    let run = run_example("pipeline").await;
+    run.assert_success();
+    assert_eq!(run.stdout, "40951\n");
+    assert_eq!(run.stderr, "");
+}
+
 /// The howto's `FortuneQuoter` as a TCP server: 100 clients connect at
 /// once and each gets the whole output of its own run of the program (the
 /// pid in it tells the runs apart); with no program given it quotes

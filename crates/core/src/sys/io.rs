@@ -1,11 +1,11 @@
 //! Non-blocking reads and writes on raw pipe descriptors.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
+use nix::fcntl::OFlag;
 use nix::libc;
-use tokio::io::unix::AsyncFd;
-use tokio::io::{Interest, ReadBuf};
+use tokio::io::ReadBuf;
 
 /// Reads into the unfilled part of `buf` without zeroing it first.
 ///
@@ -50,25 +50,17 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result
     Ok(n as usize)
 }
 
-/// Registers `fd` with the current tokio reactor.
+/// The file status flags (`O_NONBLOCK`, `O_APPEND`, the access mode...)
+/// of this process's descriptor `fd`, or `None` if it is not open.
 ///
-/// Wraps tokio's `AsyncFd::register_with_interest`, which is `unsafe`
-/// because it needs the descriptor to stay open and unchanged while
-/// registered. Taking an `OwnedFd` (or an `Arc` of one) guarantees that.
-///
-/// # Panics
-///
-/// Outside a tokio runtime; callers check for one first.
-pub(crate) fn register<T: OwnedFdLike>(fd: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-    // SAFETY: `T` is an `OwnedFd` or `Arc<OwnedFd>` (sealed by
-    // `OwnedFdLike`): the descriptor is open, owned by the value, stays open
-    // until the `AsyncFd` is dropped or `into_inner`ed, and `as_raw_fd`
-    // always returns the same number. procwire never uses `get_mut` to
-    // replace it.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
+/// Wraps [`fcntl(F_GETFL)`](https://man7.org/linux/man-pages/man2/fcntl.2.html),
+/// for a descriptor named by number (a `ChildFd::Parent`).
+pub(crate) fn status_flags(fd: RawFd) -> Option<OFlag> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: F_GETFL only reads the file status flags; an fd that is not
+    // open yields EBADF and no other effect.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    (flags != -1).then(|| OFlag::from_bits_retain(flags))
 }
-
-/// Descriptor owners whose `as_raw_fd` is stable for their whole life.
-pub(crate) trait OwnedFdLike: AsRawFd {}
-impl OwnedFdLike for std::os::fd::OwnedFd {}
-impl OwnedFdLike for std::sync::Arc<std::os::fd::OwnedFd> {}

@@ -7,5 +7,6 @@
 pub(crate) mod io;
 pub(crate) mod process;
 pub(crate) mod pty;
+pub(crate) mod registration;
 pub(crate) mod spawn;
 pub(crate) mod trampoline;

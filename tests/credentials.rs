@@ -18,7 +18,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{getgrouplist, Gid, Pid, Uid, User};
-use procwire::{ChildFd, Command, Error, ExitStatus, InputError, SpawnStep};
+use procwire::{ChildFd, Command, Error, ExitStatus, InputError, SpawnStep, StdioDefaults};
 use procwire_tests::{guard, open_fds, parse_report, process_exists, pw_child, zombie_children};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -403,7 +403,7 @@ async fn child_ids(cmd: &mut Command) -> Ids {
 /// Spawns `cmd`, reads its stdout and stderr to the end, reaps it; shows
 /// the stderr of a child that failed.
 async fn output(cmd: &mut Command) -> (String, ExitStatus) {
-    let mut child = cmd.kill_on_drop(true).spawn().unwrap();
+    let mut child = cmd.kill_on_drop(true).spawn_with(StdioDefaults::Twisted).unwrap();
     let (mut out, mut err) = (String::new(), String::new());
     let mut stdout = child.take_reader(1).expect("stdout pipe");
     let mut stderr = child.take_reader(2).expect("stderr pipe");

@@ -17,6 +17,7 @@ async fn seq_grep_wc() -> (String, String) {
     let mut grep = Command::new("grep")
         .arg("7")
         .stdin(seq.take_reader(1).expect("seq's stdout").into())
+        .stderr(ChildFd::ReadPipe)
         .spawn()
         .expect("spawn grep");
     let mut wc = Command::new("wc")

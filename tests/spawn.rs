@@ -18,7 +18,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
-use procwire::{Child, ChildFd, ChildWriter, Command, Error, ExitStatus, InputError, SpawnStep};
+use procwire::{
+    Child, ChildFd, ChildWriter, Command, Error, ExitStatus, InputError, SpawnStep, StdioDefaults,
+};
 use procwire_tests::{guard, open_fds, parse_hex_lines, pw_child, zombie_children};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -457,6 +459,66 @@ fn kill_sends_sigkill_and_reaps() {
     });
 }
 
+// Issue #10: a raw `Child` whose caller takes only stdout and reads it to
+// the end hung once the child wrote 64 KiB to the stderr pipe nobody read.
+// `Command::spawn` now shares the parent's stderr unless told otherwise.
+// Run in its own process, whose stderr the test captures.
+#[test]
+fn reading_only_stdout_does_not_hang_on_stderr() {
+    procwire_tests::in_own_process("reading_only_stdout_does_not_hang_on_stderr", || {
+        serial(async {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", "head -c 200000 /dev/zero >&2; echo done"]);
+            let mut child = cmd.spawn().unwrap();
+            assert!(child.take_reader(2).is_none(), "stderr is the parent's");
+            let mut out = String::new();
+            let mut stdout = child.take_reader(1).unwrap();
+            guard(10, "stdout to its end", stdout.read_to_string(&mut out)).await.unwrap();
+            assert_eq!(out, "done\n");
+            assert!(guard(10, "wait", child.wait()).await.unwrap().success());
+        });
+    });
+}
+
+// Issue #10: `wait()` never blocks on a pipe end nobody took: 1 MiB on a
+// stderr pipe that was never taken is drained and thrown away.
+#[test]
+fn wait_completes_with_1_mib_on_an_untaken_stderr() {
+    serial(async {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "head -c 1048576 /dev/zero >&2; head -c 1048576 /dev/zero; exit 7"])
+            .stderr(ChildFd::ReadPipe);
+        let mut child = cmd.spawn().unwrap();
+        let status = guard(10, "wait with full pipes", child.wait()).await.unwrap();
+        assert_eq!(status.code(), Some(7));
+    });
+}
+
+// Issue #10: each consumer has its own default for fds 0, 1 and 2, and an
+// explicit setting always wins.
+#[test]
+fn stdio_defaults_per_consumer() {
+    serial(async {
+        let mut cmd = Command::new("true");
+        let mut raw = cmd.spawn().unwrap();
+        assert!(raw.take_writer(0).is_some() && raw.take_reader(1).is_some());
+        assert!(raw.take_reader(2).is_none(), "raw: stderr is the parent's");
+        raw.wait().await.unwrap();
+        let mut twisted = cmd.spawn_with(StdioDefaults::Twisted).unwrap();
+        assert!(twisted.take_writer(0).is_some() && twisted.take_reader(1).is_some());
+        assert!(twisted.take_reader(2).is_some(), "Twisted's map: stderr is a pipe");
+        twisted.wait().await.unwrap();
+        cmd.stderr(ChildFd::ReadPipe).stdin(ChildFd::Null);
+        let mut explicit = cmd.spawn().unwrap();
+        assert!(explicit.take_reader(2).is_some() && explicit.take_writer(0).is_none(), "explicit wins");
+        explicit.wait().await.unwrap();
+        let mut none = Command::new("true");
+        let mut none = none.clear_child_fds().spawn_with(StdioDefaults::Twisted).unwrap();
+        assert!(none.take_reader(1).is_none(), "childFDs={{}} has no defaults");
+        none.wait().await.unwrap();
+    });
+}
+
 #[test]
 fn spawn_outside_runtime_is_no_runtime() {
     let _lock = lock();
@@ -520,7 +582,7 @@ async fn assert_killed_by(child: &mut Child, sig: i32) {
 
 /// Spawns `cmd`, reads all of its stdout (and stderr, for messages), reaps it.
 async fn output(cmd: &mut Command) -> (Vec<u8>, ExitStatus) {
-    let mut child = cmd.kill_on_drop(true).spawn().unwrap();
+    let mut child = cmd.kill_on_drop(true).spawn_with(StdioDefaults::Twisted).unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut stdout = child.take_reader(1).expect("stdout pipe");
     let mut stderr = child.take_reader(2).expect("stderr pipe");

@@ -2,10 +2,13 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use nix::libc;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
@@ -16,6 +19,11 @@ use crate::status::ExitStatus;
 
 /// A spawned child process (Twisted's process transport, minus the
 /// protocol): the parent's ends of its pipes, and its lifecycle.
+///
+/// Its pipes are those of the command's fd map; fds 0, 1 and 2 left unset
+/// are, for [`Command::spawn`](crate::Command::spawn), a pipe to write
+/// stdin, a pipe to read stdout, and the parent's own stderr (see
+/// [`StdioDefaults`](crate::StdioDefaults)).
 ///
 /// The child is followed through a pidfd, so [`signal`](Self::signal) can
 /// never reach a recycled pid: after the child was reaped it returns
@@ -126,12 +134,15 @@ impl Child {
     /// Waits for the child to exit and reaps it. Later calls return the
     /// same status at once.
     ///
-    /// Input pipes that were never taken with
-    /// [`take_writer`](Self::take_writer) are closed first, so a child
-    /// reading its stdin sees end of file instead of waiting forever (as
-    /// tokio's `wait` does). Output pipes not taken are left open: a child
-    /// blocked writing to a full, unread pipe will not exit, so take and
-    /// read them, or map the fd to [`ChildFd::Null`](crate::ChildFd::Null).
+    /// `wait` never blocks on a pipe end nobody took: input pipes that were
+    /// never taken with [`take_writer`](Self::take_writer) are closed
+    /// first, so a child reading its stdin sees end of file instead of
+    /// waiting forever (as tokio's `wait` does), and output pipes never
+    /// taken with [`take_reader`](Self::take_reader) are read while it
+    /// waits and what they carry is thrown away (as Twisted's reactor does
+    /// with data no protocol handles), so a child writing to a full pipe
+    /// nobody reads still gets to exit. Take the readers you want before
+    /// calling `wait`.
     ///
     /// # Cancel safety
     ///
@@ -147,11 +158,29 @@ impl Child {
             return Poll::Ready(Ok(status));
         }
         self.writers.clear();
+        self.drain_untaken(cx);
         let Some(reaper) = &mut self.reaper else {
             return Poll::Ready(Err(io::Error::from_raw_os_error(libc::ECHILD)));
         };
         let status = std::task::ready!(reaper.poll_reap(cx))?;
         Poll::Ready(Ok(self.reaped(status)))
+    }
+
+    /// Reads what the output pipes nobody took hold, and throws it away;
+    /// a pipe at end of file (or failing) is closed. Registers `cx` for
+    /// more.
+    fn drain_untaken(&mut self, cx: &mut Context<'_>) {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); 8192];
+        self.readers.retain_mut(|reader| loop {
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            match Pin::new(&mut *reader).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return false,
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(_)) => return false,
+                Poll::Pending => return true,
+            }
+        });
     }
 
     /// Waits for the child to exit *without* reaping it: the status is

@@ -23,9 +23,23 @@ use crate::signal::IntoSignal;
 ///   [`env_clear`](Self::env_clear) to get it;
 /// - the program is searched in `PATH` when it has no `/` (Twisted wants a
 ///   full path); the child's `PATH` is used if the command sets one;
-/// - the fd map is Twisted's default `{0: "w", 1: "r", 2: "r"}`: pipes for
-///   stdin, stdout and stderr. [`clear_child_fds`](Self::clear_child_fds)
-///   starts from Twisted's `childFDs={}` instead (the child gets no fds).
+/// - fds 0, 1 and 2, where the command does not set them, get the default
+///   of whoever spawns it, as with `std` (where `spawn` inherits and
+///   `output` captures); anything set explicitly always wins:
+///
+///   | consumer | fd 0 | fd 1 | fd 2 |
+///   |---|---|---|---|
+///   | [`Command::spawn`] (a raw [`Child`](crate::Child)) | pipe (`"w"`) | pipe (`"r"`) | the parent's fd 2 |
+///   | `spawn_process`, `spawn_events`, `run_process` (Twisted's callbacks) | pipe | pipe | pipe |
+///   | `Run`, `get_process_output`... | set by the run itself | | |
+///
+///   The raw child's stderr goes where the parent's does, so a caller that
+///   reads only stdout cannot deadlock on a stderr pipe nobody drains;
+///   Twisted's callbacks get `{0: "w", 1: "r", 2: "r"}` (its reactor reads
+///   every pipe). [`StdioDefaults`] names the two; [`clear_child_fds`]
+///   starts from Twisted's `childFDs={}` instead (no fds, no defaults).
+///
+/// [`clear_child_fds`]: Self::clear_child_fds
 ///
 /// Every fd the map does not name is closed in the child, whether or not it
 /// is close-on-exec in the parent; signal dispositions and the signal mask
@@ -59,7 +73,11 @@ pub struct Command {
     pub(crate) env_clear: bool,
     pub(crate) env: BTreeMap<OsString, Option<OsString>>,
     pub(crate) cwd: Option<(PathBuf, CString)>,
+    /// The fds set explicitly.
     pub(crate) fds: BTreeMap<RawFd, ChildFd>,
+    /// Whether fds 0, 1 and 2 that are not in `fds` get the consumer's
+    /// [`StdioDefaults`] (until `child_fds` or `clear_child_fds`).
+    pub(crate) stdio_defaults: bool,
     pub(crate) setsid: bool,
     pub(crate) process_group: Option<i32>,
     pub(crate) kill_on_drop: bool,
@@ -74,9 +92,54 @@ pub struct Command {
     pub(crate) invalid: Option<InputError>,
 }
 
+/// What fds 0, 1 and 2 are when a [`Command`] leaves them unset: each
+/// consumer has its own (as `std`'s `spawn` inherits and its `output`
+/// captures), and an explicit [`child_fd`](Command::child_fd),
+/// [`stdin`](Command::stdin)... always wins.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use procwire_core::{Command, StdioDefaults};
+///
+/// let mut cmd = Command::new("date");
+/// let mut raw = cmd.spawn()?; // StdioDefaults::Spawn
+/// assert!(raw.take_reader(2).is_none(), "stderr is the parent's");
+/// let mut twisted = cmd.spawn_with(StdioDefaults::Twisted)?;
+/// assert!(twisted.take_reader(2).is_some(), "stderr is a pipe");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StdioDefaults {
+    /// `{0: "w", 1: "r", 2: 2}`: pipes to write stdin and read stdout,
+    /// stderr shared with the parent. What [`Command::spawn`] gives a raw
+    /// [`Child`](crate::Child): a caller reading only stdout cannot
+    /// deadlock on a stderr pipe nobody drains.
+    Spawn,
+    /// Twisted's `{0: "w", 1: "r", 2: "r"}`: a pipe on each, for consumers
+    /// that read every output pipe (the protocol driver, as Twisted's
+    /// reactor does).
+    Twisted,
+}
+
+impl StdioDefaults {
+    /// The entry for `fd` (0, 1 or 2).
+    pub(crate) fn entry(self, fd: RawFd) -> &'static ChildFd {
+        static WRITE: ChildFd = ChildFd::WritePipe;
+        static READ: ChildFd = ChildFd::ReadPipe;
+        static STDERR: ChildFd = ChildFd::Parent(2);
+        match (fd, self) {
+            (0, _) => &WRITE,
+            (2, StdioDefaults::Spawn) => &STDERR,
+            _ => &READ,
+        }
+    }
+}
+
 impl Command {
     /// A command for `program`, with no arguments, the parent's
-    /// environment and working directory, and pipes on fds 0, 1 and 2.
+    /// environment and working directory, and fds 0, 1 and 2 as the
+    /// consumer that spawns it defaults them (see [`Command`]).
     ///
     /// A `program` without `/` is searched in `PATH` at spawn time.
     pub fn new(program: impl AsRef<OsStr>) -> Command {
@@ -90,6 +153,7 @@ impl Command {
             env: BTreeMap::new(),
             cwd: None,
             fds: BTreeMap::new(),
+            stdio_defaults: true,
             setsid: false,
             process_group: None,
             kill_on_drop: false,
@@ -103,9 +167,6 @@ impl Command {
             invalid: None,
         };
         cmd.program_c = cmd.cstring("program", &program);
-        cmd.fds.insert(0, ChildFd::WritePipe);
-        cmd.fds.insert(1, ChildFd::ReadPipe);
-        cmd.fds.insert(2, ChildFd::ReadPipe);
         cmd
     }
 
@@ -205,7 +266,8 @@ impl Command {
         self
     }
 
-    /// Replaces the whole map with `fds`, Twisted's `childFDs` dictionary.
+    /// Replaces the whole map with `fds`, Twisted's `childFDs` dictionary:
+    /// fds 0, 1 and 2 not in it are closed, as in Twisted (no defaults).
     /// A child fd given twice is reported by `spawn()` as
     /// [`InputError::DuplicateChildFd`].
     ///
@@ -222,6 +284,7 @@ impl Command {
     /// ```
     pub fn child_fds(&mut self, fds: impl IntoIterator<Item = (RawFd, ChildFd)>) -> &mut Command {
         self.fds.clear();
+        self.stdio_defaults = false;
         for (child_fd, fd) in fds {
             if self.fds.contains_key(&child_fd) {
                 self.note(InputError::DuplicateChildFd(child_fd));
@@ -232,9 +295,11 @@ impl Command {
     }
 
     /// Empties the fd map: Twisted's `childFDs={}`. With nothing added
-    /// afterwards, the child starts with no descriptors at all.
+    /// afterwards, the child starts with no descriptors at all (fds 0, 1
+    /// and 2 get no defaults either).
     pub fn clear_child_fds(&mut self) -> &mut Command {
         self.fds.clear();
+        self.stdio_defaults = false;
         self
     }
 

@@ -70,7 +70,7 @@ compile_error!(
 
 pub use child::{Child, SignalHandle};
 pub use child_fd::ChildFd;
-pub use command::Command;
+pub use command::{Command, StdioDefaults};
 pub use error::{Error, InputError, Result, SpawnStep};
 pub use pipe::{ChildReader, ChildWriter};
 pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};

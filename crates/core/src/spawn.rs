@@ -13,7 +13,7 @@ use nix::sys::resource::{getrlimit, Resource};
 
 use crate::child::Child;
 use crate::child_fd::ChildFd;
-use crate::command::Command;
+use crate::command::{Command, StdioDefaults};
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::plan::{plan, spare_fd, PlanError, Ranges};
@@ -65,6 +65,21 @@ impl Command {
     /// as tokio's own `process::Command`). Nothing is left behind: a child
     /// already created is killed and reaped before the panic goes on.
     pub fn spawn(&mut self) -> Result<Child, Error> {
+        self.spawn_with(StdioDefaults::Spawn)
+    }
+
+    /// [`spawn`](Self::spawn), with `defaults` for those of fds 0, 1 and 2
+    /// that the command leaves unset: what a consumer that reads every
+    /// output pipe (Twisted's callbacks) uses to get pipes on all three.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](Self::spawn).
+    pub fn spawn_with(&mut self, defaults: StdioDefaults) -> Result<Child, Error> {
         if let Some(err) = &self.invalid {
             return Err(err.clone().into());
         }
@@ -89,7 +104,7 @@ impl Command {
             Some(spec) => Some(spec.open().map_err(|e| self.error(SpawnStep::Pty, e))?),
             None => None,
         };
-        let fds = self.prepare_fds(pty.as_ref())?;
+        let fds = self.prepare_fds(pty.as_ref(), defaults)?;
         // Where close_range works, the engine is the trampoline and closes
         // a range with one call; elsewhere ranges may be closed one by one.
         let ranges = if sys::trampoline::preferred() { Ranges::Cheap } else { Ranges::Expanded };
@@ -267,13 +282,19 @@ impl Command {
         }
     }
 
-    fn prepare_fds(&self, pty: Option<&OpenedPty>) -> Result<Fds, Error> {
+    /// The fds set explicitly, and `defaults` for 0, 1 and 2 where unset.
+    fn child_fd_entries(&self, defaults: StdioDefaults) -> impl Iterator<Item = (RawFd, &ChildFd)> {
+        let unset = (0..3).filter(move |fd| self.stdio_defaults && !self.fds.contains_key(fd));
+        unset.map(move |fd| (fd, defaults.entry(fd))).chain(self.fds.iter().map(|(&fd, spec)| (fd, spec)))
+    }
+
+    fn prepare_fds(&self, pty: Option<&OpenedPty>, defaults: StdioDefaults) -> Result<Fds, Error> {
         let mut fds = Fds::default();
         let mut null: Option<RawFd> = None;
         if let Some(pty) = pty {
             fds.map.extend([(0, pty.slave_fd), (1, pty.slave_fd), (2, pty.slave_fd)]);
         }
-        for (&child_fd, spec) in &self.fds {
+        for (child_fd, spec) in self.child_fd_entries(defaults) {
             if pty.is_some() && child_fd <= 2 {
                 continue;
             }

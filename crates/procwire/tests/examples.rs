@@ -256,6 +256,7 @@ impl Run {
 async fn run_example(name: &'static str) -> Run {
     let mut child = Command::new(example(name))
         .stdin(ChildFd::Null)
+        .stderr(ChildFd::ReadPipe)
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("run the {name} example: {e}"));

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use procwire_core::{Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf};
+use procwire_core::{
+    Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf, StdioDefaults,
+};
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -148,6 +150,10 @@ impl<P> Unpin for Driver<P> {}
 
 impl<P: ProcessProtocol> Driver<P> {
     /// Wraps a spawned child; takes all of its pipes (and its terminal).
+    /// A child from [`Command::spawn`] shares the parent's stderr unless
+    /// the command maps fd 2; [`run_process`] and [`spawn_process`] spawn
+    /// with Twisted's `{0: "w", 1: "r", 2: "r"}`
+    /// ([`StdioDefaults::Twisted`]).
     pub fn new(protocol: P, mut child: Child, options: Options) -> Self {
         let mut outputs: Vec<(RawFd, Reader)> =
             child.take_readers().into_iter().map(|r| (r.child_fd(), Reader::Pipe(r))).collect();
@@ -483,7 +489,7 @@ pub fn run_process<P: ProcessProtocol>(
     command: &mut Command,
     options: Options,
 ) -> Result<Driver<P>, Error> {
-    let child = command.spawn()?;
+    let child = command.spawn_with(StdioDefaults::Twisted)?;
     Ok(Driver::new(protocol, child, options))
 }
 

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use procwire_core::{ChildWriter, Command, Error, ExitStatus};
+use procwire_core::{ChildWriter, Command, Error, ExitStatus, StdioDefaults};
 
 use crate::driver::{Driver, Options};
 use crate::protocol::{EndReason, ProcessProtocol};
@@ -104,7 +104,7 @@ pub fn spawn_events(
     command: &mut Command,
     options: Options,
 ) -> Result<(ProcessEvents, Vec<ChildWriter>), Error> {
-    let mut child = command.spawn()?;
+    let mut child = command.spawn_with(StdioDefaults::Twisted)?;
     let writers = child.take_writers();
     let driver = Driver::new(Collector::default(), child, options);
     Ok((ProcessEvents { driver: Some(driver), queue: VecDeque::new() }, writers))

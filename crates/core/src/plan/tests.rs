@@ -229,9 +229,10 @@ fn fd_plan_is_not_quadratic() {
             let took = t.elapsed();
             // n dup2, a temporary for the cycle, the hole 0..=2, the rest.
             assert!(steps.len() <= n as usize + 3, "{what} of {n}: {} steps", steps.len());
-            // Generous, for a debug build on a loaded machine: the old plan
-            // took seconds.
-            let budget = Duration::from_millis(if n == 8_000 { 100 } else { 200 });
+            // Generous, for a debug build on a machine busy with other
+            // builds (a few ms when idle): the old plan took 8.5 s for 8,000
+            // in a release build, and four times that for 16,000.
+            let budget = Duration::from_millis(if n == 8_000 { 1_500 } else { 3_000 });
             assert!(took < budget, "{what} of {n}: plan took {took:?}");
         }
     }

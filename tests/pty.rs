@@ -51,14 +51,14 @@ fn child_opens_dev_tty_and_the_master_reads_it() {
 #[test]
 fn stty_size_is_the_size_set_at_spawn() {
     serial(async {
-        let size = PtySize { rows: 40, cols: 100, pixel_width: 800, pixel_height: 600 };
+        let size = PtySize::new(40, 100).with_pixels(800, 600);
         let mut child = Command::new("stty").arg("size").pty(size).kill_on_drop(true).spawn().expect("spawn");
         let mut master = child.take_pty().expect("master");
         assert_eq!(master.size().expect("size"), size, "pixels must round-trip too");
         assert_eq!(read_to_eof(&mut master).await, b"40 100\r\n");
         assert_eq!(guard(10, "wait", child.wait()).await.expect("wait").code(), Some(0));
         // The terminal outlives the child while the master is open.
-        let resized = PtySize { rows: 1, cols: 2, pixel_width: 3, pixel_height: 4 };
+        let resized = PtySize::new(1, 2).with_pixels(3, 4);
         master.resize(resized).expect("resize");
         assert_eq!(master.size().expect("size"), resized);
     });

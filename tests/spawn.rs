@@ -519,6 +519,42 @@ fn stdio_defaults_per_consumer() {
     });
 }
 
+// Issue #10: conversions a Rust user reaches for, and a Debug that reads
+// like std's and shows nothing internal.
+#[test]
+fn command_conversions_clone_and_debug() {
+    serial(async {
+        let mut std_cmd = std::process::Command::new("sh");
+        std_cmd.args(["-c", "echo $A-$B; pwd"]).env("A", "set").env_remove("B").current_dir("/");
+        let mut cmd = Command::from(std_cmd);
+        cmd.env("B", "x").env_remove("B");
+        let (out, st) = output(&mut cmd).await;
+        assert!(st.success());
+        assert_eq!(out, b"set-\n/\n");
+
+        // A clone shares a handed-over fd and spawns the same child.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo piped"]).stdout(writer.into());
+        let copy = cmd.clone();
+        drop(cmd);
+        let mut copy = copy;
+        let mut child = copy.spawn().unwrap();
+        assert!(guard(10, "wait", child.wait()).await.unwrap().success());
+        drop(copy);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut { reader }, &mut text).unwrap();
+        assert_eq!(text, "piped\n");
+
+        let mut cmd = Command::new("ls");
+        cmd.arg("-l").env("LC_ALL", "C").current_dir("/tmp").child_fd(2, ChildFd::Null);
+        let text = format!("{cmd:?}");
+        assert_eq!(text, r#"cd "/tmp" && "LC_ALL"="C" "ls" "-l" 2:Null"#);
+        let text = format!("{cmd:#?}");
+        assert!(!text.contains("program_c") && !text.contains("invalid"), "{text}");
+    });
+}
+
 #[test]
 fn spawn_outside_runtime_is_no_runtime() {
     let _lock = lock();

@@ -661,3 +661,23 @@ fn stop_group_run_ends_when_only_a_setsid_process_holds_the_pipe() {
         until_dead(holder, "the setsid'd sleep").await;
     });
 }
+
+// Issue #10: one chain from a `Command` to its result; the command is
+// copied, not consumed, and stays usable.
+#[test]
+fn a_command_runs_in_one_chain() {
+    serial(async {
+        use procwire::CommandExt;
+        let out = Run::from(Command::new("tr").args(["a-z", "A-Z"])).input("abc\n").output().await.unwrap();
+        assert_eq!(out, b"ABC\n");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo $GREETING"]);
+        let text =
+            cmd.run().env("GREETING", "hi").timeout(Duration::from_secs(10)).checked_string().await.unwrap();
+        assert_eq!(text, "hi\n");
+        // The command was copied: it runs again, without the run's env.
+        assert_eq!(Run::from(&mut cmd).checked_string().await.unwrap(), "\n");
+        let text = Run::new("sh").args(["-c", "pwd"]).current_dir("/").checked_string().await.unwrap();
+        assert_eq!(text, "/\n");
+    });
+}

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
@@ -135,5 +136,56 @@ impl TryFrom<ChildWriter> for ChildFd {
     fn try_from(writer: ChildWriter) -> Result<Self, Error> {
         let fd = writer.child_fd();
         writer.into_owned_fd().map(ChildFd::Fd).ok_or(Error::PipeClosed { fd })
+    }
+}
+
+/// The read end of a `std::io::pipe()`: the child reads what the parent (or
+/// whoever holds the writer) writes.
+impl From<std::io::PipeReader> for ChildFd {
+    fn from(reader: std::io::PipeReader) -> Self {
+        ChildFd::Fd(reader.into())
+    }
+}
+
+/// The write end of a `std::io::pipe()`: what the child writes goes to the
+/// reader.
+impl From<std::io::PipeWriter> for ChildFd {
+    fn from(writer: std::io::PipeWriter) -> Self {
+        ChildFd::Fd(writer.into())
+    }
+}
+
+/// A [`ChildFd`] as a [`Command`](crate::Command) keeps it: a descriptor
+/// handed over is shared, so the command can be cloned and spawned again.
+#[derive(Clone)]
+pub(crate) enum Entry {
+    ReadPipe,
+    WritePipe,
+    Parent(RawFd),
+    Null,
+    Fd(Arc<OwnedFd>),
+}
+
+impl From<ChildFd> for Entry {
+    fn from(fd: ChildFd) -> Entry {
+        match fd {
+            ChildFd::ReadPipe => Entry::ReadPipe,
+            ChildFd::WritePipe => Entry::WritePipe,
+            ChildFd::Parent(n) => Entry::Parent(n),
+            ChildFd::Null => Entry::Null,
+            ChildFd::Fd(fd) => Entry::Fd(Arc::new(fd)),
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Entry::ReadPipe => f.write_str("ReadPipe(\"r\")"),
+            Entry::WritePipe => f.write_str("WritePipe(\"w\")"),
+            Entry::Parent(fd) => write!(f, "Parent({fd})"),
+            Entry::Null => f.write_str("Null"),
+            Entry::Fd(fd) => write!(f, "Fd({})", fd.as_raw_fd()),
+        }
     }
 }

@@ -4,11 +4,13 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, OsStr, OsString};
+use std::fmt;
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::child_fd::ChildFd;
+use crate::child_fd::{ChildFd, Entry};
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pty::{PtySize, PtySpec};
 use crate::signal::IntoSignal;
@@ -64,7 +66,6 @@ use crate::signal::IntoSignal;
 /// assert!(status.success());
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Command {
     pub(crate) program: OsString,
     pub(crate) program_c: CString,
@@ -74,7 +75,7 @@ pub struct Command {
     pub(crate) env: BTreeMap<OsString, Option<OsString>>,
     pub(crate) cwd: Option<(PathBuf, CString)>,
     /// The fds set explicitly.
-    pub(crate) fds: BTreeMap<RawFd, ChildFd>,
+    pub(crate) fds: BTreeMap<RawFd, Entry>,
     /// Whether fds 0, 1 and 2 that are not in `fds` get the consumer's
     /// [`StdioDefaults`] (until `child_fds` or `clear_child_fds`).
     pub(crate) stdio_defaults: bool,
@@ -90,6 +91,121 @@ pub struct Command {
     pub(crate) pipe_capacity: Option<usize>,
     /// The first bad input, reported by `spawn()`.
     pub(crate) invalid: Option<InputError>,
+}
+
+/// Reads like `std`'s: `cd "/tmp" && LC_ALL="C" "ls" "-l"`, then the fds
+/// set explicitly; `{:#?}` lists every setting. Nothing internal, and no
+/// environment value beyond the ones the command sets.
+/// A clone shares the descriptors handed over with
+/// [`ChildFd::Fd`] and [`pty_pair`](Command::pty_pair): they stay open
+/// until the last clone is dropped.
+impl Clone for Command {
+    fn clone(&self) -> Command {
+        Command {
+            program: self.program.clone(),
+            program_c: self.program_c.clone(),
+            arg0: self.arg0.clone(),
+            args: self.args.clone(),
+            env_clear: self.env_clear,
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            fds: self.fds.clone(),
+            stdio_defaults: self.stdio_defaults,
+            setsid: self.setsid,
+            process_group: self.process_group,
+            kill_on_drop: self.kill_on_drop,
+            uid: self.uid,
+            gid: self.gid,
+            groups: self.groups.clone(),
+            parent_death_signal: self.parent_death_signal,
+            keep_signal_mask: self.keep_signal_mask,
+            pty: self.pty.clone(),
+            pipe_capacity: self.pipe_capacity,
+            invalid: self.invalid.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            let args: Vec<&OsStr> = self.get_args().collect();
+            let arg0 = self.arg0.as_deref().map(|a| OsStr::from_bytes(a.to_bytes()));
+            return f
+                .debug_struct("Command")
+                .field("program", &self.program)
+                .field("arg0", &arg0)
+                .field("args", &args)
+                .field("env_clear", &self.env_clear)
+                .field("env", &self.env)
+                .field("cwd", &self.cwd.as_ref().map(|(dir, _)| dir))
+                .field("fds", &self.fds)
+                .field("stdio_defaults", &self.stdio_defaults)
+                .field("setsid", &self.setsid)
+                .field("process_group", &self.process_group)
+                .field("kill_on_drop", &self.kill_on_drop)
+                .field("uid", &self.uid)
+                .field("gid", &self.gid)
+                .field("groups", &self.groups)
+                .field("parent_death_signal", &self.parent_death_signal)
+                .field("keep_signal_mask", &self.keep_signal_mask)
+                .field("pty", &self.pty)
+                .field("pipe_capacity", &self.pipe_capacity)
+                .finish();
+        }
+        if let Some((dir, _)) = &self.cwd {
+            write!(f, "cd {dir:?} && ")?;
+        }
+        if self.env_clear {
+            f.write_str("env -i ")?;
+        }
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => write!(f, "{key:?}={value:?} ")?,
+                None => write!(f, "unset({key:?}) ")?,
+            }
+        }
+        write!(f, "{:?}", self.program)?;
+        for arg in self.get_args() {
+            write!(f, " {arg:?}")?;
+        }
+        for (fd, spec) in &self.fds {
+            write!(f, " {fd}:{spec:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes what a `std::process::Command` lets one read back: the program,
+/// the arguments, the environment changes (set and removed variables) and
+/// the working directory.
+///
+/// std does not say whether `env_clear` was called, nor what its stdio,
+/// uid, gid or process group are: those are not carried over (fds 0, 1
+/// and 2 get procwire's [`StdioDefaults`]).
+///
+/// ```
+/// let mut std_cmd = std::process::Command::new("ls");
+/// std_cmd.arg("-l").env("LC_ALL", "C").env_remove("LS_COLORS").current_dir("/");
+/// let cmd = procwire_core::Command::from(std_cmd);
+/// assert_eq!(cmd.get_program(), "ls");
+/// assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-l"]);
+/// ```
+impl From<std::process::Command> for Command {
+    fn from(std_cmd: std::process::Command) -> Command {
+        let mut cmd = Command::new(std_cmd.get_program());
+        cmd.args(std_cmd.get_args());
+        for (key, value) in std_cmd.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        if let Some(dir) = std_cmd.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
 }
 
 /// What fds 0, 1 and 2 are when a [`Command`] leaves them unset: each
@@ -124,10 +240,10 @@ pub enum StdioDefaults {
 
 impl StdioDefaults {
     /// The entry for `fd` (0, 1 or 2).
-    pub(crate) fn entry(self, fd: RawFd) -> &'static ChildFd {
-        static WRITE: ChildFd = ChildFd::WritePipe;
-        static READ: ChildFd = ChildFd::ReadPipe;
-        static STDERR: ChildFd = ChildFd::Parent(2);
+    pub(crate) fn entry(self, fd: RawFd) -> &'static Entry {
+        static WRITE: Entry = Entry::WritePipe;
+        static READ: Entry = Entry::ReadPipe;
+        static STDERR: Entry = Entry::Parent(2);
         match (fd, self) {
             (0, _) => &WRITE,
             (2, StdioDefaults::Spawn) => &STDERR,
@@ -261,7 +377,7 @@ impl Command {
         if child_fd < 0 {
             self.note(InputError::NegativeChildFd(child_fd));
         } else {
-            self.fds.insert(child_fd, fd);
+            self.fds.insert(child_fd, fd.into());
         }
         self
     }
@@ -445,7 +561,7 @@ impl Command {
     /// so the master reads end of file only once the command, and every
     /// child on the terminal, has closed it: drop the `Command` when done.
     pub fn pty_pair(&mut self, master: OwnedFd, slave: OwnedFd) -> &mut Command {
-        self.pty = Some(PtySpec::Pair { master, slave });
+        self.pty = Some(PtySpec::Pair { master: Arc::new(master), slave: Arc::new(slave) });
         self
     }
 

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use nix::fcntl::OFlag;
@@ -24,6 +25,7 @@ use crate::sys::registration::{Direction, Registration};
 /// assert_eq!(PtySize::default(), PtySize::new(24, 80));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PtySize {
     /// Rows (lines).
     pub rows: u16,
@@ -40,6 +42,16 @@ impl PtySize {
     pub const fn new(rows: u16, cols: u16) -> Self {
         PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }
     }
+
+    /// The same size, with its width and height in pixels.
+    ///
+    /// ```
+    /// let size = procwire_core::PtySize::new(40, 100).with_pixels(800, 600);
+    /// assert_eq!((size.pixel_width, size.pixel_height), (800, 600));
+    /// ```
+    pub const fn with_pixels(self, width: u16, height: u16) -> Self {
+        PtySize { pixel_width: width, pixel_height: height, ..self }
+    }
 }
 
 impl Default for PtySize {
@@ -50,12 +62,13 @@ impl Default for PtySize {
 }
 
 /// How the command gets its terminal.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum PtySpec {
     /// A new pseudo-terminal per spawn, with this size.
     New(PtySize),
-    /// A caller-supplied pair (Twisted's `usePTY=(master, slave, name)`).
-    Pair { master: OwnedFd, slave: OwnedFd },
+    /// A caller-supplied pair (Twisted's `usePTY=(master, slave, name)`),
+    /// shared by the command's clones.
+    Pair { master: Arc<OwnedFd>, slave: Arc<OwnedFd> },
 }
 
 /// The parent's side of a spawn's terminal, and the child's.

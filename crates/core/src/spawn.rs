@@ -12,7 +12,7 @@ use nix::libc;
 use nix::sys::resource::{getrlimit, Resource};
 
 use crate::child::Child;
-use crate::child_fd::ChildFd;
+use crate::child_fd::Entry;
 use crate::command::{Command, StdioDefaults};
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
@@ -52,7 +52,7 @@ impl Command {
     /// found), and an executable the kernel cannot run (a script without
     /// `#!`, `ENOEXEC`) is run by `/bin/sh`, as `/bin/sh path args...`.
     ///
-    /// The command can be spawned again; a [`ChildFd::Fd`] is shared by
+    /// The command can be spawned again; a [`ChildFd::Fd`](crate::ChildFd::Fd) is shared by
     /// every child spawned from it.
     ///
     /// # Errors
@@ -283,7 +283,7 @@ impl Command {
     }
 
     /// The fds set explicitly, and `defaults` for 0, 1 and 2 where unset.
-    fn child_fd_entries(&self, defaults: StdioDefaults) -> impl Iterator<Item = (RawFd, &ChildFd)> {
+    fn child_fd_entries(&self, defaults: StdioDefaults) -> impl Iterator<Item = (RawFd, &Entry)> {
         let unset = (0..3).filter(move |fd| self.stdio_defaults && !self.fds.contains_key(fd));
         unset.map(move |fd| (fd, defaults.entry(fd))).chain(self.fds.iter().map(|(&fd, spec)| (fd, spec)))
     }
@@ -299,21 +299,21 @@ impl Command {
                 continue;
             }
             let source = match spec {
-                ChildFd::ReadPipe => {
+                Entry::ReadPipe => {
                     let (parent, child) = self.pipe()?;
                     let raw = child.as_raw_fd();
                     fds.child_ends.push(child);
                     fds.readers.push(ChildReader::new(child_fd, parent)?);
                     raw
                 }
-                ChildFd::WritePipe => {
+                Entry::WritePipe => {
                     let (child, parent) = self.pipe()?;
                     let raw = child.as_raw_fd();
                     fds.child_ends.push(child);
                     fds.writers.push(ChildWriter::new(child_fd, parent)?);
                     raw
                 }
-                ChildFd::Parent(parent_fd) => match sys::spawn::fd_cloexec(*parent_fd) {
+                Entry::Parent(parent_fd) => match sys::spawn::fd_cloexec(*parent_fd) {
                     None => {
                         return Err(InputError::ParentFdNotOpen { child_fd, parent_fd: *parent_fd }.into())
                     }
@@ -327,7 +327,7 @@ impl Command {
                         }
                     },
                 },
-                ChildFd::Null => match null {
+                Entry::Null => match null {
                     Some(raw) => raw,
                     None => {
                         let file = open_null().map_err(|e| self.error(SpawnStep::Pipes, e))?;
@@ -338,7 +338,7 @@ impl Command {
                         raw
                     }
                 },
-                ChildFd::Fd(fd) => match self.blocking_copy(fd.as_raw_fd())? {
+                Entry::Fd(fd) => match self.blocking_copy(fd.as_raw_fd())? {
                     Some(copy) => fds.child_end(copy),
                     None => fd.as_raw_fd(),
                 },

@@ -40,7 +40,7 @@ pub use procwire_protocol::{
     Ended, Event, LineProtocol, Lines, Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
 };
 pub use procwire_utils::{
-    get_process_output, get_process_output_and_value, get_process_value, Output, Run, RunError,
+    get_process_output, get_process_output_and_value, get_process_value, CommandExt, Output, Run, RunError,
 };
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.

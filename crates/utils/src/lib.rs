@@ -41,7 +41,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use error::{Output, RunError};
-pub use run::{get_process_output, get_process_output_and_value, get_process_value, Run};
+pub use run::{get_process_output, get_process_output_and_value, get_process_value, CommandExt, Run};
 
 mod collect;
 mod error;

@@ -94,6 +94,55 @@ impl From<Command> for Run {
     }
 }
 
+/// A run of a copy of the command: `Run::from(Command::new("tr").args(..))`
+/// works, and the command stays as it was, to be run again.
+impl From<&mut Command> for Run {
+    fn from(command: &mut Command) -> Run {
+        Run::from(command.clone())
+    }
+}
+
+/// A run of a copy of the command.
+impl From<&Command> for Run {
+    fn from(command: &Command) -> Run {
+        Run::from(command.clone())
+    }
+}
+
+/// `command.run()`: a [`Run`] of a copy of a [`Command`], so that one
+/// chain goes from the command to its result, as
+/// `tokio::process::Command::output()` does.
+///
+/// Sealed: it exists for procwire's own `Command`, which cannot have the
+/// method itself (procwire-core does not depend on this crate).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_utils::RunError> {
+/// use std::time::Duration;
+/// use procwire_core::Command;
+/// use procwire_utils::CommandExt;
+///
+/// let out = Command::new("tr").args(["a-z", "A-Z"]).run().input("hi\n").timeout(Duration::from_secs(10)).checked_string().await?;
+/// assert_eq!(out, "HI\n");
+/// # Ok(()) }
+/// ```
+pub trait CommandExt: sealed::Sealed {
+    /// A [`Run`] of a copy of this command.
+    fn run(&self) -> Run;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for procwire_core::Command {}
+}
+
+impl CommandExt for Command {
+    fn run(&self) -> Run {
+        Run::from(self)
+    }
+}
+
 impl Run {
     /// A run of `program` (searched in `PATH` when it has no `/`), with
     /// no arguments and the parent's environment.
@@ -117,8 +166,52 @@ impl Run {
         self
     }
 
+    /// Sets an environment variable for the child ([`Command::env`]).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Run {
+        self.command.env(key, value);
+        self
+    }
+
+    /// Sets several environment variables ([`Command::envs`]).
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Run
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.command.envs(vars);
+        self
+    }
+
+    /// Removes a variable from the child's environment
+    /// ([`Command::env_remove`]).
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Run {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// Starts the child from an empty environment ([`Command::env_clear`]).
+    pub fn env_clear(&mut self) -> &mut Run {
+        self.command.env_clear();
+        self
+    }
+
+    /// Runs the child in `dir` ([`Command::current_dir`]).
+    pub fn current_dir(&mut self, dir: impl AsRef<std::path::Path>) -> &mut Run {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// Changes the command with `f`, keeping the chain on the `Run`:
+    /// `run.with_command(|c| c.uid(1000).gid(1000)).timeout(..)`.
+    pub fn with_command(&mut self, f: impl FnOnce(&mut Command)) -> &mut Run {
+        f(&mut self.command);
+        self
+    }
+
     /// The command, to set anything else
-    /// ([`env`](Command::env), [`current_dir`](Command::current_dir)...).
+    /// ([`pty`](Command::pty), [`uid`](Command::uid)...); see
+    /// [`with_command`](Self::with_command) to stay in a chain.
     pub fn command(&mut self) -> &mut Command {
         &mut self.command
     }

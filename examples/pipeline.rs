@@ -11,6 +11,11 @@
 //!
 //! and exits non-zero if any stage fails or the whole takes more than 30
 //! seconds (the children are then killed: `kill_on_drop`).
+//!
+//! Lines of code (non-blank, non-comment; `benches/loc/count`): 29 here,
+//! 36 for the same program with `tokio::process`
+//! (`benches/loc/pipeline_tokio.rs`), whose default stdio is inherited,
+//! so each stage names its pipes.
 
 use std::time::Duration;
 

@@ -96,6 +96,64 @@ async fn pipeline_example_counts_40951_lines() {
     assert_eq!(run.stderr, "");
 }
 
+/// `Run::checked_string` with a timeout: `git --version` as a string, a
+/// failing `git` as `RunError::Failed` with git's stderr in the message, a
+/// `sleep` past its timeout stopped by SIGTERM and reported as such.
+#[tokio::test]
+async fn run_with_timeout_example_returns_strings_and_typed_errors() {
+    if !in_path("git") {
+        println!("SKIPPED: git is not installed");
+        return;
+    }
+    let run = run_example("run_with_timeout").await;
+    run.assert_success();
+    let stdout = &run.stdout;
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("git version "), "{stdout}");
+    // git's own words may be translated; the program, status and path are not.
+    assert!(lines[1].starts_with("error: `git` failed (exit code 128): "), "{stdout}");
+    assert!(lines[1].contains("/no/such/dir"), "{stdout}");
+    assert_eq!(lines[2], "error: `sleep` timed out after 100ms (stopped by signal 15 (SIGTERM))");
+    assert_eq!(run.stderr, "");
+}
+
+/// `Lines` over stdout and stderr: every line once, tagged with its
+/// stream, each stream in order, then the exit status.
+#[tokio::test]
+async fn stream_lines_example_logs_both_streams_in_order() {
+    let run = run_example("stream_lines").await;
+    run.assert_success();
+    let stdout = &run.stdout;
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{stdout}");
+    let tagged = |tag: &str| lines.iter().filter_map(|l| l.strip_prefix(tag)).collect::<Vec<_>>();
+    assert_eq!(tagged("[out] "), ["step 1", "step 2", "step 3"], "{stdout}");
+    assert_eq!(tagged("[err] "), ["warning 1", "warning 2", "warning 3"], "{stdout}");
+    assert_eq!(lines[6], "sh ended: exit code 0", "{stdout}");
+    assert_eq!(run.stderr, "");
+}
+
+/// A conversation with `bc` over the raw pipes: three questions, three
+/// answers, then end of input and a clean exit.
+#[tokio::test]
+async fn interactive_example_talks_to_bc() {
+    if !in_path("bc") {
+        println!("SKIPPED: bc is not installed");
+        return;
+    }
+    let run = run_example("interactive").await;
+    run.assert_success();
+    assert_eq!(
+        run.stdout,
+        "2 + 3 = 5\n\
+         2 ^ 64 = 18446744073709551616\n\
+         scale = 5; 22 / 7 = 3.14285\n\
+         bc exited with exit code 0\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
 /// The howto's `FortuneQuoter` as a TCP server: 100 clients connect at
 /// once and each gets the whole output of its own run of the program (the
 /// pid in it tells the runs apart); with no program given it quotes

@@ -442,7 +442,7 @@ async fn child_fd_below_a_low_nofile_limit() {
     .await;
 }
 
-// Issue 10: a chain of 8,000 entries (f_i <- f_(i+1)) took 8.5 s inside
+// Issue #9, defect 10: a chain of 8,000 entries (f_i <- f_(i+1)) took 8.5 s inside
 // spawn(), the plan being super-quadratic.
 #[tokio::test]
 async fn fd_plan_is_not_quadratic() {

@@ -140,5 +140,5 @@ pub use procwire_utils::{
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -213,6 +213,33 @@ async fn gpg_example_decrypts_with_status_on_fd_4() {
     assert!(survivors.is_empty(), "left running for {home}: {survivors:?}");
 }
 
+/// Every example file is built and run: it is listed as an `[[example]]`
+/// in this package's `Cargo.toml` (cargo does not find examples kept beside
+/// the manifest on its own) and a test in this file runs it by name.
+#[test]
+fn every_example_is_listed_and_tested() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("read Cargo.toml");
+    let tests = include_str!("examples.rs");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read the examples directory").flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".rs") {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    assert!(names.len() >= 7, "examples found: {names:?}");
+    for name in &names {
+        assert!(
+            manifest.contains(&format!("path = \"{name}.rs\"")),
+            "{name}.rs is not an [[example]] in Cargo.toml"
+        );
+        let runs = [format!("run_example(\"{name}\")"), format!("example(\"{name}\")")];
+        assert!(runs.iter().any(|run| tests.contains(run.as_str())), "no test runs the {name} example");
+    }
+}
+
 /// The fortune_quoter example, running, and the address it listens on.
 struct Quoter {
     child: procwire::Child,
@@ -358,7 +385,7 @@ fn build_examples(profile_dir: &Path) {
     };
     let target_dir = profile_dir.parent().expect("target dir");
     let mut build = std::process::Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "procwire", "--examples", "--target-dir"]).arg(target_dir);
+    build.args(["build", "--quiet", "-p", "procwire-examples", "--examples", "--target-dir"]).arg(target_dir);
     if profile_dir.file_name().is_some_and(|p| p == "release") {
         build.arg("--release");
     }

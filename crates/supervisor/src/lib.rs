@@ -2,19 +2,52 @@
 //! `twisted.runner.procmon` on tokio, with the restart policies of
 //! supervisord, systemd and pm2.
 //!
-//! This first layer touches no process: the spec, a [`RestartSpec`] (the
-//! [`RestartPolicy`], success and prevent sets, `min_uptime`, a
-//! [`Backoff`] with presets that reproduce procmon's, supervisord's,
-//! systemd's and pm2's delays exactly, a [`StartLimit`] and
-//! `max_retries`) and a [`StopPolicy`]; bad settings are a [`SpecError`].
+//! This first layer touches no process. It is what the supervisor's actor
+//! is built on:
+//!
+//! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
+//!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
+//!   procmon's, supervisord's, systemd's and pm2's delays exactly, a
+//!   [`StartLimit`] and `max_retries`) and a [`StopPolicy`];
+//!   bad settings are a [`SpecError`];
+//! - the policy as a pure function: [`decide`] reads the spec, the
+//!   program's [`History`], how it ended ([`Exit`]) and the time, and
+//!   returns a [`Decision`]; [`State::next`] is the state machine, whose
+//!   transition table is on [`State`].
+//!
+//! All time is [`tokio::time::Instant`], so the supervisor can be tested
+//! under tokio's paused clock.
+//!
+//! Settings follow one rule: bags of settings ([`RestartSpec`],
+//! [`StopPolicy`]) have `&mut self` setters and `get_`
+//! getters, as `std::process::Command`; values with rules of their own
+//! ([`Backoff`], [`StartLimit`]) are checked when built and refined by
+//! consuming `with_` methods.
 //!
 //! # Example
 //!
-//! ```
-//! use procwire_supervisor::Backoff;
+//! A program that always dies at once under supervisord's defaults is
+//! spawned at 0, 1, 3 and 6 s, then fails:
 //!
-//! let secs: Vec<u64> = Backoff::procmon().delays().take(5).map(|d| d.as_secs()).collect();
-//! assert_eq!(secs, [1, 2, 4, 8, 16]);
+//! ```
+//! use std::time::Duration;
+//! use tokio::time::Instant;
+//! use procwire_supervisor::{decide, Decision, Exit, FailCause, History, RestartSpec, StartKind, State};
+//!
+//! let spec = RestartSpec::supervisord();
+//! let (mut history, t0) = (History::new(), Instant::now());
+//! let (mut t, mut kind, mut spawns) = (t0, StartKind::Manual, vec![]);
+//! let end = loop {
+//!     history.record_start(t, kind);
+//!     spawns.push((t - t0).as_secs());
+//!     match decide(&spec, &mut history, Exit::code(1), t) {
+//!         Decision::Restart { delay } => (t, kind) = (t + delay, StartKind::Automatic),
+//!         other => break other,
+//!     }
+//! };
+//! assert_eq!(spawns, [0, 1, 3, 6]);
+//! assert!(matches!(end, Decision::Fail { cause: FailCause::Retries, .. }));
+//! assert_eq!(State::Running.next(procwire_supervisor::Input::Exited(end)), Some(State::Failed));
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
@@ -22,11 +55,15 @@
 pub use backoff::Backoff;
 pub use error::SpecError;
 pub use exit::{Exit, ExitKind, ExitSet};
+pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
+pub use state::{AfterStop, Input, State};
 pub use stop::{StopPolicy, StopScope};
 
 mod backoff;
 mod error;
 mod exit;
+mod policy;
 mod spec;
+mod state;
 mod stop;

@@ -8,18 +8,20 @@
 //! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
 //!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
 //!   procmon's, supervisord's, systemd's and pm2's delays exactly, a
-//!   [`StartLimit`] and `max_retries`) and a [`StopPolicy`];
+//!   [`StartLimit`] and `max_retries`), a [`StopPolicy`] and a [`LogSpec`];
 //!   bad settings are a [`SpecError`];
 //! - the policy as a pure function: [`decide`] reads the spec, the
 //!   program's [`History`], how it ended ([`Exit`]) and the time, and
 //!   returns a [`Decision`]; [`State::next`] is the state machine, whose
-//!   transition table is on [`State`].
+//!   transition table is on [`State`];
+//! - the [`LineSplitter`], which turns output into [`Line`]s: long lines
+//!   in pieces, no invented empty line, raw bytes.
 //!
 //! All time is [`tokio::time::Instant`], so the supervisor can be tested
 //! under tokio's paused clock.
 //!
 //! Settings follow one rule: bags of settings ([`RestartSpec`],
-//! [`StopPolicy`]) have `&mut self` setters and `get_`
+//! [`StopPolicy`], [`LogSpec`]) have `&mut self` setters and `get_`
 //! getters, as `std::process::Command`; values with rules of their own
 //! ([`Backoff`], [`StartLimit`]) are checked when built and refined by
 //! consuming `with_` methods.
@@ -55,6 +57,7 @@
 pub use backoff::Backoff;
 pub use error::SpecError;
 pub use exit::{Exit, ExitKind, ExitSet};
+pub use lines::{Line, LineSplitter, LogSpec};
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
@@ -63,6 +66,7 @@ pub use stop::{StopPolicy, StopScope};
 mod backoff;
 mod error;
 mod exit;
+mod lines;
 mod policy;
 mod spec;
 mod state;

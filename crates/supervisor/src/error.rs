@@ -1,0 +1,46 @@
+//! Errors in a supervision spec.
+
+use std::time::Duration;
+
+/// A supervision setting that cannot work, found when the value is built
+/// (a [`Backoff`](crate::Backoff), a [`StartLimit`](crate::StartLimit)) or
+/// when settings are checked ([`LogSpec::validate`](crate::LogSpec::validate)).
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{Backoff, SpecError};
+///
+/// let err = Backoff::exponential(Duration::from_secs(1), 0.5, Duration::from_secs(10)).unwrap_err();
+/// assert_eq!(err, SpecError::FactorBelowOne(0.5));
+/// assert_eq!(err.to_string(), "backoff factor 0.5 is below 1: delays would shrink");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// A backoff factor below 1 (or not a number): delays would shrink.
+    #[error("backoff factor {0} is below 1: delays would shrink")]
+    FactorBelowOne(f64),
+    /// A backoff whose maximum is below its first delay.
+    #[error("backoff maximum {max:?} is below its first delay {first:?}")]
+    MaxBelowFirst {
+        /// The first delay.
+        first: Duration,
+        /// The maximum.
+        max: Duration,
+    },
+    /// A jitter fraction outside `0.0..=1.0`.
+    #[error("backoff jitter {0} is outside 0..=1")]
+    Jitter(f64),
+    /// A start limit of zero starts: nothing could ever start.
+    #[error("start limit burst is 0: no automatic restart could ever happen")]
+    ZeroBurst,
+    /// A start limit over a zero interval: it would never count anything.
+    #[error("start limit interval is 0")]
+    ZeroInterval,
+    /// A maximum log line length of zero bytes.
+    #[error("maximum log line length is 0")]
+    ZeroLineLength,
+    /// A negative child fd in the log settings.
+    #[error("log fd {0} is negative")]
+    NegativeFd(i32),
+}

@@ -1,0 +1,73 @@
+//! procwire-supervisor keeps programs running: Twisted's
+//! `twisted.runner.procmon` on tokio, with the restart policies of
+//! supervisord, systemd and pm2.
+//!
+//! This first layer touches no process. It is what the supervisor's actor
+//! is built on:
+//!
+//! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
+//!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
+//!   procmon's, supervisord's, systemd's and pm2's delays exactly, a
+//!   [`StartLimit`] and `max_retries`), a [`StopPolicy`] and a [`LogSpec`];
+//!   bad settings are a [`SpecError`];
+//! - the policy as a pure function: [`decide`] reads the spec, the
+//!   program's [`History`], how it ended ([`Exit`]) and the time, and
+//!   returns a [`Decision`]; [`State::next`] is the state machine, whose
+//!   transition table is on [`State`];
+//! - the [`LineSplitter`], which turns output into [`Line`]s: long lines
+//!   in pieces, no invented empty line, raw bytes.
+//!
+//! All time is [`tokio::time::Instant`], so the supervisor can be tested
+//! under tokio's paused clock.
+//!
+//! Settings follow one rule: bags of settings ([`RestartSpec`],
+//! [`StopPolicy`], [`LogSpec`]) have `&mut self` setters and `get_`
+//! getters, as `std::process::Command`; values with rules of their own
+//! ([`Backoff`], [`StartLimit`]) are checked when built and refined by
+//! consuming `with_` methods.
+//!
+//! # Example
+//!
+//! A program that always dies at once under supervisord's defaults is
+//! spawned at 0, 1, 3 and 6 s, then fails:
+//!
+//! ```
+//! use std::time::Duration;
+//! use tokio::time::Instant;
+//! use procwire_supervisor::{decide, Decision, Exit, FailCause, History, RestartSpec, StartKind, State};
+//!
+//! let spec = RestartSpec::supervisord();
+//! let (mut history, t0) = (History::new(), Instant::now());
+//! let (mut t, mut kind, mut spawns) = (t0, StartKind::Manual, vec![]);
+//! let end = loop {
+//!     history.record_start(t, kind);
+//!     spawns.push((t - t0).as_secs());
+//!     match decide(&spec, &mut history, Exit::code(1), t) {
+//!         Decision::Restart { delay } => (t, kind) = (t + delay, StartKind::Automatic),
+//!         other => break other,
+//!     }
+//! };
+//! assert_eq!(spawns, [0, 1, 3, 6]);
+//! assert!(matches!(end, Decision::Fail { cause: FailCause::Retries, .. }));
+//! assert_eq!(State::Running.next(procwire_supervisor::Input::Exited(end)), Some(State::Failed));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+pub use backoff::Backoff;
+pub use error::SpecError;
+pub use exit::{Exit, ExitKind, ExitSet};
+pub use lines::{Line, LineSplitter, LogSpec};
+pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
+pub use spec::{RestartPolicy, RestartSpec, StartLimit};
+pub use state::{AfterStop, Input, State};
+pub use stop::{StopPolicy, StopScope};
+
+mod backoff;
+mod error;
+mod exit;
+mod lines;
+mod policy;
+mod spec;
+mod state;
+mod stop;

@@ -1,0 +1,136 @@
+use proptest::prelude::*;
+
+use super::*;
+
+const MAX: usize = LogSpec::DEFAULT_MAX_LINE;
+
+/// Every piece of `input` fed in `chunks`-sized chunks, then EOF.
+fn split(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, bool)> {
+    let mut s = LineSplitter::new(max);
+    let mut out = Vec::new();
+    for c in input.chunks(chunk.max(1)) {
+        s.push(c);
+        out.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+    }
+    s.finish();
+    out.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+    assert_eq!(s.buffered(), 0);
+    out
+}
+
+fn line(bytes: &[u8]) -> (Vec<u8>, bool) {
+    (bytes.to_vec(), false)
+}
+
+#[test]
+fn a_100_kib_line_comes_as_7_pieces_and_logging_goes_on() {
+    // procmon's bug 2: a line over 16 KiB ends that program's logging.
+    let mut input = vec![b'x'; 100 * 1024];
+    input.extend_from_slice(b"\nnext\nafter\n");
+    for chunk in [1 << 20, 4096, 1000, 16 * 1024 + 1] {
+        let pieces = split(MAX, &input, chunk);
+        let sizes: Vec<(usize, bool)> = pieces.iter().map(|(b, c)| (b.len(), *c)).collect();
+        let mut want = vec![(16_384, true); 6];
+        want.extend([(4096, false), (4, false), (5, false)]);
+        assert_eq!(sizes, want, "chunk {chunk}");
+        assert_eq!(pieces[7..], [line(b"next"), line(b"after")]);
+    }
+}
+
+#[test]
+fn no_empty_line_is_invented() {
+    // procmon's bug 1: an extra empty line after output ending in "\n".
+    assert_eq!(split(MAX, b"a\nb\n", 64), [line(b"a"), line(b"b")]);
+    assert_eq!(split(MAX, b"a\nb", 64), [line(b"a"), line(b"b")]);
+    assert_eq!(split(MAX, b"", 64), []);
+    assert_eq!(split(MAX, b"\n\n", 64), [line(b""), line(b"")]); // real empty lines stay
+                                                                 // A line of exactly the maximum, or a multiple of it, has no empty last piece.
+    assert_eq!(split(4, b"abcd\n", 1), [line(b"abcd")]);
+    assert_eq!(split(4, b"abcdefgh\n", 3), [(b"abcd".to_vec(), true), line(b"efgh")]);
+    assert_eq!(split(4, b"abcdefgh", 3), [(b"abcd".to_vec(), true), line(b"efgh")]);
+    assert_eq!(split(4, b"abcde\n", 2), [(b"abcd".to_vec(), true), line(b"e")]);
+}
+
+#[test]
+fn raw_bytes_and_carriage_returns_are_kept() {
+    assert_eq!(split(MAX, b"\xff\xfe\r\nok\r\n\r", 1), [line(b"\xff\xfe\r"), line(b"ok\r"), line(b"\r")]);
+}
+
+#[test]
+fn a_long_unterminated_tail_comes_in_pieces_at_eof() {
+    let pieces = split(MAX, &vec![b'y'; 20_000], 3000);
+    let sizes: Vec<(usize, bool)> = pieces.iter().map(|(b, c)| (b.len(), *c)).collect();
+    assert_eq!(sizes, [(16_384, true), (3616, false)]);
+}
+
+#[test]
+fn a_million_lines_of_32_bytes_in_64_kib_chunks_in_order_exactly_once() {
+    const N: usize = 1_000_000;
+    let mut input = Vec::with_capacity(N * 32);
+    for i in 0..N {
+        input.extend_from_slice(format!("{i:031}\n").as_bytes());
+    }
+    let mut s = LineSplitter::new(MAX);
+    let mut next = 0usize;
+    let mut check = |l: Line| {
+        assert!(!l.continued && l.bytes.len() == 31, "line {next}");
+        let n = l.bytes.iter().fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
+        assert_eq!(n, next);
+        next += 1;
+    };
+    for chunk in input.chunks(64 * 1024) {
+        s.push(chunk);
+        while let Some(l) = s.next_line() {
+            check(l);
+        }
+    }
+    s.finish();
+    assert_eq!(s.next_line(), None);
+    assert_eq!(next, N);
+}
+
+/// Bytes rich in `\n` and in runs longer than a small maximum.
+fn output() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop_oneof![4 => Just(b'\n'), 2 => Just(b'\r'), 10 => any::<u8>()], 0..300)
+}
+
+proptest! {
+    #[test]
+    fn pieces_do_not_depend_on_chunking(
+        input in output(),
+        max in 1usize..12,
+        cuts in prop::collection::vec(0usize..300, 0..20),
+    ) {
+        let whole = split(max, &input, input.len());
+        // Feed at arbitrary cut points.
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+        cuts.extend([0, input.len()]);
+        cuts.sort_unstable();
+        let mut s = LineSplitter::new(max);
+        let mut pieces = Vec::new();
+        for w in cuts.windows(2) {
+            s.push(&input[w[0]..w[1]]);
+            pieces.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+        }
+        s.finish();
+        pieces.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+        prop_assert_eq!(&pieces, &whole);
+        prop_assert_eq!(&split(max, &input, 1), &whole);
+
+        // Nothing lost, nothing added: the pieces rebuild the input.
+        let mut rebuilt = Vec::new();
+        for (bytes, continued) in &whole {
+            prop_assert!(bytes.len() <= max);
+            prop_assert!(!(*continued && bytes.len() < max));
+            rebuilt.extend_from_slice(bytes);
+            if !continued {
+                rebuilt.push(b'\n');
+            }
+        }
+        let mut want = input.clone();
+        if want.last().is_some_and(|&b| b != b'\n') {
+            want.push(b'\n');
+        }
+        prop_assert_eq!(rebuilt, want);
+    }
+}

@@ -1,0 +1,349 @@
+//! What a program's restart policy is made of.
+
+use std::time::Duration;
+
+use procwire_core::Signal;
+
+use crate::backoff::Backoff;
+use crate::error::SpecError;
+use crate::exit::{ExitKind, ExitSet};
+
+/// Which exits are followed by an automatic restart: systemd's `Restart=`.
+///
+/// | exit kind | `Never` | `Always` | `OnFailure` | `OnAbnormal` |
+/// |---|---|---|---|---|
+/// | [`Clean`](ExitKind::Clean) | | yes | | |
+/// | [`Failure`](ExitKind::Failure) | | yes | yes | |
+/// | [`Signal`](ExitKind::Signal) | | yes | yes | yes |
+/// | [`Timeout`](ExitKind::Timeout) | | yes | yes | yes |
+/// | [`Watchdog`](ExitKind::Watchdog) | | yes | yes | yes |
+///
+/// The prevent set ([`RestartSpec::prevent_codes`]) overrides every column.
+///
+/// ```
+/// use procwire_supervisor::{ExitKind, RestartPolicy};
+///
+/// assert!(!RestartPolicy::OnFailure.restarts(ExitKind::Clean));
+/// assert!(RestartPolicy::OnAbnormal.restarts(ExitKind::Signal));
+/// assert!(!RestartPolicy::OnAbnormal.restarts(ExitKind::Failure));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RestartPolicy {
+    /// Never restart (systemd's `no`, OTP's `temporary`, supervisord's
+    /// `autorestart=false`).
+    Never,
+    /// Restart after any exit (procmon's only behaviour, OTP's
+    /// `permanent`, supervisord's `autorestart=true`).
+    #[default]
+    Always,
+    /// Restart unless the exit was clean (systemd's `on-failure`,
+    /// supervisord's `unexpected`, OTP's `transient`).
+    OnFailure,
+    /// Restart after a signal, a timeout or a watchdog, not after an exit
+    /// code (systemd's `on-abnormal`).
+    OnAbnormal,
+}
+
+impl RestartPolicy {
+    /// Whether an exit of this kind is followed by a restart.
+    pub fn restarts(self, kind: ExitKind) -> bool {
+        match self {
+            RestartPolicy::Never => false,
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => kind != ExitKind::Clean,
+            RestartPolicy::OnAbnormal => !matches!(kind, ExitKind::Clean | ExitKind::Failure),
+        }
+    }
+}
+
+/// At most `burst` starts within `interval`: the next automatic restart
+/// would be one too many, so the program goes to `Failed` (systemd's
+/// `StartLimitBurst=` / `StartLimitIntervalSec=`, OTP's intensity and
+/// period).
+///
+/// Counted: the automatic restarts, and the start that began the series,
+/// so that 5 in 10 s with no delay spawns exactly 5 times, as systemd
+/// does. A manual start (`start`, `restart`, or the retry after
+/// [`retry_after`](Self::retry_after)) is never refused and begins a new
+/// series: earlier starts no longer count, whoever made them (systemd
+/// counts restarts by hand, systemd#10529).
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::StartLimit;
+///
+/// let limit = StartLimit::new(5, Duration::from_secs(10))?.with_retry_after(Duration::from_secs(60));
+/// assert_eq!(limit, StartLimit::systemd().with_retry_after(Duration::from_secs(60)));
+/// assert_eq!(limit.retry_after(), Some(Duration::from_secs(60)));
+/// # Ok::<(), procwire_supervisor::SpecError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartLimit {
+    burst: u32,
+    interval: Duration,
+    retry_after: Option<Duration>,
+}
+
+impl StartLimit {
+    /// At most `burst` starts within `interval`, and no retry once failed.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError::ZeroBurst`], [`SpecError::ZeroInterval`].
+    pub fn new(burst: u32, interval: Duration) -> Result<StartLimit, SpecError> {
+        if burst == 0 {
+            return Err(SpecError::ZeroBurst);
+        }
+        if interval.is_zero() {
+            return Err(SpecError::ZeroInterval);
+        }
+        Ok(StartLimit { burst, interval, retry_after: None })
+    }
+
+    /// systemd's default: 5 starts within 10 s.
+    pub fn systemd() -> StartLimit {
+        StartLimit { burst: 5, interval: Duration::from_secs(10), retry_after: None }
+    }
+
+    /// Once `Failed`, start again by itself after `delay`, with a fresh
+    /// history (what supervisord#487 and systemd#2416 ask for).
+    pub fn with_retry_after(mut self, delay: Duration) -> StartLimit {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The number of starts allowed within [`interval`](Self::interval).
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// The window.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The delay after which a `Failed` program starts again, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+/// Everything the policy reads to decide what follows an exit: the
+/// [`RestartPolicy`], the success and prevent sets, `min_uptime`, the
+/// [`Backoff`], and the limits that end in `Failed`.
+///
+/// `&mut self` setters, as [`procwire_core::Command`]'s; the values with
+/// rules of their own ([`Backoff`], [`StartLimit`]) are checked when they
+/// are built, so a `RestartSpec` is always valid.
+///
+/// | setting | default | procmon | supervisord | systemd |
+/// |---|---|---|---|---|
+/// | [`policy`](Self::policy) | `Always` | always | `autorestart` | `Restart=` |
+/// | [`success_codes`](Self::success_codes) | `{0}` | - | `exitcodes` | `SuccessExitStatus=` |
+/// | [`prevent_codes`](Self::prevent_codes) | `{}` | - | - | `RestartPreventExitStatus=` |
+/// | [`min_uptime`](Self::min_uptime) | 1 s | `threshold` | `startsecs` | - |
+/// | [`backoff`](Self::backoff) | [`Backoff::procmon`] | `min/maxRestartDelay` | BACKOFF | `RestartSec=`, `RestartSteps=` |
+/// | [`start_limit`](Self::start_limit) | none | - | - | `StartLimitBurst=` |
+/// | [`max_retries`](Self::max_retries) | none | - | `startretries` | - |
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{Backoff, RestartPolicy, RestartSpec, StartLimit};
+///
+/// let mut spec = RestartSpec::new();
+/// spec.policy(RestartPolicy::OnFailure)
+///     .min_uptime(Duration::from_secs(2))
+///     .backoff(Backoff::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(30))?)
+///     .start_limit(Some(StartLimit::systemd()));
+/// assert_eq!(spec.get_policy(), RestartPolicy::OnFailure);
+/// # Ok::<(), procwire_supervisor::SpecError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestartSpec {
+    policy: RestartPolicy,
+    success: ExitSet,
+    prevent: ExitSet,
+    min_uptime: Duration,
+    backoff: Backoff,
+    start_limit: Option<StartLimit>,
+    max_retries: Option<u32>,
+}
+
+impl Default for RestartSpec {
+    fn default() -> RestartSpec {
+        RestartSpec::new()
+    }
+}
+
+impl RestartSpec {
+    /// The defaults (the table above): procmon's behaviour, restart
+    /// always, 1 s doubling to an hour for quick deaths, never give up.
+    pub fn new() -> RestartSpec {
+        RestartSpec {
+            policy: RestartPolicy::Always,
+            success: ExitSet::default(),
+            prevent: ExitSet::empty(),
+            min_uptime: Duration::from_secs(1),
+            backoff: Backoff::procmon(),
+            start_limit: None,
+            max_retries: None,
+        }
+    }
+
+    /// Twisted procmon's: the defaults.
+    pub fn procmon() -> RestartSpec {
+        RestartSpec::new()
+    }
+
+    /// supervisord's defaults: `autorestart=unexpected` with `exitcodes=0`
+    /// ([`OnFailure`](RestartPolicy::OnFailure)), `startsecs=1`,
+    /// [`Backoff::supervisord`], and `startretries=3`
+    /// ([`max_retries(Some(3))`](Self::max_retries)): a program that always
+    /// dies at once is spawned at 0, 1, 3, 6 s, then fails.
+    ///
+    /// One difference: supervisord retries an exit before `startsecs` even
+    /// with an expected code; here a clean exit is read by the policy
+    /// alone. Use [`RestartPolicy::Always`] to retry those too.
+    pub fn supervisord() -> RestartSpec {
+        let mut spec = RestartSpec::new();
+        spec.policy(RestartPolicy::OnFailure).backoff(Backoff::supervisord()).max_retries(Some(3));
+        spec
+    }
+
+    /// systemd's defaults for a service with `Restart=on-failure`:
+    /// `RestartSec=100ms` after every exit, `StartLimitBurst=5` in
+    /// `StartLimitIntervalSec=10s`. For `RestartSteps=`, set
+    /// [`Backoff::systemd`].
+    pub fn systemd() -> RestartSpec {
+        let restart_sec = Duration::from_millis(100);
+        let mut spec = RestartSpec::new();
+        spec.policy(RestartPolicy::OnFailure)
+            .backoff(Backoff::fixed(restart_sec).with_stable(restart_sec))
+            .start_limit(Some(StartLimit::systemd()));
+        spec
+    }
+
+    /// Which exits are followed by a restart.
+    pub fn policy(&mut self, policy: RestartPolicy) -> &mut RestartSpec {
+        self.policy = policy;
+        self
+    }
+
+    /// The exit codes that count as clean (`{0}` unless set; replaces the
+    /// codes, keeps the signals).
+    pub fn success_codes(&mut self, codes: impl IntoIterator<Item = u8>) -> &mut RestartSpec {
+        self.success.set_codes(codes);
+        self
+    }
+
+    /// Signals that count as clean besides SIGHUP, SIGINT, SIGTERM and
+    /// SIGPIPE, which always do (none unless set).
+    pub fn success_signals(&mut self, signals: impl IntoIterator<Item = Signal>) -> &mut RestartSpec {
+        self.success.set_signals(signals);
+        self
+    }
+
+    /// Exit codes after which the program is never restarted, whatever the
+    /// policy says (none unless set).
+    pub fn prevent_codes(&mut self, codes: impl IntoIterator<Item = u8>) -> &mut RestartSpec {
+        self.prevent.set_codes(codes);
+        self
+    }
+
+    /// Signals after which the program is never restarted (none unless
+    /// set).
+    pub fn prevent_signals(&mut self, signals: impl IntoIterator<Item = Signal>) -> &mut RestartSpec {
+        self.prevent.set_signals(signals);
+        self
+    }
+
+    /// A run at least this long is stable: it resets the backoff, and the
+    /// restart after it waits only [`Backoff::stable`] (procmon's
+    /// `threshold`, supervisord's `startsecs`; 1 s unless set). Zero makes
+    /// every run stable, so the backoff is never used.
+    pub fn min_uptime(&mut self, min_uptime: Duration) -> &mut RestartSpec {
+        self.min_uptime = min_uptime;
+        self
+    }
+
+    /// The delays before restarts after quick deaths.
+    pub fn backoff(&mut self, backoff: Backoff) -> &mut RestartSpec {
+        self.backoff = backoff;
+        self
+    }
+
+    /// A limit on starts within an interval, after which the program is
+    /// `Failed` (none unless set).
+    pub fn start_limit(&mut self, limit: Option<StartLimit>) -> &mut RestartSpec {
+        self.start_limit = limit;
+        self
+    }
+
+    /// At most this many automatic restarts in a row after runs shorter
+    /// than `min_uptime`; the next quick death is `Failed` (supervisord's
+    /// `startretries`; none unless set). A stable run resets the count.
+    pub fn max_retries(&mut self, retries: Option<u32>) -> &mut RestartSpec {
+        self.max_retries = retries;
+        self
+    }
+
+    /// See [`policy`](Self::policy).
+    pub fn get_policy(&self) -> RestartPolicy {
+        self.policy
+    }
+
+    /// The success set.
+    pub fn get_success(&self) -> &ExitSet {
+        &self.success
+    }
+
+    /// The prevent set.
+    pub fn get_prevent(&self) -> &ExitSet {
+        &self.prevent
+    }
+
+    /// See [`min_uptime`](Self::min_uptime).
+    pub fn get_min_uptime(&self) -> Duration {
+        self.min_uptime
+    }
+
+    /// See [`backoff`](Self::backoff).
+    pub fn get_backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// See [`start_limit`](Self::start_limit).
+    pub fn get_start_limit(&self) -> Option<StartLimit> {
+        self.start_limit
+    }
+
+    /// See [`max_retries`](Self::max_retries).
+    pub fn get_max_retries(&self) -> Option<u32> {
+        self.max_retries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_limit_rejects_zero() {
+        assert_eq!(StartLimit::new(0, Duration::from_secs(1)), Err(SpecError::ZeroBurst));
+        assert_eq!(StartLimit::new(1, Duration::ZERO), Err(SpecError::ZeroInterval));
+    }
+
+    #[test]
+    fn restart_table() {
+        use ExitKind::*;
+        let kinds = [Clean, Failure, Signal, Timeout, Watchdog];
+        let row = |p: RestartPolicy| kinds.map(|k| p.restarts(k));
+        assert_eq!(row(RestartPolicy::Never), [false; 5]);
+        assert_eq!(row(RestartPolicy::Always), [true; 5]);
+        assert_eq!(row(RestartPolicy::OnFailure), [false, true, true, true, true]);
+        assert_eq!(row(RestartPolicy::OnAbnormal), [false, false, true, true, true]);
+    }
+}

@@ -12,6 +12,10 @@
 //!   pipe ends (`AsyncRead` / `AsyncWrite` over tokio's `AsyncFd`),
 //!   [`Child::wait`], and [`Child::signal`] with signal names, numbers or
 //!   nix `Signal`s ([`IntoSignal`]).
+//! - [`Child::stop`] stops it by a [`StopPolicy`]: a signal, a grace
+//!   period, a final signal, for the child alone or its whole process
+//!   group ([`StopScope`]); [`StopLadder`] is the same ladder for
+//!   hand-written futures.
 //! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
 //!   exit code 0, [`ProcessTerminated`] for anything else.
 //! - [`Command::pty`] runs the child on a pseudo-terminal of a given
@@ -76,6 +80,7 @@ pub use pipe::{ChildReader, ChildWriter};
 pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
+pub use stop::{StopLadder, StopPolicy, StopScope, Stopped};
 
 mod child;
 mod child_fd;
@@ -88,5 +93,6 @@ mod reap;
 mod signal;
 mod spawn;
 mod status;
+mod stop;
 #[allow(unsafe_code)]
 mod sys;

@@ -128,7 +128,7 @@
 pub use procwire_core::{
     Child, ChildFd, ChildReader, ChildWriter, Command, Error, ExitStatus, InputError, IntoSignal,
     ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf, Result, Signal,
-    SignalHandle, SpawnStep, StdioDefaults,
+    SignalHandle, SpawnStep, StdioDefaults, StopLadder, StopPolicy, StopScope, Stopped,
 };
 pub use procwire_protocol::{
     run_process, spawn_events, spawn_process, ByteLineProtocol, ByteLines, Bytes, Control, Driver, EndReason,

@@ -58,6 +58,13 @@ fn public_types_are_send_sync_unpin() {
     sync::<RunError>();
     send::<Output>();
     sync::<Output>();
+    send::<procwire::StopLadder>();
+    sync::<procwire::StopLadder>();
+    unpin::<procwire::StopLadder>();
+    send::<procwire::StopPolicy>();
+    sync::<procwire::StopPolicy>();
+    send::<procwire::Stopped>();
+    sync::<procwire::Stopped>();
 }
 
 /// The utilities' futures can be spawned as tasks, also `Run`'s methods.
@@ -93,4 +100,13 @@ async fn wait_future_is_send() {
     let fut = child.wait();
     send_future(&fut);
     assert!(fut.await.expect("wait").success());
+}
+
+#[tokio::test]
+async fn stop_future_is_send() {
+    let mut child = Command::new("sleep").arg("100").spawn().expect("spawn sleep");
+    let policy = procwire::StopPolicy::new();
+    let fut = child.stop(&policy);
+    send_future(&fut);
+    assert_eq!(fut.await.expect("stop").status.signal(), Some(15));
 }

@@ -1,6 +1,6 @@
 //! The future behind every run: one poll function that reaps the child,
-//! feeds its stdin, drains fd 1 and fd 2 side by side and runs the stop
-//! ladder, so no pipe can fill up while another is being waited on.
+//! feeds its stdin, drains fd 1 and fd 2 side by side and drives core's
+//! stop ladder, so no pipe can fill up while another is being waited on.
 
 use std::future::Future;
 use std::io;
@@ -10,9 +10,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
-use procwire_core::{Child, ChildReader, ChildWriter, ExitStatus, PtyReadHalf, PtyWriteHalf};
+use procwire_core::{
+    Child, ChildReader, ChildWriter, ExitStatus, PtyReadHalf, PtyWriteHalf, Signal, StopLadder, StopPolicy,
+    StopScope,
+};
 use tokio::io::AsyncWrite;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 /// Reads stop as soon as the buffer has fewer than this many spare bytes;
 /// the buffer then grows (doubling, up to the limit).
@@ -64,17 +67,6 @@ pub(crate) struct Limits {
     pub(crate) group: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// Not asked to stop.
-    No,
-    /// SIGTERM sent; SIGKILL when the timer fires.
-    Terminating,
-    /// SIGKILL sent (or the child had exited already): only the reap is
-    /// awaited.
-    Killed,
-}
-
 /// Runs a spawned child to completion. Dropping it drops the [`Child`],
 /// which was spawned with `kill_on_drop`, so the child is killed and handed
 /// to procwire's reaper.
@@ -93,11 +85,12 @@ pub(crate) struct Collect {
     bufs: [Vec<u8>; 2],
     limits: Limits,
     status: Option<ExitStatus>,
-    /// The timeout, then the grace period; allocated only when needed.
+    /// The timeout, until it fires or a stop begins.
     timer: Option<Pin<Box<Sleep>>>,
-    /// See [`Collect::poll_group`].
-    recheck: Option<Pin<Box<Sleep>>>,
-    stop: Stop,
+    /// Core's stop ladder, once a stop began.
+    ladder: Option<StopLadder>,
+    /// The ladder ended: the child is reaped.
+    stopped: bool,
     cause: Option<Cause>,
 }
 
@@ -120,8 +113,8 @@ impl Collect {
             limits,
             status: None,
             timer,
-            recheck: None,
-            stop: Stop::No,
+            ladder: None,
+            stopped: false,
             cause: None,
         }
     }
@@ -193,81 +186,54 @@ impl Collect {
         }
     }
 
-    /// Signals the child, or its whole group; whether anyone was there to
-    /// get it. In group mode the child is not reaped before the end (see
-    /// [`Child::poll_exited`]), so the group id is still its own.
-    fn send(&self, sig: i32) -> bool {
-        if self.limits.group {
-            self.child.signal_group(sig).is_ok()
-        } else {
-            self.status.is_none() && self.child.signal(sig).is_ok()
-        }
-    }
-
-    /// The first rung of the ladder: SIGTERM now and SIGKILL after the
-    /// grace period (at once when the grace is zero). The first cause
-    /// wins; a child reaped already is not signalled.
+    /// Starts core's stop ladder (Twisted's `killTime`, as a
+    /// [`StopPolicy`]: SIGTERM, the grace, SIGKILL; the group in group
+    /// mode). The first cause wins; a child reaped already is not
+    /// signalled.
     fn begin_stop(&mut self, cause: Cause) {
         self.cause.get_or_insert(cause);
-        if self.stop != Stop::No {
+        if self.ladder.is_some() {
             return;
         }
-        if self.limits.grace.is_zero() || !self.send(libc_sig::SIGTERM) || self.group_gone() {
-            return self.kill();
-        }
-        self.stop = Stop::Terminating;
-        // Any grace is accepted: one too long for the clock means never.
-        let deadline = Instant::now().checked_add(self.limits.grace).unwrap_or_else(far_future);
-        match &mut self.timer {
-            Some(timer) => timer.as_mut().reset(deadline),
-            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
-        }
-    }
-
-    /// In group mode, once the leader has exited: whether nothing the
-    /// ladder can reach is left (its zombie still counts as a member for
-    /// `kill`, so a signal "reaches" the group even when the only process
-    /// holding the pipes left it with `setsid`).
-    fn group_gone(&self) -> bool {
-        self.limits.group && self.status.is_some() && !group_has_live_member(self.pid)
-    }
-
-    fn kill(&mut self) {
-        self.send(libc_sig::SIGKILL);
-        self.stop = Stop::Killed;
+        let scope = if self.limits.group { StopScope::Group } else { StopScope::Process };
+        let mut ladder = StopLadder::new(StopPolicy::new().with_grace(self.limits.grace).with_scope(scope));
+        ladder.start(&self.child);
+        self.ladder = Some(ladder);
         self.timer = None;
     }
 
-    /// While a group is being stopped after its leader exited, looks again
-    /// every [`GROUP_RECHECK`] for a member still alive: one that dies
-    /// without closing a pipe wakes nothing else.
-    fn poll_group(&mut self, cx: &mut Context<'_>) {
-        if self.stop != Stop::Terminating || !self.limits.group || self.status.is_none() {
-            return;
+    /// Watches the exit: the child's own (reaped, or in group mode seen
+    /// with [`Child::poll_exited`] and left a zombie, so the group id stays
+    /// its own until the end), or, once a stop began, the ladder's end.
+    fn poll_exit(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.stopped {
+            return Ok(());
         }
-        loop {
-            if self.group_gone() {
-                self.stop = Stop::Killed;
-                self.timer = None;
-                self.recheck = None;
-                return;
+        if let Some(ladder) = &mut self.ladder {
+            if let Poll::Ready(stopped) = ladder.poll(&mut self.child, cx) {
+                self.status = Some(stopped?.status);
+                self.stopped = true;
             }
-            let recheck = self.recheck.get_or_insert_with(|| Box::pin(tokio::time::sleep(GROUP_RECHECK)));
-            if recheck.as_mut().poll(cx).is_pending() {
-                return;
+        } else if self.status.is_none() {
+            let exit = if self.limits.group { self.child.poll_exited(cx) } else { self.child.poll_wait(cx) };
+            if let Poll::Ready(status) = exit {
+                self.status = Some(status?);
             }
-            recheck.as_mut().reset(Instant::now() + GROUP_RECHECK);
         }
+        Ok(())
+    }
+
+    /// SIGKILL now, to the group in group mode, when the run must end
+    /// without the ladder (the exit could not be watched).
+    fn kill_now(&self) {
+        let _ =
+            if self.limits.group { self.child.signal_group(Signal::KILL) } else { self.child.start_kill() };
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) {
-        while let Some(timer) = &mut self.timer {
-            if timer.as_mut().poll(cx).is_pending() {
-                return;
-            }
-            match self.stop {
-                Stop::No => self.begin_stop(Cause::Timeout),
-                Stop::Terminating | Stop::Killed => self.kill(),
+        if let Some(timer) = &mut self.timer {
+            if timer.as_mut().poll(cx).is_ready() {
+                self.begin_stop(Cause::Timeout);
             }
         }
     }
@@ -290,42 +256,9 @@ impl Drop for Collect {
     /// first, while the child is still unreaped.
     fn drop(&mut self) {
         if self.limits.group {
-            let _ = self.child.signal_group(libc_sig::SIGKILL);
+            let _ = self.child.signal_group(Signal::KILL);
         }
     }
-}
-
-/// How often a group being stopped is looked at again once its leader
-/// has exited.
-const GROUP_RECHECK: Duration = Duration::from_millis(25);
-
-/// Whether a process other than a zombie is in process group `pgid`,
-/// from `/proc/*/stat` (`pid (comm) state ppid pgrp ...`). An unreadable
-/// `/proc` answers yes, so the ladder runs its full course.
-fn group_has_live_member(pgid: u32) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return true };
-    dir.flatten().any(|entry| {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { return false };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-        pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
-    })
-}
-
-/// An instant no run reaches (as tokio's own `sleep(Duration::MAX)` picks).
-fn far_future() -> Instant {
-    let now = Instant::now();
-    now.checked_add(Duration::from_secs(86400 * 365 * 30)).unwrap_or(now)
-}
-
-/// Signal numbers, without a libc dependency in this crate.
-mod libc_sig {
-    pub(super) const SIGTERM: i32 = 15;
-    pub(super) const SIGKILL: i32 = 9;
 }
 
 impl Future for Collect {
@@ -333,30 +266,32 @@ impl Future for Collect {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Finished> {
         let this = self.get_mut();
-        // Reap first: once the child is known to have exited, draining the
-        // pipes below until they would block collects everything it wrote.
-        if this.status.is_none() {
-            let exit = if this.limits.group { this.child.poll_exited(cx) } else { this.child.poll_wait(cx) };
-            match exit {
-                Poll::Ready(Ok(status)) => this.status = Some(status),
-                Poll::Ready(Err(e)) => {
-                    this.cause.get_or_insert(Cause::Io(e));
-                    this.kill();
-                    return Poll::Ready(this.finish());
-                }
-                Poll::Pending => {}
+        loop {
+            let stopping = this.ladder.is_some();
+            // Reap first: once the child is known to have exited, draining
+            // the pipes below until they would block collects everything
+            // it wrote.
+            if let Err(e) = this.poll_exit(cx) {
+                this.cause.get_or_insert(Cause::Io(e));
+                this.kill_now();
+                return Poll::Ready(this.finish());
+            }
+            this.poll_input(cx);
+            this.poll_source(0, cx);
+            this.poll_source(1, cx);
+            this.poll_timer(cx);
+            // A stop that began in this pass: once more, so the ladder is
+            // polled (its timers armed) and, if it ended at once, the pipes
+            // are drained after the reap.
+            if this.ladder.is_some() == stopping {
+                break;
             }
         }
-        this.poll_input(cx);
-        this.poll_source(0, cx);
-        this.poll_source(1, cx);
-        this.poll_timer(cx);
-        this.poll_group(cx);
         // A stopped child's pipes may be held open by its own children:
-        // once it is reaped, what is buffered has been read, and that is all.
-        // (When stopping its group, once the group had its SIGKILL.)
-        let stopped = if this.limits.group { this.stop == Stop::Killed } else { this.stop != Stop::No };
-        let drained = this.sources.iter().all(Option::is_none) || stopped;
+        // once the ladder has reaped it (in group mode, once no member of
+        // the group is left alive), what is buffered has been read, and
+        // that is all.
+        let drained = this.sources.iter().all(Option::is_none) || this.stopped;
         if this.status.is_some() && drained {
             this.input = None;
             return Poll::Ready(this.finish());

@@ -257,6 +257,8 @@ impl Run {
     /// How long a child has between SIGTERM and SIGKILL when it is stopped
     /// for its timeout or output limit; 5 s unless set. Zero sends SIGKILL
     /// at once.
+    /// The stop is procwire-core's [`StopLadder`](procwire_core::StopLadder)
+    /// with this as its [`StopPolicy`](procwire_core::StopPolicy)'s grace.
     pub fn grace(&mut self, grace: Duration) -> &mut Run {
         self.grace = grace;
         self

@@ -1,0 +1,527 @@
+//! The stop ladder: ask a child to stop, give it a grace period, then make
+//! it; for a process group, also the members that outlived the leader.
+//!
+//! One state machine, [`StopLadder`], polled by hand-written futures (the
+//! runs of procwire-utils) and awaited through [`Child::stop`]. Its states
+//! and transitions are the table in `docs/architecture.md` ("Stopping a
+//! child").
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Sleep;
+
+use crate::child::Child;
+use crate::error::Error;
+use crate::signal::Signal;
+use crate::status::ExitStatus;
+
+/// How often a group whose leader has exited is looked at again: a member
+/// that dies wakes nobody.
+const RECHECK: Duration = Duration::from_millis(25);
+
+/// How long the members of a group get to die after the final signal,
+/// once the leader has exited, before the next round begins.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// Rounds of first-signal-then-final-signal a group gets before the
+/// leader is reaped whatever is left.
+const MAX_ROUNDS: u32 = 3;
+
+/// Which processes a stop signals.
+///
+/// ```
+/// use procwire_core::{StopPolicy, StopScope};
+/// assert_eq!(StopPolicy::new().scope, StopScope::Process);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum StopScope {
+    /// The child alone, through its pidfd.
+    #[default]
+    Process,
+    /// The process group the child leads (spawned with
+    /// [`process_group(0)`](crate::Command::process_group),
+    /// [`setsid`](crate::Command::setsid) or on a
+    /// [pty](crate::Command::pty)): every signal goes to the whole group
+    /// with [`Child::signal_group`], and the stop ends only when no member
+    /// is left alive. Members that left the group (`setsid`, daemons) are
+    /// not reached.
+    Group,
+}
+
+/// How to stop a child: the signal that asks, how long it gets, the
+/// signal that makes it, and whom they reach. systemd's `KillSignal=`,
+/// `TimeoutStopSec=`, `FinalKillSignal=` and `KillMode=`; Twisted's
+/// procmon's `killTime`.
+///
+/// The defaults: SIGTERM, 5 s, SIGKILL, the child alone. Any grace is
+/// accepted: one too long for the clock means never. A zero grace skips
+/// the first signal and sends the final one at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_core::{Signal, StopPolicy, StopScope};
+///
+/// let policy = StopPolicy::new()
+///     .with_signal(Signal::INT)
+///     .with_grace(Duration::from_millis(300))
+///     .with_scope(StopScope::Group);
+/// assert_eq!(policy.final_signal, Signal::KILL);
+/// assert_eq!(StopPolicy::default().grace, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct StopPolicy {
+    /// The signal that asks the child to stop; SIGTERM by default.
+    pub signal: Signal,
+    /// How long the child has between the two signals; 5 s by default.
+    pub grace: Duration,
+    /// The signal sent when the grace runs out; SIGKILL by default.
+    pub final_signal: Signal,
+    /// The child alone or its process group; the child by default.
+    pub scope: StopScope,
+}
+
+impl StopPolicy {
+    /// SIGTERM, 5 s, SIGKILL, the child alone.
+    pub const fn new() -> StopPolicy {
+        StopPolicy {
+            signal: Signal::TERM,
+            grace: Duration::from_secs(5),
+            final_signal: Signal::KILL,
+            scope: StopScope::Process,
+        }
+    }
+
+    /// The same policy, asking with `signal`.
+    ///
+    /// ```
+    /// let policy = procwire_core::StopPolicy::new().with_signal(procwire_core::Signal::HUP);
+    /// assert_eq!(policy.signal.as_raw(), 1);
+    /// ```
+    pub const fn with_signal(self, signal: Signal) -> StopPolicy {
+        StopPolicy { signal, ..self }
+    }
+
+    /// The same policy, with this grace period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = procwire_core::StopPolicy::new().with_grace(Duration::MAX);
+    /// assert_eq!(policy.grace, Duration::MAX);
+    /// ```
+    pub const fn with_grace(self, grace: Duration) -> StopPolicy {
+        StopPolicy { grace, ..self }
+    }
+
+    /// The same policy, ending with `signal`.
+    ///
+    /// ```
+    /// let policy = procwire_core::StopPolicy::new().with_final_signal(procwire_core::Signal::QUIT);
+    /// assert_eq!(policy.final_signal.as_raw(), 3);
+    /// ```
+    pub const fn with_final_signal(self, signal: Signal) -> StopPolicy {
+        StopPolicy { final_signal: signal, ..self }
+    }
+
+    /// The same policy, reaching `scope`.
+    ///
+    /// ```
+    /// use procwire_core::{StopPolicy, StopScope};
+    /// assert_eq!(StopPolicy::new().with_scope(StopScope::Group).scope, StopScope::Group);
+    /// ```
+    pub const fn with_scope(self, scope: StopScope) -> StopPolicy {
+        StopPolicy { scope, ..self }
+    }
+}
+
+impl Default for StopPolicy {
+    /// [`StopPolicy::new`].
+    fn default() -> StopPolicy {
+        StopPolicy::new()
+    }
+}
+
+/// How a stop ended: the child's status (it is reaped), and whether the
+/// final signal had to be sent.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// use procwire_core::{Command, StopPolicy};
+///
+/// let mut child = Command::new("sleep").arg("100").spawn()?;
+/// let stopped = child.stop(&StopPolicy::new()).await?;
+/// assert_eq!(stopped.status.signal(), Some(15));
+/// assert!(!stopped.final_signal_sent);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stopped {
+    /// The child's exit status.
+    pub status: ExitStatus,
+    /// Whether the grace ran out and the final signal was sent (to the
+    /// child, or to its group while the leader or a member still ran).
+    pub final_signal_sent: bool,
+}
+
+/// Where a ladder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Nothing sent yet.
+    Idle,
+    /// The first signal went out; the final one goes when the deadline
+    /// (the grace) passes.
+    Asking,
+    /// The final signal went out; the exit is awaited. In group scope,
+    /// once the leader has exited, the deadline is the [`SETTLE`] time
+    /// after which the next round begins.
+    Forcing,
+    /// The child is reaped.
+    Done(Stopped),
+}
+
+/// The stop ladder as a state machine, for hand-written futures: the
+/// first signal at [`start`](Self::start), the final one when the grace
+/// runs out, the result from [`poll`](Self::poll) once the child is reaped.
+///
+/// In [group scope](StopScope::Group) the leader's exit is watched with
+/// [`Child::poll_exited`] (`waitid(WNOWAIT)`), so the leader stays a zombie
+/// and its group id cannot be reused while the group is signalled. Once
+/// the leader has exited, members that outlived it are swept: while
+/// `/proc` shows one alive (looked at every 25 ms), the ladder goes on
+/// (the final signal when the grace runs out, then a second and third
+/// round of both signals, a second apart, if members still survive);
+/// then the leader is reaped.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::future::Future;
+/// use std::io;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use procwire_core::{Child, Command, StopLadder, StopPolicy, Stopped};
+///
+/// /// Stops a child and says whether it needed the final signal.
+/// struct StopIt {
+///     child: Child,
+///     ladder: StopLadder,
+/// }
+///
+/// impl Future for StopIt {
+///     type Output = io::Result<Stopped>;
+///     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+///         let this = self.get_mut();
+///         this.ladder.poll(&mut this.child, cx)
+///     }
+/// }
+///
+/// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+/// let child = Command::new("sleep").arg("100").spawn()?;
+/// let mut ladder = StopLadder::new(StopPolicy::new());
+/// ladder.start(&child); // SIGTERM now
+/// let stopped = StopIt { child, ladder }.await?;
+/// assert_eq!(stopped.status.signal(), Some(15));
+/// # Ok(()) }
+/// ```
+///
+/// # Caveats
+///
+/// A final signal the child ignores (anything but SIGKILL can be) leaves
+/// the ladder waiting for the exit. In group scope, members still alive
+/// after the last round (stuck in uninterruptible sleep, say) are left
+/// behind, and the leader is reaped anyway.
+#[derive(Debug)]
+pub struct StopLadder {
+    policy: StopPolicy,
+    state: State,
+    /// The grace, or the settle time of a group round.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Group scope, leader exited: the next look at `/proc`.
+    recheck: Option<Pin<Box<Sleep>>>,
+    /// Group scope: the leader's exit, seen and not reaped.
+    exited: Option<ExitStatus>,
+    final_signal_sent: bool,
+    /// Group scope: the round, from 1 (begun at the start).
+    round: u32,
+    /// A failed signal, reported by the next poll.
+    error: Option<io::Error>,
+}
+
+impl StopLadder {
+    /// A ladder for `policy`; nothing is sent until [`start`](Self::start)
+    /// or the first [`poll`](Self::poll).
+    pub fn new(policy: StopPolicy) -> StopLadder {
+        StopLadder {
+            policy,
+            state: State::Idle,
+            deadline: None,
+            recheck: None,
+            exited: None,
+            final_signal_sent: false,
+            round: 0,
+            error: None,
+        }
+    }
+
+    /// The policy this ladder follows.
+    pub fn policy(&self) -> &StopPolicy {
+        &self.policy
+    }
+
+    /// Sends the first signal now (the final one when the grace is zero)
+    /// and starts the grace period. Only the first call does anything. A
+    /// child reaped already is not signalled: [`poll`](Self::poll) then
+    /// gives its status at once. A signal that fails otherwise is reported
+    /// by the next poll.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with the time driver enabled, as
+    /// `tokio::time::sleep` does.
+    pub fn start(&mut self, child: &Child) {
+        if self.state != State::Idle {
+            return;
+        }
+        self.round = 1;
+        self.begin_round(child);
+    }
+
+    /// Drives the ladder for `child` (the one it was started on; the first
+    /// poll starts it if [`start`](Self::start) was not called): watches
+    /// the exit, sends the final signal when the grace runs out, sweeps a
+    /// group, and resolves once the child is reaped. Polling again after
+    /// that gives the same result.
+    ///
+    /// In process scope the exit is awaited with [`Child::poll_wait`], so
+    /// input pipes nobody took are closed and output pipes nobody took are
+    /// drained, as [`Child::wait`] does.
+    ///
+    /// # Errors
+    ///
+    /// A signal that could not be sent ([`Error::NotGroupLeader`] in group
+    /// scope for a child that does not lead its group, wrapped in an
+    /// `io::Error`), or a failing wait. Polling again goes on with the
+    /// ladder.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start).
+    pub fn poll(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
+        self.start(child);
+        if let State::Done(stopped) = self.state {
+            return Poll::Ready(Ok(stopped));
+        }
+        loop {
+            if let Some(e) = self.error.take() {
+                return Poll::Ready(Err(e));
+            }
+            if let Poll::Ready(done) = self.poll_exit(child, cx) {
+                return Poll::Ready(done);
+            }
+            let Some(deadline) = &mut self.deadline else { return Poll::Pending };
+            if deadline.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.deadline = None;
+            match self.state {
+                State::Asking => self.force(child),
+                // Only armed in group scope, once the leader has exited.
+                State::Forcing if self.round < MAX_ROUNDS => {
+                    self.round += 1;
+                    self.begin_round(child);
+                }
+                State::Forcing => return Poll::Ready(self.reap(child)),
+                State::Idle | State::Done(_) => unreachable!("no deadline before the start or after the end"),
+            }
+        }
+    }
+
+    /// The exit: in process scope, the reap; in group scope, the leader's
+    /// exit (not reaped), then every [`RECHECK`] a look for live members,
+    /// and the reap once there is none.
+    fn poll_exit(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
+        if self.policy.scope == StopScope::Process {
+            let status = std::task::ready!(child.poll_wait(cx))?;
+            return Poll::Ready(Ok(self.done(status)));
+        }
+        if self.exited.is_none() {
+            self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
+            if self.state == State::Forcing {
+                self.deadline = Some(Box::pin(tokio::time::sleep(SETTLE)));
+            }
+        }
+        let due = match &mut self.recheck {
+            None => true,
+            Some(recheck) => recheck.as_mut().poll(cx).is_ready(),
+        };
+        if !due {
+            return Poll::Pending;
+        }
+        // A reaped child (no pid) has no group left to look at safely.
+        if !child.id().is_some_and(group_has_live_member) {
+            return Poll::Ready(self.reap(child));
+        }
+        let recheck = self.recheck.insert(Box::pin(tokio::time::sleep(RECHECK)));
+        // Registers the waker (a fresh 25 ms sleep is pending).
+        let _ = recheck.as_mut().poll(cx);
+        Poll::Pending
+    }
+
+    /// Group scope: reaps the leader, whose exit was seen.
+    fn reap(&mut self, child: &mut Child) -> io::Result<Stopped> {
+        let status = child.try_wait()?.or(self.exited);
+        let status = status.ok_or_else(|| io::Error::other("the leader's exit status was lost"))?;
+        Ok(self.done(status))
+    }
+
+    fn done(&mut self, status: ExitStatus) -> Stopped {
+        let stopped = Stopped { status, final_signal_sent: self.final_signal_sent };
+        self.state = State::Done(stopped);
+        self.deadline = None;
+        self.recheck = None;
+        stopped
+    }
+
+    /// The first signal and the grace; with no grace, the final signal.
+    fn begin_round(&mut self, child: &Child) {
+        if self.policy.grace.is_zero() {
+            self.force(child);
+        } else {
+            self.ask(child);
+        }
+    }
+
+    /// The first signal, and the grace.
+    fn ask(&mut self, child: &Child) {
+        self.send(child, self.policy.signal);
+        self.state = State::Asking;
+        // `sleep` takes any duration: past the clock's end means never.
+        self.deadline = Some(Box::pin(tokio::time::sleep(self.policy.grace)));
+    }
+
+    /// The final signal; in group scope with the leader gone, the settle
+    /// time before the next round.
+    fn force(&mut self, child: &Child) {
+        if self.send(child, self.policy.final_signal) {
+            self.final_signal_sent = true;
+        }
+        self.state = State::Forcing;
+        if self.exited.is_some() {
+            self.deadline = Some(Box::pin(tokio::time::sleep(SETTLE)));
+        }
+    }
+
+    /// Sends `sig` to the child or its group; whether it went. A child
+    /// reaped already is not an error (the poll gives its status).
+    fn send(&mut self, child: &Child, sig: Signal) -> bool {
+        let sent = match self.policy.scope {
+            StopScope::Process => child.signal(sig),
+            StopScope::Group => child.signal_group(sig),
+        };
+        match sent {
+            Ok(()) => true,
+            Err(Error::ProcessExitedAlready) => false,
+            Err(e) => {
+                self.error.get_or_insert(match e {
+                    Error::Io(e) => e,
+                    e => io::Error::other(e),
+                });
+                false
+            }
+        }
+    }
+}
+
+impl Child {
+    /// Stops the child by its policy: the first signal, the grace, the
+    /// final signal if it is still running, and in group scope the members
+    /// that outlived it; resolves once it is reaped. The [`StopLadder`]
+    /// awaited; see it for the details.
+    ///
+    /// A child that has exited, or was reaped, already is not signalled:
+    /// its status comes back at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`StopLadder::poll`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with the time driver enabled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not resumable: the first signal is sent at the first poll, and
+    /// dropping the future mid-ladder leaves the child with that signal
+    /// and no final one. The `Child`'s own rules then apply: a later
+    /// [`wait`](Self::wait) or `stop` (which starts over), or its drop
+    /// (SIGKILL with [`kill_on_drop`](crate::Command::kill_on_drop), and
+    /// the reaper). In group scope a leader that has exited stays a zombie
+    /// until then.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use procwire_core::{Command, StopPolicy, StopScope};
+    ///
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "sleep 100 & sleep 100 & wait"]).process_group(0);
+    /// let mut child = cmd.spawn()?;
+    /// let policy = StopPolicy::new().with_grace(Duration::from_secs(2)).with_scope(StopScope::Group);
+    /// let stopped = child.stop(&policy).await?; // the shell and both sleeps
+    /// assert_eq!(stopped.status.signal(), Some(15));
+    /// # Ok(()) }
+    /// ```
+    pub async fn stop(&mut self, policy: &StopPolicy) -> io::Result<Stopped> {
+        let mut ladder = StopLadder::new(*policy);
+        poll_fn(|cx| ladder.poll(self, cx)).await
+    }
+}
+
+/// Whether a process other than a zombie is in process group `pgid`,
+/// from `/proc/*/stat` (`pid (comm) state ppid pgrp ...`). An unreadable
+/// `/proc` answers yes, so the ladder runs its full course.
+fn group_has_live_member(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return true };
+    dir.flatten().any(|entry| {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { return false };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_group_is_alive_and_a_group_nobody_has_is_not() {
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let pgrp: u32 = own.rsplit_once(')').unwrap().1.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(group_has_live_member(pgrp));
+        // Above the largest pid_max Linux allows (2^22).
+        assert!(!group_has_live_member(u32::MAX));
+    }
+
+    #[test]
+    fn policy_defaults_and_builders() {
+        let policy = StopPolicy::default();
+        assert_eq!(
+            (policy.signal, policy.grace, policy.final_signal, policy.scope),
+            (Signal::TERM, Duration::from_secs(5), Signal::KILL, StopScope::Process)
+        );
+        let policy = policy.with_grace(Duration::ZERO).with_final_signal(Signal::INT);
+        assert_eq!((policy.grace, policy.final_signal), (Duration::ZERO, Signal::INT));
+    }
+}

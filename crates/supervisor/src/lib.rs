@@ -8,7 +8,8 @@
 //! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
 //!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
 //!   procmon's, supervisord's, systemd's and pm2's delays exactly, a
-//!   [`StartLimit`] and `max_retries`), a [`StopPolicy`] and a [`LogSpec`];
+//!   [`StartLimit`] and `max_retries`), a [`StopPolicy`] (procwire-core's
+//!   stop ladder, shared with procwire-utils' timeouts) and a [`LogSpec`];
 //!   bad settings are a [`SpecError`];
 //! - the policy as a pure function: [`decide`] reads the spec, the
 //!   program's [`History`], how it ended ([`Exit`]) and the time, and
@@ -21,10 +22,10 @@
 //! under tokio's paused clock.
 //!
 //! Settings follow one rule: bags of settings ([`RestartSpec`],
-//! [`StopPolicy`], [`LogSpec`]) have `&mut self` setters and `get_`
-//! getters, as `std::process::Command`; values with rules of their own
-//! ([`Backoff`], [`StartLimit`]) are checked when built and refined by
-//! consuming `with_` methods.
+//! [`LogSpec`]) have `&mut self` setters and `get_` getters, as
+//! `std::process::Command`; values with rules of their own ([`Backoff`],
+//! [`StartLimit`], and core's [`StopPolicy`]) are checked when built and
+//! refined by consuming `with_` methods.
 //!
 //! # Example
 //!
@@ -59,9 +60,9 @@ pub use error::SpecError;
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
+pub use procwire_core::{StopPolicy, StopScope};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
-pub use stop::{StopPolicy, StopScope};
 
 mod backoff;
 mod error;
@@ -70,4 +71,3 @@ mod lines;
 mod policy;
 mod spec;
 mod state;
-mod stop;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::Stream;
+use futures_core::Stream;
 use procwire_core::{ChildWriter, Command, Error, ExitStatus};
 
 use crate::driver::{Driver, Options};

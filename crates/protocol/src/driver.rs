@@ -71,14 +71,43 @@ impl Options {
 }
 
 /// How the process ended, with the protocol handed back: what
-/// [`spawn_process`] resolves to, once
+/// [`spawn_process`] and [`run_process`] resolve to, once
 /// [`process_ended`](ProcessProtocol::process_ended) has run.
+///
+/// The fields are public to read (and to move the protocol out of); more
+/// may come, so outside this crate it is built with [`new`](Self::new) and
+/// matched with `..`.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Ended, Options, ProcessProtocol};
+///
+/// struct Quiet;
+/// impl ProcessProtocol for Quiet {}
+///
+/// let Ended { protocol: Quiet, reason, .. } =
+///     spawn_process(Quiet, &mut Command::new("true"), Options::new())?.await?;
+/// assert!(reason.status.success());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Ended<P> {
     /// The protocol, with whatever state it gathered.
     pub protocol: P,
     /// The exit status and whether pipes were force-closed.
     pub reason: EndReason,
+}
+
+impl<P> Ended<P> {
+    /// The protocol and how its process ended, as the driver hands them
+    /// back; for code that wraps a driver and maps its result.
+    pub fn new(protocol: P, reason: EndReason) -> Self {
+        Ended { protocol, reason }
+    }
 }
 
 /// The parent's end of an output: a pipe or the terminal.
@@ -398,7 +427,7 @@ impl<P: ProcessProtocol> Future for Driver<P> {
         };
         let result = this.step(cx, &mut protocol);
         match result {
-            Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended { protocol, reason })),
+            Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended::new(protocol, reason))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 this.protocol = Some(protocol);
@@ -449,7 +478,7 @@ impl<P: ProcessProtocol> Driver<P> {
                     while let Some(i) = self.transport.inputs.iter().position(|i| !i.closed) {
                         self.lose_input(protocol, i);
                     }
-                    let reason = EndReason { status, pipes_force_closed: self.forced };
+                    let reason = EndReason::new(status, self.forced);
                     protocol.process_ended(&mut self.transport, reason);
                     return Poll::Ready(Ok(reason));
                 }

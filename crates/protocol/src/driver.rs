@@ -12,7 +12,6 @@ use bytes::{Buf, BytesMut};
 use procwire_core::{Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf};
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
@@ -71,8 +70,8 @@ impl Options {
 }
 
 /// How the process ended, with the protocol handed back: what
-/// [`spawn_process`] and [`run_process`] resolve to, once
-/// [`process_ended`](ProcessProtocol::process_ended) has run.
+/// [`spawn_process`](crate::spawn_process) and [`run_process`] resolve to,
+/// once [`process_ended`](ProcessProtocol::process_ended) has run.
 ///
 /// The fields are public to read (and to move the protocol out of); more
 /// may come, so outside this crate it is built with [`new`](Self::new) and
@@ -144,14 +143,45 @@ impl Writer {
 }
 
 /// Drives one child for a [`ProcessProtocol`]: the future behind
-/// [`spawn_process`], for running it in place with [`run_process`] (then the
-/// protocol need not be `'static`, and `&mut P` works).
+/// [`spawn_process`](crate::spawn_process), for running it in place with
+/// [`run_process`] (then the protocol need not be `'static`, and `&mut P`
+/// works). The callbacks run only while it is polled.
 ///
 /// # Cancel safety
 ///
 /// Dropping it drops the [`Child`]: the child is reaped in the background
-/// (and killed first if the command set `kill_on_drop`); no callback runs
-/// after that.
+/// (and killed first if the command set
+/// [`kill_on_drop`](Command::kill_on_drop)); no callback runs after that.
+/// So a `Driver` in a `select!` branch that loses, or under a
+/// [`tokio::time::timeout`] that fires, ends its process's handling there.
+///
+/// # Example
+///
+/// The protocol borrowed, not moved: it is read after the driver is done.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use std::time::Duration;
+/// use procwire_core::Command;
+/// use procwire_protocol::{run_process, Bytes, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Count(usize);
+/// impl ProcessProtocol for Count {
+///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+///         self.0 += data.len();
+///     }
+/// }
+///
+/// let mut count = Count::default();
+/// let mut yes = Command::new("yes");
+/// yes.kill_on_drop(true);
+/// let driver = run_process(&mut count, &mut yes, Options::new())?;
+/// // `yes` never ends: after a second, dropping the driver kills it.
+/// let _ = tokio::time::timeout(Duration::from_secs(1), driver).await;
+/// println!("{} bytes of y", count.0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Driver<P> {
     protocol: Option<P>,
@@ -502,24 +532,10 @@ impl InputQueue {
 /// Spawns `command` and drives it for `protocol` in place: the returned
 /// future runs the callbacks when polled and resolves to the protocol and
 /// how the process ended (Twisted's `reactor.spawnProcess`, with the
-/// protocol's final state awaitable like a Deferred).
-///
-/// # Errors
-///
-/// Spawn errors, as [`Command::spawn`].
-pub fn run_process<P: ProcessProtocol>(
-    protocol: P,
-    command: &mut Command,
-    options: Options,
-) -> Result<Driver<P>, Error> {
-    let child = command.spawn()?;
-    Ok(Driver::new(protocol, child, options))
-}
-
-/// Spawns `command` and drives it for `protocol` on a tokio task
-/// (Twisted's `reactor.spawnProcess`): the callbacks run whether or not the
-/// handle is awaited, and awaiting it gives the protocol back once
-/// [`process_ended`](ProcessProtocol::process_ended) has run.
+/// protocol's final state awaitable like a Deferred). Unlike
+/// [`spawn_process`](crate::spawn_process), nothing runs unless the
+/// [`Driver`] is polled, and the protocol may borrow (`&mut P`, or a
+/// protocol holding references).
 ///
 /// # Errors
 ///
@@ -527,75 +543,33 @@ pub fn run_process<P: ProcessProtocol>(
 ///
 /// # Example
 ///
+/// Two children driven side by side on the current task, no `spawn`:
+///
 /// ```no_run
 /// # async fn doc() -> Result<(), procwire_core::Error> {
-/// use bytes::Bytes;
 /// use procwire_core::Command;
-/// use procwire_protocol::{spawn_process, Options, ProcessProtocol, Transport};
+/// use procwire_protocol::{run_process, Bytes, Options, ProcessProtocol, Transport};
 ///
-/// #[derive(Default)]
-/// struct Collect(Vec<u8>);
-/// impl ProcessProtocol for Collect {
+/// struct Append<'a>(&'a mut Vec<u8>);
+/// impl ProcessProtocol for Append<'_> {
 ///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
 ///         self.0.extend_from_slice(&data);
 ///     }
 /// }
 ///
-/// let handle = spawn_process(Collect::default(), Command::new("date").arg("-u"), Options::new())?;
-/// let ended = handle.await?;
-/// println!("{} -> {}", String::from_utf8_lossy(&ended.protocol.0), ended.reason.status);
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// let one = run_process(Append(&mut a), Command::new("echo").arg("one"), Options::new())?;
+/// let two = run_process(Append(&mut b), Command::new("echo").arg("two"), Options::new())?;
+/// let (one, two) = tokio::join!(one, two);
+/// assert!(one?.reason.status.success() && two?.reason.status.success());
+/// assert_eq!((&a[..], &b[..]), (&b"one\n"[..], &b"two\n"[..]));
 /// # Ok(()) }
 /// ```
-pub fn spawn_process<P: ProcessProtocol + 'static>(
+pub fn run_process<P: ProcessProtocol>(
     protocol: P,
     command: &mut Command,
     options: Options,
-) -> Result<ProcessHandle<P>, Error> {
-    let driver = run_process(protocol, command, options)?;
-    let pid = driver.pid();
-    let control = driver.control();
-    Ok(ProcessHandle { pid, control, task: tokio::spawn(driver) })
-}
-
-/// A process driven on its own task, from [`spawn_process`]; a future of
-/// its [`Ended`].
-#[derive(Debug)]
-pub struct ProcessHandle<P> {
-    pid: Option<u32>,
-    control: Control,
-    task: JoinHandle<Result<Ended<P>, Error>>,
-}
-
-impl<P> ProcessHandle<P> {
-    /// The child's pid as spawned (it may have been reaped since).
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// Sends a signal; [`Error::ProcessExitedAlready`] once reaped.
-    ///
-    /// # Errors
-    ///
-    /// As [`Transport::signal_process`].
-    pub fn signal_process(&self, sig: impl procwire_core::IntoSignal) -> Result<(), Error> {
-        self.control.signal_process(sig)
-    }
-
-    /// A handle to write, close and pause from outside the callbacks.
-    pub fn control(&self) -> Control {
-        self.control.clone()
-    }
-}
-
-impl<P> Future for ProcessHandle<P> {
-    type Output = Result<Ended<P>, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::task::ready!(Pin::new(&mut self.task).poll(cx)) {
-            Ok(result) => Poll::Ready(result),
-            // A callback panicked: let the panic reach the awaiting task.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Poll::Ready(Err(Error::Io(io::Error::other(e)))),
-        }
-    }
+) -> Result<Driver<P>, Error> {
+    let child = command.spawn()?;
+    Ok(Driver::new(protocol, child, options))
 }

@@ -10,8 +10,9 @@
 //!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control.
 //! - [`spawn_process`] spawns a [`Command`](procwire_core::Command) and
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
-//!   the [`EndReason`] once `process_ended` has run. [`run_process`] gives
-//!   the [`Driver`] future to run in place.
+//!   the [`EndReason`] once `process_ended` has run, and can
+//!   [`abort`](ProcessHandle::abort) it. [`run_process`] gives the
+//!   [`Driver`] future to run in place.
 //! - [`Lines`] and [`ByteLines`] frame every output fd into lines
 //!   (Twisted's `LineReceiver`), as text or as bytes.
 //!
@@ -55,8 +56,9 @@
 /// no direct `bytes` dependency.
 pub use bytes::Bytes;
 pub use control::Control;
-pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
+pub use driver::{run_process, Driver, Ended, Options};
 pub use events::{spawn_events, Event, ProcessEvents};
+pub use handle::{spawn_process, ProcessHandle};
 pub use lines::{ByteLineProtocol, ByteLines, LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
@@ -64,6 +66,7 @@ pub use transport::Transport;
 mod control;
 mod driver;
 mod events;
+mod handle;
 mod lines;
 mod protocol;
 mod transport;

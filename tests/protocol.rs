@@ -1,9 +1,9 @@
 //! The protocol layer (`ProcessProtocol` driven by `spawn_process` and
 //! `run_process`): Twisted's test_process cases (staged pipes, echo,
 //! linger), the drain deadline against a grandchild holding stdout, an
-//! order checker over 1,000 random children, flow control both ways,
-//! transport errors, a protocol on a terminal, and what aborting or
-//! dropping a `ProcessHandle` does.
+//! order checker over 1,000 random children, flow control both ways
+//! (`write_buffer_full` for producer loops), transport errors, a protocol
+//! on a terminal, and what aborting or dropping a `ProcessHandle` does.
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -503,6 +503,27 @@ async fn dropping_the_handle_without_kill_on_drop_lets_the_protocol_finish() {
     assert!(!process_exists(pid), "reaped before process_ended");
 }
 
+/// A Twisted-style producer loop, `while !write_buffer_full() { write }`,
+/// in `connection_made` and `resume_producing`: the queue never holds more
+/// than the high-water mark (from `Options`) plus one chunk, and every byte
+/// comes back from `cat`, in order.
+#[tokio::test]
+async fn write_buffer_full_stops_a_producer_loop_at_the_high_water_mark() {
+    const TOTAL: usize = 8 << 20;
+    // Not a multiple of the chunk: the mark must come from the options.
+    const MARK: usize = 200_000;
+    let producer = Producer { total: TOTAL, ..Producer::default() };
+    let options = Options::new().write_buffer_limits(50_000, MARK);
+    let handle = spawn_process(producer, &mut cat(), options).expect("spawn cat");
+    let ended = guard(60, "8 MiB through cat", handle).await.expect("driver");
+    let p = ended.protocol;
+    assert!(ended.reason.status.success(), "{:?}", ended.reason);
+    assert_eq!((p.sent, p.received, p.mismatches), (TOTAL, TOTAL, 0), "bytes sent, back, wrong");
+    assert!(p.max_buffered <= MARK + CHUNK, "{} bytes queued", p.max_buffered);
+    assert!(p.max_buffered > MARK, "the loop stopped before the mark: {}", p.max_buffered);
+    assert!(p.pauses > 0 && p.resumes > 0, "flow control never engaged ({} / {})", p.pauses, p.resumes);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// The write buffer's high-water mark for the streaming test.
@@ -943,5 +964,57 @@ impl ProcessProtocol for Detached {
         if let Some(done) = self.done.take() {
             let _ = done.send((std::mem::take(&mut self.out), reason));
         }
+    }
+}
+
+/// The producer's write size.
+const CHUNK: usize = 64 * 1024;
+
+/// Writes `total` bytes of a pattern in `CHUNK`s while the write buffer is
+/// not full, and checks every byte that comes back against the pattern.
+#[derive(Debug, Default)]
+struct Producer {
+    total: usize,
+    sent: usize,
+    max_buffered: usize,
+    received: usize,
+    mismatches: usize,
+    pauses: u32,
+    resumes: u32,
+}
+
+fn pattern(at: usize) -> u8 {
+    (at % 251) as u8
+}
+
+impl Producer {
+    fn produce(&mut self, t: &mut Transport) {
+        while self.sent < self.total && !t.write_buffer_full() {
+            let n = CHUNK.min(self.total - self.sent);
+            t.write((self.sent..self.sent + n).map(pattern).collect::<Vec<u8>>()).expect("write");
+            self.sent += n;
+            self.max_buffered = self.max_buffered.max(t.buffered());
+        }
+        if self.sent == self.total {
+            t.close_stdin();
+        }
+    }
+}
+
+impl ProcessProtocol for Producer {
+    fn connection_made(&mut self, t: &mut Transport) {
+        self.produce(t);
+    }
+    fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+        let at = self.received;
+        self.mismatches += data.iter().enumerate().filter(|&(i, &b)| b != pattern(at + i)).count();
+        self.received += data.len();
+    }
+    fn pause_producing(&mut self, _t: &mut Transport) {
+        self.pauses += 1;
+    }
+    fn resume_producing(&mut self, t: &mut Transport) {
+        self.resumes += 1;
+        self.produce(t);
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -60,8 +61,9 @@ impl Options {
     }
 
     /// The write-buffer marks: above `high` bytes queued,
-    /// [`pause_producing`](ProcessProtocol::pause_producing) is called; back
-    /// at or below `low`, [`resume_producing`](ProcessProtocol::resume_producing).
+    /// [`pause_producing`](ProcessProtocol::pause_producing) is called and
+    /// [`Transport::write_buffer_full`] is true; back at or below `low`,
+    /// [`resume_producing`](ProcessProtocol::resume_producing).
     pub fn write_buffer_limits(mut self, low: usize, high: usize) -> Self {
         self.low_water = low.min(high);
         self.high_water = high;
@@ -200,6 +202,9 @@ pub struct Driver<P> {
     /// Requests from [`Control`]s, and the sender they clone.
     requests: mpsc::UnboundedReceiver<Request>,
     control: Control,
+    /// What `control.buffered` counts of the transport's queues: the
+    /// driver adds or takes the difference as they change.
+    published: usize,
 }
 
 // The driver never pins its fields: `P` is only ever used by `&mut`.
@@ -229,9 +234,17 @@ impl<P: ProcessProtocol> Driver<P> {
         let writable = Writable::default();
         writable.set(inputs.iter().map(|i: &InputQueue| i.fd));
         let (tx, requests) = mpsc::unbounded_channel();
-        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle(), pty: is_pty };
+        let control = Control {
+            tx,
+            writable: writable.clone(),
+            signal: child.signal_handle(),
+            pty: is_pty,
+            buffered: Default::default(),
+            high_water: options.high_water,
+        };
         let transport = Transport {
             writable,
+            high_water: options.high_water,
             pid: child.id(),
             signal: child.signal_handle(),
             inputs,
@@ -255,6 +268,7 @@ impl<P: ProcessProtocol> Driver<P> {
             producer_paused: false,
             requests,
             control,
+            published: 0,
         }
     }
 
@@ -270,8 +284,15 @@ impl<P: ProcessProtocol> Driver<P> {
             progress = true;
             let t = &mut self.transport;
             match request {
-                // A write that raced its pipe's closing is dropped.
-                Request::Write(fd, data) => drop(t.write_to_child(fd, data)),
+                Request::Write(fd, data) => {
+                    // Counted by the control already: now in the queue.
+                    let len = data.len();
+                    match t.write_to_child(fd, data) {
+                        Ok(()) => self.published += len,
+                        // A write that raced its pipe's closing is dropped.
+                        Err(_) => drop(self.control.buffered.fetch_sub(len, Ordering::Relaxed)),
+                    }
+                }
                 Request::Close(fd) => t.close_child_fd(fd),
                 Request::LoseConnection => t.lose_connection(),
                 Request::PauseReading => t.pause_producing(),
@@ -279,6 +300,21 @@ impl<P: ProcessProtocol> Driver<P> {
             }
         }
         progress
+    }
+
+    /// Brings the count [`Control::buffered`] reads up to date with the
+    /// transport's queues: what callbacks wrote, what the pipes took, what
+    /// a lost pipe dropped.
+    fn publish(&mut self) {
+        let now = self.transport.buffered();
+        // The count is the controls' writes in flight plus `published`, so
+        // it never goes below zero.
+        if now > self.published {
+            self.control.buffered.fetch_add(now - self.published, Ordering::Relaxed);
+        } else {
+            self.control.buffered.fetch_sub(self.published - now, Ordering::Relaxed);
+        }
+        self.published = now;
     }
 
     /// The child's pid, `None` once reaped.
@@ -456,6 +492,7 @@ impl<P: ProcessProtocol> Future for Driver<P> {
             return Poll::Ready(Err(Error::Io(io::Error::other("process driver polled after it ended"))));
         };
         let result = this.step(cx, &mut protocol);
+        this.publish();
         match result {
             Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended::new(protocol, reason))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

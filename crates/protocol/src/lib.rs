@@ -7,7 +7,8 @@
 //!   method has a default that dispatches as Twisted's does.
 //! - [`Transport`] is what each callback gets to act with (Twisted's
 //!   `IProcessTransport`): `write`, `write_to_child`, `close_stdin`,
-//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control.
+//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control
+//!   (`buffered`, `write_buffer_full`).
 //! - [`spawn_process`] spawns a [`Command`](procwire_core::Command) and
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
 //!   the [`EndReason`] once `process_ended` has run, and can

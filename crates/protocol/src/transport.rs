@@ -48,6 +48,8 @@ pub(crate) struct InputQueue {
 pub struct Transport {
     /// Input fds open for writing, as [`Control`](crate::Control)s see them.
     pub(crate) writable: crate::control::Writable,
+    /// [`Options::write_buffer_limits`](crate::Options::write_buffer_limits)' high mark.
+    pub(crate) high_water: usize,
     pub(crate) pid: Option<u32>,
     pub(crate) signal: Option<SignalHandle>,
     pub(crate) inputs: Vec<InputQueue>,
@@ -205,6 +207,22 @@ impl Transport {
     pub fn buffered(&self) -> usize {
         self.inputs.iter().map(|i| i.queued).sum()
     }
+
+    /// Whether [`buffered`](Self::buffered) is above the high-water mark
+    /// ([`Options::write_buffer_limits`](crate::Options::write_buffer_limits),
+    /// 256 KiB by default): the test a producer loop makes between writes.
+    ///
+    /// In Twisted, `write` itself calls the producer's `pauseProducing` once
+    /// the buffer is full, so `while not self.paused: transport.write(..)`
+    /// stops in time. procwire calls
+    /// [`pause_producing`](crate::ProcessProtocol::pause_producing) only
+    /// between callbacks, so a loop in one callback asks this instead:
+    /// `while !t.write_buffer_full() { t.write(..) }` queues at most one
+    /// write beyond the mark, and the driver then calls `pause_producing`,
+    /// and `resume_producing` once the child has read down to the low mark.
+    pub fn write_buffer_full(&self) -> bool {
+        self.buffered() > self.high_water
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +231,7 @@ impl Transport {
     pub(crate) fn detached() -> Transport {
         Transport {
             writable: Default::default(),
+            high_water: usize::MAX,
             pid: None,
             signal: None,
             inputs: Vec::new(),

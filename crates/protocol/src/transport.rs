@@ -37,6 +37,52 @@ pub(crate) struct InputQueue {
 /// hangs the child up (SIGHUP). Pipes on fds 3 and up work exactly as
 /// without a terminal.
 ///
+/// # Example
+///
+/// A producer, as Twisted's `IPushProducer` registered on the transport:
+/// 1 MiB for `wc -c`, written while the buffer has room and again at each
+/// [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
+/// most the high-water mark and one chunk are ever queued.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_core::Error> {
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Bytes, Options, ProcessProtocol, Transport};
+///
+/// struct Upload { left: usize, count: String }
+///
+/// impl Upload {
+///     fn produce(&mut self, t: &mut Transport) {
+///         while self.left > 0 && !t.write_buffer_full() {
+///             let n = self.left.min(64 * 1024);
+///             t.write(vec![b'x'; n]).expect("stdin is open until close_stdin");
+///             self.left -= n;
+///         }
+///         if self.left == 0 {
+///             t.close_stdin();
+///         }
+///     }
+/// }
+///
+/// impl ProcessProtocol for Upload {
+///     fn connection_made(&mut self, t: &mut Transport) {
+///         self.produce(t);
+///     }
+///     fn resume_producing(&mut self, t: &mut Transport) {
+///         self.produce(t);
+///     }
+///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+///         self.count.push_str(&String::from_utf8_lossy(&data));
+///     }
+/// }
+///
+/// let upload = Upload { left: 1 << 20, count: String::new() };
+/// let ended = spawn_process(upload, Command::new("wc").arg("-c"), Options::new())?.await?;
+/// assert_eq!(ended.protocol.count.trim(), "1048576");
+/// # Ok(()) }
+/// ```
+///
 /// # Caveats
 ///
 /// A write to a pipe whose reader is gone fails with `EPIPE` only because

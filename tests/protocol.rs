@@ -497,7 +497,8 @@ async fn dropping_the_handle_without_kill_on_drop_lets_the_protocol_finish() {
     let pid = handle.pid().expect("pid");
     // Dropped before its task first ran: connection_made has not run yet.
     drop(handle);
-    let (out, reason) = guard(10, "process_ended of a detached task", ended).await.expect("process_ended ran");
+    let (out, reason) =
+        guard(10, "process_ended of a detached task", ended).await.expect("process_ended ran");
     assert_eq!(out, b"written after the handle was dropped\n");
     assert!(reason.status.success(), "{reason:?}");
     assert!(!process_exists(pid), "reaped before process_ended");

@@ -199,7 +199,9 @@ impl<P> Future for ProcessHandle<P> {
 }
 
 fn aborted() -> Error {
-    Error::Io(io::Error::other("the process driver was aborted (ProcessHandle::abort, or the runtime shut down)"))
+    Error::Io(io::Error::other(
+        "the process driver was aborted (ProcessHandle::abort, or the runtime shut down)",
+    ))
 }
 
 /// The protocol behind the gate [`ProcessHandle::abort`] shuts: each

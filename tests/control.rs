@@ -94,3 +94,41 @@ async fn control_write_after_the_driver_is_dropped_is_an_error() {
     drop(driver); // kills and reaps `cat` in the background
     assert!(matches!(control.write("nobody to write it"), Err(Error::NoInputPipe { fd: 0 })));
 }
+
+/// `Control::buffered` counts a control's writes at once, so a loop
+/// `while !write_buffer_full() { write }` stops at the high-water mark from
+/// `Options` plus one chunk; the driver takes them off as the child reads
+/// them, and the count is 0 once the driver is gone.
+#[tokio::test]
+async fn control_write_buffer_full_stops_a_writer_at_the_high_water_mark() {
+    const CHUNK: usize = 64 * 1024;
+    const MARK: usize = 100_000;
+    let (out, mut echoed) = mpsc::unbounded_channel();
+    let mut cat = Command::new("cat");
+    cat.kill_on_drop(true);
+    let options = Options::new().write_buffer_limits(10_000, MARK);
+    let handle = spawn_process(Relay { out, start_paused: false }, &mut cat, options).expect("spawn cat");
+    let control = handle.control();
+    assert_eq!((control.buffered(), control.write_buffer_full()), (0, false));
+    let mut sent = 0;
+    while !control.write_buffer_full() {
+        control.write(vec![b'x'; CHUNK]).expect("write");
+        sent += CHUNK;
+    }
+    // Nothing ran in between (one thread): every write is still counted.
+    assert_eq!(control.buffered(), sent);
+    assert!(sent > MARK && sent <= MARK + CHUNK, "{sent} bytes written before full");
+    let mut back = 0;
+    guard(10, "the writes echoed", async {
+        while back < sent {
+            back += echoed.recv().await.expect("cat's output").len();
+        }
+    })
+    .await;
+    // The driver's poll that delivered the last bytes has updated the count.
+    assert_eq!((control.buffered(), control.write_buffer_full()), (0, false));
+    control.close_stdin();
+    let ended = guard(10, "cat ends", handle).await.expect("driver");
+    assert!(ended.reason.status.success());
+    assert_eq!(control.buffered(), 0, "the driver is gone");
+}

@@ -1,12 +1,13 @@
 //! The protocol layer (`ProcessProtocol` driven by `spawn_process` and
 //! `run_process`): Twisted's test_process cases (staged pipes, echo,
 //! linger), the drain deadline against a grandchild holding stdout, an
-//! order checker over 1,000 random children, flow control both ways,
-//! transport errors, and a protocol on a terminal.
+//! order checker over 1,000 random children, flow control both ways
+//! (`write_buffer_full` for producer loops), transport errors, a protocol
+//! on a terminal, and what aborting or dropping a `ProcessHandle` does.
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,8 @@ use procwire::{
     run_process, spawn_process, ChildFd, Command, EndReason, Error, ExitStatus, Options, ProcessHandle,
     ProcessProtocol, PtySize, Transport,
 };
-use procwire_tests::{guard, pw_child};
-use tokio::sync::oneshot;
+use procwire_tests::{guard, process_exists, pw_child, until_dead, zombie_children};
+use tokio::sync::{mpsc, oneshot};
 
 /// Serialises the tests that move a lot of data: the flow-control test
 /// measures the resident memory of the whole process.
@@ -421,6 +422,109 @@ fn write_sequence_of_only_empty_buffers_does_not_hang_the_driver() {
     assert_eq!(out, Ok(Some(0)));
 }
 
+/// `abort` stops the callbacks at once and drops the driver: with
+/// `kill_on_drop` the child is killed, without it `yes` dies of SIGPIPE on
+/// its closed stdout; either way it is reaped (procwire's background
+/// reaper), and awaiting the handle is an error.
+#[tokio::test]
+async fn abort_stops_the_callbacks_and_the_child_is_reaped() {
+    for kill_on_drop in [true, false] {
+        let (tell, mut told, aborted, late) = Tell::new();
+        let mut yes = Command::new("yes");
+        yes.kill_on_drop(kill_on_drop);
+        let handle = spawn_process(tell, &mut yes, Options::new()).expect("spawn yes");
+        let pid = handle.pid().expect("pid");
+        // `yes` writes forever: the callbacks would go on without the abort.
+        guard(10, "output from yes", async {
+            while told.recv().await.expect("the protocol is alive") != "data" {}
+        })
+        .await;
+        handle.abort();
+        aborted.store(true, Ordering::SeqCst);
+        let result = guard(10, "the aborted handle", handle).await;
+        assert!(matches!(result, Err(Error::Io(_))), "kill_on_drop {kill_on_drop}: {result:?}");
+        // The task is gone, and the protocol with it: its channel closes.
+        guard(10, "the protocol dropped", async { while told.recv().await.is_some() {} }).await;
+        until_reaped(pid, "yes after abort").await;
+        assert_eq!(late.load(Ordering::SeqCst), 0, "kill_on_drop {kill_on_drop}: callbacks after abort");
+    }
+}
+
+/// `abort` called in a callback, in the middle of the driver's poll (as
+/// from another worker thread): the callbacks that poll would have run
+/// next (here `child_connection_lost(1)` for a `close_stdout` made after
+/// the abort) do not run.
+#[tokio::test]
+async fn abort_in_a_callback_stops_the_rest_of_that_poll() {
+    let (mut tell, mut told, aborted, late) = Tell::new();
+    let slot = Arc::new(std::sync::Mutex::new(None));
+    tell.abort_on_data = Some(slot.clone());
+    let mut yes = Command::new("yes");
+    yes.kill_on_drop(true);
+    let handle = spawn_process(tell, &mut yes, Options::new()).expect("spawn yes");
+    let pid = handle.pid().expect("pid");
+    *slot.lock().expect("slot") = Some(handle);
+    guard(10, "the protocol dropped", async { while told.recv().await.is_some() {} }).await;
+    assert!(aborted.load(Ordering::SeqCst), "no data from yes before its end");
+    assert_eq!(late.load(Ordering::SeqCst), 0, "callbacks after abort");
+    let handle = slot.lock().expect("slot").take().expect("the handle");
+    assert!(matches!(guard(10, "the aborted handle", handle).await, Err(Error::Io(_))));
+    until_reaped(pid, "yes after abort").await;
+}
+
+/// With `kill_on_drop`, dropping the handle is `abort`: the child is
+/// killed and reaped, and `process_ended` never runs.
+#[tokio::test]
+async fn dropping_the_handle_with_kill_on_drop_kills_the_child() {
+    let (tx, ended) = oneshot::channel();
+    let protocol = Detached { done: Some(tx), ..Detached::default() };
+    let handle = spawn_process(protocol, &mut pw(["sleep-ms:60000"]), Options::new()).expect("spawn");
+    let pid = handle.pid().expect("pid");
+    drop(handle);
+    until_reaped(pid, "the child of a dropped handle").await;
+    assert!(guard(10, "the protocol dropped", ended).await.is_err(), "process_ended ran after the drop");
+}
+
+/// Without `kill_on_drop`, dropping the handle detaches the task, as in
+/// Twisted: the protocol writes, reads and gets `process_ended` anyway.
+#[tokio::test]
+async fn dropping_the_handle_without_kill_on_drop_lets_the_protocol_finish() {
+    let (tx, ended) = oneshot::channel();
+    let protocol = Detached { done: Some(tx), ..Detached::default() };
+    let mut cat = Command::new("cat");
+    assert!(!cat.get_kill_on_drop());
+    let handle = spawn_process(protocol, &mut cat, Options::new()).expect("spawn cat");
+    let pid = handle.pid().expect("pid");
+    // Dropped before its task first ran: connection_made has not run yet.
+    drop(handle);
+    let (out, reason) =
+        guard(10, "process_ended of a detached task", ended).await.expect("process_ended ran");
+    assert_eq!(out, b"written after the handle was dropped\n");
+    assert!(reason.status.success(), "{reason:?}");
+    assert!(!process_exists(pid), "reaped before process_ended");
+}
+
+/// A Twisted-style producer loop, `while !write_buffer_full() { write }`,
+/// in `connection_made` and `resume_producing`: the queue never holds more
+/// than the high-water mark (from `Options`) plus one chunk, and every byte
+/// comes back from `cat`, in order.
+#[tokio::test]
+async fn write_buffer_full_stops_a_producer_loop_at_the_high_water_mark() {
+    const TOTAL: usize = 8 << 20;
+    // Not a multiple of the chunk: the mark must come from the options.
+    const MARK: usize = 200_000;
+    let producer = Producer { total: TOTAL, ..Producer::default() };
+    let options = Options::new().write_buffer_limits(50_000, MARK);
+    let handle = spawn_process(producer, &mut cat(), options).expect("spawn cat");
+    let ended = guard(60, "8 MiB through cat", handle).await.expect("driver");
+    let p = ended.protocol;
+    assert!(ended.reason.status.success(), "{:?}", ended.reason);
+    assert_eq!((p.sent, p.received, p.mismatches), (TOTAL, TOTAL, 0), "bytes sent, back, wrong");
+    assert!(p.max_buffered <= MARK + CHUNK, "{} bytes queued", p.max_buffered);
+    assert!(p.max_buffered > MARK, "the loop stopped before the mark: {}", p.max_buffered);
+    assert!(p.pauses > 0 && p.resumes > 0, "flow control never engaged ({} / {})", p.pauses, p.resumes);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// The write buffer's high-water mark for the streaming test.
@@ -775,4 +879,143 @@ fn read_to_end(fd: std::os::fd::OwnedFd) -> Vec<u8> {
     let mut out = Vec::new();
     std::fs::File::from(fd).read_to_end(&mut out).expect("read");
     out
+}
+
+/// Waits until `pid` is gone from `/proc`: dead and reaped (by procwire's
+/// background reaper, which has no event to await), never left a zombie.
+async fn until_reaped(pid: u32, what: &str) {
+    until_dead(pid, what).await;
+    guard(10, what, async {
+        while process_exists(pid) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(!zombie_children().contains(&pid), "{what}: a zombie");
+}
+
+/// Tells the test about each callback, and counts those that start once
+/// the test's `aborted` flag is set (none may).
+#[derive(Debug)]
+struct Tell {
+    tx: mpsc::UnboundedSender<&'static str>,
+    aborted: Arc<AtomicBool>,
+    late: Arc<AtomicUsize>,
+    /// Aborts this handle at the first data, then sets `aborted`.
+    abort_on_data: Option<Arc<std::sync::Mutex<Option<ProcessHandle<Tell>>>>>,
+}
+
+impl Tell {
+    #[allow(clippy::type_complexity)]
+    fn new() -> (Tell, mpsc::UnboundedReceiver<&'static str>, Arc<AtomicBool>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (aborted, late) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        (Tell { tx, aborted: aborted.clone(), late: late.clone(), abort_on_data: None }, rx, aborted, late)
+    }
+
+    fn on(&self, what: &'static str) {
+        if self.aborted.load(Ordering::SeqCst) {
+            self.late.fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = self.tx.send(what);
+    }
+}
+
+impl ProcessProtocol for Tell {
+    fn connection_made(&mut self, _t: &mut Transport) {
+        self.on("made");
+    }
+    fn child_data_received(&mut self, t: &mut Transport, _fd: RawFd, _data: Bytes) {
+        self.on("data");
+        if let Some(slot) = self.abort_on_data.take() {
+            slot.lock().expect("slot").as_ref().expect("the handle").abort();
+            self.aborted.store(true, Ordering::SeqCst);
+            // Without the abort, the driver would report this in the same poll.
+            t.close_stdout();
+        }
+    }
+    fn child_connection_lost(&mut self, _t: &mut Transport, _fd: RawFd) {
+        self.on("lost");
+    }
+    fn process_exited(&mut self, _t: &mut Transport, _status: ExitStatus) {
+        self.on("exited");
+    }
+    fn process_ended(&mut self, _t: &mut Transport, _reason: EndReason) {
+        self.on("ended");
+    }
+}
+
+/// Writes a line to `cat` and reports what came back at `process_ended`.
+#[derive(Debug, Default)]
+struct Detached {
+    out: Vec<u8>,
+    done: Option<oneshot::Sender<(Vec<u8>, EndReason)>>,
+}
+
+impl ProcessProtocol for Detached {
+    fn connection_made(&mut self, t: &mut Transport) {
+        if t.write("written after the handle was dropped\n").is_ok() {
+            t.close_stdin();
+        }
+    }
+    fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+        self.out.extend_from_slice(&data);
+    }
+    fn process_ended(&mut self, _t: &mut Transport, reason: EndReason) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send((std::mem::take(&mut self.out), reason));
+        }
+    }
+}
+
+/// The producer's write size.
+const CHUNK: usize = 64 * 1024;
+
+/// Writes `total` bytes of a pattern in `CHUNK`s while the write buffer is
+/// not full, and checks every byte that comes back against the pattern.
+#[derive(Debug, Default)]
+struct Producer {
+    total: usize,
+    sent: usize,
+    max_buffered: usize,
+    received: usize,
+    mismatches: usize,
+    pauses: u32,
+    resumes: u32,
+}
+
+fn pattern(at: usize) -> u8 {
+    (at % 251) as u8
+}
+
+impl Producer {
+    fn produce(&mut self, t: &mut Transport) {
+        while self.sent < self.total && !t.write_buffer_full() {
+            let n = CHUNK.min(self.total - self.sent);
+            t.write((self.sent..self.sent + n).map(pattern).collect::<Vec<u8>>()).expect("write");
+            self.sent += n;
+            self.max_buffered = self.max_buffered.max(t.buffered());
+        }
+        if self.sent == self.total {
+            t.close_stdin();
+        }
+    }
+}
+
+impl ProcessProtocol for Producer {
+    fn connection_made(&mut self, t: &mut Transport) {
+        self.produce(t);
+    }
+    fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+        let at = self.received;
+        self.mismatches += data.iter().enumerate().filter(|&(i, &b)| b != pattern(at + i)).count();
+        self.received += data.len();
+    }
+    fn pause_producing(&mut self, _t: &mut Transport) {
+        self.pauses += 1;
+    }
+    fn resume_producing(&mut self, t: &mut Transport) {
+        self.resumes += 1;
+        self.produce(t);
+    }
 }

@@ -590,6 +590,12 @@ impl Command {
         self.args.iter().map(|a| OsStr::from_bytes(a.as_bytes()))
     }
 
+    /// Whether the child is sent SIGKILL when its `Child` is dropped
+    /// ([`kill_on_drop`](Self::kill_on_drop)); `false` by default.
+    pub fn get_kill_on_drop(&self) -> bool {
+        self.kill_on_drop
+    }
+
     fn note(&mut self, err: InputError) {
         self.invalid.get_or_insert(err);
     }

@@ -2,6 +2,7 @@
 //! timer, a network peer.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -44,9 +45,12 @@ impl Writable {
 /// callbacks. From [`ProcessHandle::control`](crate::ProcessHandle::control)
 /// or [`Driver::control`](crate::Driver::control).
 ///
-/// Writes go through an unbounded queue: for flow control, write from the
-/// protocol's callbacks, where [`Transport::buffered`](crate::Transport::buffered)
-/// and `pause_producing` apply.
+/// Writes go through an unbounded queue. [`buffered`](Self::buffered) and
+/// [`write_buffer_full`](Self::write_buffer_full) count them with what the
+/// transport has queued, so a writer can stop at the high-water mark; but
+/// nothing wakes a control when the buffer drains: a producer that must
+/// wait for room belongs in the protocol, writing from
+/// [`resume_producing`](crate::ProcessProtocol::resume_producing).
 ///
 /// # Example
 ///
@@ -74,6 +78,10 @@ pub struct Control {
     pub(crate) signal: Option<SignalHandle>,
     /// The child is on a terminal: fds 0, 1 and 2 cannot be closed apart.
     pub(crate) pty: bool,
+    /// Bytes sent by controls and not yet taken by the driver, plus what
+    /// the transport's queues held at the driver's last poll.
+    pub(crate) buffered: Arc<AtomicUsize>,
+    pub(crate) high_water: usize,
 }
 
 impl Control {
@@ -102,10 +110,35 @@ impl Control {
     /// exits, before the driver gets to the write) is `Ok` and then
     /// dropped, as a write is once the child has gone.
     pub fn write_to_child(&self, fd: RawFd, data: impl Into<Bytes>) -> Result<(), Error> {
-        if !self.writable.contains(fd) || self.tx.send(Request::Write(fd, data.into())).is_err() {
+        if !self.writable.contains(fd) {
+            return Err(Error::NoInputPipe { fd });
+        }
+        let data = data.into();
+        let len = data.len();
+        // Counted before it is sent, so the driver never takes it off first.
+        self.buffered.fetch_add(len, Ordering::Relaxed);
+        if self.tx.send(Request::Write(fd, data)).is_err() {
+            self.buffered.fetch_sub(len, Ordering::Relaxed);
             return Err(Error::NoInputPipe { fd });
         }
         Ok(())
+    }
+
+    /// Bytes written (through any control or the transport) and not yet
+    /// taken by the child's pipes: the controls' writes at once, the
+    /// transport's as of the driver's last poll. 0 once the driver is gone.
+    pub fn buffered(&self) -> usize {
+        if self.tx.is_closed() {
+            return 0;
+        }
+        self.buffered.load(Ordering::Relaxed)
+    }
+
+    /// Whether [`buffered`](Self::buffered) is above the high-water mark
+    /// ([`Options::write_buffer_limits`](crate::Options::write_buffer_limits)),
+    /// as [`Transport::write_buffer_full`](crate::Transport::write_buffer_full).
+    pub fn write_buffer_full(&self) -> bool {
+        self.buffered() > self.high_water
     }
 
     /// Closes the child's stdin once what was queued is written.

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,7 +15,6 @@ use procwire_core::{
 };
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
@@ -63,8 +63,9 @@ impl Options {
     }
 
     /// The write-buffer marks: above `high` bytes queued,
-    /// [`pause_producing`](ProcessProtocol::pause_producing) is called; back
-    /// at or below `low`, [`resume_producing`](ProcessProtocol::resume_producing).
+    /// [`pause_producing`](ProcessProtocol::pause_producing) is called and
+    /// [`Transport::write_buffer_full`] is true; back at or below `low`,
+    /// [`resume_producing`](ProcessProtocol::resume_producing).
     pub fn write_buffer_limits(mut self, low: usize, high: usize) -> Self {
         self.low_water = low.min(high);
         self.high_water = high;
@@ -73,14 +74,43 @@ impl Options {
 }
 
 /// How the process ended, with the protocol handed back: what
-/// [`spawn_process`] resolves to, once
-/// [`process_ended`](ProcessProtocol::process_ended) has run.
+/// [`spawn_process`](crate::spawn_process) and [`run_process`] resolve to,
+/// once [`process_ended`](ProcessProtocol::process_ended) has run.
+///
+/// The fields are public to read (and to move the protocol out of); more
+/// may come, so outside this crate it is built with [`new`](Self::new) and
+/// matched with `..`.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Ended, Options, ProcessProtocol};
+///
+/// struct Quiet;
+/// impl ProcessProtocol for Quiet {}
+///
+/// let Ended { protocol: Quiet, reason, .. } =
+///     spawn_process(Quiet, &mut Command::new("true"), Options::new())?.await?;
+/// assert!(reason.status.success());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Ended<P> {
     /// The protocol, with whatever state it gathered.
     pub protocol: P,
     /// The exit status and whether pipes were force-closed.
     pub reason: EndReason,
+}
+
+impl<P> Ended<P> {
+    /// The protocol and how its process ended, as the driver hands them
+    /// back; for code that wraps a driver and maps its result.
+    pub fn new(protocol: P, reason: EndReason) -> Self {
+        Ended { protocol, reason }
+    }
 }
 
 /// The parent's end of an output: a pipe or the terminal.
@@ -117,14 +147,45 @@ impl Writer {
 }
 
 /// Drives one child for a [`ProcessProtocol`]: the future behind
-/// [`spawn_process`], for running it in place with [`run_process`] (then the
-/// protocol need not be `'static`, and `&mut P` works).
+/// [`spawn_process`](crate::spawn_process), for running it in place with
+/// [`run_process`] (then the protocol need not be `'static`, and `&mut P`
+/// works). The callbacks run only while it is polled.
 ///
 /// # Cancel safety
 ///
 /// Dropping it drops the [`Child`]: the child is reaped in the background
-/// (and killed first if the command set `kill_on_drop`); no callback runs
-/// after that.
+/// (and killed first if the command set
+/// [`kill_on_drop`](Command::kill_on_drop)); no callback runs after that.
+/// So a `Driver` in a `select!` branch that loses, or under a
+/// [`tokio::time::timeout`] that fires, ends its process's handling there.
+///
+/// # Example
+///
+/// The protocol borrowed, not moved: it is read after the driver is done.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use std::time::Duration;
+/// use procwire_core::Command;
+/// use procwire_protocol::{run_process, Bytes, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Count(usize);
+/// impl ProcessProtocol for Count {
+///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+///         self.0 += data.len();
+///     }
+/// }
+///
+/// let mut count = Count::default();
+/// let mut yes = Command::new("yes");
+/// yes.kill_on_drop(true);
+/// let driver = run_process(&mut count, &mut yes, Options::new())?;
+/// // `yes` never ends: after a second, dropping the driver kills it.
+/// let _ = tokio::time::timeout(Duration::from_secs(1), driver).await;
+/// println!("{} bytes of y", count.0);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Driver<P> {
     protocol: Option<P>,
@@ -143,6 +204,9 @@ pub struct Driver<P> {
     /// Requests from [`Control`]s, and the sender they clone.
     requests: mpsc::UnboundedReceiver<Request>,
     control: Control,
+    /// What `control.buffered` counts of the transport's queues: the
+    /// driver adds or takes the difference as they change.
+    published: usize,
 }
 
 // The driver never pins its fields: `P` is only ever used by `&mut`.
@@ -176,9 +240,17 @@ impl<P: ProcessProtocol> Driver<P> {
         let writable = Writable::default();
         writable.set(inputs.iter().map(|i: &InputQueue| i.fd));
         let (tx, requests) = mpsc::unbounded_channel();
-        let control = Control { tx, writable: writable.clone(), signal: child.signal_handle(), pty: is_pty };
+        let control = Control {
+            tx,
+            writable: writable.clone(),
+            signal: child.signal_handle(),
+            pty: is_pty,
+            buffered: Default::default(),
+            high_water: options.high_water,
+        };
         let transport = Transport {
             writable,
+            high_water: options.high_water,
             pid: child.id(),
             signal: child.signal_handle(),
             inputs,
@@ -202,6 +274,7 @@ impl<P: ProcessProtocol> Driver<P> {
             producer_paused: false,
             requests,
             control,
+            published: 0,
         }
     }
 
@@ -217,8 +290,15 @@ impl<P: ProcessProtocol> Driver<P> {
             progress = true;
             let t = &mut self.transport;
             match request {
-                // A write that raced its pipe's closing is dropped.
-                Request::Write(fd, data) => drop(t.write_to_child(fd, data)),
+                Request::Write(fd, data) => {
+                    // Counted by the control already: now in the queue.
+                    let len = data.len();
+                    match t.write_to_child(fd, data) {
+                        Ok(()) => self.published += len,
+                        // A write that raced its pipe's closing is dropped.
+                        Err(_) => drop(self.control.buffered.fetch_sub(len, Ordering::Relaxed)),
+                    }
+                }
                 Request::Close(fd) => t.close_child_fd(fd),
                 Request::LoseConnection => t.lose_connection(),
                 Request::PauseReading => t.pause_producing(),
@@ -226,6 +306,21 @@ impl<P: ProcessProtocol> Driver<P> {
             }
         }
         progress
+    }
+
+    /// Brings the count [`Control::buffered`] reads up to date with the
+    /// transport's queues: what callbacks wrote, what the pipes took, what
+    /// a lost pipe dropped.
+    fn publish(&mut self) {
+        let now = self.transport.buffered();
+        // The count is the controls' writes in flight plus `published`, so
+        // it never goes below zero.
+        if now > self.published {
+            self.control.buffered.fetch_add(now - self.published, Ordering::Relaxed);
+        } else {
+            self.control.buffered.fetch_sub(self.published - now, Ordering::Relaxed);
+        }
+        self.published = now;
     }
 
     /// The child's pid, `None` once reaped.
@@ -403,8 +498,9 @@ impl<P: ProcessProtocol> Future for Driver<P> {
             return Poll::Ready(Err(Error::Io(io::Error::other("process driver polled after it ended"))));
         };
         let result = this.step(cx, &mut protocol);
+        this.publish();
         match result {
-            Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended { protocol, reason })),
+            Poll::Ready(Ok(reason)) => Poll::Ready(Ok(Ended::new(protocol, reason))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 this.protocol = Some(protocol);
@@ -455,7 +551,7 @@ impl<P: ProcessProtocol> Driver<P> {
                     while let Some(i) = self.transport.inputs.iter().position(|i| !i.closed) {
                         self.lose_input(protocol, i);
                     }
-                    let reason = EndReason { status, pipes_force_closed: self.forced };
+                    let reason = EndReason::new(status, self.forced);
                     protocol.process_ended(&mut self.transport, reason);
                     return Poll::Ready(Ok(reason));
                 }
@@ -479,24 +575,10 @@ impl InputQueue {
 /// Spawns `command` and drives it for `protocol` in place: the returned
 /// future runs the callbacks when polled and resolves to the protocol and
 /// how the process ended (Twisted's `reactor.spawnProcess`, with the
-/// protocol's final state awaitable like a Deferred).
-///
-/// # Errors
-///
-/// Spawn errors, as [`Command::spawn`].
-pub fn run_process<P: ProcessProtocol>(
-    protocol: P,
-    command: &mut Command,
-    options: Options,
-) -> Result<Driver<P>, Error> {
-    let child = command.spawn_with(StdioDefaults::Twisted)?;
-    Ok(Driver::new(protocol, child, options))
-}
-
-/// Spawns `command` and drives it for `protocol` on a tokio task
-/// (Twisted's `reactor.spawnProcess`): the callbacks run whether or not the
-/// handle is awaited, and awaiting it gives the protocol back once
-/// [`process_ended`](ProcessProtocol::process_ended) has run.
+/// protocol's final state awaitable like a Deferred). Unlike
+/// [`spawn_process`](crate::spawn_process), nothing runs unless the
+/// [`Driver`] is polled, and the protocol may borrow (`&mut P`, or a
+/// protocol holding references).
 ///
 /// # Errors
 ///
@@ -504,75 +586,33 @@ pub fn run_process<P: ProcessProtocol>(
 ///
 /// # Example
 ///
+/// Two children driven side by side on the current task, no `spawn`:
+///
 /// ```no_run
 /// # async fn doc() -> Result<(), procwire_core::Error> {
-/// use bytes::Bytes;
 /// use procwire_core::Command;
-/// use procwire_protocol::{spawn_process, Options, ProcessProtocol, Transport};
+/// use procwire_protocol::{run_process, Bytes, Options, ProcessProtocol, Transport};
 ///
-/// #[derive(Default)]
-/// struct Collect(Vec<u8>);
-/// impl ProcessProtocol for Collect {
+/// struct Append<'a>(&'a mut Vec<u8>);
+/// impl ProcessProtocol for Append<'_> {
 ///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
 ///         self.0.extend_from_slice(&data);
 ///     }
 /// }
 ///
-/// let handle = spawn_process(Collect::default(), Command::new("date").arg("-u"), Options::new())?;
-/// let ended = handle.await?;
-/// println!("{} -> {}", String::from_utf8_lossy(&ended.protocol.0), ended.reason.status);
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// let one = run_process(Append(&mut a), Command::new("echo").arg("one"), Options::new())?;
+/// let two = run_process(Append(&mut b), Command::new("echo").arg("two"), Options::new())?;
+/// let (one, two) = tokio::join!(one, two);
+/// assert!(one?.reason.status.success() && two?.reason.status.success());
+/// assert_eq!((&a[..], &b[..]), (&b"one\n"[..], &b"two\n"[..]));
 /// # Ok(()) }
 /// ```
-pub fn spawn_process<P: ProcessProtocol + 'static>(
+pub fn run_process<P: ProcessProtocol>(
     protocol: P,
     command: &mut Command,
     options: Options,
-) -> Result<ProcessHandle<P>, Error> {
-    let driver = run_process(protocol, command, options)?;
-    let pid = driver.pid();
-    let control = driver.control();
-    Ok(ProcessHandle { pid, control, task: tokio::spawn(driver) })
-}
-
-/// A process driven on its own task, from [`spawn_process`]; a future of
-/// its [`Ended`].
-#[derive(Debug)]
-pub struct ProcessHandle<P> {
-    pid: Option<u32>,
-    control: Control,
-    task: JoinHandle<Result<Ended<P>, Error>>,
-}
-
-impl<P> ProcessHandle<P> {
-    /// The child's pid as spawned (it may have been reaped since).
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
-    }
-
-    /// Sends a signal; [`Error::ProcessExitedAlready`] once reaped.
-    ///
-    /// # Errors
-    ///
-    /// As [`Transport::signal_process`].
-    pub fn signal_process(&self, sig: impl procwire_core::IntoSignal) -> Result<(), Error> {
-        self.control.signal_process(sig)
-    }
-
-    /// A handle to write, close and pause from outside the callbacks.
-    pub fn control(&self) -> Control {
-        self.control.clone()
-    }
-}
-
-impl<P> Future for ProcessHandle<P> {
-    type Output = Result<Ended<P>, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match std::task::ready!(Pin::new(&mut self.task).poll(cx)) {
-            Ok(result) => Poll::Ready(result),
-            // A callback panicked: let the panic reach the awaiting task.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(e) => Poll::Ready(Err(Error::Io(io::Error::other(e)))),
-        }
-    }
+) -> Result<Driver<P>, Error> {
+    let child = command.spawn_with(StdioDefaults::Twisted)?;
+    Ok(Driver::new(protocol, child, options))
 }

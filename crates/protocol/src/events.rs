@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::Stream;
+use futures_core::Stream;
 use procwire_core::{ChildWriter, Command, Error, ExitStatus, StdioDefaults};
 
 use crate::driver::{Driver, Options};
@@ -15,7 +15,32 @@ use crate::protocol::{EndReason, ProcessProtocol};
 use crate::transport::Transport;
 
 /// One thing that happened to a child, in the order
-/// [`ProcessProtocol`] would have seen it.
+/// [`ProcessProtocol`] would have seen it; the items of [`ProcessEvents`].
+///
+/// More kinds may come: a `match` outside this crate needs a `_` arm.
+///
+/// # Example
+///
+/// ```
+/// use procwire_core::ExitStatus;
+/// use procwire_protocol::{Bytes, EndReason, Event};
+///
+/// fn describe(event: &Event) -> String {
+///     match event {
+///         Event::Data { fd, data } => format!("{} bytes on fd {fd}", data.len()),
+///         Event::Closed { fd } => format!("fd {fd} closed"),
+///         Event::Exited(status) => format!("exited: {status}"),
+///         Event::Ended(reason) => format!("ended: {}", reason.status),
+///         _ => "something newer".to_owned(),
+///     }
+/// }
+///
+/// let data = Event::Data { fd: 1, data: Bytes::from_static(b"hi\n") };
+/// assert_eq!(describe(&data), "3 bytes on fd 1");
+/// assert_eq!(describe(&Event::Closed { fd: 2 }), "fd 2 closed");
+/// let ended = Event::Ended(EndReason::new(ExitStatus::from_raw(0), false));
+/// assert_eq!(describe(&ended), "ended: exit code 0");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {

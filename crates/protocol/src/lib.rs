@@ -7,11 +7,13 @@
 //!   method has a default that dispatches as Twisted's does.
 //! - [`Transport`] is what each callback gets to act with (Twisted's
 //!   `IProcessTransport`): `write`, `write_to_child`, `close_stdin`,
-//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control.
+//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control
+//!   (`buffered`, `write_buffer_full`).
 //! - [`spawn_process`] spawns a [`Command`](procwire_core::Command) and
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
-//!   the [`EndReason`] once `process_ended` has run. [`run_process`] gives
-//!   the [`Driver`] future to run in place.
+//!   the [`EndReason`] once `process_ended` has run, and can
+//!   [`abort`](ProcessHandle::abort) it. [`run_process`] gives the
+//!   [`Driver`] future to run in place.
 //! - [`Lines`] and [`ByteLines`] frame every output fd into lines
 //!   (Twisted's `LineReceiver`), as text or as bytes.
 //!
@@ -55,8 +57,9 @@
 /// no direct `bytes` dependency.
 pub use bytes::Bytes;
 pub use control::Control;
-pub use driver::{run_process, spawn_process, Driver, Ended, Options, ProcessHandle};
+pub use driver::{run_process, Driver, Ended, Options};
 pub use events::{spawn_events, Event, ProcessEvents};
+pub use handle::{spawn_process, ProcessHandle};
 pub use lines::{ByteLineProtocol, ByteLines, LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
@@ -64,6 +67,7 @@ pub use transport::Transport;
 mod control;
 mod driver;
 mod events;
+mod handle;
 mod lines;
 mod protocol;
 mod transport;

@@ -28,6 +28,42 @@ use crate::transport::Transport;
 ///   whose default does nothing: the line is dropped.
 ///
 /// For the exact bytes of any program's output, use [`ByteLineProtocol`].
+///
+/// # Example
+///
+/// The names `ls` prints, one per line; a name that is not UTF-8 is
+/// reported rather than decoded lossily, and an over-long line closes the
+/// pipe, as Twisted's `lineLengthExceeded` does by default.
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use std::os::fd::RawFd;
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Bytes, LineProtocol, Lines, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Names(Vec<String>);
+/// impl ProcessProtocol for Names {}
+/// impl LineProtocol for Names {
+///     fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: String) {
+///         if fd == 1 {
+///             self.0.push(line);
+///         }
+///     }
+///     fn line_not_utf8(&mut self, _t: &mut Transport, fd: RawFd, line: Bytes) {
+///         eprintln!("fd {fd}: a name of {} bytes that is not UTF-8", line.len());
+///     }
+///     fn line_length_exceeded(&mut self, t: &mut Transport, fd: RawFd) {
+///         t.close_child_fd(fd);
+///     }
+/// }
+///
+/// let ls = spawn_process(Lines::new(Names::default(), 4096), Command::new("ls").arg("-1"), Options::new())?;
+/// for name in ls.await?.protocol.into_inner().0 {
+///     println!("{name}");
+/// }
+/// # Ok(()) }
+/// ```
 pub trait LineProtocol: ProcessProtocol {
     /// One complete line from output `fd`, without its `\n` or `\r\n`. A
     /// last line without a newline is delivered, as it is, when the pipe
@@ -57,6 +93,37 @@ pub trait LineProtocol: ProcessProtocol {
 /// A [`ProcessProtocol`] that also takes whole lines as bytes: wrap it in
 /// [`ByteLines`] and [`line_received`](Self::line_received) is called for
 /// each line of each output fd, whatever its encoding.
+///
+/// # Example
+///
+/// `make`'s output: stdout lines counted, stderr lines kept as the exact
+/// bytes the compiler wrote (copied, so each keeps only its own bytes).
+///
+/// ```no_run
+/// # async fn doc() -> Result<(), procwire_core::Error> {
+/// use std::os::fd::RawFd;
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, ByteLineProtocol, ByteLines, Bytes, Options, ProcessProtocol, Transport};
+///
+/// #[derive(Default)]
+/// struct Build { progress: usize, errors: Vec<Bytes> }
+/// impl ProcessProtocol for Build {}
+/// impl ByteLineProtocol for Build {
+///     fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: Bytes) {
+///         match fd {
+///             1 => self.progress += 1,
+///             2 => self.errors.push(Bytes::copy_from_slice(&line)),
+///             _ => {}
+///         }
+///     }
+/// }
+///
+/// let make = spawn_process(ByteLines::new(Build::default(), 64 * 1024), &mut Command::new("make"), Options::new())?;
+/// let ended = make.await?;
+/// let build = ended.protocol.into_inner();
+/// println!("{} lines of progress, {} of errors: {}", build.progress, build.errors.len(), ended.reason.status);
+/// # Ok(()) }
+/// ```
 pub trait ByteLineProtocol: ProcessProtocol {
     /// One complete line from output `fd`, without its `\n` or `\r\n`. A
     /// last line without a newline is delivered, as it is, when the pipe

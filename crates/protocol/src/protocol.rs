@@ -11,7 +11,26 @@ use crate::transport::Transport;
 /// [`process_ended`](ProcessProtocol::process_ended): the exit status, and
 /// whether procwire had to close pipes a grandchild still held when the
 /// drain deadline ran out ([`Options::drain_deadline`](crate::Options::drain_deadline)).
+///
+/// The fields are public to read; more may come, so outside this crate it
+/// is built with [`new`](Self::new) and matched with `..`.
+///
+/// # Example
+///
+/// ```
+/// use procwire_core::ExitStatus;
+/// use procwire_protocol::EndReason;
+///
+/// // What `process_ended` gets for `exit 23`, all output read.
+/// let reason = EndReason::new(ExitStatus::from_raw(23 << 8), false);
+/// let EndReason { status, pipes_force_closed, .. } = reason;
+/// assert_eq!(status.code(), Some(23));
+/// assert!(!pipes_force_closed);
+/// // Twisted's `reason.value`: ProcessTerminated, with its exit code.
+/// assert_eq!(reason.status.reason().unwrap_err().exit_code(), Some(23));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EndReason {
     /// The exit status; [`ExitStatus::reason`] gives Twisted's
     /// `ProcessDone` / `ProcessTerminated`.
@@ -19,6 +38,15 @@ pub struct EndReason {
     /// The drain deadline fired: output pipes still open then were closed
     /// by procwire, so output written to them afterwards was not read.
     pub pipes_force_closed: bool,
+}
+
+impl EndReason {
+    /// How a process ended: its status, and whether procwire force-closed
+    /// pipes at the drain deadline. For driving a protocol by hand (in its
+    /// own tests, say); the driver builds the real ones.
+    pub fn new(status: ExitStatus, pipes_force_closed: bool) -> Self {
+        EndReason { status, pipes_force_closed }
+    }
 }
 
 /// Twisted's `ProcessProtocol`: what happens to a child process, one

@@ -37,6 +37,52 @@ pub(crate) struct InputQueue {
 /// hangs the child up (SIGHUP). Pipes on fds 3 and up work exactly as
 /// without a terminal.
 ///
+/// # Example
+///
+/// A producer, as Twisted's `IPushProducer` registered on the transport:
+/// 1 MiB for `wc -c`, written while the buffer has room and again at each
+/// [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
+/// most the high-water mark and one chunk are ever queued.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), procwire_core::Error> {
+/// use procwire_core::Command;
+/// use procwire_protocol::{spawn_process, Bytes, Options, ProcessProtocol, Transport};
+///
+/// struct Upload { left: usize, count: String }
+///
+/// impl Upload {
+///     fn produce(&mut self, t: &mut Transport) {
+///         while self.left > 0 && !t.write_buffer_full() {
+///             let n = self.left.min(64 * 1024);
+///             t.write(vec![b'x'; n]).expect("stdin is open until close_stdin");
+///             self.left -= n;
+///         }
+///         if self.left == 0 {
+///             t.close_stdin();
+///         }
+///     }
+/// }
+///
+/// impl ProcessProtocol for Upload {
+///     fn connection_made(&mut self, t: &mut Transport) {
+///         self.produce(t);
+///     }
+///     fn resume_producing(&mut self, t: &mut Transport) {
+///         self.produce(t);
+///     }
+///     fn out_received(&mut self, _t: &mut Transport, data: Bytes) {
+///         self.count.push_str(&String::from_utf8_lossy(&data));
+///     }
+/// }
+///
+/// let upload = Upload { left: 1 << 20, count: String::new() };
+/// let ended = spawn_process(upload, Command::new("wc").arg("-c"), Options::new())?.await?;
+/// assert_eq!(ended.protocol.count.trim(), "1048576");
+/// # Ok(()) }
+/// ```
+///
 /// # Caveats
 ///
 /// A write to a pipe whose reader is gone fails with `EPIPE` only because
@@ -48,6 +94,8 @@ pub(crate) struct InputQueue {
 pub struct Transport {
     /// Input fds open for writing, as [`Control`](crate::Control)s see them.
     pub(crate) writable: crate::control::Writable,
+    /// [`Options::write_buffer_limits`](crate::Options::write_buffer_limits)' high mark.
+    pub(crate) high_water: usize,
     pub(crate) pid: Option<u32>,
     pub(crate) signal: Option<SignalHandle>,
     pub(crate) inputs: Vec<InputQueue>,
@@ -205,6 +253,22 @@ impl Transport {
     pub fn buffered(&self) -> usize {
         self.inputs.iter().map(|i| i.queued).sum()
     }
+
+    /// Whether [`buffered`](Self::buffered) is above the high-water mark
+    /// ([`Options::write_buffer_limits`](crate::Options::write_buffer_limits),
+    /// 256 KiB by default): the test a producer loop makes between writes.
+    ///
+    /// In Twisted, `write` itself calls the producer's `pauseProducing` once
+    /// the buffer is full, so `while not self.paused: transport.write(..)`
+    /// stops in time. procwire calls
+    /// [`pause_producing`](crate::ProcessProtocol::pause_producing) only
+    /// between callbacks, so a loop in one callback asks this instead:
+    /// `while !t.write_buffer_full() { t.write(..) }` queues at most one
+    /// write beyond the mark, and the driver then calls `pause_producing`,
+    /// and `resume_producing` once the child has read down to the low mark.
+    pub fn write_buffer_full(&self) -> bool {
+        self.buffered() > self.high_water
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +277,7 @@ impl Transport {
     pub(crate) fn detached() -> Transport {
         Transport {
             writable: Default::default(),
+            high_water: usize::MAX,
             pid: None,
             signal: None,
             inputs: Vec::new(),

@@ -215,7 +215,7 @@ impl<P> Unpin for Driver<P> {}
 impl<P: ProcessProtocol> Driver<P> {
     /// Wraps a spawned child; takes all of its pipes (and its terminal).
     /// A child from [`Command::spawn`] shares the parent's stderr unless
-    /// the command maps fd 2; [`run_process`] and [`spawn_process`] spawn
+    /// the command maps fd 2; [`run_process`] and [`spawn_process`](crate::spawn_process) spawn
     /// with Twisted's `{0: "w", 1: "r", 2: "r"}`
     /// ([`StdioDefaults::Twisted`]).
     pub fn new(protocol: P, mut child: Child, options: Options) -> Self {

@@ -1,0 +1,158 @@
+//! One incarnation of a program: the spawn, the task that waits for its
+//! exit (or stops it), and the tasks that drain its output pipes into
+//! lines.
+
+use std::io;
+use std::sync::Arc;
+
+use procwire_core::{
+    Child, ChildReader, Command, ExitStatus, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+};
+use tokio::io::AsyncReadExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::event::LogLine;
+use crate::lines::{LineSplitter, LogSpec};
+
+/// What the tasks tell the actor.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The incarnation is over: it exited by itself, or the stop asked
+    /// for completed.
+    Ended { program: Arc<str>, incarnation: u64, end: End },
+    /// A backoff or `retry_after` timer passed.
+    Timer { program: Arc<str>, generation: u64 },
+}
+
+/// How an incarnation ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// By itself (in group scope, after the members that outlived it were
+    /// swept).
+    Exited(io::Result<ExitStatus>),
+    /// Stopped because the actor asked.
+    Stopped(io::Result<Stopped>),
+}
+
+/// The actor's side of a live incarnation.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) pid: u32,
+    pub(crate) signal: Option<SignalHandle>,
+    /// Dropping or sending asks the incarnation to stop.
+    pub(crate) stop: Option<oneshot::Sender<()>>,
+}
+
+/// Everything an incarnation needs from the actor.
+pub(crate) struct Ctx<'a> {
+    pub(crate) program: &'a Arc<str>,
+    pub(crate) incarnation: u64,
+    pub(crate) command: &'a Command,
+    pub(crate) policy: StopPolicy,
+    pub(crate) log: &'a LogSpec,
+    pub(crate) tasks: &'a mut JoinSet<()>,
+    pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
+    pub(crate) lines: &'a broadcast::Sender<LogLine>,
+}
+
+/// Spawns the incarnation and its tasks (the waiter and one drain per
+/// output pipe) into `ctx.tasks`.
+pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
+    let mut command = ctx.command.clone();
+    command.kill_on_drop(true);
+    if ctx.policy.scope == StopScope::Group {
+        command.process_group(0);
+    }
+    let mut child = command.spawn_with(StdioDefaults::Twisted)?;
+    let pid = child.id().expect("a child just spawned has a pid");
+    // fd 0 (and any input pipe): closed at once, the child reads EOF.
+    drop(child.take_writers());
+    for reader in child.take_readers() {
+        let logged = ctx.log.get_fds().any(|fd| fd == reader.child_fd());
+        let meta = Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
+        let lines = logged.then(|| (ctx.lines.clone(), ctx.log.get_max_line()));
+        ctx.tasks.spawn(drain(reader, meta, lines));
+    }
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let signal = child.signal_handle();
+    let reports = ctx.reports.clone();
+    let program = ctx.program.clone();
+    let incarnation = ctx.incarnation;
+    let policy = ctx.policy;
+    ctx.tasks.spawn(async move {
+        let end = run(child, stop_rx, policy).await;
+        let _ = reports.send(Report::Ended { program, incarnation, end });
+    });
+    Ok(Live { pid, signal, stop: Some(stop_tx) })
+}
+
+/// Waits for the exit, or for a stop request (the sender sending or being
+/// dropped), then runs the stop ladder.
+async fn run(mut child: Child, mut stop: oneshot::Receiver<()>, policy: StopPolicy) -> End {
+    let group = policy.scope == StopScope::Group;
+    let exited = tokio::select! {
+        status = exited(&mut child, group) => status,
+        _ = &mut stop => return End::Stopped(child.stop(&policy).await),
+    };
+    match exited {
+        // The leader is a zombie still: its group id cannot be reused while
+        // the members that outlived it are swept.
+        Ok(status) if group => End::Exited(child.stop(&policy).await.map(|s| s.status).or(Ok(status))),
+        other => End::Exited(other),
+    }
+}
+
+/// The exit: reaped in process scope; seen and not reaped in group scope.
+async fn exited(child: &mut Child, group: bool) -> io::Result<ExitStatus> {
+    if group {
+        std::future::poll_fn(|cx| child.poll_exited(cx)).await
+    } else {
+        child.wait().await
+    }
+}
+
+#[derive(Debug)]
+struct Meta {
+    program: Arc<str>,
+    incarnation: u64,
+    pid: u32,
+}
+
+/// Reads `reader` to its end; with `lines`, splits what it reads into
+/// lines for the broadcast channel (sent whether anyone listens or not).
+async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<(broadcast::Sender<LogLine>, usize)>) {
+    let fd = reader.child_fd();
+    let mut splitter = lines.as_ref().map(|(_, max)| LineSplitter::new(*max));
+    let mut buf = vec![0u8; 64 * 1024];
+    let send = |splitter: &mut LineSplitter| {
+        let Some((tx, _)) = &lines else { return };
+        while let Some(line) = splitter.next_line() {
+            let line = LogLine {
+                program: meta.program.clone(),
+                incarnation: meta.incarnation,
+                pid: meta.pid,
+                fd,
+                line,
+            };
+            let _ = tx.send(line);
+        }
+    };
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Some(s) = &mut splitter {
+                    s.push(&buf[..n]);
+                    send(s);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if let Some(s) = &mut splitter {
+        s.finish();
+        send(s);
+    }
+}

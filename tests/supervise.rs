@@ -1,0 +1,304 @@
+//! procwire-supervisor's actor with real children: restarts per the
+//! backoff, stops that stay stopped, spawn errors, the stop ladder, lines,
+//! and shutdown leaving nothing behind. Margins are generous: the machine
+//! is shared.
+
+use std::time::Duration;
+
+use procwire::{Command, Signal, SpawnStep, StopPolicy};
+use procwire_supervisor::{
+    Backoff, Cause, Decision, Event, LogLine, ProgramSpec, RestartPolicy, RestartSpec, State, Supervisor,
+    Trigger,
+};
+use procwire_tests::{children, guard, in_own_process, open_fds, pw_child, until_dead, zombie_children};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+
+fn sh(script: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]);
+    cmd
+}
+
+fn spec(name: &str, command: Command, backoff: Backoff) -> ProgramSpec {
+    let mut restart = RestartSpec::new();
+    restart.backoff(backoff);
+    let mut spec = ProgramSpec::new(name, command);
+    spec.restart(restart);
+    spec
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// The next event of `program` that `pred` accepts (others skipped).
+async fn next(rx: &mut broadcast::Receiver<Event>, program: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    guard(20, "an event", async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if &*e.program == program && pred(&e) => return e,
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => panic!("lagged by {n}"),
+                Err(RecvError::Closed) => panic!("events closed"),
+            }
+        }
+    })
+    .await
+}
+
+/// Whether `program` gets an event `pred` accepts within `within`.
+async fn none_within(
+    rx: &mut broadcast::Receiver<Event>,
+    program: &str,
+    within: Duration,
+    pred: impl Fn(&Event) -> bool,
+) {
+    let found = tokio::time::timeout(within, next(rx, program, pred)).await;
+    assert!(found.is_err(), "unexpected event: {:?}", found.unwrap());
+}
+
+fn starting(e: &Event) -> bool {
+    e.to == State::Starting
+}
+
+#[tokio::test]
+async fn a_crash_loop_follows_the_backoff() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let backoff = Backoff::exponential(ms(100), 2.0, ms(1600)).unwrap();
+    sup.add(spec("crash", sh("exit 1"), backoff)).await.unwrap();
+    let t0 = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..3 {
+        let e = next(&mut events, "crash", starting).await;
+        at.push(e.incarnation);
+        let mut exit = next(&mut events, "crash", |e| e.to == State::Backoff).await;
+        if let Cause::Exited { status, decision } = &mut exit.cause {
+            assert_eq!(status.code(), Some(1));
+            assert!(matches!(decision, Decision::Restart { .. }));
+        } else {
+            panic!("{exit:?}");
+        }
+    }
+    let e = next(&mut events, "crash", starting).await;
+    let elapsed = t0.elapsed();
+    assert_eq!(e.cause_trigger(), Some(Trigger::Backoff));
+    // Spawns at 0, 0.1, 0.3, 0.7 s.
+    assert!(elapsed >= ms(690) && elapsed < ms(1500), "{elapsed:?}");
+    assert_eq!(at, [1, 2, 3]);
+    assert_eq!(e.incarnation, 4);
+    sup.shutdown().await.unwrap();
+}
+
+trait TriggerOf {
+    fn cause_trigger(&self) -> Option<Trigger>;
+}
+
+impl TriggerOf for Event {
+    fn cause_trigger(&self) -> Option<Trigger> {
+        match self.cause {
+            Cause::Start(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn never_goes_to_exited() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = spec("once", sh("exit 3"), Backoff::none());
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let e = next(&mut events, "once", |e| e.to == State::Exited).await;
+    assert_eq!(e.from, State::Running);
+    none_within(&mut events, "once", ms(300), starting).await;
+    let status = sup.status("once").await.unwrap();
+    assert_eq!((status.state, status.incarnation), (State::Exited, 1));
+    assert_eq!(status.last_exit.and_then(|s| s.code()), Some(3));
+}
+
+#[tokio::test]
+async fn stop_keeps_it_stopped() {
+    let (sup, _task) = Supervisor::new();
+    let status =
+        sup.add(spec("sleeper", Command::new("sleep").arg("100").clone(), Backoff::fixed(ms(200)))).await;
+    let pid = status.unwrap().pid.expect("running");
+    let outcome = sup.stop("sleeper").await.unwrap().expect("it ran");
+    let mut events = sup.events().await.unwrap();
+    assert_eq!(outcome.status.and_then(|s| s.signal()), Some(15));
+    assert!(!outcome.final_signal_sent);
+    assert!(procwire_tests::is_dead(pid));
+    assert_eq!(sup.status("sleeper").await.unwrap().state, State::Stopped);
+    none_within(&mut events, "sleeper", ms(400), starting).await;
+    // A manual start after that works.
+    assert_eq!(sup.start("sleeper").await.unwrap().state, State::Running);
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_and_remove_cancel_a_pending_restart() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    for name in ["stopped", "removed"] {
+        sup.add(spec(name, sh("exit 1"), Backoff::fixed(ms(300)))).await.unwrap();
+        next(&mut events, name, |e| e.to == State::Backoff).await;
+    }
+    let watch = sup.watch("removed").await.unwrap();
+    assert_eq!(sup.stop("stopped").await.unwrap(), None);
+    assert_eq!(sup.remove("removed").await.unwrap(), None);
+    assert_eq!(watch.borrow().state, State::Removed);
+    none_within(&mut events, "stopped", ms(700), starting).await;
+    none_within(&mut events, "removed", ms(10), starting).await;
+    assert_eq!(sup.status("stopped").await.unwrap().state, State::Stopped);
+    assert!(matches!(sup.status("removed").await, Err(procwire_supervisor::Error::UnknownProgram(_))));
+    // The removed name can be added again.
+    sup.add(spec("removed", Command::new("true"), Backoff::fixed(ms(300)))).await.unwrap();
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_program_is_an_event_and_a_backoff() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let status =
+        sup.add(spec("ghost", Command::new("/no/such/program"), Backoff::fixed(ms(50)))).await.unwrap();
+    assert_eq!(status.state, State::Backoff);
+    for incarnation in 1..=3 {
+        let e = next(&mut events, "ghost", |e| e.to == State::Backoff).await;
+        assert_eq!(e.incarnation, incarnation);
+        let Cause::SpawnFailed { error, decision } = &e.cause else { panic!("{e:?}") };
+        assert!(matches!(**error, procwire::Error::Spawn { step: SpawnStep::Exec, .. }), "{error}");
+        assert_eq!(*decision, Decision::Restart { delay: ms(50) });
+    }
+    // A manual start reports the error, and the supervisor keeps working.
+    let err = sup.start("ghost").await.unwrap_err();
+    assert!(matches!(err, procwire_supervisor::Error::Spawn { .. }), "{err}");
+    let ok = sup.add(spec("fine", Command::new("sleep").arg("100").clone(), Backoff::none())).await.unwrap();
+    assert_eq!(ok.state, State::Running);
+    assert!(matches!(
+        sup.add(spec("fine", Command::new("true"), Backoff::none())).await,
+        Err(procwire_supervisor::Error::Duplicate(_))
+    ));
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_ladder_sends_the_final_signal_after_the_grace() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let mut stubborn = ProgramSpec::new(
+        "stubborn",
+        Command::new(pw_child!()).args(["trap:15", "write:1:ready\\n", "sleep-ms:100000"]).clone(),
+    );
+    stubborn.stop(StopPolicy::new().with_grace(ms(300)));
+    sup.add(stubborn).await.unwrap();
+    let line = guard(20, "ready", logs.recv()).await.unwrap();
+    assert_eq!((&*line.program, line.fd, &line.line.bytes[..]), ("stubborn", 1, &b"ready"[..]));
+    let t0 = Instant::now();
+    let outcome = sup.stop("stubborn").await.unwrap().unwrap();
+    let elapsed = t0.elapsed();
+    assert_eq!(outcome.status.and_then(|s| s.signal()), Some(9));
+    assert!(outcome.final_signal_sent);
+    assert!(elapsed >= ms(290) && elapsed < ms(3000), "{elapsed:?}");
+    // `signal` reaches a running program.
+    sup.add(ProgramSpec::new("sleeper", Command::new("sleep").arg("100").clone())).await.unwrap();
+    let mut events = sup.events().await.unwrap();
+    sup.signal("sleeper", Signal::KILL).await.unwrap();
+    let e = next(&mut events, "sleeper", |e| e.to == State::Backoff).await;
+    assert!(matches!(e.cause, Cause::Exited { status, .. } if status.signal() == Some(9)));
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn lines_come_with_name_and_fd_long_ones_in_pieces() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let script = "head -c 102400 /dev/zero | tr '\\0' a; echo; echo after; echo oops >&2; printf tail";
+    let mut program = ProgramSpec::new("talker", sh(script));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let mut out: Vec<LogLine> = Vec::new();
+    let mut err: Vec<LogLine> = Vec::new();
+    while out.len() < 9 || err.is_empty() {
+        let line = guard(20, "lines", logs.recv()).await.unwrap();
+        assert_eq!(&*line.program, "talker");
+        assert_eq!(line.incarnation, 1);
+        match line.fd {
+            1 => out.push(line),
+            2 => err.push(line),
+            fd => panic!("fd {fd}"),
+        }
+    }
+    let pieces: Vec<(usize, bool)> =
+        out[..7].iter().map(|l| (l.line.bytes.len(), l.line.continued)).collect();
+    assert_eq!(
+        pieces,
+        [
+            (16384, true),
+            (16384, true),
+            (16384, true),
+            (16384, true),
+            (16384, true),
+            (16384, true),
+            (4096, false)
+        ]
+    );
+    assert_eq!(&out[7].line.bytes[..], b"after");
+    assert_eq!(&out[8].line.bytes[..], b"tail");
+    assert_eq!(&err[0].line.bytes[..], b"oops");
+    // No invented empty line after the end.
+    let more = tokio::time::timeout(ms(300), logs.recv()).await;
+    assert!(more.is_err(), "{more:?}");
+    sup.shutdown().await.unwrap();
+}
+
+#[test]
+fn shutdown_leaves_no_child_no_zombie_no_fd() {
+    in_own_process("shutdown_leaves_no_child_no_zombie_no_fd", || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let baseline = open_fds();
+            let (sup, task) = Supervisor::new();
+            for i in 0..3 {
+                sup.add(ProgramSpec::new(format!("sleep{i}"), Command::new("sleep").arg("100").clone()))
+                    .await
+                    .unwrap();
+            }
+            sup.add(spec("crash", sh("exit 1"), Backoff::none())).await.unwrap();
+            let mut stubborn = ProgramSpec::new(
+                "stubborn",
+                Command::new(pw_child!()).args(["trap:15", "sleep-ms:100000"]).clone(),
+            );
+            stubborn.stop(StopPolicy::new().with_grace(ms(200)));
+            sup.add(stubborn).await.unwrap();
+            tokio::time::sleep(ms(300)).await;
+            let report = guard(20, "shutdown", sup.shutdown()).await.unwrap();
+            assert!(report.stopped.len() >= 4, "{report:?}");
+            assert_eq!(report.forced().collect::<Vec<_>>(), ["stubborn"]);
+            assert!(zombie_children().is_empty(), "{:?}", zombie_children());
+            assert!(children().is_empty(), "{:?}", children());
+            assert_eq!(open_fds(), baseline);
+            assert!(matches!(sup.start("sleep0").await, Err(procwire_supervisor::Error::ShutDown)));
+            guard(5, "the task", task).await.unwrap();
+        });
+    });
+}
+
+#[tokio::test]
+async fn dropping_every_handle_shuts_down_in_the_background() {
+    let (sup, task) = Supervisor::new();
+    let status =
+        sup.add(ProgramSpec::new("orphan?", Command::new("sleep").arg("100").clone())).await.unwrap();
+    let pid = status.pid.unwrap();
+    let clone = sup.clone();
+    drop(sup);
+    drop(clone);
+    guard(20, "the task", task).await.unwrap();
+    until_dead(pid, "the sleeper").await;
+}

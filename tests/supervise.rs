@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use procwire::{Command, Signal, SpawnStep, StopPolicy};
+use procwire::{Command, Signal, SpawnStep, StopPolicy, StopScope};
 use procwire_supervisor::{
-    Backoff, Cause, Decision, Event, LogLine, ProgramSpec, RestartPolicy, RestartSpec, State, Supervisor,
-    Trigger,
+    Backoff, Cause, Decision, Event, LogLine, ProgramSpec, RestartPolicy, RestartSpec, StartLimit, State,
+    Supervisor, Trigger,
 };
 use procwire_tests::{children, guard, in_own_process, open_fds, pw_child, until_dead, zombie_children};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -301,4 +301,120 @@ async fn dropping_every_handle_shuts_down_in_the_background() {
     drop(clone);
     guard(20, "the task", task).await.unwrap();
     until_dead(pid, "the sleeper").await;
+}
+
+/// Live (not zombie) members of process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) && !matches!(fields[0], "Z" | "X")
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[tokio::test]
+async fn group_scope_stops_every_member() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let mut program = ProgramSpec::new("group", sh("sleep 100 & sleep 100 & echo started; wait"));
+    program.stop(StopPolicy::new().with_scope(StopScope::Group).with_grace(ms(2000)));
+    let pid = sup.add(program).await.unwrap().pid.unwrap();
+    let line = guard(20, "started", logs.recv()).await.unwrap();
+    assert_eq!(&line.line.bytes[..], b"started");
+    let members = group_members(pid);
+    assert!(members.len() >= 3, "{members:?}");
+    let outcome = sup.stop("group").await.unwrap().unwrap();
+    assert!(!outcome.final_signal_sent);
+    assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn group_scope_sweeps_leftovers_before_the_next_incarnation() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = spec("leaver", sh("sleep 100 &"), Backoff::fixed(ms(200)));
+    program.stop(StopPolicy::new().with_scope(StopScope::Group).with_grace(ms(2000)));
+    sup.add(program).await.unwrap();
+    let running = next(&mut events, "leaver", |e| e.to == State::Running).await;
+    let pid = running.pid.unwrap();
+    next(&mut events, "leaver", |e| e.to == State::Starting && e.incarnation == 2).await;
+    assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn restart_is_at_once_and_not_counted() {
+    let (sup, _task) = Supervisor::new();
+    let sleep = || Command::new("sleep").arg("100").clone();
+    let first = sup.add(spec("a", sleep(), Backoff::fixed(ms(5000)))).await.unwrap();
+    sup.add(spec("b", sleep(), Backoff::fixed(ms(5000)))).await.unwrap();
+    sup.add(spec("idle", sleep(), Backoff::fixed(ms(5000)))).await.unwrap();
+    sup.stop("idle").await.unwrap();
+    let t0 = Instant::now();
+    let again = sup.restart("a").await.unwrap();
+    assert!(t0.elapsed() < ms(3000));
+    assert_eq!((again.state, again.incarnation, again.attempts), (State::Running, 2, 0));
+    assert_ne!(again.pid, first.pid);
+    assert!(procwire_tests::is_dead(first.pid.unwrap()));
+    let all = sup.restart_all().await.unwrap();
+    let mut names: Vec<_> =
+        all.into_iter().map(|s| s.unwrap()).map(|s| (s.name.to_string(), s.incarnation)).collect();
+    names.sort();
+    assert_eq!(names, [("a".to_string(), 3), ("b".to_string(), 2)]);
+    assert_eq!(sup.status("idle").await.unwrap().state, State::Stopped);
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn start_limit_fails_then_start_and_retry_after_start_again() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut restart = RestartSpec::new();
+    let limit = StartLimit::new(5, Duration::from_secs(10)).unwrap().with_retry_after(ms(500));
+    restart.backoff(Backoff::none()).start_limit(Some(limit));
+    let mut program = ProgramSpec::new("limited", sh("exit 1"));
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let failed = next(&mut events, "limited", |e| e.to == State::Failed).await;
+    assert_eq!(failed.incarnation, 5);
+    assert!(matches!(failed.cause, Cause::Exited { decision: Decision::Fail { .. }, .. }));
+    // retry_after starts it by itself, with a fresh history.
+    let retry = next(&mut events, "limited", starting).await;
+    assert_eq!(
+        (retry.from, retry.cause_trigger(), retry.incarnation),
+        (State::Failed, Some(Trigger::RetryAfter), 6)
+    );
+    next(&mut events, "limited", |e| e.to == State::Failed).await;
+    // A manual start is neither blocked nor counted.
+    let started = sup.start("limited").await.unwrap();
+    assert_eq!(started.incarnation, 11);
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_consumer_that_never_reads_lags_and_the_child_never_blocks() {
+    let (sup, _task) = Supervisor::with_capacity(64, 16);
+    let mut logs = sup.logs().await.unwrap();
+    let mut events = sup.events().await.unwrap();
+    let mut program = ProgramSpec::new("chatty", sh("seq 1 200000"));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let exited = next(&mut events, "chatty", |e| e.to == State::Exited).await;
+    assert!(matches!(exited.cause, Cause::Exited { status, .. } if status.code() == Some(0)));
+    match logs.recv().await {
+        Err(RecvError::Lagged(n)) => assert!(n > 1000, "{n}"),
+        other => panic!("{other:?}"),
+    }
+    sup.shutdown().await.unwrap();
 }

@@ -418,3 +418,72 @@ async fn a_consumer_that_never_reads_lags_and_the_child_never_blocks() {
     }
     sup.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_lines_reach_the_sink_in_order_exactly_once() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let (seen, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let script = "awk 'BEGIN { for (i = 0; i < 1000000; i++) printf \"%031d\\n\", i }'";
+    let mut program = ProgramSpec::new("million", sh(script));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    let (s, b) = (seen.clone(), bad.clone());
+    program.sink(move |l| {
+        let n = s.fetch_add(1, Ordering::Relaxed);
+        let ok = l.fd == 1
+            && l.line.bytes.len() == 31
+            && std::str::from_utf8(&l.line.bytes).ok().and_then(|t| t.parse::<u64>().ok()) == Some(n);
+        if !ok {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    sup.add(program).await.unwrap();
+    next(&mut events, "million", |e| e.to == State::Exited).await;
+    guard(60, "a million lines", async {
+        while seen.load(Ordering::Relaxed) < 1_000_000 {
+            tokio::time::sleep(ms(20)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(ms(100)).await;
+    assert_eq!((seen.load(Ordering::Relaxed), bad.load(Ordering::Relaxed)), (1_000_000, 0));
+    sup.shutdown().await.unwrap();
+}
+
+#[test]
+fn crash_loops_then_shutdown_leave_nothing_behind() {
+    in_own_process("crash_loops_then_shutdown_leave_nothing_behind", || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let baseline = open_fds();
+            let (sup, task) = Supervisor::new();
+            let mut events = sup.events().await.unwrap();
+            for i in 0..50 {
+                sup.add(spec(&format!("loop{i}"), Command::new("true"), Backoff::none())).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
+            assert_eq!(report.forced().count(), 0);
+            let (mut spawns, mut missed) = (0, 0);
+            loop {
+                match events.try_recv() {
+                    Ok(e) => spawns += u64::from(e.to == State::Running),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => missed += n,
+                    Err(_) => break,
+                }
+            }
+            // Three events a restart (Starting, Running, Backoff): many restarts.
+            assert!(spawns + missed / 3 > 100, "{spawns} seen, {missed} missed");
+            let last = sup.statuses().await;
+            assert!(matches!(last, Err(procwire_supervisor::Error::ShutDown)), "{last:?}");
+            assert!(zombie_children().is_empty(), "{:?}", zombie_children());
+            assert!(children().is_empty(), "{:?}", children());
+            assert_eq!(open_fds(), baseline);
+            guard(5, "the task", task).await.unwrap();
+        });
+    });
+}

@@ -247,6 +247,7 @@ impl Actor {
             command: &p.spec.command,
             policy: p.spec.stop,
             log: &p.spec.log,
+            sink: p.spec.sink.as_ref(),
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,

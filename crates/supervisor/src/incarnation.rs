@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::event::LogLine;
 use crate::lines::{LineSplitter, LogSpec};
+use crate::program::Sink;
 
 /// What the tasks tell the actor.
 #[derive(Debug)]
@@ -51,6 +52,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) command: &'a Command,
     pub(crate) policy: StopPolicy,
     pub(crate) log: &'a LogSpec,
+    pub(crate) sink: Option<&'a Sink>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a broadcast::Sender<LogLine>,
@@ -71,7 +73,11 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     for reader in child.take_readers() {
         let logged = ctx.log.get_fds().any(|fd| fd == reader.child_fd());
         let meta = Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
-        let lines = logged.then(|| (ctx.lines.clone(), ctx.log.get_max_line()));
+        let lines = logged.then(|| Out {
+            tx: ctx.lines.clone(),
+            max: ctx.log.get_max_line(),
+            sink: ctx.sink.cloned(),
+        });
         ctx.tasks.spawn(drain(reader, meta, lines));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -119,14 +125,23 @@ struct Meta {
     pid: u32,
 }
 
+/// Where a logged pipe's lines go.
+#[derive(Debug)]
+struct Out {
+    tx: broadcast::Sender<LogLine>,
+    max: usize,
+    sink: Option<Sink>,
+}
+
 /// Reads `reader` to its end; with `lines`, splits what it reads into
-/// lines for the broadcast channel (sent whether anyone listens or not).
-async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<(broadcast::Sender<LogLine>, usize)>) {
+/// lines for the sink and the broadcast channel (sent whether anyone
+/// listens or not).
+async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<Out>) {
     let fd = reader.child_fd();
-    let mut splitter = lines.as_ref().map(|(_, max)| LineSplitter::new(*max));
+    let mut splitter = lines.as_ref().map(|out| LineSplitter::new(out.max));
     let mut buf = vec![0u8; 64 * 1024];
     let send = |splitter: &mut LineSplitter| {
-        let Some((tx, _)) = &lines else { return };
+        let Some(out) = &lines else { return };
         while let Some(line) = splitter.next_line() {
             let line = LogLine {
                 program: meta.program.clone(),
@@ -135,7 +150,10 @@ async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<(broadcast::Se
                 fd,
                 line,
             };
-            let _ = tx.send(line);
+            if let Some(sink) = &out.sink {
+                (sink.0)(&line);
+            }
+            let _ = out.tx.send(line);
         }
     };
     loop {

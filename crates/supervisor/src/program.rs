@@ -1,9 +1,11 @@
 //! One program to supervise: a name, a command and its policies.
 
+use std::fmt;
 use std::sync::Arc;
 
 use procwire_core::{Command, StopPolicy};
 
+use crate::event::LogLine;
 use crate::lines::LogSpec;
 use crate::spec::RestartSpec;
 
@@ -39,6 +41,18 @@ pub struct ProgramSpec {
     pub(crate) stop: StopPolicy,
     pub(crate) autostart: bool,
     pub(crate) log: LogSpec,
+    pub(crate) sink: Option<Sink>,
+}
+
+/// A callback that gets each line of a program, on the task that reads
+/// the pipe, before the line goes to the broadcast channel.
+#[derive(Clone)]
+pub(crate) struct Sink(pub(crate) Arc<dyn Fn(&LogLine) + Send + Sync>);
+
+impl fmt::Debug for Sink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sink(..)")
+    }
 }
 
 impl ProgramSpec {
@@ -52,6 +66,7 @@ impl ProgramSpec {
             stop: StopPolicy::new(),
             autostart: true,
             log: LogSpec::new(),
+            sink: None,
         }
     }
 
@@ -76,6 +91,24 @@ impl ProgramSpec {
     /// Which fds are logged as lines, and how long a line may be.
     pub fn log(&mut self, log: LogSpec) -> &mut ProgramSpec {
         self.log = log;
+        self
+    }
+
+    /// Calls `sink` with each of the program's lines (procmon's
+    /// `LoggingProtocol`), on the task that reads the pipe, before the
+    /// line goes to the [`logs`](crate::Supervisor::logs) channel: it must
+    /// not block (the child would wait for its pipe). Replaces any sink
+    /// set before.
+    ///
+    /// ```
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::ProgramSpec;
+    ///
+    /// let mut spec = ProgramSpec::new("date", Command::new("date"));
+    /// spec.sink(|l| eprintln!("[{}] {}", l.program, String::from_utf8_lossy(&l.line.bytes)));
+    /// ```
+    pub fn sink(&mut self, sink: impl Fn(&LogLine) + Send + Sync + 'static) -> &mut ProgramSpec {
+        self.sink = Some(Sink(Arc::new(sink)));
         self
     }
 

@@ -487,3 +487,26 @@ fn crash_loops_then_shutdown_leave_nothing_behind() {
         });
     });
 }
+
+#[tokio::test]
+async fn a_child_that_exits_soon_after_term_gets_no_final_signal() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let steps = ["trap:15", "write:1:ready\\n", "await-trap:1:bye\\n", "sleep-ms:100", "exit:7"];
+    let mut polite = ProgramSpec::new("polite", Command::new(pw_child!()).args(steps).clone());
+    polite.stop(StopPolicy::new().with_grace(ms(3000)));
+    sup.add(polite).await.unwrap();
+    let mut watch = sup.watch("polite").await.unwrap();
+    assert_eq!(watch.borrow_and_update().state, State::Running);
+    guard(20, "ready", logs.recv()).await.unwrap();
+    let outcome = sup.stop("polite").await.unwrap().unwrap();
+    assert_eq!(outcome.status.and_then(|s| s.code()), Some(7));
+    assert!(!outcome.final_signal_sent);
+    assert!(watch.has_changed().unwrap());
+    let now = watch.borrow_and_update().clone();
+    assert_eq!((now.state, now.pid, now.last_exit.and_then(|s| s.code())), (State::Stopped, None, Some(7)));
+    sup.remove("polite").await.unwrap();
+    guard(5, "the watch closes", async { while watch.changed().await.is_ok() {} }).await;
+    assert_eq!(watch.borrow().state, State::Removed);
+    sup.shutdown().await.unwrap();
+}

@@ -510,3 +510,58 @@ async fn a_child_that_exits_soon_after_term_gets_no_final_signal() {
     assert_eq!(watch.borrow().state, State::Removed);
     sup.shutdown().await.unwrap();
 }
+
+/// The spawn times (from the first) of a program that always dies at once,
+/// until `n` spawns or it stays down, under tokio's paused clock: the clock
+/// stands still while a child runs and jumps to each backoff timer.
+async fn spawn_times(restart: RestartSpec, n: usize) -> (Vec<Duration>, State) {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = ProgramSpec::new("p", sh("exit 1"));
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let (mut times, mut t0) = (Vec::new(), None);
+    let end = loop {
+        let e = events.recv().await.unwrap();
+        if e.to == State::Starting {
+            let t0 = *t0.get_or_insert(e.at);
+            times.push(e.at - t0);
+            if times.len() == n {
+                break State::Starting;
+            }
+        }
+        if matches!(e.to, State::Failed | State::Exited) {
+            break e.to;
+        }
+    };
+    sup.shutdown().await.unwrap();
+    (times, end)
+}
+
+fn close(actual: &[Duration], expected_ms: &[u64]) {
+    assert_eq!(actual.len(), expected_ms.len(), "{actual:?}");
+    for (a, e) in actual.iter().zip(expected_ms) {
+        let diff = a.as_secs_f64() * 1000.0 - *e as f64;
+        assert!(diff.abs() <= 2.0, "{actual:?} against {expected_ms:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn presets_spawn_at_the_anchors_times_under_paused_time() {
+    let with = |backoff: Backoff| {
+        let mut spec = RestartSpec::new();
+        spec.backoff(backoff);
+        spec
+    };
+    let (t, _) = spawn_times(RestartSpec::procmon(), 6).await;
+    close(&t, &[0, 1000, 3000, 7000, 15000, 31000]);
+    let (t, end) = spawn_times(RestartSpec::supervisord(), 10).await;
+    close(&t, &[0, 1000, 3000, 6000]);
+    assert_eq!(end, State::Failed);
+    let (t, _) = spawn_times(with(Backoff::systemd(ms(100), 5, ms(3200)).unwrap()), 8).await;
+    close(&t, &[0, 100, 300, 700, 1500, 3100, 6300, 9500]);
+    let (t, _) = spawn_times(with(Backoff::pm2(ms(100)).unwrap()), 6).await;
+    close(&t, &[0, 100, 250, 475, 812, 1317]);
+    let (t, _) = spawn_times(with(Backoff::exponential(ms(100), 2.0, ms(1600)).unwrap()), 8).await;
+    close(&t, &[0, 100, 300, 700, 1500, 3100, 4700, 6300]);
+}

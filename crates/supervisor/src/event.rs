@@ -29,6 +29,8 @@ pub struct Event {
     pub to: State,
     /// Why.
     pub cause: Cause,
+    /// When (tokio's clock, so paused time applies).
+    pub at: tokio::time::Instant,
 }
 
 /// Why a program changed state.

@@ -98,6 +98,7 @@ impl Program {
             from: self.state,
             to,
             cause,
+            at: tokio::time::Instant::now(),
         };
         self.state = to;
         if !matches!(to, State::Backoff | State::Failed) {

@@ -565,3 +565,38 @@ async fn presets_spawn_at_the_anchors_times_under_paused_time() {
     let (t, _) = spawn_times(with(Backoff::exponential(ms(100), 2.0, ms(1600)).unwrap()), 8).await;
     close(&t, &[0, 100, 300, 700, 1500, 3100, 4700, 6300]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stable_run_resets_the_backoff() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut restart = RestartSpec::new();
+    restart.min_uptime(Duration::from_secs(1)).backoff(Backoff::exponential(ms(100), 2.0, ms(1600)).unwrap());
+    let mut program = ProgramSpec::new("p", Command::new("sleep").arg("100").clone());
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    until(&mut events, State::Running).await;
+    tokio::time::advance(ms(1200)).await;
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        sup.signal("p", Signal::KILL).await.unwrap();
+        let e = until(&mut events, State::Backoff).await;
+        let Cause::Exited { decision: Decision::Restart { delay }, .. } = e.cause else { panic!("{e:?}") };
+        delays.push(delay);
+        until(&mut events, State::Running).await;
+    }
+    // The 1.2 s run was stable: at once; then quick deaths: 0.1 s, 0.2 s.
+    assert_eq!(delays, [Duration::ZERO, ms(100), ms(200)]);
+    sup.shutdown().await.unwrap();
+}
+
+/// The next event into `to`, with no timer of its own (under paused time
+/// a guard's timer would let the clock jump while a child dies).
+async fn until(rx: &mut broadcast::Receiver<Event>, to: State) -> Event {
+    loop {
+        let e = rx.recv().await.unwrap();
+        if e.to == to {
+            return e;
+        }
+    }
+}

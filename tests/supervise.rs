@@ -600,3 +600,35 @@ async fn until(rx: &mut broadcast::Receiver<Event>, to: State) -> Event {
         }
     }
 }
+
+/// This process's CPU time (user + system), from `getrusage`.
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let (u, s) = (usage.user_time(), usage.system_time());
+    let micros = (u.tv_sec() + s.tv_sec()) * 1_000_000 + u.tv_usec() + s.tv_usec();
+    Duration::from_micros(micros as u64)
+}
+
+#[test]
+fn idle_programs_cost_no_cpu() {
+    in_own_process("idle_programs_cost_no_cpu", || {
+        procwire_tests::raise_nofile();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let (sup, _task) = Supervisor::new();
+            for i in 0..200 {
+                let program = ProgramSpec::new(format!("idle{i}"), Command::new("sleep").arg("1000").clone());
+                assert_eq!(sup.add(program).await.unwrap().state, State::Running);
+            }
+            tokio::time::sleep(ms(500)).await;
+            let before = cpu_time();
+            std::thread::sleep(Duration::from_secs(3));
+            let spent = cpu_time() - before;
+            println!("cpu while idle: {spent:?}");
+            assert!(spent < ms(10), "{spent:?} of CPU in 3 s with 200 idle programs");
+            let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
+            assert_eq!(report.stopped.len(), 200);
+        });
+    });
+}

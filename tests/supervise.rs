@@ -632,3 +632,35 @@ fn idle_programs_cost_no_cpu() {
         });
     });
 }
+
+/// Not a test: restarts per second of a program that exits at once (zero
+/// delay, restart always) against a raw spawn-and-wait loop of the same
+/// program, in the same run. `cargo test --test supervise -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn restart_throughput_against_a_raw_loop() {
+    let window = Duration::from_secs(2);
+    let t0 = Instant::now();
+    let mut raw = 0u32;
+    while t0.elapsed() < window {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().await.unwrap();
+        raw += 1;
+    }
+    let (sup, _task) = Supervisor::with_capacity(1 << 16, 16);
+    let mut events = sup.events().await.unwrap();
+    sup.add(spec("fast", Command::new("true"), Backoff::none())).await.unwrap();
+    let t0 = Instant::now();
+    let (mut spawns, mut missed) = (0u64, 0u64);
+    while t0.elapsed() < window {
+        match events.recv().await {
+            Ok(e) => spawns += u64::from(e.to == State::Running),
+            Err(RecvError::Lagged(n)) => missed += n,
+            Err(RecvError::Closed) => break,
+        }
+    }
+    let supervised = sup.status("fast").await.unwrap().incarnation;
+    sup.shutdown().await.unwrap();
+    let ratio = supervised as f64 / f64::from(raw);
+    println!("raw loop: {raw} in {window:?}; supervised: {supervised} ({spawns} seen, {missed} missed); ratio {ratio:.2}");
+}

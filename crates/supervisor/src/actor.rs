@@ -262,19 +262,24 @@ impl Actor {
                 let error = Arc::new(error);
                 let decision = decide(&p.spec.restart, &mut p.history, Exit::SpawnFailed, now);
                 let cause = Cause::SpawnFailed { error: error.clone(), decision };
-                self.decided(name, decision, cause);
+                self.decided(name, decision, cause, false);
                 Err(Error::Spawn { program: name.into(), source: error })
             }
         }
     }
 
-    /// Applies the policy's decision: `Backoff` with its timer (a zero
-    /// delay too, so that a program failing to spawn never loops inside
-    /// the actor), `Exited`, or `Failed` with its `retry_after` timer.
-    fn decided(&mut self, name: &str, decision: Decision, cause: Cause) {
+    /// Applies the policy's decision: `Backoff` with its timer, `Exited`,
+    /// or `Failed` with its `retry_after` timer. After an exit (`spawned`),
+    /// a zero delay starts the next incarnation at once; after a spawn
+    /// error it is a timer too, so that a program that cannot be spawned
+    /// never loops inside the actor.
+    fn decided(&mut self, name: &str, decision: Decision, cause: Cause, spawned: bool) {
         let Some(p) = self.programs.get_mut(name) else { return };
         p.set(&self.events, decision.state(), cause);
         match decision {
+            Decision::Restart { delay } if delay.is_zero() && spawned => {
+                let _ = self.spawn(name, Trigger::Backoff, StartKind::Automatic);
+            }
             Decision::Restart { delay } | Decision::Fail { retry_after: Some(delay), .. } => {
                 p.arm(delay, &mut self.tasks, &self.reports_tx);
             }
@@ -337,7 +342,7 @@ impl Actor {
             }
             (None, _) => unreachable!("a status or an error"),
         };
-        self.decided(name, decision, cause);
+        self.decided(name, decision, cause, true);
     }
 
     /// A stop that was asked for is complete.

@@ -205,10 +205,13 @@ async fn stop_ladder_sends_the_final_signal_after_the_grace() {
     assert!(outcome.final_signal_sent);
     assert!(elapsed >= ms(290) && elapsed < ms(3000), "{elapsed:?}");
     // `signal` reaches a running program.
-    sup.add(ProgramSpec::new("sleeper", Command::new("sleep").arg("100").clone())).await.unwrap();
+    let sleeper =
+        sup.add(ProgramSpec::new("sleeper", Command::new("sleep").arg("100").clone())).await.unwrap();
     let mut events = sup.events().await.unwrap();
     sup.signal("sleeper", Signal::KILL).await.unwrap();
     let e = next(&mut events, "sleeper", |e| e.to == State::Backoff).await;
+    assert_eq!(e.pid, sleeper.pid);
+    assert_eq!(sup.status("sleeper").await.unwrap().pid, None);
     assert!(matches!(e.cause, Cause::Exited { status, .. } if status.signal() == Some(9)));
     sup.shutdown().await.unwrap();
 }

@@ -239,6 +239,7 @@ impl Actor {
         p.cancel_timer();
         let now = Instant::now();
         p.incarnation += 1;
+        p.ended_pid = None;
         p.history.record_start(now, kind);
         p.set(&self.events, State::Starting, Cause::Start(trigger));
         let ctx = Ctx {
@@ -310,7 +311,7 @@ impl Actor {
         if p.incarnation != incarnation {
             return;
         }
-        p.live = None;
+        p.ended_pid = p.live.take().map(|l| l.pid);
         if p.state == State::Stopping {
             let outcome = match end {
                 End::Stopped(Ok(stopped)) => {

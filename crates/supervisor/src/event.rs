@@ -21,7 +21,8 @@ pub struct Event {
     /// The incarnation the change belongs to: 1 for the first spawn
     /// attempt, one more at each attempt (a failed spawn too); 0 before any.
     pub incarnation: u64,
-    /// The incarnation's pid, when a process was spawned.
+    /// The incarnation's pid, when a process was spawned (on the events
+    /// that tell how it ended too).
     pub pid: Option<u32>,
     /// The state before.
     pub from: State,

@@ -30,6 +30,9 @@ pub(super) struct Program {
     pub(super) history: History,
     pub(super) incarnation: u64,
     pub(super) live: Option<Live>,
+    /// The pid of the incarnation that ended last, for the events that
+    /// tell how it ended.
+    pub(super) ended_pid: Option<u32>,
     timer: Option<AbortHandle>,
     /// Bumped at each timer armed or cancelled: a stale timer's report is
     /// ignored.
@@ -59,6 +62,7 @@ impl Program {
             history: History::new(),
             incarnation: 0,
             live: None,
+            ended_pid: None,
             timer: None,
             generation: 0,
             after: AfterStop::Stay,
@@ -94,7 +98,7 @@ impl Program {
         let event = Event {
             program: self.spec.name.clone(),
             incarnation: self.incarnation,
-            pid: self.live.as_ref().map(|l| l.pid),
+            pid: self.live.as_ref().map(|l| l.pid).or(self.ended_pid),
             from: self.state,
             to,
             cause,

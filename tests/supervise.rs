@@ -667,3 +667,53 @@ async fn restart_throughput_against_a_raw_loop() {
     let ratio = supervised as f64 / f64::from(raw);
     println!("raw loop: {raw} in {window:?}; supervised: {supervised} ({spawns} seen, {missed} missed); ratio {ratio:.2}");
 }
+
+/// Not a test: 1,000,000 lines of 32 bytes through the supervisor (its
+/// sink and its log channel, with a receiver reading) against the same
+/// program read line by line over a plain pipe, in the same run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a test"]
+async fn log_capture_against_a_plain_pipe() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use tokio::io::AsyncBufReadExt;
+    let script = "awk 'BEGIN { for (i = 0; i < 1000000; i++) printf \"%031d\\n\", i }'";
+    let t0 = Instant::now();
+    let mut child = sh(script).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.take_reader(1).unwrap()).lines();
+    let mut plain = 0u64;
+    while lines.next_line().await.unwrap().is_some() {
+        plain += 1;
+    }
+    child.wait().await.unwrap();
+    let plain_time = t0.elapsed();
+
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let mut program = ProgramSpec::new("million", sh(script));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    let s = seen.clone();
+    program.sink(move |_| {
+        s.fetch_add(1, Ordering::Relaxed);
+    });
+    let t0 = Instant::now();
+    sup.add(program).await.unwrap();
+    let (mut received, mut missed) = (0u64, 0u64);
+    while received + missed < 1_000_000 {
+        match logs.recv().await {
+            Ok(_) => received += 1,
+            Err(RecvError::Lagged(n)) => missed += n,
+            Err(RecvError::Closed) => break,
+        }
+    }
+    let supervised_time = t0.elapsed();
+    sup.shutdown().await.unwrap();
+    let ratio = plain_time.as_secs_f64() / supervised_time.as_secs_f64();
+    println!(
+        "plain pipe: {plain} lines in {plain_time:?}; supervisor: {} through the sink, {received} received, {missed} missed, in {supervised_time:?}; ratio {ratio:.2}",
+        seen.load(Ordering::Relaxed)
+    );
+}

@@ -139,7 +139,9 @@ struct Out {
 async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<Out>) {
     let fd = reader.child_fd();
     let mut splitter = lines.as_ref().map(|out| LineSplitter::new(out.max));
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small while the program is quiet (a thousand idle programs hold
+    // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.
+    let mut buf = vec![0u8; 4096];
     let send = |splitter: &mut LineSplitter| {
         let Some(out) = &lines else { return };
         while let Some(line) = splitter.next_line() {
@@ -163,6 +165,9 @@ async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<Out>) {
                 if let Some(s) = &mut splitter {
                     s.push(&buf[..n]);
                     send(s);
+                }
+                if n == buf.len() && n < 64 * 1024 {
+                    buf.resize(2 * n, 0);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -198,26 +198,38 @@ fn crash_loops_then_shutdown_leave_nothing_behind() {
 }
 
 #[test]
-fn idle_programs_cost_no_cpu() {
-    in_own_process("idle_programs_cost_no_cpu", || {
+fn idle_programs_cost_no_cpu_and_little_memory() {
+    in_own_process("idle_programs_cost_no_cpu_and_little_memory", || {
         procwire_tests::raise_nofile();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
             let (sup, _task) = Supervisor::new();
+            // Warm up (the runtime, the reaper, the allocator), then count.
+            sup.add(ProgramSpec::new("warm", Command::new("sleep").arg("1000").clone())).await.unwrap();
+            let rss_before = rss();
             for i in 0..200 {
                 let program = ProgramSpec::new(format!("idle{i}"), Command::new("sleep").arg("1000").clone());
                 assert_eq!(sup.add(program).await.unwrap().state, State::Running);
             }
             tokio::time::sleep(ms(500)).await;
+            let per_program = rss().saturating_sub(rss_before) / 200;
+            println!("memory per idle program: {per_program} bytes");
+            assert!(per_program < 32 * 1024, "{per_program} bytes per program");
             let before = cpu_time();
             std::thread::sleep(Duration::from_secs(3));
             let spent = cpu_time() - before;
             println!("cpu while idle: {spent:?}");
             assert!(spent < ms(10), "{spent:?} of CPU in 3 s with 200 idle programs");
             let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
-            assert_eq!(report.stopped.len(), 200);
+            assert_eq!(report.stopped.len(), 201);
         });
     });
+}
+
+/// This process's resident memory, from `/proc/self/statm`.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
 }
 
 /// Not a test: restarts per second of a program that exits at once (zero

@@ -313,3 +313,21 @@ async fn log_capture_against_a_plain_pipe() {
         seen.load(Ordering::Relaxed)
     );
 }
+
+#[tokio::test]
+async fn a_panicking_sink_loses_no_line_of_the_channel() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let mut program = ProgramSpec::new("p", sh("echo one; echo two; echo three"));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart).sink(|_| panic!("a bad sink"));
+    sup.add(program).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let line = guard(20, "lines", logs.recv()).await.unwrap();
+        got.push(String::from_utf8_lossy(&line.line.bytes).into_owned());
+    }
+    assert_eq!(got, ["one", "two", "three"]);
+    sup.shutdown().await.unwrap();
+}

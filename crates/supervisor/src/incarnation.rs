@@ -133,38 +133,22 @@ struct Out {
     sink: Option<Sink>,
 }
 
-/// Reads `reader` to its end; with `lines`, splits what it reads into
-/// lines for the sink and the broadcast channel (sent whether anyone
-/// listens or not).
-async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<Out>) {
+/// Reads `reader` to its end; with `out`, splits what it reads into lines
+/// for the sink and the broadcast channel (sent whether anyone listens or
+/// not).
+async fn drain(mut reader: ChildReader, meta: Meta, mut out: Option<Out>) {
     let fd = reader.child_fd();
-    let mut splitter = lines.as_ref().map(|out| LineSplitter::new(out.max));
+    let mut splitter = out.as_ref().map(|out| LineSplitter::new(out.max));
     // Small while the program is quiet (a thousand idle programs hold
     // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.
     let mut buf = vec![0u8; 4096];
-    let send = |splitter: &mut LineSplitter| {
-        let Some(out) = &lines else { return };
-        while let Some(line) = splitter.next_line() {
-            let line = LogLine {
-                program: meta.program.clone(),
-                incarnation: meta.incarnation,
-                pid: meta.pid,
-                fd,
-                line,
-            };
-            if let Some(sink) = &out.sink {
-                (sink.0)(&line);
-            }
-            let _ = out.tx.send(line);
-        }
-    };
     loop {
         match reader.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => {
-                if let Some(s) = &mut splitter {
+                if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
                     s.push(&buf[..n]);
-                    send(s);
+                    send(s, out, &meta, fd);
                 }
                 if n == buf.len() && n < 64 * 1024 {
                     buf.resize(2 * n, 0);
@@ -174,8 +158,25 @@ async fn drain(mut reader: ChildReader, meta: Meta, lines: Option<Out>) {
             Err(_) => break,
         }
     }
-    if let Some(s) = &mut splitter {
+    if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
         s.finish();
-        send(s);
+        send(s, out, &meta, fd);
+    }
+}
+
+/// Sends the complete lines `splitter` holds. A sink that panics is
+/// dropped for the rest of the pipe; the pipe is still drained, and the
+/// lines still broadcast.
+fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &Meta, fd: i32) {
+    while let Some(line) = splitter.next_line() {
+        let line =
+            LogLine { program: meta.program.clone(), incarnation: meta.incarnation, pid: meta.pid, fd, line };
+        if let Some(sink) = &out.sink {
+            let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
+            if std::panic::catch_unwind(call).is_err() {
+                out.sink = None;
+            }
+        }
+        let _ = out.tx.send(line);
     }
 }

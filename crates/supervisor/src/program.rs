@@ -97,8 +97,9 @@ impl ProgramSpec {
     /// Calls `sink` with each of the program's lines (procmon's
     /// `LoggingProtocol`), on the task that reads the pipe, before the
     /// line goes to the [`logs`](crate::Supervisor::logs) channel: it must
-    /// not block (the child would wait for its pipe). Replaces any sink
-    /// set before.
+    /// not block (the child would wait for its pipe). A sink that panics
+    /// is not called again for that pipe (the lines still go to the
+    /// channel). Replaces any sink set before.
     ///
     /// ```
     /// use procwire_core::Command;

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use procwire::Command;
-use procwire_supervisor::{Backoff, Cause, Event, ProgramSpec, RestartSpec, State, Trigger};
+use procwire_supervisor::{Backoff, Cause, Event, ProgramSpec, RestartSpec, State, Subscription, Trigger};
 use procwire_tests::guard;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 pub(crate) fn sh(script: &str) -> Command {
     let mut cmd = Command::new("sh");
@@ -28,7 +28,7 @@ pub(crate) fn ms(n: u64) -> Duration {
 
 /// The next event of `program` that `pred` accepts (others skipped).
 pub(crate) async fn next(
-    rx: &mut broadcast::Receiver<Event>,
+    rx: &mut Subscription<Event>,
     program: &str,
     pred: impl Fn(&Event) -> bool,
 ) -> Event {
@@ -47,7 +47,7 @@ pub(crate) async fn next(
 
 /// Whether `program` gets an event `pred` accepts within `within`.
 pub(crate) async fn none_within(
-    rx: &mut broadcast::Receiver<Event>,
+    rx: &mut Subscription<Event>,
     program: &str,
     within: Duration,
     pred: impl Fn(&Event) -> bool,
@@ -92,7 +92,7 @@ pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
 
 /// The next event into `to`, with no timer of its own (under paused time
 /// a guard's timer would let the clock jump while a child dies).
-pub(crate) async fn until(rx: &mut broadcast::Receiver<Event>, to: State) -> Event {
+pub(crate) async fn until(rx: &mut Subscription<Event>, to: State) -> Event {
     loop {
         let e = rx.recv().await.unwrap();
         if e.to == to {

@@ -10,7 +10,7 @@ use procwire_supervisor::{
     Backoff, Cause, LogLine, ProgramSpec, RestartPolicy, RestartSpec, State, Supervisor,
 };
 use procwire_tests::{children, guard, in_own_process, open_fds, pw_child, until_dead, zombie_children};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 #[path = "supervise_common.rs"]
@@ -120,10 +120,13 @@ async fn a_consumer_that_never_reads_lags_and_the_child_never_blocks() {
     sup.add(program).await.unwrap();
     let exited = next(&mut events, "chatty", |e| e.to == State::Exited).await;
     assert!(matches!(exited.cause, Cause::Exited { status, .. } if status.code() == Some(0)));
-    match logs.recv().await {
-        Err(RecvError::Lagged(n)) => assert!(n > 1000, "{n}"),
+    // As a Stream: told how many it missed, then the oldest line kept.
+    use futures::StreamExt;
+    match logs.next().await {
+        Some(Err(procwire_supervisor::Lagged(n))) => assert!(n > 1000, "{n}"),
         other => panic!("{other:?}"),
     }
+    assert!(matches!(logs.next().await, Some(Ok(_))));
     sup.shutdown().await.unwrap();
 }
 
@@ -179,10 +182,11 @@ fn crash_loops_then_shutdown_leave_nothing_behind() {
             assert_eq!(report.forced().count(), 0);
             let (mut spawns, mut missed) = (0, 0);
             loop {
-                match events.try_recv() {
+                // The task has ended: what was kept, then the end.
+                match events.recv().await {
                     Ok(e) => spawns += u64::from(e.to == State::Running),
-                    Err(broadcast::error::TryRecvError::Lagged(n)) => missed += n,
-                    Err(_) => break,
+                    Err(RecvError::Lagged(n)) => missed += n,
+                    Err(RecvError::Closed) => break,
                 }
             }
             // Three events a restart (Starting, Running, Backoff): many restarts.

@@ -112,6 +112,7 @@ pub use procwire_core::{StopPolicy, StopScope};
 pub use program::ProgramSpec;
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
+pub use stream::{Lagged, Subscription};
 pub use supervisor::{Error, Supervisor};
 
 mod actor;
@@ -125,4 +126,5 @@ mod policy;
 mod program;
 mod spec;
 mod state;
+mod stream;
 mod supervisor;

@@ -10,6 +10,7 @@ use crate::actor::Actor;
 use crate::error::SpecError;
 use crate::event::{Event, LogLine, ShutdownReport, Status, StopOutcome};
 use crate::program::ProgramSpec;
+use crate::stream::Subscription;
 
 /// What a command can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -238,16 +239,16 @@ impl Supervisor {
         self.ask(|r| Cmd::Watch(name.into(), r)).await
     }
 
-    /// Every [`Event`] from now on. A receiver more than
-    /// [`EVENT_CAPACITY`](Self::EVENT_CAPACITY) behind is told how many it
-    /// missed (`RecvError::Lagged`); wrap it in tokio-stream's
-    /// `BroadcastStream` for a `Stream`.
+    /// Every [`Event`] from now on, through
+    /// [`recv`](Subscription::recv) or as a `Stream`. A subscriber more
+    /// than [`EVENT_CAPACITY`](Self::EVENT_CAPACITY) behind is told how
+    /// many it missed.
     ///
     /// # Errors
     ///
     /// [`Error::ShutDown`].
-    pub async fn events(&self) -> Result<broadcast::Receiver<Event>, Error> {
-        self.call(Cmd::Events).await
+    pub async fn events(&self) -> Result<Subscription<Event>, Error> {
+        self.call(Cmd::Events).await.map(Subscription::new)
     }
 
     /// Every [`LogLine`] from now on, as [`events`](Self::events). The
@@ -257,8 +258,8 @@ impl Supervisor {
     /// # Errors
     ///
     /// [`Error::ShutDown`].
-    pub async fn logs(&self) -> Result<broadcast::Receiver<LogLine>, Error> {
-        self.call(Cmd::Logs).await
+    pub async fn logs(&self) -> Result<Subscription<LogLine>, Error> {
+        self.call(Cmd::Logs).await.map(Subscription::new)
     }
 
     /// Stops every program in parallel with its stop policy, cancels every

@@ -375,3 +375,29 @@ async fn policies_and_exit_sets_are_honoured_and_the_stop_signal_is_chosen() {
     assert_eq!(outcome.status.and_then(|s| s.signal()), Some(2));
     sup.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn remove_stops_a_running_program_first() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let pid = sup
+        .add(ProgramSpec::new("gone", Command::new("sleep").arg("100").clone()))
+        .await
+        .unwrap()
+        .pid
+        .unwrap();
+    let outcome = sup.remove("gone").await.unwrap().expect("it ran");
+    assert_eq!(outcome.status.and_then(|s| s.signal()), Some(15));
+    assert!(procwire_tests::is_dead(pid));
+    let stopping = next(&mut events, "gone", |e| e.to == State::Stopping).await;
+    assert!(matches!(stopping.cause, Cause::StopRequested(procwire_supervisor::AfterStop::Remove)));
+    let removed = next(&mut events, "gone", |e| e.to == State::Removed).await;
+    assert_eq!((removed.from, removed.pid), (State::Stopping, Some(pid)));
+    assert!(matches!(sup.remove("gone").await, Err(procwire_supervisor::Error::UnknownProgram(_))));
+    assert!(matches!(
+        sup.signal("gone", Signal::TERM).await,
+        Err(procwire_supervisor::Error::UnknownProgram(_))
+    ));
+    sup.shutdown().await.unwrap();
+    assert!(matches!(sup.shutdown().await, Err(procwire_supervisor::Error::ShutDown)));
+}

@@ -310,12 +310,31 @@ async fn log_capture_against_a_plain_pipe() {
         }
     }
     let supervised_time = t0.elapsed();
-    sup.shutdown().await.unwrap();
     let ratio = plain_time.as_secs_f64() / supervised_time.as_secs_f64();
     println!(
         "plain pipe: {plain} lines in {plain_time:?}; supervisor: {} through the sink, {received} received, {missed} missed, in {supervised_time:?}; ratio {ratio:.2}",
         seen.load(Ordering::Relaxed)
     );
+
+    // The sink alone, nobody subscribed.
+    drop(logs);
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (count, d) = (Arc::new(AtomicU64::new(0)), done.clone());
+    let mut program = ProgramSpec::new("sink-only", sh(script));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart).sink(move |_| {
+        if count.fetch_add(1, Ordering::Relaxed) + 1 == 1_000_000 {
+            d.notify_one();
+        }
+    });
+    let t0 = Instant::now();
+    sup.add(program).await.unwrap();
+    done.notified().await;
+    let sink_time = t0.elapsed();
+    let ratio = plain_time.as_secs_f64() / sink_time.as_secs_f64();
+    println!("sink only: 1000000 lines in {sink_time:?}; ratio {ratio:.2}");
+    sup.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -274,3 +274,37 @@ impl Supervisor {
         self.call(Cmd::Shutdown).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::stream::Subscription;
+
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    #[tokio::test]
+    async fn the_handle_is_send_and_sync_and_its_futures_are_send() {
+        let (sup, task) = Supervisor::new();
+        send_sync(&sup);
+        send(sup.add(ProgramSpec::new("p", procwire_core::Command::new("true"))));
+        send(sup.remove("p"));
+        send(sup.start("p"));
+        send(sup.stop("p"));
+        send(sup.restart("p"));
+        send(sup.restart_all());
+        send(sup.signal("p", Signal::TERM));
+        send(sup.status("p"));
+        send(sup.statuses());
+        send(sup.watch("p"));
+        send(sup.events());
+        send(sup.logs());
+        send(sup.shutdown());
+        let events: Subscription<Event> = sup.events().await.unwrap();
+        send_sync(&events);
+        assert!(matches!(sup.status("p").await, Err(Error::UnknownProgram(_))));
+        drop(sup);
+        task.await.unwrap();
+    }
+}

@@ -354,3 +354,19 @@ async fn a_panicking_sink_loses_no_line_of_the_channel() {
     assert_eq!(got, ["one", "two", "three"]);
     sup.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_terminals_output_is_logged_as_fd_1() {
+    let (sup, _task) = Supervisor::new();
+    let mut logs = sup.logs().await.unwrap();
+    let mut command = sh("echo on the terminal");
+    command.pty(procwire::PtySize::new(24, 80));
+    let mut program = ProgramSpec::new("tty", command);
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let line = guard(20, "a line", logs.recv()).await.unwrap();
+    assert_eq!((line.fd, &line.line.bytes[..]), (1, &b"on the terminal\r"[..]));
+    sup.shutdown().await.unwrap();
+}

@@ -6,9 +6,9 @@ use std::io;
 use std::sync::Arc;
 
 use procwire_core::{
-    Child, ChildReader, Command, ExitStatus, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+    Child, Command, ExitStatus, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
 };
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -70,15 +70,18 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let pid = child.id().expect("a child just spawned has a pid");
     // fd 0 (and any input pipe): closed at once, the child reads EOF.
     drop(child.take_writers());
+    let out = |fd: i32| {
+        let logged = ctx.log.get_fds().any(|f| f == fd);
+        logged.then(|| Out { tx: ctx.lines.clone(), max: ctx.log.get_max_line(), sink: ctx.sink.cloned() })
+    };
+    let meta = || Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
     for reader in child.take_readers() {
-        let logged = ctx.log.get_fds().any(|fd| fd == reader.child_fd());
-        let meta = Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
-        let lines = logged.then(|| Out {
-            tx: ctx.lines.clone(),
-            max: ctx.log.get_max_line(),
-            sink: ctx.sink.cloned(),
-        });
-        ctx.tasks.spawn(drain(reader, meta, lines));
+        let fd = reader.child_fd();
+        ctx.tasks.spawn(drain(reader, fd, meta(), out(fd)));
+    }
+    // A terminal's output is logged as fd 1's.
+    if let Some(pty) = child.take_pty() {
+        ctx.tasks.spawn(drain(pty, 1, meta(), out(1)));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     let signal = child.signal_handle();
@@ -136,8 +139,7 @@ struct Out {
 /// Reads `reader` to its end; with `out`, splits what it reads into lines
 /// for the sink and the broadcast channel (sent whether anyone listens or
 /// not).
-async fn drain(mut reader: ChildReader, meta: Meta, mut out: Option<Out>) {
-    let fd = reader.child_fd();
+async fn drain(mut reader: impl AsyncRead + Unpin, fd: i32, meta: Meta, mut out: Option<Out>) {
     let mut splitter = out.as_ref().map(|out| LineSplitter::new(out.max));
     // Small while the program is quiet (a thousand idle programs hold
     // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.

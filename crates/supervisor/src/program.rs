@@ -17,7 +17,9 @@ use crate::spec::RestartSpec;
 /// Each incarnation is spawned from a clone of the command with
 /// [`StdioDefaults::Twisted`](procwire_core::StdioDefaults::Twisted): fds
 /// 1 and 2 are pipes unless the command maps them, and an input pipe on
-/// fd 0 is closed at once (the child reads end of file). The command is
+/// fd 0 is closed at once (the child reads end of file). On a
+/// [pty](procwire_core::Command::pty), the terminal's output is logged as
+/// fd 1's (lines end in `\r`, as the terminal writes them). The command is
 /// spawned with `kill_on_drop`, and with `process_group(0)` when the stop
 /// policy's scope is [`StopScope::Group`](procwire_core::StopScope::Group).
 ///

@@ -9,7 +9,9 @@
 //! `start`, `stop`, `restart`, `restart_all`, `signal`, `shutdown`) resolve
 //! once they have taken effect; [`Supervisor::watch`] reads a program's
 //! [`Status`] without the task; every state change is an [`Event`] and
-//! every output line a [`LogLine`], on broadcast channels. The task wakes
+//! every output line a [`LogLine`], on broadcast channels read through a
+//! [`Subscription`] (`recv`, or a `Stream`), and each line also goes to
+//! the program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes
 //! up for a command, a child's exit, a pipe's readiness or a policy timer,
 //! never to poll; when the last handle is dropped it shuts everything
 //! down and ends.

@@ -172,6 +172,18 @@ async fn group_scope_stops_every_member() {
     let outcome = sup.stop("group").await.unwrap().unwrap();
     assert!(!outcome.final_signal_sent);
     assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
+    // `signal` reaches the whole group too.
+    let mut events = sup.events().await.unwrap();
+    let pid = sup.start("group").await.unwrap().pid.unwrap();
+    guard(20, "started", logs.recv()).await.unwrap();
+    let members = group_members(pid);
+    assert!(members.len() >= 3, "{members:?}");
+    sup.signal("group", Signal::TERM).await.unwrap();
+    let e = next(&mut events, "group", |e| e.to == State::Backoff).await;
+    assert!(matches!(e.cause, Cause::Exited { status, .. } if status.signal() == Some(15)), "{e:?}");
+    for member in members {
+        procwire_tests::until_dead(member, "a member").await;
+    }
     sup.shutdown().await.unwrap();
 }
 

@@ -14,12 +14,12 @@ use crate::event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, T
 use crate::exit::Exit;
 use crate::incarnation::{self, Ctx, End, Report};
 use crate::policy::{decide, Decision, StartKind};
-use crate::program::ProgramSpec;
 use crate::state::{AfterStop, State};
 use crate::supervisor::{Cmd, Error, Reply};
 
 use program::{Pending, Program};
 
+mod commands;
 mod program;
 
 /// How long the output pipes get to reach their end once shutdown has
@@ -117,16 +117,7 @@ impl Actor {
                 }
                 let _ = reply.send(pending);
             }
-            Cmd::Signal(name, sig, reply) => {
-                let result = self.get(&name).and_then(|p| {
-                    let handle = p.live.as_ref().and_then(|l| l.signal.as_ref());
-                    let handle = handle.ok_or_else(|| Error::NotRunning(name.clone()))?;
-                    handle
-                        .signal(sig)
-                        .map_err(|e| Error::Signal { program: name.clone(), source: Arc::new(e) })
-                });
-                let _ = reply.send(result);
-            }
+            Cmd::Signal(name, sig, reply) => self.signal(&name, sig, reply),
             Cmd::Status(name, reply) => {
                 let _ = reply.send(self.get(&name).map(Program::snapshot));
             }
@@ -149,29 +140,6 @@ impl Actor {
                 }
             }
         }
-    }
-
-    fn get(&self, name: &str) -> Result<&Program, Error> {
-        self.programs.get(name).ok_or_else(|| Error::UnknownProgram(name.into()))
-    }
-
-    fn add(&mut self, spec: ProgramSpec) -> Result<Status, Error> {
-        if self.shutdown.is_some() {
-            return Err(Error::ShutDown);
-        }
-        if self.programs.contains_key(&spec.name) {
-            return Err(Error::Duplicate(spec.name.to_string()));
-        }
-        spec.log.validate()?;
-        let (name, autostart) = (spec.name.clone(), spec.autostart);
-        let mut program = Program::new(spec);
-        program.set(&self.events, State::Stopped, Cause::Added);
-        self.programs.insert(name.clone(), program);
-        if autostart {
-            // A spawn error is an event and a backoff; the add succeeded.
-            let _ = self.spawn(&name, Trigger::Autostart, StartKind::Manual);
-        }
-        Ok(self.programs[&name].snapshot())
     }
 
     /// `stop` and `remove`.

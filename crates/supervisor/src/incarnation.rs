@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 
 use procwire_core::{
-    Child, Command, ExitStatus, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+    Child, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::event::LogLine;
 use crate::lines::{LineSplitter, LogSpec};
 use crate::program::Sink;
+use crate::supervisor::{Error, Reply};
 
 /// What the tasks tell the actor.
 #[derive(Debug)]
@@ -43,7 +44,13 @@ pub(crate) struct Live {
     pub(crate) signal: Option<SignalHandle>,
     /// Dropping or sending asks the incarnation to stop.
     pub(crate) stop: Option<oneshot::Sender<()>>,
+    /// Group scope: signals for the whole group, sent by the waiter task
+    /// (which knows whether the leader is still unreaped).
+    pub(crate) group: Option<mpsc::UnboundedSender<GroupSignal>>,
 }
+
+/// A signal for a program's whole group, and who waits for the answer.
+pub(crate) type GroupSignal = (Signal, Reply<()>);
 
 /// Everything an incarnation needs from the actor.
 pub(crate) struct Ctx<'a> {
@@ -84,31 +91,72 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         ctx.tasks.spawn(drain(pty, 1, meta(), out(1)));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
+    let (group_tx, group_rx) = match ctx.policy.scope {
+        StopScope::Group => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
     let signal = child.signal_handle();
     let reports = ctx.reports.clone();
     let program = ctx.program.clone();
     let incarnation = ctx.incarnation;
     let policy = ctx.policy;
     ctx.tasks.spawn(async move {
-        let end = run(child, stop_rx, policy).await;
+        let end = run(child, stop_rx, group_rx, policy, &program).await;
         let _ = reports.send(Report::Ended { program, incarnation, end });
     });
-    Ok(Live { pid, signal, stop: Some(stop_tx) })
+    Ok(Live { pid, signal, stop: Some(stop_tx), group: group_tx })
 }
 
 /// Waits for the exit, or for a stop request (the sender sending or being
-/// dropped), then runs the stop ladder.
-async fn run(mut child: Child, mut stop: oneshot::Receiver<()>, policy: StopPolicy) -> End {
+/// dropped), then runs the stop ladder. Meanwhile, in group scope, sends
+/// the signals asked for to the whole group.
+async fn run(
+    mut child: Child,
+    mut stop: oneshot::Receiver<()>,
+    mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    policy: StopPolicy,
+    program: &str,
+) -> End {
     let group = policy.scope == StopScope::Group;
-    let exited = tokio::select! {
-        status = exited(&mut child, group) => status,
-        _ = &mut stop => return End::Stopped(child.stop(&policy).await),
+    let exited = loop {
+        tokio::select! {
+            status = exited(&mut child, group) => break status,
+            _ = &mut stop => {
+                let end = End::Stopped(child.stop(&policy).await);
+                refuse(signals, program);
+                return end;
+            }
+            Some((sig, reply)) = next_signal(&mut signals) => {
+                let sent = child.signal_group(sig);
+                let _ = reply.send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
+            }
+        }
     };
+    refuse(signals, program);
     match exited {
         // The leader is a zombie still: its group id cannot be reused while
         // the members that outlived it are swept.
         Ok(status) if group => End::Exited(child.stop(&policy).await.map(|s| s.status).or(Ok(status))),
         other => End::Exited(other),
+    }
+}
+
+async fn next_signal(signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>) -> Option<GroupSignal> {
+    match signals {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Once the incarnation is ending: signals still asked for find nobody.
+fn refuse(signals: Option<mpsc::UnboundedReceiver<GroupSignal>>, program: &str) {
+    let Some(mut rx) = signals else { return };
+    rx.close();
+    while let Ok((_, reply)) = rx.try_recv() {
+        let _ = reply.send(Err(Error::NotRunning(program.into())));
     }
 }
 

@@ -200,7 +200,10 @@ impl Supervisor {
         Ok(out)
     }
 
-    /// Sends `signal` to the program's live process (not its group).
+    /// Sends `signal` to the program's live process; when its stop
+    /// policy's scope is [`Group`](procwire_core::StopScope::Group), to its
+    /// whole process group (while the leader is unreaped, so the group id
+    /// cannot belong to anyone else).
     ///
     /// # Errors
     ///

@@ -213,6 +213,64 @@ async fn gpg_example_decrypts_with_status_on_fd_4() {
     assert!(survivors.is_empty(), "left running for {home}: {survivors:?}");
 }
 
+/// `twistd procmon`'s twin: a program that dies at once is restarted
+/// after 100, 200, 400, 400 ms (min 0.1 s, max 0.4 s, doubling), its lines
+/// are logged under its name, and SIGINT stops everything: exit 0, no
+/// child left.
+#[tokio::test]
+async fn procmon_example_restarts_with_doubling_delays_and_stops_on_sigint() {
+    use tokio::io::AsyncBufReadExt;
+    let marker = "procmon-example-marker";
+    let script = format!("echo {marker}; exit 1");
+    let mut child = Command::new(example("procmon"))
+        .args([
+            "--minrestartdelay",
+            "0.1",
+            "--maxrestartdelay",
+            "0.4",
+            "--killtime",
+            "2",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdin(ChildFd::Null)
+        .stderr(ChildFd::Parent(2))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start procmon");
+    let mut stdout = tokio::io::BufReader::new(child.take_reader(1).expect("stdout")).lines();
+    let (mut delays, mut logged) = (Vec::new(), 0);
+    let read = async {
+        while delays.len() < 4 {
+            let line = stdout.next_line().await.expect("read").expect("procmon ended early");
+            if line == format!("[sh] {marker}") {
+                logged += 1;
+            }
+            if let Some(delay) = line.strip_prefix("[sh] exit code 1; restarting in ") {
+                delays.push(delay.to_owned());
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read).await.expect("procmon never restarted 4 times");
+    assert_eq!(delays, ["100ms", "200ms", "400ms", "400ms"]);
+    assert!(logged >= 4, "{logged} lines logged");
+    child.signal("INT").expect("signal procmon");
+    let rest = async {
+        let mut rest = Vec::new();
+        while let Some(line) = stdout.next_line().await.expect("read") {
+            rest.push(line);
+        }
+        rest
+    };
+    let rest = tokio::time::timeout(Duration::from_secs(30), rest).await.expect("procmon did not stop");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exit").expect("wait");
+    assert!(status.success(), "{status}");
+    assert!(processes_mentioning(marker).is_empty(), "{:?}", processes_mentioning(marker));
+}
+
 /// Every example file is built and run: it is listed as an `[[example]]`
 /// in this package's `Cargo.toml` (cargo does not find examples kept beside
 /// the manifest on its own) and a test in this file runs it by name.

@@ -2,8 +2,57 @@
 //! `twisted.runner.procmon` on tokio, with the restart policies of
 //! supervisord, systemd and pm2.
 //!
-//! This first layer touches no process. It is what the supervisor's actor
-//! is built on:
+//! A [`Supervisor`] is a cheap, cloneable handle to one task that owns
+//! every program ([`ProgramSpec`]: a name, a procwire
+//! [`Command`](procwire_core::Command), a [`RestartSpec`], a
+//! [`StopPolicy`], autostart, a [`LogSpec`]). Commands (`add`, `remove`,
+//! `start`, `stop`, `restart`, `restart_all`, `signal`, `shutdown`) resolve
+//! once they have taken effect; [`Supervisor::watch`] reads a program's
+//! [`Status`] without the task; every state change is an [`Event`] and
+//! every output line a [`LogLine`], on broadcast channels read through a
+//! [`Subscription`] (`recv`, or a `Stream`), and each line also goes to
+//! the program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes
+//! up for a command, a child's exit, a pipe's readiness or a policy timer,
+//! never to poll; when the last handle is dropped it shuts everything
+//! down and ends.
+//!
+//! # Example
+//!
+//! Two programs, one crashing every time (restarted after 100 ms, 200 ms,
+//! 400 ms...), their events printed:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use procwire_core::Command;
+//! use procwire_supervisor::{Backoff, ProgramSpec, RestartSpec, Supervisor};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (supervisor, _task) = Supervisor::new();
+//!     let mut events = supervisor.events().await?;
+//!
+//!     let mut sleeper = Command::new("sleep");
+//!     sleeper.arg("1000");
+//!     supervisor.add(ProgramSpec::new("sleeper", sleeper)).await?;
+//!
+//!     let mut crasher = Command::new("sh");
+//!     crasher.args(["-c", "echo about to crash; exit 1"]);
+//!     let mut restart = RestartSpec::new();
+//!     restart.backoff(Backoff::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(5))?);
+//!     let mut crashing = ProgramSpec::new("crasher", crasher);
+//!     crashing.restart(restart);
+//!     supervisor.add(crashing).await?;
+//!
+//!     loop {
+//!         let e = events.recv().await?;
+//!         println!("{} #{} pid {:?}: {:?} -> {:?} ({:?})", e.program, e.incarnation, e.pid, e.from, e.to, e.cause);
+//!     }
+//! }
+//! ```
+//!
+//! # The layer beneath
+//!
+//! The actor is built on a layer that touches no process:
 //!
 //! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
 //!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
@@ -21,13 +70,13 @@
 //! All time is [`tokio::time::Instant`], so the supervisor can be tested
 //! under tokio's paused clock.
 //!
-//! Settings follow one rule: bags of settings ([`RestartSpec`],
+//! Settings follow one rule: bags of settings ([`ProgramSpec`], [`RestartSpec`],
 //! [`LogSpec`]) have `&mut self` setters and `get_` getters, as
 //! `std::process::Command`; values with rules of their own ([`Backoff`],
 //! [`StartLimit`], and core's [`StopPolicy`]) are checked when built and
 //! refined by consuming `with_` methods.
 //!
-//! # Example
+//! ## The policy alone
 //!
 //! A program that always dies at once under supervisord's defaults is
 //! spawned at 0, 1, 3 and 6 s, then fails:
@@ -57,17 +106,27 @@
 
 pub use backoff::Backoff;
 pub use error::SpecError;
+pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
+pub use program::ProgramSpec;
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
+pub use stream::{Lagged, Subscription};
+pub use supervisor::{Error, Supervisor};
 
+mod actor;
 mod backoff;
 mod error;
+mod event;
 mod exit;
+mod incarnation;
 mod lines;
 mod policy;
+mod program;
 mod spec;
 mod state;
+mod stream;
+mod supervisor;

@@ -1,0 +1,61 @@
+//! The commands that need more than a line: `signal`, `add`.
+
+use std::sync::Arc;
+
+use procwire_core::Signal;
+use tokio::sync::mpsc;
+
+use super::{Actor, Program};
+use crate::event::{Cause, Status, Trigger};
+use crate::policy::StartKind;
+use crate::program::ProgramSpec;
+use crate::state::State;
+use crate::supervisor::{Error, Reply};
+
+impl Actor {
+    /// Sends `sig` to the live process, or in group scope to its group
+    /// (through the waiter task).
+    pub(super) fn signal(&self, name: &str, sig: Signal, reply: Reply<()>) {
+        let live = match self.get(name) {
+            Ok(p) => p.live.as_ref(),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let not_running = || Error::NotRunning(name.into());
+        if let Some(group) = live.and_then(|l| l.group.as_ref()) {
+            if let Err(mpsc::error::SendError((_, reply))) = group.send((sig, reply)) {
+                let _ = reply.send(Err(not_running()));
+            }
+            return;
+        }
+        let result = live.and_then(|l| l.signal.as_ref()).ok_or_else(not_running).and_then(|handle| {
+            handle.signal(sig).map_err(|e| Error::Signal { program: name.into(), source: Arc::new(e) })
+        });
+        let _ = reply.send(result);
+    }
+
+    pub(super) fn get(&self, name: &str) -> Result<&Program, Error> {
+        self.programs.get(name).ok_or_else(|| Error::UnknownProgram(name.into()))
+    }
+
+    pub(super) fn add(&mut self, spec: ProgramSpec) -> Result<Status, Error> {
+        if self.shutdown.is_some() {
+            return Err(Error::ShutDown);
+        }
+        if self.programs.contains_key(&spec.name) {
+            return Err(Error::Duplicate(spec.name.to_string()));
+        }
+        spec.log.validate()?;
+        let (name, autostart) = (spec.name.clone(), spec.autostart);
+        let mut program = Program::new(spec);
+        program.set(&self.events, State::Stopped, Cause::Added);
+        self.programs.insert(name.clone(), program);
+        if autostart {
+            // A spawn error is an event and a backoff; the add succeeded.
+            let _ = self.spawn(&name, Trigger::Autostart, StartKind::Manual);
+        }
+        Ok(self.programs[&name].snapshot())
+    }
+}

@@ -1,0 +1,160 @@
+//! What the supervisor tells: state changes ([`Event`]), output lines
+//! ([`LogLine`]) and snapshots ([`Status`]).
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use procwire_core::ExitStatus;
+
+use crate::lines::Line;
+use crate::policy::Decision;
+use crate::state::{AfterStop, State};
+
+/// One state change of one program, on the [`events`](crate::Supervisor::events)
+/// channel.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Event {
+    /// The program's name.
+    pub program: Arc<str>,
+    /// The incarnation the change belongs to: 1 for the first spawn
+    /// attempt, one more at each attempt (a failed spawn too); 0 before any.
+    pub incarnation: u64,
+    /// The incarnation's pid, when a process was spawned (on the events
+    /// that tell how it ended too).
+    pub pid: Option<u32>,
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+    /// Why.
+    pub cause: Cause,
+    /// When (tokio's clock, so paused time applies).
+    pub at: tokio::time::Instant,
+}
+
+/// Why a program changed state.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Cause {
+    /// Added to the supervisor (`Stopped`, the first event of a program).
+    Added,
+    /// A spawn begins (`-> Starting`), for this reason.
+    Start(Trigger),
+    /// The program is ready (`Starting -> Running`; at once, for now: no
+    /// readiness protocol yet).
+    Ready,
+    /// The incarnation ended by itself and the policy decided what follows.
+    Exited {
+        /// How it ended.
+        status: ExitStatus,
+        /// What the policy decided (the delay of a restart, the reason to
+        /// stay down, the limit reached).
+        decision: Decision,
+    },
+    /// The program could not be spawned: a counted attempt, decided as a
+    /// failure (procmon's bug 4: never a panic, never forgotten).
+    SpawnFailed {
+        /// The error, with its [`SpawnStep`](procwire_core::SpawnStep).
+        error: Arc<procwire_core::Error>,
+        /// What the policy decided.
+        decision: Decision,
+    },
+    /// Waiting for the incarnation failed (should not happen); decided as
+    /// a failure.
+    WaitFailed {
+        /// The error.
+        error: Arc<io::Error>,
+        /// What the policy decided.
+        decision: Decision,
+    },
+    /// A stop was asked for (`stop`, `restart`, `remove`, shutdown): the
+    /// ladder runs (`-> Stopping`), or a pending restart is cancelled.
+    StopRequested(AfterStop),
+    /// The stop that was asked for is complete: every process reaped.
+    Stopped(StopOutcome),
+    /// A stop asked for while nothing ran (`Backoff`, `Exited`,
+    /// `Failed -> Stopped`), or `remove` of a program that was not running.
+    Cancelled,
+}
+
+/// What started an incarnation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Trigger {
+    /// `add` of a program with `autostart`.
+    Autostart,
+    /// `start`.
+    Command,
+    /// `restart` (or `restart_all`).
+    Restart,
+    /// The backoff delay passed.
+    Backoff,
+    /// The start limit's `retry_after` passed (`Failed -> Starting`).
+    RetryAfter,
+}
+
+/// One line of output (or one piece of a long line) of one incarnation,
+/// on the [`logs`](crate::Supervisor::logs) channel.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LogLine {
+    /// The program's name.
+    pub program: Arc<str>,
+    /// The incarnation that wrote it.
+    pub incarnation: u64,
+    /// Its pid.
+    pub pid: u32,
+    /// The child fd it came from (1 for stdout, 2 for stderr ...).
+    pub fd: i32,
+    /// The line.
+    pub line: Line,
+}
+
+/// A snapshot of one program, from [`status`](crate::Supervisor::status)
+/// or a [`watch`](crate::Supervisor::watch) channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The program's name.
+    pub name: Arc<str>,
+    /// Where it is.
+    pub state: State,
+    /// The last incarnation (0: never started).
+    pub incarnation: u64,
+    /// The live incarnation's pid.
+    pub pid: Option<u32>,
+    /// How the last incarnation ended.
+    pub last_exit: Option<ExitStatus>,
+    /// Quick deaths in a row (the policy's count).
+    pub attempts: u32,
+    /// In `Backoff` (or `Failed` with a `retry_after`): the wait before the
+    /// next start, as decided.
+    pub next_start_in: Option<Duration>,
+}
+
+/// What [`shutdown`](crate::Supervisor::shutdown) did.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Each program that was running, with how its stop ended.
+    pub stopped: Vec<(Arc<str>, StopOutcome)>,
+}
+
+impl ShutdownReport {
+    /// The programs that needed the final signal (their grace ran out).
+    pub fn forced(&self) -> impl Iterator<Item = &str> + '_ {
+        self.stopped.iter().filter(|(_, s)| s.final_signal_sent).map(|(name, _)| &**name)
+    }
+}
+
+/// How a stop that was asked for ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopOutcome {
+    /// The incarnation's exit status (`None` if waiting for it failed).
+    pub status: Option<ExitStatus>,
+    /// Whether the grace ran out and the final signal was sent.
+    pub final_signal_sent: bool,
+}

@@ -1,0 +1,232 @@
+//! One incarnation of a program: the spawn, the task that waits for its
+//! exit (or stops it), and the tasks that drain its output pipes into
+//! lines.
+
+use std::io;
+use std::sync::Arc;
+
+use procwire_core::{
+    Child, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::event::LogLine;
+use crate::lines::{LineSplitter, LogSpec};
+use crate::program::Sink;
+use crate::supervisor::{Error, Reply};
+
+/// What the tasks tell the actor.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The incarnation is over: it exited by itself, or the stop asked
+    /// for completed.
+    Ended { program: Arc<str>, incarnation: u64, end: End },
+    /// A backoff or `retry_after` timer passed.
+    Timer { program: Arc<str>, generation: u64 },
+}
+
+/// How an incarnation ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// By itself (in group scope, after the members that outlived it were
+    /// swept).
+    Exited(io::Result<ExitStatus>),
+    /// Stopped because the actor asked.
+    Stopped(io::Result<Stopped>),
+}
+
+/// The actor's side of a live incarnation.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) pid: u32,
+    pub(crate) signal: Option<SignalHandle>,
+    /// Dropping or sending asks the incarnation to stop.
+    pub(crate) stop: Option<oneshot::Sender<()>>,
+    /// Group scope: signals for the whole group, sent by the waiter task
+    /// (which knows whether the leader is still unreaped).
+    pub(crate) group: Option<mpsc::UnboundedSender<GroupSignal>>,
+}
+
+/// A signal for a program's whole group, and who waits for the answer.
+pub(crate) type GroupSignal = (Signal, Reply<()>);
+
+/// Everything an incarnation needs from the actor.
+pub(crate) struct Ctx<'a> {
+    pub(crate) program: &'a Arc<str>,
+    pub(crate) incarnation: u64,
+    pub(crate) command: &'a Command,
+    pub(crate) policy: StopPolicy,
+    pub(crate) log: &'a LogSpec,
+    pub(crate) sink: Option<&'a Sink>,
+    pub(crate) tasks: &'a mut JoinSet<()>,
+    pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
+    pub(crate) lines: &'a broadcast::Sender<LogLine>,
+}
+
+/// Spawns the incarnation and its tasks (the waiter and one drain per
+/// output pipe) into `ctx.tasks`.
+pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
+    let mut command = ctx.command.clone();
+    command.kill_on_drop(true);
+    if ctx.policy.scope == StopScope::Group {
+        command.process_group(0);
+    }
+    let mut child = command.spawn_with(StdioDefaults::Twisted)?;
+    let pid = child.id().expect("a child just spawned has a pid");
+    // fd 0 (and any input pipe): closed at once, the child reads EOF.
+    drop(child.take_writers());
+    let out = |fd: i32| {
+        let logged = ctx.log.get_fds().any(|f| f == fd);
+        logged.then(|| Out { tx: ctx.lines.clone(), max: ctx.log.get_max_line(), sink: ctx.sink.cloned() })
+    };
+    let meta = || Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
+    for reader in child.take_readers() {
+        let fd = reader.child_fd();
+        ctx.tasks.spawn(drain(reader, fd, meta(), out(fd)));
+    }
+    // A terminal's output is logged as fd 1's.
+    if let Some(pty) = child.take_pty() {
+        ctx.tasks.spawn(drain(pty, 1, meta(), out(1)));
+    }
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (group_tx, group_rx) = match ctx.policy.scope {
+        StopScope::Group => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    let signal = child.signal_handle();
+    let reports = ctx.reports.clone();
+    let program = ctx.program.clone();
+    let incarnation = ctx.incarnation;
+    let policy = ctx.policy;
+    ctx.tasks.spawn(async move {
+        let end = run(child, stop_rx, group_rx, policy, &program).await;
+        let _ = reports.send(Report::Ended { program, incarnation, end });
+    });
+    Ok(Live { pid, signal, stop: Some(stop_tx), group: group_tx })
+}
+
+/// Waits for the exit, or for a stop request (the sender sending or being
+/// dropped), then runs the stop ladder. Meanwhile, in group scope, sends
+/// the signals asked for to the whole group.
+async fn run(
+    mut child: Child,
+    mut stop: oneshot::Receiver<()>,
+    mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    policy: StopPolicy,
+    program: &str,
+) -> End {
+    let group = policy.scope == StopScope::Group;
+    let exited = loop {
+        tokio::select! {
+            status = exited(&mut child, group) => break status,
+            _ = &mut stop => {
+                let end = End::Stopped(child.stop(&policy).await);
+                refuse(signals, program);
+                return end;
+            }
+            Some((sig, reply)) = next_signal(&mut signals) => {
+                let sent = child.signal_group(sig);
+                let _ = reply.send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
+            }
+        }
+    };
+    refuse(signals, program);
+    match exited {
+        // The leader is a zombie still: its group id cannot be reused while
+        // the members that outlived it are swept.
+        Ok(status) if group => End::Exited(child.stop(&policy).await.map(|s| s.status).or(Ok(status))),
+        other => End::Exited(other),
+    }
+}
+
+async fn next_signal(signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>) -> Option<GroupSignal> {
+    match signals {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Once the incarnation is ending: signals still asked for find nobody.
+fn refuse(signals: Option<mpsc::UnboundedReceiver<GroupSignal>>, program: &str) {
+    let Some(mut rx) = signals else { return };
+    rx.close();
+    while let Ok((_, reply)) = rx.try_recv() {
+        let _ = reply.send(Err(Error::NotRunning(program.into())));
+    }
+}
+
+/// The exit: reaped in process scope; seen and not reaped in group scope.
+async fn exited(child: &mut Child, group: bool) -> io::Result<ExitStatus> {
+    if group {
+        std::future::poll_fn(|cx| child.poll_exited(cx)).await
+    } else {
+        child.wait().await
+    }
+}
+
+#[derive(Debug)]
+struct Meta {
+    program: Arc<str>,
+    incarnation: u64,
+    pid: u32,
+}
+
+/// Where a logged pipe's lines go.
+#[derive(Debug)]
+struct Out {
+    tx: broadcast::Sender<LogLine>,
+    max: usize,
+    sink: Option<Sink>,
+}
+
+/// Reads `reader` to its end; with `out`, splits what it reads into lines
+/// for the sink and the broadcast channel (sent whether anyone listens or
+/// not).
+async fn drain(mut reader: impl AsyncRead + Unpin, fd: i32, meta: Meta, mut out: Option<Out>) {
+    let mut splitter = out.as_ref().map(|out| LineSplitter::new(out.max));
+    // Small while the program is quiet (a thousand idle programs hold
+    // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
+                    s.push(&buf[..n]);
+                    send(s, out, &meta, fd);
+                }
+                if n == buf.len() && n < 64 * 1024 {
+                    buf.resize(2 * n, 0);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
+        s.finish();
+        send(s, out, &meta, fd);
+    }
+}
+
+/// Sends the complete lines `splitter` holds. A sink that panics is
+/// dropped for the rest of the pipe; the pipe is still drained, and the
+/// lines still broadcast.
+fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &Meta, fd: i32) {
+    while let Some(line) = splitter.next_line() {
+        let line =
+            LogLine { program: meta.program.clone(), incarnation: meta.incarnation, pid: meta.pid, fd, line };
+        if let Some(sink) = &out.sink {
+            let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
+            if std::panic::catch_unwind(call).is_err() {
+                out.sink = None;
+            }
+        }
+        let _ = out.tx.send(line);
+    }
+}

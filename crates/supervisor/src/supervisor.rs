@@ -1,0 +1,313 @@
+//! The handle: a cloneable `mpsc::Sender` to the actor, and the commands.
+
+use std::sync::Arc;
+
+use procwire_core::Signal;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::actor::Actor;
+use crate::error::SpecError;
+use crate::event::{Event, LogLine, ShutdownReport, Status, StopOutcome};
+use crate::program::ProgramSpec;
+use crate::stream::Subscription;
+
+/// What a command can fail with.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No program has this name.
+    #[error("no program named {0:?}")]
+    UnknownProgram(String),
+    /// A program with this name exists already.
+    #[error("a program named {0:?} exists already")]
+    Duplicate(String),
+    /// The supervisor is shutting down (or has shut down): nothing starts.
+    #[error("the supervisor is shut down")]
+    ShutDown,
+    /// The program's settings cannot work.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A start that was asked for could not spawn the program; the
+    /// program is in `Backoff` (or wherever its policy sent it) and is
+    /// retried as any failed attempt.
+    #[error("program {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why, with the spawn step.
+        #[source]
+        source: Arc<procwire_core::Error>,
+    },
+    /// The program has no live process to signal.
+    #[error("program {0:?} is not running")]
+    NotRunning(String),
+    /// The signal could not be sent.
+    #[error("program {program:?}: {source}")]
+    Signal {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: Arc<procwire_core::Error>,
+    },
+}
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+/// A command to the actor.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    Add(Box<ProgramSpec>, Reply<Status>),
+    Remove(String, Reply<Option<StopOutcome>>),
+    Start(String, Reply<Status>),
+    Stop(String, Reply<Option<StopOutcome>>),
+    Restart(String, Reply<Status>),
+    RestartAll(oneshot::Sender<Vec<oneshot::Receiver<Result<Status, Error>>>>),
+    Signal(String, Signal, Reply<()>),
+    Status(String, Reply<Status>),
+    Statuses(oneshot::Sender<Vec<Status>>),
+    Watch(String, Reply<watch::Receiver<Status>>),
+    Events(oneshot::Sender<broadcast::Receiver<Event>>),
+    Logs(oneshot::Sender<broadcast::Receiver<LogLine>>),
+    Shutdown(oneshot::Sender<ShutdownReport>),
+}
+
+/// A handle to a supervisor: one task that owns every program, their
+/// incarnations and timers. Cheap to clone, `Send + Sync`; each command
+/// goes to the task and resolves once it has taken effect.
+///
+/// When the last handle is dropped, the task shuts everything down in
+/// the background (as [`shutdown`](Self::shutdown), whose report nobody
+/// reads) and ends; the [`JoinHandle`] from [`new`](Self::new) resolves then.
+///
+/// See the [crate documentation](crate) for an example.
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    tx: mpsc::Sender<Cmd>,
+}
+
+/// Room in the command channel.
+const COMMANDS: usize = 64;
+
+impl Supervisor {
+    /// Events kept for a slow [`events`](Self::events) receiver before it lags.
+    pub const EVENT_CAPACITY: usize = 1024;
+    /// Lines kept for a slow [`logs`](Self::logs) receiver before it lags.
+    pub const LOG_CAPACITY: usize = 4096;
+
+    /// A supervisor with no program, and its task.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (it spawns its task). The runtime needs IO
+    /// and time enabled.
+    pub fn new() -> (Supervisor, JoinHandle<()>) {
+        Supervisor::with_capacity(Supervisor::EVENT_CAPACITY, Supervisor::LOG_CAPACITY)
+    }
+
+    /// [`new`](Self::new), keeping `events` events and `lines` log lines
+    /// for slow receivers (at least 1 each).
+    ///
+    /// # Panics
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_capacity(events: usize, lines: usize) -> (Supervisor, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(COMMANDS);
+        let task = tokio::spawn(Actor::new(rx, events.max(1), lines.max(1)).run());
+        (Supervisor { tx }, task)
+    }
+
+    async fn call<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(cmd(reply)).await.map_err(|_| Error::ShutDown)?;
+        rx.await.map_err(|_| Error::ShutDown)
+    }
+
+    async fn ask<T>(&self, cmd: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, Error> {
+        self.call(cmd).await?
+    }
+
+    /// Adds a program; with autostart, starts it (resolving once spawned,
+    /// or once its spawn failed: the program is then in `Backoff`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Duplicate`], [`Error::Spec`] (its [`LogSpec`](crate::LogSpec)),
+    /// [`Error::ShutDown`].
+    pub async fn add(&self, spec: ProgramSpec) -> Result<Status, Error> {
+        self.ask(|r| Cmd::Add(Box::new(spec), r)).await
+    }
+
+    /// Removes a program: stops it first (the ladder), cancels a pending
+    /// restart (procmon's bug 3: no spawn after). Resolves once it is gone,
+    /// with how the running incarnation stopped, if one ran.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::ShutDown`].
+    pub async fn remove(&self, name: &str) -> Result<Option<StopOutcome>, Error> {
+        self.ask(|r| Cmd::Remove(name.into(), r)).await
+    }
+
+    /// Starts a program by hand: not counted by the start limit nor
+    /// blocked by it; from `Failed` (or anywhere) the history starts anew.
+    /// A running program is left alone. Resolves once spawned.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::Spawn`], [`Error::ShutDown`].
+    pub async fn start(&self, name: &str) -> Result<Status, Error> {
+        self.ask(|r| Cmd::Start(name.into(), r)).await
+    }
+
+    /// Stops a program with its stop policy, and keeps it stopped
+    /// (procmon's bug 5); a pending restart is cancelled. Resolves once
+    /// reaped, with how it stopped (`None` if nothing ran).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::ShutDown`].
+    pub async fn stop(&self, name: &str) -> Result<Option<StopOutcome>, Error> {
+        self.ask(|r| Cmd::Stop(name.into(), r)).await
+    }
+
+    /// Stops a program, then starts it at once, not counted as a failure
+    /// (procmon's `stopProcess`). A program not running starts at once.
+    /// Resolves once the new incarnation is spawned.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub async fn restart(&self, name: &str) -> Result<Status, Error> {
+        self.ask(|r| Cmd::Restart(name.into(), r)).await
+    }
+
+    /// [`restart`](Self::restart)s, in parallel, every program that is
+    /// running, starting or waiting to restart (procmon's `restartAll`);
+    /// stopped, exited and failed programs stay down. Resolves once each
+    /// is spawned again, with each one's result.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutDown`].
+    pub async fn restart_all(&self) -> Result<Vec<Result<Status, Error>>, Error> {
+        let pending = self.call(Cmd::RestartAll).await?;
+        let mut out = Vec::with_capacity(pending.len());
+        for rx in pending {
+            out.push(rx.await.unwrap_or(Err(Error::ShutDown)));
+        }
+        Ok(out)
+    }
+
+    /// Sends `signal` to the program's live process; when its stop
+    /// policy's scope is [`Group`](procwire_core::StopScope::Group), to its
+    /// whole process group (while the leader is unreaped, so the group id
+    /// cannot belong to anyone else).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::NotRunning`], [`Error::Signal`],
+    /// [`Error::ShutDown`].
+    pub async fn signal(&self, name: &str, signal: Signal) -> Result<(), Error> {
+        self.ask(|r| Cmd::Signal(name.into(), signal, r)).await
+    }
+
+    /// A snapshot of one program.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::ShutDown`].
+    pub async fn status(&self, name: &str) -> Result<Status, Error> {
+        self.ask(|r| Cmd::Status(name.into(), r)).await
+    }
+
+    /// A snapshot of every program, in name order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutDown`].
+    pub async fn statuses(&self) -> Result<Vec<Status>, Error> {
+        self.call(Cmd::Statuses).await
+    }
+
+    /// The program's status as it changes, read without the actor. The
+    /// channel closes when the program is removed (its last value is
+    /// `Removed`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownProgram`], [`Error::ShutDown`].
+    pub async fn watch(&self, name: &str) -> Result<watch::Receiver<Status>, Error> {
+        self.ask(|r| Cmd::Watch(name.into(), r)).await
+    }
+
+    /// Every [`Event`] from now on, through
+    /// [`recv`](Subscription::recv) or as a `Stream`. A subscriber more
+    /// than [`EVENT_CAPACITY`](Self::EVENT_CAPACITY) behind is told how
+    /// many it missed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutDown`].
+    pub async fn events(&self) -> Result<Subscription<Event>, Error> {
+        self.call(Cmd::Events).await.map(Subscription::new)
+    }
+
+    /// Every [`LogLine`] from now on, as [`events`](Self::events). The
+    /// children's pipes are drained whatever the receivers do: a slow one
+    /// lags (and is told so), the child never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutDown`].
+    pub async fn logs(&self) -> Result<Subscription<LogLine>, Error> {
+        self.call(Cmd::Logs).await.map(Subscription::new)
+    }
+
+    /// Stops every program in parallel with its stop policy, cancels every
+    /// pending restart, and resolves once every incarnation is reaped and
+    /// its pipes closed; nothing is spawned once it began. The supervisor
+    /// task then ends: later commands fail with [`Error::ShutDown`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShutDown`] when it was shut down already.
+    pub async fn shutdown(&self) -> Result<ShutdownReport, Error> {
+        self.call(Cmd::Shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::stream::Subscription;
+
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    #[tokio::test]
+    async fn the_handle_is_send_and_sync_and_its_futures_are_send() {
+        let (sup, task) = Supervisor::new();
+        send_sync(&sup);
+        send(sup.add(ProgramSpec::new("p", procwire_core::Command::new("true"))));
+        send(sup.remove("p"));
+        send(sup.start("p"));
+        send(sup.stop("p"));
+        send(sup.restart("p"));
+        send(sup.restart_all());
+        send(sup.signal("p", Signal::TERM));
+        send(sup.status("p"));
+        send(sup.statuses());
+        send(sup.watch("p"));
+        send(sup.events());
+        send(sup.logs());
+        send(sup.shutdown());
+        let events: Subscription<Event> = sup.events().await.unwrap();
+        send_sync(&events);
+        assert!(matches!(sup.status("p").await, Err(Error::UnknownProgram(_))));
+        drop(sup);
+        task.await.unwrap();
+    }
+}

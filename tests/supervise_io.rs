@@ -370,3 +370,71 @@ async fn a_terminals_output_is_logged_as_fd_1() {
     assert_eq!((line.fd, &line.line.bytes[..]), (1, &b"on the terminal\r"[..]));
     sup.shutdown().await.unwrap();
 }
+
+/// Records the supervisor's log events: (program field, message).
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+#[derive(Default)]
+struct Fields(String, String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "program" => self.0 = format!("{value:?}"),
+            "message" => self.1 = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target() == "procwire_supervisor::log"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0.lock().unwrap().push((fields.0, fields.1));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+// Issue #11: with the `tracing` feature (on by default through the
+// facade), a program's lines are `tracing` events with its name as a
+// field, as procmon's LoggingProtocol logs `[name] line`.
+#[test]
+fn lines_are_tracing_events_with_the_program_name() {
+    in_own_process("lines_are_tracing_events_with_the_program_name", || {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        tracing::subscriber::set_global_default(Capture(seen.clone())).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let (sup, _task) = Supervisor::new();
+            let mut events = sup.events().await.unwrap();
+            let mut program = ProgramSpec::new("greeter", sh("echo hello; echo world >&2"));
+            let mut restart = RestartSpec::new();
+            restart.policy(RestartPolicy::Never);
+            program.restart(restart);
+            sup.add(program).await.unwrap();
+            next(&mut events, "greeter", |e| e.to == State::Exited).await;
+            guard(10, "both lines logged", async {
+                while seen.lock().unwrap().len() < 2 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            sup.shutdown().await.unwrap();
+        });
+        let mut seen = seen.lock().unwrap().clone();
+        seen.sort();
+        let want = [("greeter", "[greeter] hello"), ("greeter", "[greeter] world")];
+        let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(seen, want);
+    });
+}

@@ -51,6 +51,35 @@ pub struct ProgramSpec {
 #[derive(Clone)]
 pub(crate) struct Sink(pub(crate) Arc<dyn Fn(&LogLine) + Send + Sync>);
 
+/// The sink a program starts with: with the `tracing` feature (on by
+/// default), each line is an INFO event of target
+/// `procwire_supervisor::log`, with the program's name, incarnation, pid
+/// and fd as fields and `[name] line` as the message, as procmon's
+/// `LoggingProtocol` logs; without it, none. Nothing is formatted unless a
+/// subscriber wants the event.
+fn default_sink() -> Option<Sink> {
+    #[cfg(feature = "tracing")]
+    {
+        Some(Sink(Arc::new(|l: &LogLine| {
+            tracing::info!(
+                target: "procwire_supervisor::log",
+                program = %l.program,
+                incarnation = l.incarnation,
+                pid = l.pid,
+                fd = l.fd,
+                continued = l.line.continued,
+                "[{}] {}",
+                l.program,
+                String::from_utf8_lossy(&l.line.bytes)
+            )
+        })))
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        None
+    }
+}
+
 impl fmt::Debug for Sink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Sink(..)")
@@ -68,7 +97,7 @@ impl ProgramSpec {
             stop: StopPolicy::new(),
             autostart: true,
             log: LogSpec::new(),
-            sink: None,
+            sink: default_sink(),
         }
     }
 
@@ -112,6 +141,13 @@ impl ProgramSpec {
     /// ```
     pub fn sink(&mut self, sink: impl Fn(&LogLine) + Send + Sync + 'static) -> &mut ProgramSpec {
         self.sink = Some(Sink(Arc::new(sink)));
+        self
+    }
+
+    /// No sink: the lines go to the [`logs`](crate::Supervisor::logs)
+    /// channel only (not to `tracing` either).
+    pub fn no_sink(&mut self) -> &mut ProgramSpec {
+        self.sink = None;
         self
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -40,6 +41,13 @@ pub(crate) struct Actor {
     shutdown: Option<(Vec<oneshot::Sender<ShutdownReport>>, ShutdownReport)>,
 }
 
+/// What woke the actor.
+enum Wake {
+    Command(Option<Cmd>),
+    Report(Report),
+    Joined,
+}
+
 impl Actor {
     pub(crate) fn new(rx: mpsc::Receiver<Cmd>, events: usize, lines: usize) -> Actor {
         let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -58,17 +66,32 @@ impl Actor {
     pub(crate) async fn run(mut self) {
         let mut handles = true;
         loop {
-            tokio::select! {
-                cmd = self.rx.recv(), if handles => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    // Every handle is gone: shut down in the background.
-                    None => {
-                        handles = false;
-                        self.begin_shutdown();
+            // One wake-up at a time: a command, a report from an
+            // incarnation or a timer, or a finished task to collect.
+            let wake = std::future::poll_fn(|cx| {
+                if handles {
+                    if let Poll::Ready(cmd) = self.rx.poll_recv(cx) {
+                        return Poll::Ready(Wake::Command(cmd));
                     }
-                },
-                Some(report) = self.reports.recv() => self.report(report),
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+                }
+                if let Poll::Ready(Some(report)) = self.reports.poll_recv(cx) {
+                    return Poll::Ready(Wake::Report(report));
+                }
+                if !self.tasks.is_empty() && self.tasks.poll_join_next(cx).is_ready() {
+                    return Poll::Ready(Wake::Joined);
+                }
+                Poll::Pending
+            })
+            .await;
+            match wake {
+                Wake::Command(Some(cmd)) => self.command(cmd),
+                // Every handle is gone: shut down in the background.
+                Wake::Command(None) => {
+                    handles = false;
+                    self.begin_shutdown();
+                }
+                Wake::Report(report) => self.report(report),
+                Wake::Joined => {}
             }
             if self.shutdown.is_some() && !self.programs.values().any(|p| p.state.is_live()) {
                 break;

@@ -2,8 +2,11 @@
 //! exit (or stops it), and the tasks that drain its output pipes into
 //! lines.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use procwire_core::{
     Child, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
@@ -122,16 +125,38 @@ async fn run(
 ) -> End {
     let group = policy.scope == StopScope::Group;
     let exited = loop {
-        tokio::select! {
-            status = exited(&mut child, group) => break status,
-            _ = &mut stop => {
+        let step = std::future::poll_fn(|cx| {
+            // The exit: reaped in process scope; seen and not reaped in
+            // group scope.
+            let exit = if group { child.poll_exited(cx) } else { child.poll_wait(cx) };
+            if let Poll::Ready(status) = exit {
+                return Poll::Ready(Step::Exited(status));
+            }
+            // Sent, or the sender dropped: both ask for the stop.
+            if Pin::new(&mut stop).poll(cx).is_ready() {
+                return Poll::Ready(Step::Stop);
+            }
+            if let Some(rx) = &mut signals {
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(signal)) => return Poll::Ready(Step::Signal(signal)),
+                    Poll::Ready(None) => signals = None,
+                    Poll::Pending => {}
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match step {
+            Step::Exited(status) => break status,
+            Step::Stop => {
                 let end = End::Stopped(child.stop(&policy).await);
                 refuse(signals, program);
                 return end;
             }
-            Some((sig, reply)) = next_signal(&mut signals) => {
+            Step::Signal((sig, reply)) => {
                 let sent = child.signal_group(sig);
-                let _ = reply.send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
+                let _ = reply
+                    .send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
             }
         }
     };
@@ -144,11 +169,11 @@ async fn run(
     }
 }
 
-async fn next_signal(signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>) -> Option<GroupSignal> {
-    match signals {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+/// What the waiter woke up for.
+enum Step {
+    Exited(io::Result<ExitStatus>),
+    Stop,
+    Signal(GroupSignal),
 }
 
 /// Once the incarnation is ending: signals still asked for find nobody.
@@ -157,15 +182,6 @@ fn refuse(signals: Option<mpsc::UnboundedReceiver<GroupSignal>>, program: &str) 
     rx.close();
     while let Ok((_, reply)) = rx.try_recv() {
         let _ = reply.send(Err(Error::NotRunning(program.into())));
-    }
-}
-
-/// The exit: reaped in process scope; seen and not reaped in group scope.
-async fn exited(child: &mut Child, group: bool) -> io::Result<ExitStatus> {
-    if group {
-        std::future::poll_fn(|cx| child.poll_exited(cx)).await
-    } else {
-        child.wait().await
     }
 }
 

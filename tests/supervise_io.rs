@@ -177,7 +177,8 @@ fn crash_loops_then_shutdown_leave_nothing_behind() {
             for i in 0..200 {
                 sup.add(spec(&format!("loop{i}"), Command::new("true"), Backoff::none())).await.unwrap();
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // Crash-looping with zero delay for 5 s.
+            tokio::time::sleep(Duration::from_secs(5)).await;
             let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
             assert_eq!(report.forced().count(), 0);
             let (mut spawns, mut missed) = (0, 0);
@@ -211,21 +212,21 @@ fn idle_programs_cost_no_cpu_and_little_memory() {
             // Warm up (the runtime, the reaper, the allocator), then count.
             sup.add(ProgramSpec::new("warm", Command::new("sleep").arg("1000").clone())).await.unwrap();
             let rss_before = rss();
-            for i in 0..200 {
+            for i in 0..1000 {
                 let program = ProgramSpec::new(format!("idle{i}"), Command::new("sleep").arg("1000").clone());
                 assert_eq!(sup.add(program).await.unwrap().state, State::Running);
             }
             tokio::time::sleep(ms(500)).await;
-            let per_program = rss().saturating_sub(rss_before) / 200;
+            let per_program = rss().saturating_sub(rss_before) / 1000;
             println!("memory per idle program: {per_program} bytes");
             assert!(per_program < 32 * 1024, "{per_program} bytes per program");
             let before = cpu_time();
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(Duration::from_secs(10));
             let spent = cpu_time() - before;
             println!("cpu while idle: {spent:?}");
-            assert!(spent < ms(10), "{spent:?} of CPU in 3 s with 200 idle programs");
+            assert!(spent < ms(10), "{spent:?} of CPU in 10 s with 1,000 idle programs");
             let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
-            assert_eq!(report.stopped.len(), 201);
+            assert_eq!(report.stopped.len(), 1001);
         });
     });
 }

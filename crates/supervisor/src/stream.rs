@@ -6,7 +6,10 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio_util::sync::ReusableBoxFuture;
 
 /// What [`events`](crate::Supervisor::events) and
@@ -21,6 +24,12 @@ use tokio_util::sync::ReusableBoxFuture;
 /// gives `RecvError::Closed`) once the supervisor's task has ended and
 /// every item was taken.
 pub struct Subscription<T> {
+    /// The receiver while no wait is in flight: items already in the
+    /// channel are taken with `try_recv`, no future involved (a burst of
+    /// lines costs one channel slot each, nothing more).
+    rx: Option<broadcast::Receiver<T>>,
+    /// The wait for the next item once the channel was empty; it holds the
+    /// receiver until it completes.
     next: ReusableBoxFuture<'static, (Result<T, RecvError>, broadcast::Receiver<T>)>,
 }
 
@@ -38,7 +47,7 @@ async fn next<T: Clone + Send + 'static>(
 
 impl<T: Clone + Send + 'static> Subscription<T> {
     pub(crate) fn new(rx: broadcast::Receiver<T>) -> Subscription<T> {
-        Subscription { next: ReusableBoxFuture::new(next(rx)) }
+        Subscription { rx: Some(rx), next: ReusableBoxFuture::new(std::future::pending()) }
     }
 
     /// The next item, as `broadcast::Receiver::recv`.
@@ -58,8 +67,21 @@ impl<T: Clone + Send + 'static> Subscription<T> {
 
     /// The poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        if let Some(rx) = &mut self.rx {
+            match rx.try_recv() {
+                Ok(item) => return Poll::Ready(Ok(item)),
+                Err(TryRecvError::Lagged(n)) => return Poll::Ready(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) => {
+                    let rx = self.rx.take().expect("checked above");
+                    self.next.set(next(rx));
+                }
+            }
+        }
+        // Not polled again once complete: `rx` is back, and the next wait
+        // replaces it.
         let (item, rx) = ready!(self.next.poll(cx));
-        self.next.set(next(rx));
+        self.rx = Some(rx);
         Poll::Ready(item)
     }
 }

@@ -21,8 +21,11 @@ use crate::pipe::{ChildReader, ChildWriter};
 /// `TryFrom<ChildWriter>`), which is how a shell pipeline is built; see
 /// [`ChildReader`].
 ///
-/// The default map is Twisted's `{0: "w", 1: "r", 2: "r"}`. Child fds not
-/// in the map are closed in the child, close-on-exec or not.
+/// Fds 0, 1 and 2 left unset get the spawning consumer's
+/// [`StdioDefaults`](crate::StdioDefaults) (`{0: "w", 1: "r", 2: 2}` for
+/// [`Command::spawn`](crate::Command::spawn), Twisted's
+/// `{0: "w", 1: "r", 2: "r"}` for the protocol driver). Child fds not in
+/// the map are closed in the child, close-on-exec or not.
 ///
 /// # Example
 ///

@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use procwire::{Child, Command, Error, Signal, StopLadder, StopPolicy, StopScope};
-use procwire_tests::{guard, is_dead, pw_child, zombie_children};
+use procwire_tests::{group_members, guard, is_dead, pw_child, zombie_children};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[test]
@@ -124,7 +124,7 @@ fn group_scope_leaves_no_member_of_the_group_alive() {
         let pgid = child.id().unwrap();
         let mut lines = lines(&mut child);
         let sleeps = [next_pid(&mut lines).await, next_pid(&mut lines).await];
-        assert_eq!(live_members(pgid).len(), 3, "the shell and its two sleeps");
+        assert_eq!(group_members(pgid).len(), 3, "the shell and its two sleeps");
         let policy = StopPolicy::new().with_grace(Duration::from_secs(5)).with_scope(StopScope::Group);
         let started = Instant::now();
         let stopped = guard(10, "group stop", child.stop(&policy)).await.unwrap();
@@ -134,7 +134,7 @@ fn group_scope_leaves_no_member_of_the_group_alive() {
         for pid in sleeps {
             assert!(is_dead(pid), "sleep {pid} outlived the stop");
         }
-        assert_eq!(live_members(pgid), Vec::<u32>::new());
+        assert_eq!(group_members(pgid), Vec::<u32>::new());
         assert_eq!(zombie_children(), Vec::<u32>::new());
     });
 }
@@ -158,7 +158,7 @@ fn group_scope_stops_a_member_that_outlived_the_leader() {
         let stopped = guard(10, "group stop", child.stop(&policy)).await.unwrap();
         assert!(is_dead(sleep), "the background sleep is gone when stop() returns");
         assert_eq!((stopped.status.code(), stopped.final_signal_sent), (Some(0), false));
-        assert_eq!(live_members(pgid), Vec::<u32>::new());
+        assert_eq!(group_members(pgid), Vec::<u32>::new());
         assert_eq!(child.id(), None, "the leader is reaped");
         assert_eq!(zombie_children(), Vec::<u32>::new());
     });
@@ -186,7 +186,7 @@ fn group_scope_kills_a_surviving_member_after_the_grace() {
         assert!(is_dead(member), "the member is gone when stop() returns");
         assert_eq!((stopped.status.code(), stopped.final_signal_sent), (Some(0), true));
         assert!(elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(2), "{elapsed:?}");
-        assert_eq!(live_members(pgid), Vec::<u32>::new());
+        assert_eq!(group_members(pgid), Vec::<u32>::new());
         assert_eq!(zombie_children(), Vec::<u32>::new());
     });
 }
@@ -237,21 +237,4 @@ async fn next_line(lines: &mut tokio::io::Lines<BufReader<procwire::ChildReader>
 async fn next_pid(lines: &mut tokio::io::Lines<BufReader<procwire::ChildReader>>) -> u32 {
     let line = next_line(lines).await;
     line.trim().parse().unwrap_or_else(|_| panic!("a pid, got {line:?}"))
-}
-
-/// Pids in process group `pgid` that are not zombies, from `/proc`.
-fn live_members(pgid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut pids = Vec::new();
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) && !matches!(fields[0], "Z" | "X")
-        {
-            pids.push(pid);
-        }
-    }
-    pids
 }

@@ -9,7 +9,7 @@ use procwire::{Command, Signal, SpawnStep, StopPolicy, StopScope};
 use procwire_supervisor::{
     Backoff, Cause, Decision, ProgramSpec, RestartPolicy, RestartSpec, StartLimit, State, Supervisor, Trigger,
 };
-use procwire_tests::{guard, pw_child};
+use procwire_tests::{group_members, guard, pw_child};
 use tokio::time::Instant;
 
 #[path = "supervise_common.rs"]

@@ -73,23 +73,6 @@ impl TriggerOf for Event {
     }
 }
 
-/// Live (not zombie) members of process group `pgid`.
-pub(crate) fn group_members(pgid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut pids = Vec::new();
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) == Some(pgid) && !matches!(fields[0], "Z" | "X")
-        {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
 /// The next event into `to`, with no timer of its own (under paused time
 /// a guard's timer would let the clock jump while a child dies).
 pub(crate) async fn until(rx: &mut Subscription<Event>, to: State) -> Event {

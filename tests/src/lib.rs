@@ -44,32 +44,67 @@ pub fn open_fds() -> Vec<RawFd> {
     fds
 }
 
+/// One process as `/proc/PID/stat` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcStat {
+    /// The pid.
+    pub pid: u32,
+    /// The state letter: `R`, `S`, `Z`...
+    pub state: char,
+    /// The parent's pid.
+    pub ppid: u32,
+    /// The process group.
+    pub pgrp: u32,
+}
+
+impl ProcStat {
+    /// Whether the process is dead: a zombie (or dying), waiting for its
+    /// parent.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// `/proc/PID/stat` of `pid`, if it exists.
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) S ppid pgrp ...": comm may contain spaces, so split after ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat { pid, state, ppid, pgrp })
+}
+
+/// Every process in `/proc` (those that vanish while it is read are left
+/// out).
+pub fn processes() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter_map(proc_stat).collect()
+}
+
 /// Pids of this process's children that are zombies (state `Z`).
 pub fn zombie_children() -> Vec<u32> {
     let me = std::process::id();
-    let mut zombies = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return zombies };
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // "pid (comm) S ppid ...": comm may contain spaces, so split after ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-        if state == Some("Z") && ppid == Some(me) {
-            zombies.push(pid);
-        }
-    }
-    zombies
+    processes().into_iter().filter(|p| p.ppid == me && p.state == 'Z').map(|p| p.pid).collect()
+}
+
+/// Pids of this process's children, in any state.
+pub fn children() -> Vec<u32> {
+    let me = std::process::id();
+    processes().into_iter().filter(|p| p.ppid == me).map(|p| p.pid).collect()
+}
+
+/// Live (not zombie) members of process group `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    processes().into_iter().filter(|p| p.pgrp == pgid && !p.is_dead()).map(|p| p.pid).collect()
 }
 
 /// Whether process `pid` is dead: gone, or a zombie waiting for its
 /// parent (for a grandchild, that parent is init or a subreaper, not us).
 pub fn is_dead(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return true };
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some("Z" | "X") | None)
+    proc_stat(pid).is_none_or(|p| p.is_dead())
 }
 
 /// Waits (polling `/proc` every 10 ms, for at most 10 s) until `pid` is
@@ -166,22 +201,6 @@ pub fn parse_hex_lines(text: &str) -> Vec<Vec<u8>> {
         out.push(bytes);
     }
     panic!("no end line in {text:?}");
-}
-
-/// Pids of this process's children, in any state.
-pub fn children() -> Vec<u32> {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut pids = Vec::new();
-    for entry in dir.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(me) {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// Runs the test `name` (this very test) in a fresh copy of the test

@@ -11,9 +11,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
+use crate::event::{Cause, Event, ShutdownReport, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
 use crate::incarnation::{self, Ctx, End, Report};
+use crate::logs::LogTx;
 use crate::policy::{decide, Decision, StartKind};
 use crate::state::{AfterStop, State};
 use crate::supervisor::{Cmd, Error, Reply};
@@ -36,7 +37,7 @@ pub(crate) struct Actor {
     reports_tx: mpsc::UnboundedSender<Report>,
     reports: mpsc::UnboundedReceiver<Report>,
     events: broadcast::Sender<Event>,
-    lines: broadcast::Sender<LogLine>,
+    lines: Arc<LogTx>,
     /// Once shutdown began: who waits for it, and what it did.
     shutdown: Option<(Vec<oneshot::Sender<ShutdownReport>>, ShutdownReport)>,
 }
@@ -58,7 +59,7 @@ impl Actor {
             reports_tx,
             reports,
             events: broadcast::channel(events).0,
-            lines: broadcast::channel(lines).0,
+            lines: Arc::new(LogTx::new(lines)),
             shutdown: None,
         }
     }

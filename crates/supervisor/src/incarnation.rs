@@ -12,11 +12,12 @@ use procwire_core::{
     Child, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::event::LogLine;
 use crate::lines::{LineSplitter, LogSpec};
+use crate::logs::{BatchMeta, LogTx};
 use crate::program::Sink;
 use crate::supervisor::{Error, Reply};
 
@@ -65,7 +66,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) sink: Option<&'a Sink>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
-    pub(crate) lines: &'a broadcast::Sender<LogLine>,
+    pub(crate) lines: &'a Arc<LogTx>,
 }
 
 /// Spawns the incarnation and its tasks (the waiter and one drain per
@@ -84,14 +85,14 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         let logged = ctx.log.get_fds().any(|f| f == fd);
         logged.then(|| Out { tx: ctx.lines.clone(), max: ctx.log.get_max_line(), sink: ctx.sink.cloned() })
     };
-    let meta = || Meta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid };
+    let meta = |fd| BatchMeta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid, fd };
     for reader in child.take_readers() {
         let fd = reader.child_fd();
-        ctx.tasks.spawn(drain(reader, fd, meta(), out(fd)));
+        ctx.tasks.spawn(drain(reader, meta(fd), out(fd)));
     }
     // A terminal's output is logged as fd 1's.
     if let Some(pty) = child.take_pty() {
-        ctx.tasks.spawn(drain(pty, 1, meta(), out(1)));
+        ctx.tasks.spawn(drain(pty, meta(1), out(1)));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     let (group_tx, group_rx) = match ctx.policy.scope {
@@ -185,25 +186,17 @@ fn refuse(signals: Option<mpsc::UnboundedReceiver<GroupSignal>>, program: &str) 
     }
 }
 
-#[derive(Debug)]
-struct Meta {
-    program: Arc<str>,
-    incarnation: u64,
-    pid: u32,
-}
-
 /// Where a logged pipe's lines go.
 #[derive(Debug)]
 struct Out {
-    tx: broadcast::Sender<LogLine>,
+    tx: Arc<LogTx>,
     max: usize,
     sink: Option<Sink>,
 }
 
 /// Reads `reader` to its end; with `out`, splits what it reads into lines
-/// for the sink and the broadcast channel (sent whether anyone listens or
-/// not).
-async fn drain(mut reader: impl AsyncRead + Unpin, fd: i32, meta: Meta, mut out: Option<Out>) {
+/// for the sink and the log channel (the lines of one read in one batch).
+async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, mut out: Option<Out>) {
     let mut splitter = out.as_ref().map(|out| LineSplitter::new(out.max));
     // Small while the program is quiet (a thousand idle programs hold
     // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.
@@ -214,7 +207,7 @@ async fn drain(mut reader: impl AsyncRead + Unpin, fd: i32, meta: Meta, mut out:
             Ok(n) => {
                 if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
                     s.push(&buf[..n]);
-                    send(s, out, &meta, fd);
+                    send(s, out, &meta);
                 }
                 if n == buf.len() && n < 64 * 1024 {
                     buf.resize(2 * n, 0);
@@ -226,23 +219,32 @@ async fn drain(mut reader: impl AsyncRead + Unpin, fd: i32, meta: Meta, mut out:
     }
     if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
         s.finish();
-        send(s, out, &meta, fd);
+        send(s, out, &meta);
     }
 }
 
-/// Sends the complete lines `splitter` holds. A sink that panics is
-/// dropped for the rest of the pipe; the pipe is still drained, and the
-/// lines still broadcast.
-fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &Meta, fd: i32) {
+/// Sends the complete lines `splitter` holds, to the sink one by one and
+/// to the channel in one batch. A sink that panics is dropped for the
+/// rest of the pipe; the pipe is still drained, and the lines still sent.
+fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
+    let listened = out.tx.listened();
+    let mut batch = Vec::new();
     while let Some(line) = splitter.next_line() {
-        let line =
-            LogLine { program: meta.program.clone(), incarnation: meta.incarnation, pid: meta.pid, fd, line };
-        if let Some(sink) = &out.sink {
-            let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
-            if std::panic::catch_unwind(call).is_err() {
-                out.sink = None;
+        let line = match &out.sink {
+            Some(sink) => {
+                let BatchMeta { program, incarnation, pid, fd } = meta.clone();
+                let line = LogLine { program, incarnation, pid, fd, line };
+                let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
+                if std::panic::catch_unwind(call).is_err() {
+                    out.sink = None;
+                }
+                line.line
             }
+            None => line,
+        };
+        if listened {
+            batch.push(line);
         }
-        let _ = out.tx.send(line);
     }
+    out.tx.send(meta, batch);
 }

@@ -10,7 +10,7 @@
 //! once they have taken effect; [`Supervisor::watch`] reads a program's
 //! [`Status`] without the task; every state change is an [`Event`] and
 //! every output line a [`LogLine`], on broadcast channels read through a
-//! [`Subscription`] (`recv`, or a `Stream`), and each line also goes to
+//! [`Subscription`] and [`Logs`] (`recv`, or a `Stream`), and each line also goes to
 //! the program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes
 //! up for a command, a child's exit, a pipe's readiness or a policy timer,
 //! never to poll; when the last handle is dropped it shuts everything
@@ -109,6 +109,7 @@ pub use error::SpecError;
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
+pub use logs::Logs;
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
 pub use program::ProgramSpec;
@@ -124,6 +125,7 @@ mod event;
 mod exit;
 mod incarnation;
 mod lines;
+mod logs;
 mod policy;
 mod program;
 mod spec;

@@ -12,8 +12,7 @@ use tokio::sync::broadcast::{
 };
 use tokio_util::sync::ReusableBoxFuture;
 
-/// What [`events`](crate::Supervisor::events) and
-/// [`logs`](crate::Supervisor::logs) give: every item sent from the
+/// What [`events`](crate::Supervisor::events) gives: every item sent from the
 /// moment of the call, through [`recv`](Self::recv) (as a tokio
 /// `broadcast::Receiver`) or as a [`Stream`].
 ///

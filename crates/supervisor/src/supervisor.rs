@@ -8,7 +8,8 @@ use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
 use crate::error::SpecError;
-use crate::event::{Event, LogLine, ShutdownReport, Status, StopOutcome};
+use crate::event::{Event, ShutdownReport, Status, StopOutcome};
+use crate::logs::Logs;
 use crate::program::ProgramSpec;
 use crate::stream::Subscription;
 
@@ -69,7 +70,7 @@ pub(crate) enum Cmd {
     Statuses(oneshot::Sender<Vec<Status>>),
     Watch(String, Reply<watch::Receiver<Status>>),
     Events(oneshot::Sender<broadcast::Receiver<Event>>),
-    Logs(oneshot::Sender<broadcast::Receiver<LogLine>>),
+    Logs(oneshot::Sender<Logs>),
     Shutdown(oneshot::Sender<ShutdownReport>),
 }
 
@@ -93,8 +94,10 @@ const COMMANDS: usize = 64;
 impl Supervisor {
     /// Events kept for a slow [`events`](Self::events) receiver before it lags.
     pub const EVENT_CAPACITY: usize = 1024;
-    /// Lines kept for a slow [`logs`](Self::logs) receiver before it lags.
-    pub const LOG_CAPACITY: usize = 4096;
+    /// Reads of a pipe kept for a slow [`logs`](Self::logs) receiver
+    /// before it lags: the lines of one read travel together, up to 64 KiB
+    /// of them, so a receiver that never reads holds at most 64 MiB.
+    pub const LOG_CAPACITY: usize = 1024;
 
     /// A supervisor with no program, and its task.
     ///
@@ -106,15 +109,16 @@ impl Supervisor {
         Supervisor::with_capacity(Supervisor::EVENT_CAPACITY, Supervisor::LOG_CAPACITY)
     }
 
-    /// [`new`](Self::new), keeping `events` events and `lines` log lines
-    /// for slow receivers (at least 1 each).
+    /// [`new`](Self::new), keeping `events` events and the lines of
+    /// `reads` reads of a pipe for slow receivers (at least 1 each; see
+    /// [`LOG_CAPACITY`](Self::LOG_CAPACITY)).
     ///
     /// # Panics
     ///
     /// As [`new`](Self::new).
-    pub fn with_capacity(events: usize, lines: usize) -> (Supervisor, JoinHandle<()>) {
+    pub fn with_capacity(events: usize, reads: usize) -> (Supervisor, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(COMMANDS);
-        let task = tokio::spawn(Actor::new(rx, events.max(1), lines.max(1)).run());
+        let task = tokio::spawn(Actor::new(rx, events.max(1), reads.max(1)).run());
         (Supervisor { tx }, task)
     }
 
@@ -254,15 +258,17 @@ impl Supervisor {
         self.call(Cmd::Events).await.map(Subscription::new)
     }
 
-    /// Every [`LogLine`] from now on, as [`events`](Self::events). The
-    /// children's pipes are drained whatever the receivers do: a slow one
-    /// lags (and is told so), the child never blocks.
+    /// Every [`LogLine`](crate::LogLine) from now on, through [`recv`](Logs::recv) or as
+    /// a `Stream`. The children's pipes are drained whatever the
+    /// receivers do: one more than [`LOG_CAPACITY`](Self::LOG_CAPACITY)
+    /// reads behind lags, and is told how many lines it missed; the child
+    /// never blocks.
     ///
     /// # Errors
     ///
     /// [`Error::ShutDown`].
-    pub async fn logs(&self) -> Result<Subscription<LogLine>, Error> {
-        self.call(Cmd::Logs).await.map(Subscription::new)
+    pub async fn logs(&self) -> Result<Logs, Error> {
+        self.call(Cmd::Logs).await
     }
 
     /// Stops every program in parallel with its stop policy, cancels every

@@ -1,0 +1,263 @@
+//! The [`logs`](crate::Supervisor::logs) channel: the lines of one read of
+//! one pipe travel together in one broadcast slot, numbered, so that a
+//! subscriber pays one channel operation per read rather than per line,
+//! and is told exactly how many lines it missed when it lags.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::event::LogLine;
+use crate::lines::Line;
+use crate::stream::{Lagged, Subscription};
+
+/// The lines of one read of one pipe of one incarnation.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub(crate) program: Arc<str>,
+    pub(crate) incarnation: u64,
+    pub(crate) pid: u32,
+    pub(crate) fd: i32,
+    /// The number of the first line: lines are numbered from 0 across the
+    /// supervisor, in the channel's order.
+    seq: u64,
+    pub(crate) lines: Vec<Line>,
+}
+
+impl Batch {
+    fn take(&mut self, i: usize) -> LogLine {
+        let line = std::mem::replace(&mut self.lines[i], Line { bytes: Bytes::new(), continued: false });
+        LogLine {
+            program: self.program.clone(),
+            incarnation: self.incarnation,
+            pid: self.pid,
+            fd: self.fd,
+            line,
+        }
+    }
+
+    fn line(&self, i: usize) -> LogLine {
+        LogLine {
+            program: self.program.clone(),
+            incarnation: self.incarnation,
+            pid: self.pid,
+            fd: self.fd,
+            line: self.lines[i].clone(),
+        }
+    }
+}
+
+/// The sending side, shared by every pipe's drain task.
+#[derive(Debug)]
+pub(crate) struct LogTx {
+    tx: broadcast::Sender<Arc<Batch>>,
+    /// The number of the next line. Taken and sent under this lock, so
+    /// that numbers grow in the channel's order.
+    next: Mutex<u64>,
+}
+
+impl LogTx {
+    /// A channel keeping `reads` batches for slow subscribers.
+    pub(crate) fn new(reads: usize) -> LogTx {
+        LogTx { tx: broadcast::channel(reads).0, next: Mutex::new(0) }
+    }
+
+    /// Whether anyone subscribed: with nobody, lines need not be kept.
+    pub(crate) fn listened(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Sends the lines of one read; nothing when nobody listens.
+    pub(crate) fn send(&self, batch: &BatchMeta, lines: Vec<Line>) {
+        if lines.is_empty() || !self.listened() {
+            return;
+        }
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = *next;
+        *next += lines.len() as u64;
+        let BatchMeta { program, incarnation, pid, fd } = batch.clone();
+        let _ = self.tx.send(Arc::new(Batch { program, incarnation, pid, fd, seq, lines }));
+    }
+
+    /// A subscriber that sees every line sent from now on.
+    pub(crate) fn subscribe(&self) -> Logs {
+        let next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        Logs { batches: Subscription::new(self.tx.subscribe()), batch: None, at: 0, expected: *next }
+    }
+}
+
+/// Who wrote a batch.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchMeta {
+    pub(crate) program: Arc<str>,
+    pub(crate) incarnation: u64,
+    pub(crate) pid: u32,
+    pub(crate) fd: i32,
+}
+
+/// What [`logs`](crate::Supervisor::logs) gives: every [`LogLine`] from
+/// the moment of the call, through [`recv`](Self::recv) or as a
+/// [`Stream`].
+///
+/// The lines of one read of a pipe are kept together: the channel holds
+/// [`Supervisor::LOG_CAPACITY`](crate::Supervisor::LOG_CAPACITY) reads
+/// (up to 64 KiB each) for a subscriber that falls behind. One that falls
+/// further loses the oldest and is told exactly how many lines it missed:
+/// `recv` gives `RecvError::Lagged(n)`, the stream an `Err(Lagged(n))`
+/// item; either then goes on with the oldest line kept. The stream ends
+/// (and `recv` gives `RecvError::Closed`) once the supervisor's task has
+/// ended and every line was taken.
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use procwire_supervisor::{Lagged, Supervisor};
+///
+/// # async fn f(sup: Supervisor) -> Result<(), procwire_supervisor::Error> {
+/// let mut logs = sup.logs().await?;
+/// while let Some(item) = logs.next().await {
+///     match item {
+///         Ok(line) => println!("[{}] {}", line.program, String::from_utf8_lossy(&line.line.bytes)),
+///         Err(Lagged(n)) => eprintln!("missed {n} lines"),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Logs {
+    batches: Subscription<Arc<Batch>>,
+    /// The batch being taken apart, and the index of its next line.
+    batch: Option<Arc<Batch>>,
+    at: usize,
+    /// The number of the next line this subscriber should see.
+    expected: u64,
+}
+
+impl Logs {
+    /// The next line, as `broadcast::Receiver::recv`.
+    ///
+    /// # Errors
+    ///
+    /// `RecvError::Lagged(n)` when `n` lines were missed (the next call
+    /// gives the oldest line kept); `RecvError::Closed` once the
+    /// supervisor's task has ended and every line was taken.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a line is never lost by dropping the future.
+    pub async fn recv(&mut self) -> Result<LogLine, RecvError> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The poll form of [`recv`](Self::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<LogLine, RecvError>> {
+        loop {
+            if let Some(batch) = &mut self.batch {
+                if self.at < batch.lines.len() {
+                    self.at += 1;
+                    // The only holder (one subscriber, the channel done
+                    // with it) takes the line; others share it.
+                    return Poll::Ready(Ok(match Arc::get_mut(batch) {
+                        Some(batch) => batch.take(self.at - 1),
+                        None => batch.line(self.at - 1),
+                    }));
+                }
+                self.batch = None;
+            }
+            match ready!(self.batches.poll_recv(cx)) {
+                Ok(batch) => {
+                    // The numbers say how many lines the skipped batches held.
+                    let missed = batch.seq.saturating_sub(self.expected);
+                    self.expected = batch.seq + batch.lines.len() as u64;
+                    (self.batch, self.at) = (Some(batch), 0);
+                    if missed > 0 {
+                        return Poll::Ready(Err(RecvError::Lagged(missed)));
+                    }
+                }
+                // Counted in lines at the next batch.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Poll::Ready(Err(RecvError::Closed)),
+            }
+        }
+    }
+}
+
+impl Stream for Logs {
+    type Item = Result<LogLine, Lagged>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(match ready!(self.get_mut().poll_recv(cx)) {
+            Ok(line) => Some(Ok(line)),
+            Err(RecvError::Lagged(n)) => Some(Err(Lagged(n))),
+            Err(RecvError::Closed) => None,
+        })
+    }
+}
+
+impl fmt::Debug for Logs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logs").field("expected", &self.expected).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> BatchMeta {
+        BatchMeta { program: "p".into(), incarnation: 1, pid: 7, fd: 1 }
+    }
+
+    fn lines(from: u32, n: u32) -> Vec<Line> {
+        (from..from + n).map(|i| Line { bytes: Bytes::from(i.to_string()), continued: false }).collect()
+    }
+
+    fn text(line: &LogLine) -> String {
+        String::from_utf8(line.line.bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn batches_come_out_as_lines_in_order() {
+        let tx = LogTx::new(4);
+        let mut logs = tx.subscribe();
+        tx.send(&meta(), lines(0, 3));
+        tx.send(&meta(), Vec::new());
+        tx.send(&meta(), lines(3, 2));
+        drop(tx);
+        let mut got = Vec::new();
+        while let Ok(line) = logs.recv().await {
+            assert_eq!((&*line.program, line.pid, line.fd), ("p", 7, 1));
+            got.push(text(&line));
+        }
+        assert_eq!(got, ["0", "1", "2", "3", "4"]);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_the_lines_it_missed() {
+        let tx = LogTx::new(2);
+        let mut logs = tx.subscribe();
+        // Batches of 3, 5, 7 and 11 lines: the first two are pushed out.
+        let mut from = 0;
+        for n in [3, 5, 7, 11] {
+            tx.send(&meta(), lines(from, n));
+            from += n;
+        }
+        assert_eq!(logs.recv().await.unwrap_err(), RecvError::Lagged(8));
+        assert_eq!(text(&logs.recv().await.unwrap()), "8");
+    }
+
+    #[tokio::test]
+    async fn a_late_subscriber_sees_no_lag_for_what_came_before_it() {
+        let tx = LogTx::new(2);
+        let _early = tx.subscribe();
+        tx.send(&meta(), lines(0, 5));
+        let mut late = tx.subscribe();
+        tx.send(&meta(), lines(5, 1));
+        assert_eq!(text(&late.recv().await.unwrap()), "5");
+    }
+}

@@ -115,15 +115,16 @@ pub(crate) struct BatchMeta {
 /// ended and every line was taken.
 ///
 /// ```no_run
-/// use futures::StreamExt;
-/// use procwire_supervisor::{Lagged, Supervisor};
+/// use procwire_supervisor::Supervisor;
+/// use tokio::sync::broadcast::error::RecvError;
 ///
 /// # async fn f(sup: Supervisor) -> Result<(), procwire_supervisor::Error> {
 /// let mut logs = sup.logs().await?;
-/// while let Some(item) = logs.next().await {
-///     match item {
+/// loop {
+///     match logs.recv().await {
 ///         Ok(line) => println!("[{}] {}", line.program, String::from_utf8_lossy(&line.line.bytes)),
-///         Err(Lagged(n)) => eprintln!("missed {n} lines"),
+///         Err(RecvError::Lagged(n)) => eprintln!("missed {n} lines"),
+///         Err(RecvError::Closed) => break,
 ///     }
 /// }
 /// # Ok(())

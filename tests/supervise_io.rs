@@ -108,6 +108,37 @@ async fn dropping_every_handle_shuts_down_in_the_background() {
     until_dead(pid, "the sleeper").await;
 }
 
+/// A runtime torn down without `shutdown()` drops the incarnation's task:
+/// in group scope every member of the group is killed, not only the
+/// leader.
+#[test]
+fn a_runtime_torn_down_leaves_no_member_of_a_group_alive() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let members = rt.block_on(async {
+        let (sup, _task) = Supervisor::new();
+        let mut program = ProgramSpec::new("group", sh("sleep 100 & sleep 100 & wait"));
+        program.stop(StopPolicy::new().with_scope(procwire::StopScope::Group));
+        let leader = sup.add(program).await.unwrap().pid.unwrap();
+        guard(10, "three members", async {
+            loop {
+                let members = procwire_tests::group_members(leader);
+                if members.len() == 3 {
+                    break members;
+                }
+                tokio::time::sleep(ms(10)).await;
+            }
+        })
+        .await
+    });
+    drop(rt);
+    let check = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    check.block_on(async {
+        for pid in members {
+            until_dead(pid, "a member of the group").await;
+        }
+    });
+}
+
 #[tokio::test]
 async fn a_consumer_that_never_reads_lags_and_the_child_never_blocks() {
     let (sup, _task) = Supervisor::with_capacity(64, 16);

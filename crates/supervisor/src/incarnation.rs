@@ -118,13 +118,15 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
 /// dropped), then runs the stop ladder. Meanwhile, in group scope, sends
 /// the signals asked for to the whole group.
 async fn run(
-    mut child: Child,
+    child: Child,
     mut stop: oneshot::Receiver<()>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
     program: &str,
 ) -> End {
     let group = policy.scope == StopScope::Group;
+    let mut child = KillGroupOnDrop { child, group };
+    let child = &mut child.child;
     let exited = loop {
         let step = std::future::poll_fn(|cx| {
             // The exit: reaped in process scope; seen and not reaped in
@@ -167,6 +169,25 @@ async fn run(
         // the members that outlived it are swept.
         Ok(status) if group => End::Exited(child.stop(&policy).await.map(|s| s.status).or(Ok(status))),
         other => End::Exited(other),
+    }
+}
+
+/// The child, and in group scope its group: if this task is dropped
+/// before the leader is reaped (the runtime torn down without `shutdown`),
+/// the whole group gets SIGKILL, not only the leader (which
+/// `kill_on_drop` reaches). Once the leader is reaped nothing is sent: its
+/// group id may belong to someone else.
+struct KillGroupOnDrop {
+    child: Child,
+    group: bool,
+}
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if self.group {
+            // Refused once reaped (`ProcessExitedAlready`).
+            let _ = self.child.signal_group(Signal::KILL);
+        }
     }
 }
 

@@ -90,7 +90,7 @@ fn shutdown_leaves_no_child_no_zombie_no_fd() {
             assert!(children().is_empty(), "{:?}", children());
             assert_eq!(open_fds(), baseline);
             assert!(matches!(sup.start("sleep0").await, Err(procwire_supervisor::Error::ShutDown)));
-            guard(5, "the task", task).await.unwrap();
+            guard(5, "the task", task).await.unwrap().unwrap();
         });
     });
 }
@@ -104,7 +104,7 @@ async fn dropping_every_handle_shuts_down_in_the_background() {
     let clone = sup.clone();
     drop(sup);
     drop(clone);
-    guard(20, "the task", task).await.unwrap();
+    guard(20, "the task", task).await.unwrap().unwrap();
     until_dead(pid, "the sleeper").await;
 }
 
@@ -256,7 +256,7 @@ fn crash_loops_then_shutdown_leave_nothing_behind() {
             assert!(zombie_children().is_empty(), "{:?}", zombie_children());
             assert!(children().is_empty(), "{:?}", children());
             assert_eq!(open_fds(), baseline);
-            guard(5, "the task", task).await.unwrap();
+            guard(5, "the task", task).await.unwrap().unwrap();
         });
     });
 }

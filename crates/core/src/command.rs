@@ -590,6 +590,21 @@ impl Command {
         self.args.iter().map(|a| OsStr::from_bytes(a.as_bytes()))
     }
 
+    /// The variables set ([`env`](Self::env): `Some(value)`) or removed
+    /// ([`env_remove`](Self::env_remove): `None`) on top of the inherited
+    /// environment (or of nothing after [`env_clear`](Self::env_clear)),
+    /// in key order, as std's `Command::get_envs`.
+    ///
+    /// ```
+    /// let mut cmd = procwire_core::Command::new("env");
+    /// cmd.env("A", "1").env_remove("B");
+    /// let envs: Vec<_> = cmd.get_envs().collect();
+    /// assert_eq!(envs, [("A".as_ref(), Some("1".as_ref())), ("B".as_ref(), None)]);
+    /// ```
+    pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, Option<&OsStr>)> + '_ {
+        self.env.iter().map(|(k, v)| (k.as_os_str(), v.as_deref()))
+    }
+
     /// Whether the child is sent SIGKILL when its `Child` is dropped
     /// ([`kill_on_drop`](Self::kill_on_drop)); `false` by default.
     pub fn get_kill_on_drop(&self) -> bool {

@@ -2,7 +2,7 @@
 //! wakes up for a command, an incarnation's end, or a timer, and for
 //! nothing else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -11,16 +11,19 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::builder::{Builder, Strategy};
 use crate::event::{Cause, Event, ShutdownReport, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
-use crate::incarnation::{self, Ctx, End, Report};
+use crate::incarnation::{self, Ctx, End, Report, TimerKind};
 use crate::logs::LogTx;
 use crate::policy::{decide, Decision, StartKind};
+use crate::readiness::Readiness;
 use crate::state::{AfterStop, State};
 use crate::supervisor::{Cmd, Error, Reply};
 
 use program::{Pending, Program};
 
+mod add;
 mod commands;
 mod program;
 
@@ -40,6 +43,26 @@ pub(crate) struct Actor {
     lines: Arc<LogTx>,
     /// Once shutdown began: who waits for it, and what it did.
     shutdown: Option<(Vec<oneshot::Sender<ShutdownReport>>, ShutdownReport)>,
+    strategy: Strategy,
+    intensity: Option<(u32, Duration)>,
+    /// The automatic restarts within the intensity's period.
+    restarts: VecDeque<Instant>,
+    /// A `OneForAll` / `RestForOne` restart under way.
+    group: Option<GroupRestart>,
+    /// Why the supervisor gave up, for its task's result.
+    failure: Option<Error>,
+    /// The order the next program added gets.
+    next_order: u64,
+}
+
+/// A strategy's restart: the programs still to stop (the last one first),
+/// the one stopping now, and those to start again once all are stopped.
+#[derive(Debug)]
+struct GroupRestart {
+    failed: Arc<str>,
+    to_stop: Vec<Arc<str>>,
+    stopping: Option<Arc<str>>,
+    to_start: Vec<Arc<str>>,
 }
 
 /// What woke the actor.
@@ -50,7 +73,7 @@ enum Wake {
 }
 
 impl Actor {
-    pub(crate) fn new(rx: mpsc::Receiver<Cmd>, events: usize, lines: usize) -> Actor {
+    pub(crate) fn new(rx: mpsc::Receiver<Cmd>, settings: &Builder) -> Actor {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         Actor {
             rx,
@@ -58,13 +81,19 @@ impl Actor {
             tasks: JoinSet::new(),
             reports_tx,
             reports,
-            events: broadcast::channel(events).0,
-            lines: Arc::new(LogTx::new(lines)),
+            events: broadcast::channel(settings.events).0,
+            lines: Arc::new(LogTx::new(settings.reads)),
             shutdown: None,
+            strategy: settings.strategy,
+            intensity: settings.intensity,
+            restarts: VecDeque::new(),
+            group: None,
+            failure: None,
+            next_order: 0,
         }
     }
 
-    pub(crate) async fn run(mut self) {
+    pub(crate) async fn run(mut self) -> Result<(), Error> {
         let mut handles = true;
         loop {
             // One wake-up at a time: a command, a report from an
@@ -98,7 +127,9 @@ impl Actor {
                 break;
             }
         }
+        let failure = self.failure.take();
         self.finish().await;
+        failure.map_or(Ok(()), Err)
     }
 
     /// Every incarnation is reaped: the pipes get a moment to reach their
@@ -120,7 +151,10 @@ impl Actor {
     fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Add(spec, reply) => {
-                let _ = reply.send(self.add(*spec));
+                let _ = reply.send(self.add_all(vec![*spec]).map(|mut s| s.remove(0)));
+            }
+            Cmd::AddAll(specs, reply) => {
+                let _ = reply.send(self.add_all(specs));
             }
             Cmd::Remove(name, reply) => self.stop(&name, AfterStop::Remove, reply),
             Cmd::Stop(name, reply) => self.stop(&name, AfterStop::Stay, reply),
@@ -168,6 +202,12 @@ impl Actor {
 
     /// `stop` and `remove`.
     fn stop(&mut self, name: &str, after: AfterStop, reply: Reply<Option<StopOutcome>>) {
+        if after == AfterStop::Remove {
+            if let Some(by) = self.dependents(name).next() {
+                let _ = reply.send(Err(Error::Required { program: name.into(), by: by.to_string() }));
+                return;
+            }
+        }
         let Some(p) = self.programs.get_mut(name) else {
             let _ = reply.send(Err(Error::UnknownProgram(name.into())));
             return;
@@ -183,6 +223,7 @@ impl Actor {
             }
             _ => {
                 p.cancel_timer();
+                p.waiting = None;
                 let to = if after == AfterStop::Remove { State::Removed } else { State::Stopped };
                 if p.state != to {
                     p.set(&self.events, to, Cause::Cancelled);
@@ -201,6 +242,9 @@ impl Actor {
             let _ = reply.send(Err(Error::ShutDown));
             return;
         }
+        if trigger == Trigger::Restart {
+            self.restart_dependents(name);
+        }
         let Some(p) = self.programs.get_mut(name) else {
             let _ = reply.send(Err(Error::UnknownProgram(name.into())));
             return;
@@ -210,7 +254,7 @@ impl Actor {
                 p.begin_stop(&self.events, AfterStop::Start);
                 p.pending.push(Pending::Start(reply));
             }
-            (State::Starting | State::Running, _) => {
+            (State::Starting | State::Running | State::Waiting, _) => {
                 let _ = reply.send(Ok(p.snapshot()));
             }
             (State::Stopping, _) => {
@@ -223,12 +267,56 @@ impl Actor {
         }
     }
 
-    /// A new incarnation: `-> Starting`, then `-> Running` once spawned
-    /// (at once: no readiness protocol yet), or the policy's decision on
-    /// a spawn error.
+    /// `restart(name)`: the live programs that run after it and require
+    /// it are stopped, and start again once it is ready.
+    fn restart_dependents(&mut self, name: &str) {
+        let requiring: Vec<Arc<str>> = self
+            .programs
+            .values()
+            .filter(|p| p.spec.requires && p.spec.after.iter().any(|a| &**a == name))
+            .map(|p| p.name().clone())
+            .collect();
+        for dependent in requiring {
+            let Some(p) = self.programs.get_mut(&dependent) else { continue };
+            match p.state {
+                State::Starting | State::Running => p.begin_stop(&self.events, AfterStop::Start),
+                State::Stopping => p.then(AfterStop::Start),
+                _ => continue,
+            }
+            self.restart_dependents(&dependent);
+        }
+    }
+
+    /// The programs that run after `name` (whatever their state).
+    fn dependents<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Arc<str>> + 'a {
+        self.programs.values().filter(move |p| p.spec.after.iter().any(|a| &**a == name)).map(Program::name)
+    }
+
+    /// The first program `name` runs after that is not `Running`.
+    fn blocker(&self, name: &str) -> Option<Arc<str>> {
+        let p = self.programs.get(name)?;
+        p.spec.after.iter().find(|a| self.programs.get(*a).is_none_or(|d| d.state != State::Running)).cloned()
+    }
+
+    /// A new incarnation: `-> Starting`, then `-> Running` once ready (at
+    /// once without a readiness protocol), or the policy's decision on a
+    /// spawn error; `-> Waiting` instead while a dependency is not
+    /// `Running`.
     fn spawn(&mut self, name: &str, trigger: Trigger, kind: StartKind) -> Result<Status, Error> {
+        if self.shutdown.is_some() {
+            return Err(Error::ShutDown);
+        }
+        let blocker = self.blocker(name);
         let p = self.programs.get_mut(name).ok_or_else(|| Error::UnknownProgram(name.into()))?;
         p.cancel_timer();
+        if let Some(on) = blocker {
+            p.waiting = Some((trigger, kind));
+            if p.state != State::Waiting {
+                p.set(&self.events, State::Waiting, Cause::Waiting { on });
+            }
+            return Ok(p.snapshot());
+        }
+        p.waiting = None;
         let now = Instant::now();
         p.incarnation += 1;
         p.ended_pid = None;
@@ -241,6 +329,9 @@ impl Actor {
             policy: p.spec.stop,
             log: &p.spec.log,
             sink: p.spec.sink.as_ref(),
+            ready: &p.spec.ready,
+            notify_socket: None,
+            watchdog: p.spec.watchdog,
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,
@@ -248,8 +339,15 @@ impl Actor {
         match incarnation::spawn(ctx) {
             Ok(live) => {
                 p.live = Some(live);
-                p.set(&self.events, State::Running, Cause::Ready);
-                Ok(p.snapshot())
+                p.watchdog = p.spec.watchdog;
+                if matches!(p.spec.ready, Readiness::Spawned) {
+                    let incarnation = p.incarnation;
+                    self.ready(name, incarnation);
+                } else if let Some(timeout) = p.spec.start_timeout {
+                    p.start_deadline = Some(now + timeout);
+                    p.arm_timer(TimerKind::StartTimeout, timeout, &mut self.tasks, &self.reports_tx);
+                }
+                Ok(self.programs[name].snapshot())
             }
             Err(error) => {
                 let error = Arc::new(error);
@@ -261,14 +359,80 @@ impl Actor {
         }
     }
 
+    /// The incarnation is ready: `Starting -> Running`, the watchdog
+    /// armed, and the programs waiting for this one started.
+    fn ready(&mut self, name: &str, incarnation: u64) {
+        let Some(p) = self.programs.get_mut(name) else { return };
+        if p.incarnation != incarnation || p.state != State::Starting {
+            return;
+        }
+        p.cancel(TimerKind::StartTimeout);
+        p.start_deadline = None;
+        p.set(&self.events, State::Running, Cause::Ready);
+        if let Some(period) = p.watchdog {
+            p.watchdog_deadline = Some(Instant::now() + period);
+            p.arm_timer(TimerKind::Watchdog, period, &mut self.tasks, &self.reports_tx);
+        }
+        self.unblock();
+    }
+
+    /// Starts the waiting programs whose dependencies are all `Running`,
+    /// in the order they were added.
+    fn unblock(&mut self) {
+        let mut waiting: Vec<(u64, Arc<str>)> = self
+            .programs
+            .values()
+            .filter(|p| p.state == State::Waiting)
+            .map(|p| (p.order, p.name().clone()))
+            .collect();
+        waiting.sort();
+        for (_, name) in waiting {
+            let Some(p) = self.programs.get(&name) else { continue };
+            let (Some((trigger, kind)), State::Waiting) = (p.waiting, p.state) else { continue };
+            if self.blocker(&name).is_none() {
+                let _ = self.spawn(&name, trigger, kind);
+            }
+        }
+    }
+
+    /// The supervisor stops an incarnation by itself (a start timeout, a
+    /// missed watchdog): the exit is then read as `exit`.
+    fn auto_stop(&mut self, name: &str, exit: Exit, cause: Cause) {
+        let Some(p) = self.programs.get_mut(name) else { return };
+        let mut policy = p.spec.stop;
+        if exit == Exit::Watchdog {
+            policy = policy.with_signal(procwire_core::Signal::ABRT);
+        }
+        p.after = AfterStop::Stay;
+        p.stop_with(&self.events, policy, cause);
+        p.auto_stop = Some(exit);
+    }
+
     /// Applies the policy's decision: `Backoff` with its timer, `Exited`,
     /// or `Failed` with its `retry_after` timer. After an exit (`spawned`),
     /// a zero delay starts the next incarnation at once; after a spawn
     /// error it is a timer too, so that a program that cannot be spawned
-    /// never loops inside the actor.
+    /// never loops inside the actor. The intensity counts each automatic
+    /// restart; the strategy may restart others with it.
     fn decided(&mut self, name: &str, decision: Decision, cause: Cause, spawned: bool) {
         let Some(p) = self.programs.get_mut(name) else { return };
         p.set(&self.events, decision.state(), cause);
+        if self.shutdown.is_some() {
+            if matches!(p.state, State::Backoff | State::Failed) {
+                p.set(&self.events, State::Stopped, Cause::Cancelled);
+            }
+            self.continue_shutdown();
+            return;
+        }
+        let restart = matches!(decision, Decision::Restart { .. });
+        if restart && self.over_intensity() {
+            return;
+        }
+        if restart && spawned && self.strategy != Strategy::OneForOne {
+            self.group_restart(name);
+            return;
+        }
+        let Some(p) = self.programs.get_mut(name) else { return };
         match decision {
             Decision::Restart { delay } if delay.is_zero() && spawned => {
                 let _ = self.spawn(name, Trigger::Backoff, StartKind::Automatic);
@@ -280,20 +444,132 @@ impl Actor {
         }
     }
 
+    /// Counts an automatic restart; past the intensity, records the
+    /// failure and shuts everything down.
+    fn over_intensity(&mut self) -> bool {
+        let Some((max, period)) = self.intensity else { return false };
+        let now = Instant::now();
+        while self.restarts.front().is_some_and(|t| now.duration_since(*t) >= period) {
+            self.restarts.pop_front();
+        }
+        self.restarts.push_back(now);
+        let restarts = self.restarts.len() as u32;
+        if restarts <= max {
+            return false;
+        }
+        self.failure = Some(Error::Intensity { restarts, period });
+        self.begin_shutdown();
+        true
+    }
+
+    /// `OneForAll` / `RestForOne`: `failed` will restart; the others it
+    /// takes along are stopped one by one, the last added first, then all
+    /// start again in order.
+    fn group_restart(&mut self, failed: &str) {
+        let Some(f) = self.programs.get(failed) else { return };
+        let failed_order = f.order;
+        let failed = f.name().clone();
+        if let Some(group) = &mut self.group {
+            if !group.to_start.contains(&failed) {
+                group.to_start.push(failed);
+            }
+            return;
+        }
+        let mut taken: Vec<&Program> = self
+            .programs
+            .values()
+            .filter(|p| p.name() != &failed)
+            .filter(|p| self.strategy == Strategy::OneForAll || p.order > failed_order)
+            .filter(|p| matches!(p.state, State::Starting | State::Running | State::Backoff | State::Waiting))
+            .collect();
+        taken.sort_by_key(|p| p.order);
+        let to_stop =
+            taken.iter().filter(|p| matches!(p.state, State::Starting | State::Running)).map(|p| p.name().clone()).collect();
+        let mut to_start: Vec<&Program> = taken;
+        to_start.push(&self.programs[&failed]);
+        to_start.sort_by_key(|p| p.order);
+        let to_start = to_start.iter().map(|p| p.name().clone()).collect();
+        self.group = Some(GroupRestart { failed, to_stop, stopping: None, to_start });
+        self.group_step();
+    }
+
+    /// The next step of a strategy's restart: stop the next program, or
+    /// start them all.
+    fn group_step(&mut self) {
+        loop {
+            let Some(group) = &mut self.group else { return };
+            if group.stopping.is_some() {
+                return;
+            }
+            let Some(name) = group.to_stop.pop() else {
+                let group = self.group.take().expect("checked above");
+                let mut to_start = group.to_start;
+                to_start.sort_by_key(|n| self.programs.get(n).map_or(u64::MAX, |p| p.order));
+                for name in to_start {
+                    let Some(p) = self.programs.get_mut(&name) else { continue };
+                    if p.state.is_live() {
+                        continue;
+                    }
+                    p.cancel_timer();
+                    let kind = if name == group.failed { StartKind::Automatic } else { StartKind::Manual };
+                    let _ = self.spawn(&name, Trigger::Strategy, kind);
+                }
+                return;
+            };
+            let failed = group.failed.clone();
+            let Some(p) = self.programs.get_mut(&name) else { continue };
+            if !matches!(p.state, State::Starting | State::Running) {
+                continue;
+            }
+            p.after = AfterStop::Stay;
+            let policy = p.spec.stop;
+            p.stop_with(&self.events, policy, Cause::Strategy { failed });
+            group.stopping = Some(name);
+            return;
+        }
+    }
+
     fn report(&mut self, report: Report) {
         match report {
-            Report::Timer { program, generation } => {
+            Report::Timer { program, kind, generation } => {
                 let Some(p) = self.programs.get(&program) else { return };
-                if !p.is_current(generation) || self.shutdown.is_some() {
+                if !p.is_current(kind, generation) {
                     return;
                 }
-                let _ = match p.state {
-                    State::Backoff => self.spawn(&program, Trigger::Backoff, StartKind::Automatic),
-                    State::Failed => self.spawn(&program, Trigger::RetryAfter, StartKind::Manual),
-                    _ => return,
-                };
+                self.timer(&program, kind);
             }
+            Report::Ready { program, incarnation } => self.ready(&program, incarnation),
             Report::Ended { program, incarnation, end } => self.ended(&program, incarnation, end),
+        }
+    }
+
+    /// A program's timer passed.
+    fn timer(&mut self, name: &str, kind: TimerKind) {
+        let Some(p) = self.programs.get_mut(name) else { return };
+        let now = Instant::now();
+        match (kind, p.state) {
+            _ if self.shutdown.is_some() && kind == TimerKind::Start => {}
+            (TimerKind::Start, State::Backoff) => {
+                let _ = self.spawn(name, Trigger::Backoff, StartKind::Automatic);
+            }
+            (TimerKind::Start, State::Failed) => {
+                let _ = self.spawn(name, Trigger::RetryAfter, StartKind::Manual);
+            }
+            (TimerKind::StartTimeout, State::Starting) => match p.start_deadline {
+                // Extended meanwhile (`EXTEND_TIMEOUT_USEC=`).
+                Some(deadline) if deadline > now => {
+                    p.arm_timer(kind, deadline - now, &mut self.tasks, &self.reports_tx);
+                }
+                _ => self.auto_stop(name, Exit::StartTimeout, Cause::StartTimeout),
+            },
+            (TimerKind::Watchdog, State::Running) => match p.watchdog_deadline {
+                // Pinged meanwhile.
+                Some(deadline) if deadline > now => {
+                    p.arm_timer(kind, deadline - now, &mut self.tasks, &self.reports_tx);
+                }
+                _ => self.auto_stop(name, Exit::Watchdog, Cause::WatchdogMissed { triggered: false }),
+            },
+            _ => {}
         }
     }
 
@@ -303,7 +579,8 @@ impl Actor {
         if p.incarnation != incarnation {
             return;
         }
-        p.ended_pid = p.live.take().map(|l| l.pid);
+        p.incarnation_over();
+        let now = Instant::now();
         if p.state == State::Stopping {
             let outcome = match end {
                 End::Stopped(Ok(stopped)) => {
@@ -316,10 +593,14 @@ impl Actor {
                 }
             };
             p.last_exit = outcome.status.or(p.last_exit);
-            self.stopped(name, outcome);
+            if let Some(exit) = p.auto_stop.take() {
+                let decision = decide(&p.spec.restart, &mut p.history, exit, now);
+                self.decided(name, decision, Cause::AutoStopped { exit, outcome, decision }, true);
+            } else {
+                self.stopped(name, outcome);
+            }
             return;
         }
-        let now = Instant::now();
         let (exit, status) = match &end {
             End::Exited(Ok(status)) | End::Stopped(Ok(procwire_core::Stopped { status, .. })) => {
                 (Exit::Status(*status), Some(*status))
@@ -364,21 +645,56 @@ impl Actor {
                 Program::resolve_starts(starts, &status);
             }
         }
+        if let Some(group) = &mut self.group {
+            if group.stopping.as_ref() == Some(name) {
+                group.stopping = None;
+                self.group_step();
+            }
+        }
+        self.continue_shutdown();
     }
 
     /// Stops everything, cancels every timer; nothing starts any more.
+    /// Programs stop after those that run after them: in parallel within
+    /// a level, in reverse order across levels.
     fn begin_shutdown(&mut self) {
         if self.shutdown.is_some() {
             return;
         }
         self.shutdown = Some((Vec::new(), ShutdownReport::default()));
+        self.group = None;
         for p in self.programs.values_mut() {
             p.cancel_timer();
+            p.waiting = None;
             match p.state {
-                State::Starting | State::Running => p.begin_stop(&self.events, AfterStop::Stay),
                 State::Stopping => p.then(AfterStop::Stay),
-                State::Backoff | State::Failed => p.set(&self.events, State::Stopped, Cause::Cancelled),
+                State::Backoff | State::Failed | State::Waiting => {
+                    p.set(&self.events, State::Stopped, Cause::Cancelled);
+                }
                 _ => {}
+            }
+        }
+        self.continue_shutdown();
+    }
+
+    /// During shutdown: stops each live program that no live program runs
+    /// after.
+    fn continue_shutdown(&mut self) {
+        if self.shutdown.is_none() {
+            return;
+        }
+        let free: Vec<Arc<str>> = self
+            .programs
+            .values()
+            .filter(|p| matches!(p.state, State::Starting | State::Running))
+            .filter(|p| {
+                !self.programs.values().any(|q| q.state.is_live() && q.spec.after.iter().any(|a| a == p.name()))
+            })
+            .map(|p| p.name().clone())
+            .collect();
+        for name in free {
+            if let Some(p) = self.programs.get_mut(&name) {
+                p.begin_stop(&self.events, AfterStop::Stay);
             }
         }
     }

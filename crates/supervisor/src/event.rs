@@ -42,9 +42,43 @@ pub enum Cause {
     Added,
     /// A spawn begins (`-> Starting`), for this reason.
     Start(Trigger),
-    /// The program is ready (`Starting -> Running`; at once, for now: no
-    /// readiness protocol yet).
+    /// The program is ready (`Starting -> Running`), as its
+    /// [`Readiness`](crate::Readiness) says.
     Ready,
+    /// A start waits for this program it runs
+    /// [`after`](crate::ProgramSpec::after) to be `Running` (`-> Waiting`).
+    Waiting {
+        /// The first dependency not running yet.
+        on: Arc<str>,
+    },
+    /// Not ready within its start timeout: the supervisor stops it
+    /// (`Starting -> Stopping`).
+    StartTimeout,
+    /// The watchdog was not pinged in time, or the program asked for it
+    /// (`WATCHDOG=trigger`): the supervisor stops it, SIGABRT first
+    /// (`Running -> Stopping`).
+    WatchdogMissed {
+        /// `true` for `WATCHDOG=trigger`.
+        triggered: bool,
+    },
+    /// Another program failed and the supervisor's
+    /// [`Strategy`](crate::Strategy) stops this one too, to start them
+    /// all again (`-> Stopping`).
+    Strategy {
+        /// The program whose failure began it.
+        failed: Arc<str>,
+    },
+    /// A stop the supervisor began by itself (a start timeout, a missed
+    /// watchdog) is complete, and the policy decided what follows.
+    AutoStopped {
+        /// How the policy read it: [`Exit::StartTimeout`](crate::Exit::StartTimeout)
+        /// or [`Exit::Watchdog`](crate::Exit::Watchdog).
+        exit: crate::Exit,
+        /// How the stop went.
+        outcome: StopOutcome,
+        /// What the policy decided.
+        decision: Decision,
+    },
     /// The incarnation ended by itself and the policy decided what follows.
     Exited {
         /// How it ended.
@@ -93,6 +127,9 @@ pub enum Trigger {
     Backoff,
     /// The start limit's `retry_after` passed (`Failed -> Starting`).
     RetryAfter,
+    /// The supervisor's [`Strategy`](crate::Strategy) starts it again
+    /// after another program failed.
+    Strategy,
 }
 
 /// One line of output (or one piece of a long line) of one incarnation,
@@ -132,6 +169,8 @@ pub struct Status {
     /// In `Backoff` (or `Failed` with a `retry_after`): the wait before the
     /// next start, as decided.
     pub next_start_in: Option<Duration>,
+    /// The live incarnation's last `STATUS=` (sd_notify).
+    pub notify_status: Option<String>,
 }
 
 /// What [`shutdown`](crate::Supervisor::shutdown) did.

@@ -2,23 +2,27 @@
 //! exit (or stops it), and the tasks that drain its output pipes into
 //! lines.
 
+use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use procwire_core::{
-    Child, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+    Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::event::LogLine;
 use crate::lines::{LineSplitter, LogSpec};
 use crate::logs::{BatchMeta, LogTx};
 use crate::program::Sink;
+use crate::readiness::{LinePredicate, Probe, Readiness};
 use crate::supervisor::{Error, Reply};
 
 /// What the tasks tell the actor.
@@ -27,8 +31,22 @@ pub(crate) enum Report {
     /// The incarnation is over: it exited by itself, or the stop asked
     /// for completed.
     Ended { program: Arc<str>, incarnation: u64, end: End },
-    /// A backoff or `retry_after` timer passed.
-    Timer { program: Arc<str>, generation: u64 },
+    /// A timer passed.
+    Timer { program: Arc<str>, kind: TimerKind, generation: u64 },
+    /// The incarnation is ready (a notification fd's newline, a matching
+    /// log line, a probe's `true`).
+    Ready { program: Arc<str>, incarnation: u64 },
+}
+
+/// The timers of a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerKind {
+    /// The backoff delay, or the start limit's `retry_after`.
+    Start = 0,
+    /// The start timeout.
+    StartTimeout = 1,
+    /// The watchdog.
+    Watchdog = 2,
 }
 
 /// How an incarnation ended.
@@ -46,11 +64,23 @@ pub(crate) enum End {
 pub(crate) struct Live {
     pub(crate) pid: u32,
     pub(crate) signal: Option<SignalHandle>,
-    /// Dropping or sending asks the incarnation to stop.
-    pub(crate) stop: Option<oneshot::Sender<()>>,
+    /// Sending a policy asks the incarnation to stop with it; dropping
+    /// asks with the program's own.
+    pub(crate) stop: Option<oneshot::Sender<StopPolicy>>,
+    /// The readiness tasks (a probe, a notification fd), ended with the
+    /// incarnation.
+    pub(crate) helpers: Vec<AbortHandle>,
     /// Group scope: signals for the whole group, sent by the waiter task
     /// (which knows whether the leader is still unreaped).
     pub(crate) group: Option<mpsc::UnboundedSender<GroupSignal>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        for task in &self.helpers {
+            task.abort();
+        }
+    }
 }
 
 /// A signal for a program's whole group, and who waits for the answer.
@@ -64,6 +94,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) policy: StopPolicy,
     pub(crate) log: &'a LogSpec,
     pub(crate) sink: Option<&'a Sink>,
+    pub(crate) ready: &'a Readiness,
+    /// The supervisor's notification socket, for `Readiness::Notify`.
+    pub(crate) notify_socket: Option<&'a OsStr>,
+    pub(crate) watchdog: Option<Duration>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
@@ -77,13 +111,61 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     if ctx.policy.scope == StopScope::Group {
         command.process_group(0);
     }
+    const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
+    match (ctx.ready, ctx.notify_socket) {
+        (Readiness::Notify { .. }, Some(socket)) => {
+            command.env(NOTIFY_SOCKET, socket);
+        }
+        // The supervisor's own socket (from systemd) is not the child's,
+        // unless the command says so.
+        _ if !command.get_envs().any(|(k, _)| k == NOTIFY_SOCKET) => {
+            command.env_remove(NOTIFY_SOCKET);
+        }
+        _ => {}
+    }
+    if let Some(period) = ctx.watchdog {
+        command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
+    }
+    if let Readiness::NotificationFd(fd) = ctx.ready {
+        command.child_fd(*fd, ChildFd::ReadPipe);
+    }
     let mut child = command.spawn_with(StdioDefaults::Twisted)?;
     let pid = child.id().expect("a child just spawned has a pid");
     // fd 0 (and any input pipe): closed at once, the child reads EOF.
     drop(child.take_writers());
+    let ready = || ReadyTell {
+        reports: ctx.reports.clone(),
+        program: ctx.program.clone(),
+        incarnation: ctx.incarnation,
+    };
+    let mut helpers = Vec::new();
+    match ctx.ready {
+        Readiness::NotificationFd(fd) => {
+            if let Some(reader) = child.take_reader(*fd) {
+                helpers.push(ctx.tasks.spawn(notification_fd(reader, ready())));
+            }
+        }
+        Readiness::Probe { interval, probe } => {
+            helpers.push(ctx.tasks.spawn(run_probe(*interval, probe.clone(), ready())));
+        }
+        _ => {}
+    }
+    let line_ready = match ctx.ready {
+        Readiness::LogLine(predicate) => Some(Arc::new(LineReady {
+            tell: ready(),
+            predicate: predicate.clone(),
+            fired: AtomicBool::new(false),
+        })),
+        _ => None,
+    };
     let out = |fd: i32| {
         let logged = ctx.log.get_fds().any(|f| f == fd);
-        logged.then(|| Out { tx: ctx.lines.clone(), max: ctx.log.get_max_line(), sink: ctx.sink.cloned() })
+        logged.then(|| Out {
+            tx: ctx.lines.clone(),
+            max: ctx.log.get_max_line(),
+            sink: ctx.sink.cloned(),
+            ready: line_ready.clone(),
+        })
     };
     let meta = |fd| BatchMeta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid, fd };
     for reader in child.take_readers() {
@@ -111,7 +193,63 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         let end = run(child, stop_rx, group_rx, policy, &program).await;
         let _ = reports.send(Report::Ended { program, incarnation, end });
     });
-    Ok(Live { pid, signal, stop: Some(stop_tx), group: group_tx })
+    Ok(Live { pid, signal, stop: Some(stop_tx), helpers, group: group_tx })
+}
+
+/// Tells the actor that an incarnation is ready.
+#[derive(Debug)]
+struct ReadyTell {
+    reports: mpsc::UnboundedSender<Report>,
+    program: Arc<str>,
+    incarnation: u64,
+}
+
+impl ReadyTell {
+    fn tell(&self) {
+        let (program, incarnation) = (self.program.clone(), self.incarnation);
+        let _ = self.reports.send(Report::Ready { program, incarnation });
+    }
+}
+
+/// s6's notification fd: ready at the first newline; the pipe is then
+/// closed. End of file first: nothing (the start timeout applies).
+async fn notification_fd(mut reader: impl AsyncRead + Unpin, tell: ReadyTell) {
+    let mut buf = [0u8; 512];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(n) if buf[..n].contains(&b'\n') => return tell.tell(),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Calls the probe every `interval` until it says ready.
+async fn run_probe(interval: Duration, probe: Probe, tell: ReadyTell) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if (probe.0)().await {
+            return tell.tell();
+        }
+    }
+}
+
+/// `Readiness::LogLine`, shared by the pipes of one incarnation.
+#[derive(Debug)]
+struct LineReady {
+    tell: ReadyTell,
+    predicate: LinePredicate,
+    fired: AtomicBool,
+}
+
+impl LineReady {
+    fn check(&self, line: &LogLine) {
+        if !self.fired.load(Ordering::Relaxed) && (self.predicate.0)(line) && !self.fired.swap(true, Ordering::Relaxed) {
+            self.tell.tell();
+        }
+    }
 }
 
 /// Waits for the exit, or for a stop request (the sender sending or being
@@ -119,7 +257,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
 /// the signals asked for to the whole group.
 async fn run(
     child: Child,
-    mut stop: oneshot::Receiver<()>,
+    mut stop: oneshot::Receiver<StopPolicy>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
     program: &str,
@@ -136,8 +274,8 @@ async fn run(
                 return Poll::Ready(Step::Exited(status));
             }
             // Sent, or the sender dropped: both ask for the stop.
-            if Pin::new(&mut stop).poll(cx).is_ready() {
-                return Poll::Ready(Step::Stop);
+            if let Poll::Ready(asked) = Pin::new(&mut stop).poll(cx) {
+                return Poll::Ready(Step::Stop(asked.unwrap_or(policy)));
             }
             if let Some(rx) = &mut signals {
                 match rx.poll_recv(cx) {
@@ -151,7 +289,7 @@ async fn run(
         .await;
         match step {
             Step::Exited(status) => break status,
-            Step::Stop => {
+            Step::Stop(policy) => {
                 let end = End::Stopped(child.stop(&policy).await);
                 refuse(signals, program);
                 return end;
@@ -194,7 +332,7 @@ impl Drop for KillGroupOnDrop {
 /// What the waiter woke up for.
 enum Step {
     Exited(io::Result<ExitStatus>),
-    Stop,
+    Stop(StopPolicy),
     Signal(GroupSignal),
 }
 
@@ -213,6 +351,8 @@ struct Out {
     tx: Arc<LogTx>,
     max: usize,
     sink: Option<Sink>,
+    /// `Readiness::LogLine`: each line is tested until one matches.
+    ready: Option<Arc<LineReady>>,
 }
 
 /// Reads `reader` to its end; with `out`, splits what it reads into lines
@@ -252,6 +392,20 @@ fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
     let mut batch = Vec::new();
     while let Some(line) = splitter.next_line() {
         let line = match &out.sink {
+            _ if out.ready.as_ref().is_some_and(|r| !r.fired.load(Ordering::Relaxed)) => {
+                let BatchMeta { program, incarnation, pid, fd } = meta.clone();
+                let line = LogLine { program, incarnation, pid, fd, line };
+                if let Some(ready) = &out.ready {
+                    ready.check(&line);
+                }
+                if let Some(sink) = &out.sink {
+                    let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
+                    if std::panic::catch_unwind(call).is_err() {
+                        out.sink = None;
+                    }
+                }
+                line.line
+            }
             Some(sink) => {
                 let BatchMeta { program, incarnation, pid, fd } = meta.clone();
                 let line = LogLine { program, incarnation, pid, fd, line };

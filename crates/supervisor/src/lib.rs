@@ -105,6 +105,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use backoff::Backoff;
+pub use builder::{Builder, Strategy};
 pub use error::SpecError;
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
@@ -113,6 +114,7 @@ pub use logs::Logs;
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
 pub use program::ProgramSpec;
+pub use readiness::{LinePredicate, NotifyAccess, Probe, ProbeFuture, Readiness};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
 pub use stream::{Lagged, Subscription};
@@ -120,6 +122,7 @@ pub use supervisor::{Error, Supervisor};
 
 mod actor;
 mod backoff;
+mod builder;
 mod error;
 mod event;
 mod exit;
@@ -128,6 +131,7 @@ mod lines;
 mod logs;
 mod policy;
 mod program;
+mod readiness;
 mod spec;
 mod state;
 mod stream;

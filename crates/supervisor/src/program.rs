@@ -2,11 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use procwire_core::{Command, StopPolicy};
 
 use crate::event::LogLine;
 use crate::lines::LogSpec;
+use crate::readiness::Readiness;
 use crate::spec::RestartSpec;
 
 /// A program for [`Supervisor::add`](crate::Supervisor::add): its name, the
@@ -44,6 +46,11 @@ pub struct ProgramSpec {
     pub(crate) autostart: bool,
     pub(crate) log: LogSpec,
     pub(crate) sink: Option<Sink>,
+    pub(crate) ready: Readiness,
+    pub(crate) start_timeout: Option<Duration>,
+    pub(crate) watchdog: Option<Duration>,
+    pub(crate) after: Vec<Arc<str>>,
+    pub(crate) requires: bool,
 }
 
 /// A callback that gets each line of a program, on the task that reads
@@ -98,6 +105,11 @@ impl ProgramSpec {
             autostart: true,
             log: LogSpec::new(),
             sink: default_sink(),
+            ready: Readiness::Spawned,
+            start_timeout: None,
+            watchdog: None,
+            after: Vec::new(),
+            requires: false,
         }
     }
 
@@ -151,6 +163,51 @@ impl ProgramSpec {
         self
     }
 
+    /// How the program tells it is ready (default: once spawned).
+    pub fn ready(&mut self, ready: Readiness) -> &mut ProgramSpec {
+        self.ready = ready;
+        self
+    }
+
+    /// How long an incarnation may stay `Starting` (not ready yet): past
+    /// it, it is stopped with the stop policy and the exit counts as a
+    /// [`Timeout`](crate::ExitKind::Timeout) for the restart policy
+    /// (systemd's `TimeoutStartSec=`). Default: none. A notifying program
+    /// may extend it with `EXTEND_TIMEOUT_USEC=`.
+    pub fn start_timeout(&mut self, timeout: Duration) -> &mut ProgramSpec {
+        self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// A watchdog (systemd's `WatchdogSec=`): the program gets
+    /// `WATCHDOG_USEC` (and, with [`Readiness::Notify`], pings with
+    /// `WATCHDOG=1`); armed when it is ready, re-armed by each ping. A
+    /// miss (or `WATCHDOG=trigger`) stops it with SIGABRT first, then the
+    /// stop policy's grace and final signal, and the exit counts as a
+    /// [`Watchdog`](crate::ExitKind::Watchdog) for the restart policy
+    /// ([`RestartPolicy::OnWatchdog`](crate::RestartPolicy::OnWatchdog)).
+    pub fn watchdog(&mut self, period: Duration) -> &mut ProgramSpec {
+        self.watchdog = Some(period);
+        self
+    }
+
+    /// Starts only when every program named here is `Running` (ready);
+    /// shutdown stops this program before them. Each must exist when this
+    /// one is added (or be added with it by
+    /// [`add_all`](crate::Supervisor::add_all)); a cycle is refused.
+    pub fn after<S: Into<Arc<str>>>(&mut self, programs: impl IntoIterator<Item = S>) -> &mut ProgramSpec {
+        self.after = programs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// systemd's `Requires=` on top of [`after`](Self::after): a
+    /// `restart` of a program this one runs after restarts this one too
+    /// (stopped, then started again once the dependency is ready).
+    pub fn requires(&mut self, requires: bool) -> &mut ProgramSpec {
+        self.requires = requires;
+        self
+    }
+
     /// See [`new`](Self::new).
     pub fn get_name(&self) -> &str {
         &self.name
@@ -179,5 +236,25 @@ impl ProgramSpec {
     /// See [`log`](Self::log).
     pub fn get_log(&self) -> &LogSpec {
         &self.log
+    }
+
+    /// See [`ready`](Self::ready).
+    pub fn get_ready(&self) -> &Readiness {
+        &self.ready
+    }
+
+    /// See [`start_timeout`](Self::start_timeout).
+    pub fn get_start_timeout(&self) -> Option<Duration> {
+        self.start_timeout
+    }
+
+    /// See [`watchdog`](Self::watchdog).
+    pub fn get_watchdog(&self) -> Option<Duration> {
+        self.watchdog
+    }
+
+    /// See [`after`](Self::after).
+    pub fn get_after(&self) -> impl Iterator<Item = &str> + '_ {
+        self.after.iter().map(|s| &**s)
     }
 }

@@ -18,6 +18,9 @@ use crate::exit::{ExitKind, ExitSet};
 /// | [`Timeout`](ExitKind::Timeout) | | yes | yes | yes |
 /// | [`Watchdog`](ExitKind::Watchdog) | | yes | yes | yes |
 ///
+/// `OnWatchdog` restarts after a [`Watchdog`](ExitKind::Watchdog) exit
+/// only (systemd's `on-watchdog`).
+///
 /// The prevent set ([`RestartSpec::prevent_codes`]) overrides every column.
 ///
 /// ```
@@ -43,6 +46,8 @@ pub enum RestartPolicy {
     /// Restart after a signal, a timeout or a watchdog, not after an exit
     /// code (systemd's `on-abnormal`).
     OnAbnormal,
+    /// Restart only after a missed watchdog (systemd's `on-watchdog`).
+    OnWatchdog,
 }
 
 impl RestartPolicy {
@@ -53,6 +58,7 @@ impl RestartPolicy {
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => kind != ExitKind::Clean,
             RestartPolicy::OnAbnormal => !matches!(kind, ExitKind::Clean | ExitKind::Failure),
+            RestartPolicy::OnWatchdog => kind == ExitKind::Watchdog,
         }
     }
 }
@@ -345,5 +351,6 @@ mod tests {
         assert_eq!(row(RestartPolicy::Always), [true; 5]);
         assert_eq!(row(RestartPolicy::OnFailure), [false, true, true, true, true]);
         assert_eq!(row(RestartPolicy::OnAbnormal), [false, false, true, true, true]);
+        assert_eq!(row(RestartPolicy::OnWatchdog), [false, false, false, false, true]);
     }
 }

@@ -18,6 +18,10 @@ use crate::policy::Decision;
 /// | Stopped | Start | Starting |
 /// | Stopped | Restart | Starting |
 /// | Stopped | Remove | Removed |
+/// | Stopped | Blocked | Waiting |
+/// | Waiting | Unblocked | Starting |
+/// | Waiting | Stop | Stopped |
+/// | Waiting | Remove | Removed |
 /// | Starting | Ready | Running |
 /// | Starting | Exited(Restart) | Backoff |
 /// | Starting | Exited(Exit) | Exited |
@@ -40,15 +44,18 @@ use crate::policy::Decision;
 /// | Stopping | Exited(Exit) | Exited |
 /// | Stopping | Exited(Fail) | Failed |
 /// | Backoff | Timer | Starting |
+/// | Backoff | Blocked | Waiting |
 /// | Backoff | Start | Starting |
 /// | Backoff | Restart | Starting |
 /// | Backoff | Stop | Stopped |
 /// | Backoff | Remove | Removed |
 /// | Exited | Start | Starting |
+/// | Exited | Blocked | Waiting |
 /// | Exited | Restart | Starting |
 /// | Exited | Stop | Stopped |
 /// | Exited | Remove | Removed |
 /// | Failed | Timer | Starting |
+/// | Failed | Blocked | Waiting |
 /// | Failed | Start | Starting |
 /// | Failed | Restart | Starting |
 /// | Failed | Stop | Stopped |
@@ -67,6 +74,9 @@ use crate::policy::Decision;
 ///   `Failed` + `Timer` is the start limit's `retry_after`.
 /// - `restart` on a stopped, exited, failed or backing-off program starts
 ///   it at once, as a manual start.
+/// - `Blocked` is any start (a command, a timer, a strategy) of a program
+///   whose dependencies ([`after`](crate::ProgramSpec::after)) are not all
+///   `Running`: it waits, and `Unblocked` starts it once they are.
 ///
 /// # Example
 ///
@@ -82,6 +92,9 @@ use crate::policy::Decision;
 pub enum State {
     /// Not running, and will not start by itself.
     Stopped,
+    /// Asked to start, waiting for the programs it runs
+    /// [`after`](crate::ProgramSpec::after) to be `Running`.
+    Waiting,
     /// Spawned (or being spawned), not ready yet.
     Starting,
     /// Ready (at once, for a program without a readiness protocol).
@@ -123,6 +136,10 @@ pub enum Input {
     Stopped(AfterStop),
     /// The backoff delay or the `retry_after` delay passed.
     Timer,
+    /// A start, while a dependency is not `Running`.
+    Blocked,
+    /// Every dependency is `Running` now.
+    Unblocked,
 }
 
 /// What a stop asked for leads to once complete.
@@ -154,7 +171,10 @@ impl State {
             (S::Backoff | S::Failed, I::Timer) => S::Starting,
             (S::Stopped | S::Backoff | S::Exited | S::Failed, I::Start | I::Restart) => S::Starting,
             (S::Backoff | S::Exited | S::Failed, I::Stop) => S::Stopped,
-            (S::Stopped | S::Backoff | S::Exited | S::Failed, I::Remove) => S::Removed,
+            (S::Stopped | S::Backoff | S::Exited | S::Failed | S::Waiting, I::Remove) => S::Removed,
+            (S::Stopped | S::Backoff | S::Exited | S::Failed, I::Blocked) => S::Waiting,
+            (S::Waiting, I::Unblocked) => S::Starting,
+            (S::Waiting, I::Stop) => S::Stopped,
             _ => return None,
         })
     }
@@ -174,8 +194,9 @@ mod tests {
     use super::*;
     use crate::policy::{ExitReason, FailCause};
 
-    const STATES: [State; 8] = [
+    const STATES: [State; 9] = [
         State::Stopped,
+        State::Waiting,
         State::Starting,
         State::Running,
         State::Stopping,
@@ -204,6 +225,8 @@ mod tests {
             ("Stopped(Start)", Input::Stopped(AfterStop::Start)),
             ("Stopped(Remove)", Input::Stopped(AfterStop::Remove)),
             ("Timer", Input::Timer),
+            ("Blocked", Input::Blocked),
+            ("Unblocked", Input::Unblocked),
         ]
     }
 
@@ -221,7 +244,7 @@ mod tests {
     #[test]
     fn code_matches_the_documented_table() {
         let documented = table();
-        assert_eq!(documented.len(), 38);
+        assert_eq!(documented.len(), 45);
         let mut code = BTreeSet::new();
         for from in STATES {
             for (name, input) in inputs() {

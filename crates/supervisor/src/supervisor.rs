@@ -6,7 +6,7 @@ use procwire_core::Signal;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::actor::Actor;
+use crate::builder::Builder;
 use crate::error::SpecError;
 use crate::event::{Event, ShutdownReport, Status, StopOutcome};
 use crate::logs::Logs;
@@ -52,6 +52,35 @@ pub enum Error {
         #[source]
         source: Arc<procwire_core::Error>,
     },
+    /// A program runs [`after`](crate::ProgramSpec::after) a program that
+    /// does not exist.
+    #[error("program {program:?} runs after {dependency:?}, which does not exist")]
+    UnknownDependency {
+        /// The program added.
+        program: String,
+        /// The name it gave.
+        dependency: String,
+    },
+    /// Programs run after each other in a circle: none could ever start.
+    #[error("programs run after each other in a circle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// `remove` of a program others run after.
+    #[error("program {program:?} is needed by {by:?}: remove that first")]
+    Required {
+        /// The program.
+        program: String,
+        /// A program that runs after it.
+        by: String,
+    },
+    /// More automatic restarts than the supervisor's intensity allows: it
+    /// stopped every program (what its task resolves to).
+    #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]
+    Intensity {
+        /// The restarts counted, the last one included.
+        restarts: u32,
+        /// Within this period.
+        period: std::time::Duration,
+    },
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
@@ -60,6 +89,7 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 #[derive(Debug)]
 pub(crate) enum Cmd {
     Add(Box<ProgramSpec>, Reply<Status>),
+    AddAll(Vec<ProgramSpec>, Reply<Vec<Status>>),
     Remove(String, Reply<Option<StopOutcome>>),
     Start(String, Reply<Status>),
     Stop(String, Reply<Option<StopOutcome>>),
@@ -85,11 +115,11 @@ pub(crate) enum Cmd {
 /// See the [crate documentation](crate) for an example.
 #[derive(Debug, Clone)]
 pub struct Supervisor {
-    tx: mpsc::Sender<Cmd>,
+    pub(crate) tx: mpsc::Sender<Cmd>,
 }
 
 /// Room in the command channel.
-const COMMANDS: usize = 64;
+pub(crate) const COMMANDS: usize = 64;
 
 impl Supervisor {
     /// Events kept for a slow [`events`](Self::events) receiver before it lags.
@@ -105,8 +135,14 @@ impl Supervisor {
     ///
     /// Outside a tokio runtime (it spawns its task). The runtime needs IO
     /// and time enabled.
-    pub fn new() -> (Supervisor, JoinHandle<()>) {
-        Supervisor::with_capacity(Supervisor::EVENT_CAPACITY, Supervisor::LOG_CAPACITY)
+    pub fn new() -> (Supervisor, JoinHandle<Result<(), Error>>) {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] for a supervisor with a [`Strategy`](crate::Strategy),
+    /// an intensity limit, other capacities, or systemd notifications.
+    pub fn builder() -> Builder {
+        Builder::new()
     }
 
     /// [`new`](Self::new), keeping `events` events and the lines of
@@ -116,10 +152,8 @@ impl Supervisor {
     /// # Panics
     ///
     /// As [`new`](Self::new).
-    pub fn with_capacity(events: usize, reads: usize) -> (Supervisor, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(COMMANDS);
-        let task = tokio::spawn(Actor::new(rx, events.max(1), reads.max(1)).run());
-        (Supervisor { tx }, task)
+    pub fn with_capacity(events: usize, reads: usize) -> (Supervisor, JoinHandle<Result<(), Error>>) {
+        Builder::new().capacity(events, reads).build()
     }
 
     async fn call<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, Error> {
@@ -133,14 +167,43 @@ impl Supervisor {
     }
 
     /// Adds a program; with autostart, starts it (resolving once spawned,
-    /// or once its spawn failed: the program is then in `Backoff`).
+    /// or once its spawn failed: the program is then in `Backoff`; or, if
+    /// it runs [`after`](ProgramSpec::after) programs not `Running` yet,
+    /// once it is `Waiting` for them).
     ///
     /// # Errors
     ///
     /// [`Error::Duplicate`], [`Error::Spec`] (its [`LogSpec`](crate::LogSpec)),
-    /// [`Error::ShutDown`].
+    /// [`Error::UnknownDependency`], [`Error::Cycle`] (a program after
+    /// itself), [`Error::ShutDown`].
     pub async fn add(&self, spec: ProgramSpec) -> Result<Status, Error> {
         self.ask(|r| Cmd::Add(Box::new(spec), r)).await
+    }
+
+    /// Adds several programs at once, which may run
+    /// [`after`](ProgramSpec::after) each other in any order of the list:
+    /// all are checked first (names, settings, dependencies, cycles), then
+    /// added in an order where each comes after its dependencies; nothing
+    /// is added when one is refused. The statuses come in the list's order.
+    ///
+    /// ```no_run
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::{ProgramSpec, Supervisor};
+    ///
+    /// # async fn f(sup: Supervisor) -> Result<(), procwire_supervisor::Error> {
+    /// let mut web = ProgramSpec::new("web", Command::new("web-server"));
+    /// web.after(["db"]);
+    /// let db = ProgramSpec::new("db", Command::new("database"));
+    /// sup.add_all([web, db]).await?; // db starts first, web once db is running
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`add`](Self::add), for the first program refused.
+    pub async fn add_all(&self, specs: impl IntoIterator<Item = ProgramSpec>) -> Result<Vec<Status>, Error> {
+        let specs = specs.into_iter().collect();
+        self.ask(|r| Cmd::AddAll(specs, r)).await
     }
 
     /// Removes a program: stops it first (the ladder), cancels a pending
@@ -149,7 +212,8 @@ impl Supervisor {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownProgram`], [`Error::ShutDown`].
+    /// [`Error::UnknownProgram`], [`Error::Required`] (another program runs
+    /// after it), [`Error::ShutDown`].
     pub async fn remove(&self, name: &str) -> Result<Option<StopOutcome>, Error> {
         self.ask(|r| Cmd::Remove(name.into(), r)).await
     }

@@ -1,4 +1,4 @@
-//! The commands that need more than a line: `signal`, `add`.
+//! The commands that need more than a line: `signal`.
 
 use std::sync::Arc;
 
@@ -6,10 +6,6 @@ use procwire_core::Signal;
 use tokio::sync::mpsc;
 
 use super::{Actor, Program};
-use crate::event::{Cause, Status, Trigger};
-use crate::policy::StartKind;
-use crate::program::ProgramSpec;
-use crate::state::State;
 use crate::supervisor::{Error, Reply};
 
 impl Actor {
@@ -38,24 +34,5 @@ impl Actor {
 
     pub(super) fn get(&self, name: &str) -> Result<&Program, Error> {
         self.programs.get(name).ok_or_else(|| Error::UnknownProgram(name.into()))
-    }
-
-    pub(super) fn add(&mut self, spec: ProgramSpec) -> Result<Status, Error> {
-        if self.shutdown.is_some() {
-            return Err(Error::ShutDown);
-        }
-        if self.programs.contains_key(&spec.name) {
-            return Err(Error::Duplicate(spec.name.to_string()));
-        }
-        spec.log.validate()?;
-        let (name, autostart) = (spec.name.clone(), spec.autostart);
-        let mut program = Program::new(spec);
-        program.set(&self.events, State::Stopped, Cause::Added);
-        self.programs.insert(name.clone(), program);
-        if autostart {
-            // A spawn error is an event and a backoff; the add succeeded.
-            let _ = self.spawn(&name, Trigger::Autostart, StartKind::Manual);
-        }
-        Ok(self.programs[&name].snapshot())
     }
 }

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use procwire_core::ExitStatus;
+use procwire_core::{ExitStatus, StopPolicy};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
 
-use crate::event::{Cause, Event, Status, StopOutcome};
-use crate::incarnation::{Live, Report};
+use crate::event::{Cause, Event, Status, StopOutcome, Trigger};
+use crate::exit::Exit;
+use crate::incarnation::{Live, Report, TimerKind};
+use crate::policy::StartKind;
 use crate::policy::History;
 use crate::program::ProgramSpec;
 use crate::state::{AfterStop, State};
@@ -33,20 +36,44 @@ pub(super) struct Program {
     /// The pid of the incarnation that ended last, for the events that
     /// tell how it ended.
     pub(super) ended_pid: Option<u32>,
-    timer: Option<AbortHandle>,
-    /// Bumped at each timer armed or cancelled: a stale timer's report is
-    /// ignored.
-    generation: u64,
+    /// By [`TimerKind`].
+    timers: [Timer; 3],
     /// While `Stopping`: what follows.
     pub(super) after: AfterStop,
+    /// While `Stopping` because the supervisor stopped it by itself (a
+    /// start timeout, a missed watchdog): how the exit is read. A command
+    /// that comes meanwhile takes the stop over.
+    pub(super) auto_stop: Option<Exit>,
     pub(super) pending: Vec<Pending>,
     status: watch::Sender<Status>,
     pub(super) last_exit: Option<ExitStatus>,
     next_start_in: Option<Duration>,
+    /// The last `STATUS=` of the live incarnation.
+    pub(super) notify_status: Option<String>,
+    /// `MAINPID=`: the process believed under `NotifyAccess::Main`.
+    pub(super) main_pid: Option<u32>,
+    /// When the start timeout passes (moved by `EXTEND_TIMEOUT_USEC=`).
+    pub(super) start_deadline: Option<Instant>,
+    /// The watchdog period (the spec's, or `WATCHDOG_USEC=`'s) and when
+    /// it passes.
+    pub(super) watchdog: Option<Duration>,
+    pub(super) watchdog_deadline: Option<Instant>,
+    /// In `Waiting`: how the start was asked for.
+    pub(super) waiting: Option<(Trigger, StartKind)>,
+    /// Its place in the order programs were added.
+    pub(super) order: u64,
+}
+
+/// One of a program's timers: the task, and a generation bumped at each
+/// arm or cancel so that a stale report is ignored.
+#[derive(Debug, Default)]
+struct Timer {
+    task: Option<AbortHandle>,
+    generation: u64,
 }
 
 impl Program {
-    pub(super) fn new(spec: ProgramSpec) -> Program {
+    pub(super) fn new(spec: ProgramSpec, order: u64) -> Program {
         let status = Status {
             name: spec.name.clone(),
             state: State::Stopped,
@@ -55,6 +82,7 @@ impl Program {
             last_exit: None,
             attempts: 0,
             next_start_in: None,
+            notify_status: None,
         };
         Program {
             spec,
@@ -63,13 +91,20 @@ impl Program {
             incarnation: 0,
             live: None,
             ended_pid: None,
-            timer: None,
-            generation: 0,
+            timers: Default::default(),
             after: AfterStop::Stay,
+            auto_stop: None,
             pending: Vec::new(),
             status: watch::Sender::new(status),
             last_exit: None,
             next_start_in: None,
+            notify_status: None,
+            main_pid: None,
+            start_deadline: None,
+            watchdog: None,
+            watchdog_deadline: None,
+            waiting: None,
+            order,
         }
     }
 
@@ -86,7 +121,18 @@ impl Program {
             last_exit: self.last_exit,
             attempts: self.history.attempts(),
             next_start_in: self.next_start_in,
+            notify_status: self.notify_status.clone(),
         }
+    }
+
+    /// The pid whose notifications count under `NotifyAccess::Main`.
+    pub(super) fn main_pid(&self) -> Option<u32> {
+        self.main_pid.or(self.live.as_ref().map(|l| l.pid))
+    }
+
+    /// Tells the watchers after a change outside [`set`](Self::set).
+    pub(super) fn publish(&self) {
+        self.status.send_replace(self.snapshot());
     }
 
     pub(super) fn subscribe(&self) -> watch::Receiver<Status> {
@@ -119,45 +165,86 @@ impl Program {
         tasks: &mut JoinSet<()>,
         reports: &mpsc::UnboundedSender<Report>,
     ) {
-        self.cancel_timer();
+        self.arm_timer(TimerKind::Start, delay, tasks, reports);
         self.next_start_in = Some(delay);
         self.status.send_replace(self.snapshot());
-        let (program, generation, reports) = (self.spec.name.clone(), self.generation, reports.clone());
-        self.timer = Some(tasks.spawn(async move {
+    }
+
+    /// Arms timer `kind` to report after `delay`, replacing any.
+    pub(super) fn arm_timer(
+        &mut self,
+        kind: TimerKind,
+        delay: Duration,
+        tasks: &mut JoinSet<()>,
+        reports: &mpsc::UnboundedSender<Report>,
+    ) {
+        self.cancel(kind);
+        let timer = &mut self.timers[kind as usize];
+        let (program, generation, reports) = (self.spec.name.clone(), timer.generation, reports.clone());
+        timer.task = Some(tasks.spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = reports.send(Report::Timer { program, generation });
+            let _ = reports.send(Report::Timer { program, kind, generation });
         }));
     }
 
     /// Cancels a pending start, if any.
     pub(super) fn cancel_timer(&mut self) {
-        self.generation += 1;
+        self.cancel(TimerKind::Start);
         self.next_start_in = None;
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
+    }
+
+    /// Cancels timer `kind`, if armed.
+    pub(super) fn cancel(&mut self, kind: TimerKind) {
+        let timer = &mut self.timers[kind as usize];
+        timer.generation += 1;
+        if let Some(task) = timer.task.take() {
+            task.abort();
         }
     }
 
     /// Whether a timer report is the current timer's.
-    pub(super) fn is_current(&self, generation: u64) -> bool {
-        self.generation == generation
+    pub(super) fn is_current(&self, kind: TimerKind, generation: u64) -> bool {
+        self.timers[kind as usize].generation == generation
     }
 
     /// Asks the live incarnation to stop (`-> Stopping`), then `after`.
     pub(super) fn begin_stop(&mut self, events: &broadcast::Sender<Event>, after: AfterStop) {
         self.after = after;
-        if let Some(stop) = self.live.as_mut().and_then(|l| l.stop.take()) {
-            let _ = stop.send(());
-        }
-        self.set(events, State::Stopping, Cause::StopRequested(after));
+        self.auto_stop = None;
+        let policy = self.spec.stop;
+        self.stop_with(events, policy, Cause::StopRequested(after));
     }
 
-    /// While `Stopping`: a later command changes what follows; `remove`
-    /// wins over everything.
+    /// Stops the live incarnation with `policy` (`-> Stopping`, for
+    /// `cause`); the start timeout and the watchdog no longer run.
+    pub(super) fn stop_with(&mut self, events: &broadcast::Sender<Event>, policy: StopPolicy, cause: Cause) {
+        self.cancel(TimerKind::StartTimeout);
+        self.cancel(TimerKind::Watchdog);
+        if let Some(stop) = self.live.as_mut().and_then(|l| l.stop.take()) {
+            let _ = stop.send(policy);
+        }
+        self.set(events, State::Stopping, cause);
+    }
+
+    /// While `Stopping`: a later command changes what follows (and takes
+    /// over a stop the supervisor began by itself); `remove` wins over
+    /// everything.
     pub(super) fn then(&mut self, after: AfterStop) {
+        self.auto_stop = None;
         if self.after != AfterStop::Remove {
             self.after = after;
         }
+    }
+
+    /// The live incarnation is over: what belonged to it goes.
+    pub(super) fn incarnation_over(&mut self) {
+        self.ended_pid = self.live.take().map(|l| l.pid);
+        self.cancel(TimerKind::StartTimeout);
+        self.cancel(TimerKind::Watchdog);
+        self.main_pid = None;
+        self.start_deadline = None;
+        self.watchdog_deadline = None;
+        self.notify_status = None;
     }
 
     /// Resolves the `stop`s and `remove`s waiting with `outcome`, and

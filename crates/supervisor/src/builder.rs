@@ -1,0 +1,128 @@
+//! A supervisor's own settings: its strategy, its restart intensity, the
+//! room in its channels, and whether it reports to systemd.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::actor::Actor;
+use crate::supervisor::{Error, Supervisor, COMMANDS};
+
+/// What a program's automatic restart does to the others (Erlang/OTP's
+/// supervision strategies, for OS processes).
+///
+/// | strategy | when a program exits and its policy restarts it |
+/// |---|---|
+/// | `OneForOne` | it alone restarts |
+/// | `OneForAll` | every other live program is stopped, in the reverse of the order they were added, one after the other; then all start again in order |
+/// | `RestForOne` | the programs added after it are stopped (in reverse order), then it and they start again in order; those added before it are untouched |
+///
+/// Under `OneForAll` and `RestForOne` the restart comes once the others
+/// are stopped, without the failed program's backoff delay (as in OTP:
+/// the [intensity](Builder::intensity) is what stops a loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Each program on its own (the default).
+    #[default]
+    OneForOne,
+    /// One restarts, all restart.
+    OneForAll,
+    /// One restarts, it and those added after it restart.
+    RestForOne,
+}
+
+/// Builds a [`Supervisor`] with settings other than [`Supervisor::new`]'s.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use procwire_supervisor::{Strategy, Supervisor};
+///
+/// # async fn f() {
+/// let (sup, task) = Supervisor::builder()
+///     .strategy(Strategy::OneForAll)
+///     .intensity(3, Duration::from_secs(5))
+///     .build();
+/// // ... add programs; if more than 3 automatic restarts come within 5 s,
+/// // everything is stopped and the task resolves to the error:
+/// if let Err(e) = task.await.unwrap() {
+///     eprintln!("supervisor gave up: {e}");
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) events: usize,
+    pub(crate) reads: usize,
+    pub(crate) strategy: Strategy,
+    pub(crate) intensity: Option<(u32, Duration)>,
+    pub(crate) systemd: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            events: Supervisor::EVENT_CAPACITY,
+            reads: Supervisor::LOG_CAPACITY,
+            strategy: Strategy::OneForOne,
+            intensity: None,
+            systemd: false,
+        }
+    }
+}
+
+impl Builder {
+    /// The defaults of [`Supervisor::new`].
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// What one program's restart does to the others.
+    pub fn strategy(&mut self, strategy: Strategy) -> &mut Builder {
+        self.strategy = strategy;
+        self
+    }
+
+    /// OTP's intensity and period: more than `restarts` automatic restarts
+    /// (of any program) within `period`, and the supervisor stops every
+    /// program and its task resolves to [`Error::Intensity`]. Default: no
+    /// limit beyond each program's own start limit. `restarts` of 0 means
+    /// the first automatic restart stops everything.
+    pub fn intensity(&mut self, restarts: u32, period: Duration) -> &mut Builder {
+        self.intensity = Some((restarts, period));
+        self
+    }
+
+    /// Events, and reads of a pipe, kept for slow receivers (at least 1
+    /// each); see [`Supervisor::EVENT_CAPACITY`] and
+    /// [`Supervisor::LOG_CAPACITY`].
+    pub fn capacity(&mut self, events: usize, reads: usize) -> &mut Builder {
+        (self.events, self.reads) = (events.max(1), reads.max(1));
+        self
+    }
+
+    /// When this process runs under systemd (`NOTIFY_SOCKET` is set):
+    /// report `READY=1` once every autostart program is `Running`, a
+    /// one-line `STATUS=` as programs change state, and `STOPPING=1` when
+    /// shutdown begins. Off by default; without `NOTIFY_SOCKET` nothing
+    /// is sent.
+    pub fn notify_systemd(&mut self, on: bool) -> &mut Builder {
+        self.systemd = on;
+        self
+    }
+
+    /// The supervisor and its task, which resolves once it has shut down:
+    /// `Ok` after [`shutdown`](Supervisor::shutdown) or the last handle
+    /// dropped, [`Error::Intensity`] when the intensity was exceeded.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (it spawns its task). The runtime needs IO
+    /// and time enabled.
+    pub fn build(&self) -> (Supervisor, JoinHandle<Result<(), Error>>) {
+        let (tx, rx) = mpsc::channel(COMMANDS);
+        let task = tokio::spawn(Actor::new(rx, self).run());
+        (Supervisor { tx }, task)
+    }
+}

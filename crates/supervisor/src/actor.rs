@@ -483,8 +483,11 @@ impl Actor {
             .filter(|p| matches!(p.state, State::Starting | State::Running | State::Backoff | State::Waiting))
             .collect();
         taken.sort_by_key(|p| p.order);
-        let to_stop =
-            taken.iter().filter(|p| matches!(p.state, State::Starting | State::Running)).map(|p| p.name().clone()).collect();
+        let to_stop = taken
+            .iter()
+            .filter(|p| matches!(p.state, State::Starting | State::Running))
+            .map(|p| p.name().clone())
+            .collect();
         let mut to_start: Vec<&Program> = taken;
         to_start.push(&self.programs[&failed]);
         to_start.sort_by_key(|p| p.order);
@@ -688,7 +691,10 @@ impl Actor {
             .values()
             .filter(|p| matches!(p.state, State::Starting | State::Running))
             .filter(|p| {
-                !self.programs.values().any(|q| q.state.is_live() && q.spec.after.iter().any(|a| a == p.name()))
+                !self
+                    .programs
+                    .values()
+                    .any(|q| q.state.is_live() && q.spec.after.iter().any(|a| a == p.name()))
             })
             .map(|p| p.name().clone())
             .collect();

@@ -246,7 +246,10 @@ struct LineReady {
 
 impl LineReady {
     fn check(&self, line: &LogLine) {
-        if !self.fired.load(Ordering::Relaxed) && (self.predicate.0)(line) && !self.fired.swap(true, Ordering::Relaxed) {
+        if !self.fired.load(Ordering::Relaxed)
+            && (self.predicate.0)(line)
+            && !self.fired.swap(true, Ordering::Relaxed)
+        {
             self.tell.tell();
         }
     }

@@ -79,7 +79,8 @@ fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Resu
             Mark::Done => return Ok(()),
             Mark::Open => {
                 let from = path.iter().position(|&j| j == i).expect("an open node is on the path");
-                let mut cycle: Vec<String> = path[from..].iter().map(|&j| specs[j].name.to_string()).collect();
+                let mut cycle: Vec<String> =
+                    path[from..].iter().map(|&j| specs[j].name.to_string()).collect();
                 cycle.push(specs[i].name.to_string());
                 return Err(Error::Cycle(cycle));
             }

@@ -1,20 +1,25 @@
 //! procwire-supervisor keeps programs running: Twisted's
 //! `twisted.runner.procmon` on tokio, with the restart policies of
-//! supervisord, systemd and pm2.
+//! supervisord, systemd and pm2, systemd's and s6's readiness protocols,
+//! watchdogs and dependencies, and Erlang/OTP's supervision strategies.
 //!
 //! A [`Supervisor`] is a cheap, cloneable handle to one task that owns
 //! every program ([`ProgramSpec`]: a name, a procwire
 //! [`Command`](procwire_core::Command), a [`RestartSpec`], a
-//! [`StopPolicy`], autostart, a [`LogSpec`]). Commands (`add`, `remove`,
-//! `start`, `stop`, `restart`, `restart_all`, `signal`, `shutdown`) resolve
-//! once they have taken effect; [`Supervisor::watch`] reads a program's
-//! [`Status`] without the task; every state change is an [`Event`] and
-//! every output line a [`LogLine`], on broadcast channels read through a
-//! [`Subscription`] and [`Logs`] (`recv`, or a `Stream`), and each line also goes to
-//! the program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes
-//! up for a command, a child's exit, a pipe's readiness or a policy timer,
-//! never to poll; when the last handle is dropped it shuts everything
-//! down and ends.
+//! [`StopPolicy`], autostart, a [`LogSpec`], a [`Readiness`], a start
+//! timeout, a watchdog, the programs it runs [`after`](ProgramSpec::after)).
+//! Commands (`add`, `add_all`, `remove`, `start`, `stop`, `restart`,
+//! `restart_all`, `signal`, `shutdown`) resolve once they have taken
+//! effect; [`Supervisor::watch`] reads a program's [`Status`] without the
+//! task; every state change is an [`Event`] and every output line a
+//! [`LogLine`], on broadcast channels read through a [`Subscription`] and
+//! [`Logs`] (`recv`, or a `Stream`), and each line also goes to the
+//! program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes up
+//! for a command, a child's exit, a pipe's readiness or a timer, never to
+//! poll; when the last handle is dropped it shuts everything down and
+//! ends. A [`Builder`] sets the supervisor's [`Strategy`] (one for one,
+//! one for all, rest for one) and its restart intensity, past which it
+//! stops everything and its task resolves to [`Error::Intensity`].
 //!
 //! # Example
 //!

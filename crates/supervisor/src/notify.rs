@@ -1,0 +1,31 @@
+//! The sd_notify readiness protocol, both ends.
+//!
+//! # The protocol
+//!
+//! systemd's `Type=notify`
+//! ([sd_notify(3)](https://www.freedesktop.org/software/systemd/man/latest/sd_notify.html)):
+//! the supervisor binds an `AF_UNIX` datagram socket and starts each
+//! program with its name in `NOTIFY_SOCKET` (an absolute path, or `@name`
+//! in Linux's abstract namespace). The program sends datagrams of
+//! newline-separated `KEY=VALUE` lines: `READY=1` when it has started,
+//! `STATUS=` free text, `RELOADING=1` and `STOPPING=1`, `WATCHDOG=1`
+//! keep-alives (and `WATCHDOG=trigger`), `EXTEND_TIMEOUT_USEC=`,
+//! `MAINPID=`, `ERRNO=`, `BARRIER=1` with a descriptor to close. The
+//! socket has `SO_PASSCRED` on, so the kernel attaches each datagram's
+//! sender (pid, uid, gid: `SCM_CREDENTIALS`) and no sender can claim to be
+//! another process without root's privileges.
+//!
+//! # This module
+//!
+//! - [`parse`]: [`Notification::parse`], a pure function that reads one
+//!   datagram the way systemd's `service_notify_message` does (unknown
+//!   keys and bad lines skipped, the first value of a key wins), or says
+//!   why it cannot ([`Rejection`]).
+//!
+//! What the supervisor does with a notification (a state change, the
+//! watchdog timer, the start timeout) is the actor's business; this module
+//! only reads, attributes and sends.
+
+pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
+
+mod parse;

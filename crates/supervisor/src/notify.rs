@@ -21,11 +21,21 @@
 //!   datagram the way systemd's `service_notify_message` does (unknown
 //!   keys and bad lines skipped, the first value of a key wins), or says
 //!   why it cannot ([`Rejection`]).
+//! - [`access`]: which program a datagram belongs to, by the sender's pid
+//!   (the main pid, then the process group, then the one program that
+//!   takes anyone), and whether that program believes it: its
+//!   [`NotifyAccess`] (`Main`, `Group`, `All`).
 //!
 //! What the supervisor does with a notification (a state change, the
 //! watchdog timer, the start timeout) is the actor's business; this module
 //! only reads, attributes and sends.
 
+pub use access::NotifyAccess;
 pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
 
+// The actor's way in; unused until it is wired.
+#[allow(unused_imports)]
+pub(crate) use access::{accepts, attribute, Attribution, Claim, Sender};
+
+mod access;
 mod parse;

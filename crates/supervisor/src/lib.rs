@@ -109,7 +109,9 @@ pub use error::SpecError;
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
-pub use notify::{IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing};
+pub use notify::{
+    notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
+};
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
 pub use program::ProgramSpec;

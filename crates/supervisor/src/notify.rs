@@ -25,12 +25,15 @@
 //!   (the main pid, then the process group, then the one program that
 //!   takes anyone), and whether that program believes it: its
 //!   [`NotifyAccess`] (`Main`, `Group`, `All`).
+//! - [`client`]: [`notify`] and [`notify_to`], `sd_notify(0, state)` for a
+//!   Rust program, and for the supervisor itself under systemd.
 //!
 //! What the supervisor does with a notification (a state change, the
 //! watchdog timer, the start timeout) is the actor's business; this module
 //! only reads, attributes and sends.
 
 pub use access::NotifyAccess;
+pub use client::{notify, notify_to};
 pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
 
 // The actor's way in; unused until it is wired.
@@ -38,4 +41,5 @@ pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing
 pub(crate) use access::{accepts, attribute, Attribution, Claim, Sender};
 
 mod access;
+mod client;
 mod parse;

@@ -21,6 +21,11 @@
 //!   datagram the way systemd's `service_notify_message` does (unknown
 //!   keys and bad lines skipped, the first value of a key wins), or says
 //!   why it cannot ([`Rejection`]).
+//! - [`server`]: `NotifySocket`, the supervisor's socket on tokio's
+//!   reactor. It hands out one `Datagram` at a time, with the sender's
+//!   credentials; it closes any descriptor passed along, and rejects a
+//!   datagram over 4096 bytes or without credentials. It binds an abstract
+//!   name; `NotifySocket::bind` says why.
 //! - [`access`]: which program a datagram belongs to, by the sender's pid
 //!   (the main pid, then the process group, then the one program that
 //!   takes anyone), and whether that program believes it: its
@@ -39,7 +44,10 @@ pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing
 // The actor's way in; unused until it is wired.
 #[allow(unused_imports)]
 pub(crate) use access::{accepts, attribute, Attribution, Claim, Sender};
+#[allow(unused_imports)]
+pub(crate) use server::{Datagram, NotifySocket, Received, Rejected};
 
 mod access;
 mod client;
 mod parse;
+mod server;

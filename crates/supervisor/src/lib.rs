@@ -116,10 +116,13 @@ pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trig
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
 pub use logs::Logs;
+pub use notify::{
+    notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
+};
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
 pub use program::ProgramSpec;
-pub use readiness::{LinePredicate, NotifyAccess, Probe, ProbeFuture, Readiness};
+pub use readiness::{LinePredicate, Probe, ProbeFuture, Readiness};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
 pub use stream::{Lagged, Subscription};
@@ -134,6 +137,7 @@ mod exit;
 mod incarnation;
 mod lines;
 mod logs;
+mod notify;
 mod policy;
 mod program;
 mod readiness;

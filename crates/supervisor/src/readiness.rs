@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::LogLine;
+use crate::notify::NotifyAccess;
 
 /// A probe's future: `true` once the program is ready.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
@@ -60,25 +61,6 @@ pub enum Readiness {
         /// The probe.
         probe: Probe,
     },
-}
-
-/// Whose sd_notify datagrams count for a program (systemd's
-/// `NotifyAccess=`). A datagram is attributed by the sender's pid, which
-/// the kernel vouches for (`SCM_CREDENTIALS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum NotifyAccess {
-    /// Only the incarnation's main process (or the pid it named with
-    /// `MAINPID=`).
-    #[default]
-    Main,
-    /// Any process in the program's process group (a program stopped with
-    /// [`StopScope::Group`](procwire_core::StopScope::Group); for others,
-    /// as `Main`).
-    Group,
-    /// Any process: a datagram that no other program claims is this
-    /// program's (when one program only has `All`).
-    All,
 }
 
 /// A [`Readiness::LogLine`] test.

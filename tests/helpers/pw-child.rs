@@ -30,6 +30,8 @@
 //! | `await-trap:FD:TEXT` | wait for a trapped signal unless one came already, write TEXT  | 106 after 30 s  |
 //! | `wait-signal`        | wait for one trapped signal (none trapped: wait to be killed)  |                 |
 //! | `grandchild:SECS`    | spawn `sleep SECS` (all non-CLOEXEC fds inherited), no wait    | 107             |
+//! | `notify:TEXT`        | TEXT as one datagram to `$NOTIFY_SOCKET` (`@abstract` or path) | 108             |
+//! | `notify-size:N`      | a datagram of N bytes `X` to `$NOTIFY_SOCKET`                  | 108             |
 //!
 //! A report line is `fd=N kind=K acc=A cloexec=C nonblock=B dev=D ino=I`,
 //! sorted by N, with K one of `fifo chr reg dir sock lnk blk other`, A one of
@@ -133,6 +135,8 @@ fn run_step(step: &[u8]) -> Option<()> {
         b"ppid" => put_line(f.last()?, std::os::unix::process::parent_id()),
         b"cwd" => cwd(f.last()?),
         b"sleep-ms" => std::thread::sleep(Duration::from_millis(f.last()?)),
+        b"notify" => notify(&f.text()?),
+        b"notify-size" => notify(&vec![b'X'; f.last()?]),
         b"exit" => std::process::exit(f.last()?),
         b"kill" => kill(f.signal()?),
         b"trap" => trap(f.signal()?),
@@ -397,6 +401,20 @@ fn put_line(fd: c_int, line: impl std::fmt::Display) {
 /// Writes all of `buf` to `fd` or exits 103.
 fn put(fd: c_int, buf: &[u8]) {
     check(103, &format!("write to fd {fd}"), Port::new(fd, true).write_all(buf));
+}
+
+/// One datagram to `$NOTIFY_SOCKET`, as `sd_notify` sends it.
+fn notify(msg: &[u8]) {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(to) = std::env::var_os("NOTIFY_SOCKET") else { die(108, b"pw-child: no NOTIFY_SOCKET\n".to_vec()) };
+    let to = to.into_vec();
+    let addr = match to.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name),
+        None => SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(&to)),
+    };
+    let sent = UnixDatagram::unbound().and_then(|s| s.send_to_addr(msg, &addr?));
+    check(108, "notify", sent.map(drop));
 }
 
 fn close(fd: c_int) {

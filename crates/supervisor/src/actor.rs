@@ -16,6 +16,7 @@ use crate::event::{Cause, Event, ShutdownReport, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
 use crate::incarnation::{self, Ctx, End, Report, TimerKind};
 use crate::logs::LogTx;
+use crate::notify::{Datagram, NotifySocket};
 use crate::policy::{decide, Decision, StartKind};
 use crate::readiness::Readiness;
 use crate::state::{AfterStop, State};
@@ -25,6 +26,7 @@ use program::{Pending, Program};
 
 mod add;
 mod commands;
+mod notify;
 mod program;
 
 /// How long the output pipes get to reach their end once shutdown has
@@ -53,6 +55,19 @@ pub(crate) struct Actor {
     failure: Option<Error>,
     /// The order the next program added gets.
     next_order: u64,
+    /// The sd_notify socket, bound when the first program that uses it is
+    /// added.
+    notify: Option<NotifySocket>,
+    /// Reporting to this process's own systemd, when asked to.
+    systemd: Option<Systemd>,
+}
+
+/// What the supervisor told its own systemd.
+#[derive(Debug)]
+struct Systemd {
+    socket: std::ffi::OsString,
+    ready_sent: bool,
+    status: String,
 }
 
 /// A strategy's restart: the programs still to stop (the last one first),
@@ -69,6 +84,7 @@ struct GroupRestart {
 enum Wake {
     Command(Option<Cmd>),
     Report(Report),
+    Notify(std::io::Result<Datagram>),
     Joined,
 }
 
@@ -90,6 +106,13 @@ impl Actor {
             group: None,
             failure: None,
             next_order: 0,
+            notify: None,
+            systemd: settings
+                .systemd
+                .then(|| std::env::var_os("NOTIFY_SOCKET"))
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .map(|socket| Systemd { socket, ready_sent: false, status: String::new() }),
         }
     }
 
@@ -107,6 +130,9 @@ impl Actor {
                 if let Poll::Ready(Some(report)) = self.reports.poll_recv(cx) {
                     return Poll::Ready(Wake::Report(report));
                 }
+                if let Some(Poll::Ready(datagram)) = self.notify.as_mut().map(|n| n.poll_recv(cx)) {
+                    return Poll::Ready(Wake::Notify(datagram));
+                }
                 if !self.tasks.is_empty() && self.tasks.poll_join_next(cx).is_ready() {
                     return Poll::Ready(Wake::Joined);
                 }
@@ -121,7 +147,11 @@ impl Actor {
                     self.begin_shutdown();
                 }
                 Wake::Report(report) => self.report(report),
+                Wake::Notify(datagram) => self.datagram(datagram),
                 Wake::Joined => {}
+            }
+            if self.systemd.is_some() {
+                self.tell_systemd();
             }
             if self.shutdown.is_some() && !self.programs.values().any(|p| p.state.is_live()) {
                 break;
@@ -330,7 +360,7 @@ impl Actor {
             log: &p.spec.log,
             sink: p.spec.sink.as_ref(),
             ready: &p.spec.ready,
-            notify_socket: None,
+            notify_socket: self.notify.as_ref().map(NotifySocket::env_value),
             watchdog: p.spec.watchdog,
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
@@ -666,6 +696,9 @@ impl Actor {
         }
         self.shutdown = Some((Vec::new(), ShutdownReport::default()));
         self.group = None;
+        if let Some(systemd) = &self.systemd {
+            let _ = crate::notify::notify_to(&systemd.socket, "STOPPING=1");
+        }
         for p in self.programs.values_mut() {
             p.cancel_timer();
             p.waiting = None;

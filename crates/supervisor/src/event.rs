@@ -12,7 +12,8 @@ use crate::policy::Decision;
 use crate::state::{AfterStop, State};
 
 /// One state change of one program, on the [`events`](crate::Supervisor::events)
-/// channel.
+/// channel; or, with `from == to`, something the program said that changed
+/// no state (an sd_notify `STATUS=`, a datagram refused: see [`Cause`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Event {
@@ -108,6 +109,26 @@ pub enum Cause {
     StopRequested(AfterStop),
     /// The stop that was asked for is complete: every process reaped.
     Stopped(StopOutcome),
+    /// The program sent an sd_notify datagram that says more than
+    /// `READY=1` or a watchdog ping (`STATUS=`, `STOPPING=1`,
+    /// `RELOADING=1`, `ERRNO=`, `MAINPID=`, lines ignored): the state does
+    /// not change (`from == to`).
+    Notified(Arc<crate::Notification>),
+    /// A datagram from one of the program's processes was not read (too
+    /// large, no credentials, ...); nothing changes (`from == to`).
+    NotifyRejected {
+        /// The sender, when known.
+        pid: Option<u32>,
+        /// Why.
+        reason: crate::Rejection,
+    },
+    /// A datagram from a process of the program's group that its
+    /// [`NotifyAccess`](crate::NotifyAccess) does not believe; ignored
+    /// (`from == to`).
+    NotifyRefused {
+        /// The sender.
+        pid: u32,
+    },
     /// A stop asked for while nothing ran (`Backoff`, `Exited`,
     /// `Failed -> Stopped`), or `remove` of a program that was not running.
     Cancelled,

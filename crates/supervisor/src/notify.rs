@@ -41,11 +41,8 @@ pub use access::NotifyAccess;
 pub use client::{notify, notify_to};
 pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
 
-// The actor's way in; unused until it is wired.
-#[allow(unused_imports)]
-pub(crate) use access::{accepts, attribute, Attribution, Claim, Sender};
-#[allow(unused_imports)]
-pub(crate) use server::{Datagram, NotifySocket, Received, Rejected};
+pub(crate) use access::{attribute, Attribution, Claim, Sender};
+pub(crate) use server::{Datagram, NotifySocket};
 
 mod access;
 mod client;

@@ -72,6 +72,10 @@ pub enum Error {
         /// A program that runs after it.
         by: String,
     },
+    /// The sd_notify socket for a program with
+    /// [`Readiness::Notify`](crate::Readiness::Notify) could not be made.
+    #[error("cannot make the sd_notify socket: {0}")]
+    NotifySocket(#[source] Arc<std::io::Error>),
     /// More automatic restarts than the supervisor's intensity allows: it
     /// stopped every program (what its task resolves to).
     #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]
@@ -175,7 +179,7 @@ impl Supervisor {
     ///
     /// [`Error::Duplicate`], [`Error::Spec`] (its [`LogSpec`](crate::LogSpec)),
     /// [`Error::UnknownDependency`], [`Error::Cycle`] (a program after
-    /// itself), [`Error::ShutDown`].
+    /// itself), [`Error::NotifySocket`], [`Error::ShutDown`].
     pub async fn add(&self, spec: ProgramSpec) -> Result<Status, Error> {
         self.ask(|r| Cmd::Add(Box::new(spec), r)).await
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::{Actor, Program};
 use crate::event::{Cause, Status, Trigger};
 use crate::policy::StartKind;
+use crate::notify::NotifySocket;
 use crate::program::ProgramSpec;
+use crate::readiness::Readiness;
 use crate::state::State;
 use crate::supervisor::Error;
 
@@ -36,6 +38,10 @@ impl Actor {
         // Programs already added cannot run after new ones: a cycle is
         // within the batch.
         let order = topological(&specs, &batch)?;
+        if self.notify.is_none() && specs.iter().any(|s| matches!(s.ready, Readiness::Notify { .. })) {
+            let socket = NotifySocket::bind().map_err(|e| Error::NotifySocket(Arc::new(e)))?;
+            self.notify = Some(socket);
+        }
         let names: Vec<Arc<str>> = specs.iter().map(|s| s.name.clone()).collect();
         let mut specs: Vec<Option<ProgramSpec>> = specs.into_iter().map(Some).collect();
         let mut autostart = Vec::new();

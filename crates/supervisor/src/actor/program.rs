@@ -141,6 +141,15 @@ impl Program {
 
     /// Moves to `to`, telling the events channel and the watchers.
     pub(super) fn set(&mut self, events: &broadcast::Sender<Event>, to: State, cause: Cause) {
+        self.emit(events, to, cause);
+        if !matches!(to, State::Backoff | State::Failed) {
+            self.next_start_in = None;
+        }
+        self.status.send_replace(self.snapshot());
+    }
+
+    /// The event of a move to `to` (or of no move), and the move.
+    pub(super) fn emit(&mut self, events: &broadcast::Sender<Event>, to: State, cause: Cause) {
         let event = Event {
             program: self.spec.name.clone(),
             incarnation: self.incarnation,
@@ -151,11 +160,7 @@ impl Program {
             at: tokio::time::Instant::now(),
         };
         self.state = to;
-        if !matches!(to, State::Backoff | State::Failed) {
-            self.next_start_in = None;
-        }
         let _ = events.send(event);
-        self.status.send_replace(self.snapshot());
     }
 
     /// Arms the timer that starts the program again after `delay`.

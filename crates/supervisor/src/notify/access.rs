@@ -7,7 +7,6 @@
 //! once, by [`Sender::lookup`], before them.
 
 // The actor wires this in; until then only the tests call it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use nix::unistd::{getpgid, Pid};
 

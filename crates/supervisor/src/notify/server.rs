@@ -1,7 +1,6 @@
 //! The receiving side: the supervisor's `NOTIFY_SOCKET`.
 
 // The actor wires this in; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::hash_map::RandomState;
 use std::ffi::{OsStr, OsString};
@@ -148,6 +147,7 @@ impl NotifySocket {
     ///
     /// Cancel safe: a datagram is taken from the socket only when it is
     /// returned.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) async fn recv(&mut self) -> io::Result<Datagram> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }

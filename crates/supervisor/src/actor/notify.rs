@@ -1,0 +1,154 @@
+//! sd_notify datagrams, from the programs to the supervisor, and from the
+//! supervisor to its own systemd.
+
+use std::io;
+use std::sync::Arc;
+
+use procwire_core::StopScope;
+use tokio::time::Instant;
+
+use super::{Actor, Program};
+use crate::event::Cause;
+use crate::exit::Exit;
+use crate::incarnation::TimerKind;
+use crate::notify::{attribute, Attribution, Claim, Datagram, Notification, Sender, WatchdogPing};
+use crate::readiness::Readiness;
+use crate::state::State;
+
+impl Actor {
+    /// One datagram on the notification socket: attributed to a program by
+    /// the sender's pid, then applied, or told as an event that changes
+    /// nothing. A datagram nobody can be held to is dropped.
+    pub(super) fn datagram(&mut self, datagram: io::Result<Datagram>) {
+        let received = match datagram {
+            Ok(Datagram::Received(received)) => received,
+            Ok(Datagram::Rejected(rejected)) => {
+                // Told to the program whose process sent it, if any.
+                let owner = rejected.pid.and_then(|pid| self.program_of(pid));
+                if let Some(p) = owner.and_then(|name| self.programs.get_mut(&name)) {
+                    p.notice(&self.events, Cause::NotifyRejected { pid: rejected.pid, reason: rejected.reason });
+                }
+                return;
+            }
+            // The socket is not ours to repair; nothing to attribute.
+            Err(_) => return,
+        };
+        let sender = Sender::lookup(received.pid);
+        let claims = self.programs.values().filter_map(|p| {
+            let Readiness::Notify { access } = p.spec.ready else { return None };
+            let live = p.live.as_ref()?;
+            let pgid = (p.spec.stop.scope == StopScope::Group).then_some(live.pid);
+            Some(Claim { key: p.name().clone(), access, main_pid: p.main_pid(), pgid })
+        });
+        match attribute(sender, claims) {
+            Attribution::Accepted(name) => self.notified(&name, received.notification),
+            Attribution::Refused(name) => {
+                if let Some(p) = self.programs.get_mut(&name) {
+                    p.notice(&self.events, Cause::NotifyRefused { pid: received.pid });
+                }
+            }
+            Attribution::Unknown | Attribution::Ambiguous => {}
+        }
+    }
+
+    /// The program whose live incarnation has `pid` as its main pid.
+    fn program_of(&self, pid: u32) -> Option<Arc<str>> {
+        self.programs.values().find(|p| p.main_pid() == Some(pid)).map(|p| p.name().clone())
+    }
+
+    /// A notification the program is held to.
+    fn notified(&mut self, name: &Arc<str>, n: Notification) {
+        let Some(p) = self.programs.get_mut(name) else { return };
+        let now = Instant::now();
+        if let Some(pid) = n.main_pid {
+            p.main_pid = Some(pid);
+        }
+        if let Some(status) = &n.status {
+            p.notify_status = (!status.is_empty()).then(|| status.clone());
+            p.publish();
+        }
+        if let Some(usec) = n.watchdog_usec {
+            let period = std::time::Duration::from_micros(usec);
+            p.watchdog = Some(period);
+            if p.state == State::Running {
+                p.watchdog_deadline = Some(now + period);
+                p.arm_timer(TimerKind::Watchdog, period, &mut self.tasks, &self.reports_tx);
+            }
+        }
+        if let Some(usec) = n.extend_timeout_usec {
+            // As systemd: the running timeout now ends no earlier than
+            // `usec` from now.
+            let until = now + std::time::Duration::from_micros(usec);
+            if p.state == State::Starting && p.start_deadline.is_some_and(|d| d < until) {
+                p.start_deadline = Some(until);
+            }
+        }
+        // Something for the event log besides readiness and pings.
+        let telling = n.status.is_some()
+            || n.stopping
+            || n.reloading
+            || n.errno.is_some()
+            || n.main_pid.is_some()
+            || !n.ignored.is_empty();
+        let (ready, ping) = (n.ready, n.watchdog);
+        if telling {
+            p.notice(&self.events, Cause::Notified(Arc::new(n)));
+        }
+        match ping {
+            Some(WatchdogPing::Ping) if p.state == State::Running && p.watchdog.is_some() => {
+                // The timer re-arms itself when it fires early.
+                p.watchdog_deadline = p.watchdog.map(|period| now + period);
+            }
+            Some(WatchdogPing::Trigger) if p.state == State::Running => {
+                self.auto_stop(name, Exit::Watchdog, Cause::WatchdogMissed { triggered: true });
+                return;
+            }
+            _ => {}
+        }
+        if ready {
+            let incarnation = p.incarnation;
+            self.ready(name, incarnation);
+        }
+    }
+
+    /// As the supervisor's own unit: `READY=1` once every autostart
+    /// program is running, and a one-line `STATUS=` whenever it changes.
+    pub(super) fn tell_systemd(&mut self) {
+        let Some(systemd) = &mut self.systemd else { return };
+        let mut counts = [0usize; 5];
+        for p in self.programs.values() {
+            let i = match p.state {
+                State::Running => 0,
+                State::Starting | State::Waiting => 1,
+                State::Backoff | State::Stopping => 2,
+                State::Failed => 3,
+                _ => 4,
+            };
+            counts[i] += 1;
+        }
+        let status = format!(
+            "{} running, {} starting, {} restarting or stopping, {} failed, {} stopped",
+            counts[0], counts[1], counts[2], counts[3], counts[4]
+        );
+        let ready = !systemd.ready_sent
+            && self.shutdown.is_none()
+            && self.programs.values().filter(|p| p.spec.autostart).all(|p| p.state == State::Running);
+        if status == systemd.status && !ready {
+            return;
+        }
+        let message = if ready { format!("READY=1\nSTATUS={status}") } else { format!("STATUS={status}") };
+        // A datagram to a local socket: it does not wait unless systemd's
+        // queue is full.
+        let _ = crate::notify::notify_to(&systemd.socket, &message);
+        systemd.ready_sent |= ready;
+        systemd.status = status;
+    }
+}
+
+impl Program {
+    /// An event that changes no state (`from == to`).
+    pub(super) fn notice(&mut self, events: &tokio::sync::broadcast::Sender<crate::event::Event>, cause: Cause) {
+        let state = self.state;
+        self.emit(events, state, cause);
+    }
+}

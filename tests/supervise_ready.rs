@@ -161,3 +161,217 @@ async fn on_watchdog_restarts_after_a_watchdog_only() {
     assert_eq!(ended.to, State::Exited);
     sup.shutdown().await.unwrap();
 }
+
+fn notifier(name: &str, steps: &[&str]) -> ProgramSpec {
+    let mut program =
+        ProgramSpec::new(name, procwire::Command::new(procwire_tests::pw_child!()).args(steps).clone());
+    program.ready(Readiness::notify());
+    program
+}
+
+#[tokio::test]
+async fn sd_notify_ready_makes_it_running_and_status_shows() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let steps = ["sleep-ms:200", "notify:READY=1\\nSTATUS=serving 3 clients", "sleep-ms:100000"];
+    sup.add(notifier("notifier", &steps)).await.unwrap();
+    let starting = next(&mut events, "notifier", |e| e.to == State::Starting).await;
+    let running = next(&mut events, "notifier", |e| e.to == State::Running).await;
+    let took = running.at - starting.at;
+    println!("READY=1 sent 200 ms after the spawn: Running after {took:?}");
+    assert!(took >= ms(200) && took < ms(1000), "{took:?}");
+    let status = sup.status("notifier").await.unwrap();
+    assert_eq!(status.notify_status.as_deref(), Some("serving 3 clients"));
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn sd_notify_without_ready_runs_into_the_start_timeout() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = notifier("silent", &["notify:STATUS=still loading", "sleep-ms:100000"]);
+    program.start_timeout(ms(500));
+    never_restart(&mut program);
+    let t0 = Instant::now();
+    sup.add(program).await.unwrap();
+    let told = next(&mut events, "silent", |e| matches!(e.cause, Cause::Notified(_))).await;
+    assert_eq!((told.from, told.to), (State::Starting, State::Starting));
+    let stopping = next(&mut events, "silent", |e| e.to == State::Stopping).await;
+    assert!(matches!(stopping.cause, Cause::StartTimeout));
+    assert!(stopping.at - t0 >= ms(490), "{:?}", stopping.at - t0);
+    let ended = next(&mut events, "silent", |e| !e.to.is_live()).await;
+    assert!(matches!(ended.cause, Cause::AutoStopped { exit: Exit::StartTimeout, .. }), "{ended:?}");
+    sup.shutdown().await.unwrap();
+}
+
+/// A program that shows where its notification socket is, and waits.
+fn socket_shower(name: &str, access: procwire_supervisor::NotifyAccess) -> ProgramSpec {
+    let mut program = ProgramSpec::new(name, sh("echo \"$NOTIFY_SOCKET\"; exec sleep 100"));
+    program.ready(Readiness::Notify { access });
+    program
+}
+
+#[tokio::test]
+async fn a_foreign_pid_is_ignored_under_main_and_believed_under_all() {
+    use procwire_supervisor::NotifyAccess;
+    for (access, believed) in [(NotifyAccess::Main, false), (NotifyAccess::All, true)] {
+        let (sup, _task) = Supervisor::new();
+        let mut events = sup.events().await.unwrap();
+        let mut logs = sup.logs().await.unwrap();
+        sup.add(socket_shower("p", access)).await.unwrap();
+        let socket = String::from_utf8(logs.recv().await.unwrap().line.bytes.to_vec()).unwrap();
+        assert!(socket.starts_with('@'), "{socket}");
+        // This test process is no process of the program.
+        procwire_supervisor::notify_to(socket.as_ref(), "READY=1").unwrap();
+        if believed {
+            next(&mut events, "p", |e| e.to == State::Running).await;
+        } else {
+            none_within(&mut events, "p", ms(400), |e| e.to == State::Running).await;
+            assert_eq!(sup.status("p").await.unwrap().state, State::Starting);
+        }
+        sup.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_garbage_datagrams_change_nothing_but_an_event() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let steps = [
+        "notify-size:65536",
+        "notify:READY=1\\x00\\xff\\x01garbage",
+        "notify:\\xff\\xfe",
+        "sleep-ms:300",
+        "notify:READY=1",
+        "sleep-ms:100000",
+    ];
+    sup.add(notifier("noisy", &steps)).await.unwrap();
+    let big = next(&mut events, "noisy", |e| matches!(e.cause, Cause::NotifyRejected { .. })).await;
+    assert!(
+        matches!(
+            big.cause,
+            Cause::NotifyRejected { reason: procwire_supervisor::Rejection::TooLarge { len: 65536 }, .. }
+        ),
+        "{big:?}"
+    );
+    assert_eq!((big.from, big.to), (State::Starting, State::Starting));
+    let nul = next(&mut events, "noisy", |e| matches!(e.cause, Cause::NotifyRejected { .. })).await;
+    assert_eq!((nul.from, nul.to), (State::Starting, State::Starting), "{nul:?}");
+    // Not UTF-8: the line is ignored (told), the rest applies (nothing).
+    let garbage = next(&mut events, "noisy", |e| e.from == e.to).await;
+    assert!(matches!(&garbage.cause, Cause::Notified(n) if !n.ready && n.ignored.len() == 1), "{garbage:?}");
+    assert_eq!(sup.status("noisy").await.unwrap().state, State::Starting);
+    next(&mut events, "noisy", |e| e.to == State::Running).await;
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_watchdog_pinged_for_a_second_fires_300_ms_after_the_last_ping() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut steps = vec!["notify:READY=1"];
+    steps.extend(std::iter::repeat_n(["sleep-ms:100", "notify:WATCHDOG=1"], 10).flatten());
+    steps.push("sleep-ms:100000");
+    let mut program = notifier("pinger", &steps);
+    program.watchdog(ms(300));
+    never_restart(&mut program);
+    sup.add(program).await.unwrap();
+    let running = next(&mut events, "pinger", |e| e.to == State::Running).await;
+    let missed = next(&mut events, "pinger", |e| e.to == State::Stopping).await;
+    let at = missed.at - running.at;
+    println!("pinged every 100 ms for 1 s with a 300 ms watchdog: missed at {at:?}");
+    assert!(matches!(missed.cause, Cause::WatchdogMissed { triggered: false }));
+    assert!(at >= ms(1290) && at < ms(2500), "{at:?}");
+    let ended = next(&mut events, "pinger", |e| !e.to.is_live()).await;
+    match ended.cause {
+        Cause::AutoStopped { exit: Exit::Watchdog, outcome, .. } => {
+            assert_eq!(outcome.status.and_then(|s| s.signal()), Some(6));
+        }
+        other => panic!("{other:?}"),
+    }
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn watchdog_trigger_stops_it_at_once() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = notifier(
+        "trigger",
+        &["notify:READY=1", "sleep-ms:100", "notify:WATCHDOG=trigger", "sleep-ms:100000"],
+    );
+    program.watchdog(ms(60_000));
+    sup.add(program).await.unwrap();
+    let missed = next(&mut events, "trigger", |e| e.to == State::Stopping).await;
+    assert!(matches!(missed.cause, Cause::WatchdogMissed { triggered: true }), "{missed:?}");
+    sup.shutdown().await.unwrap();
+}
+
+/// The supervisor's own `NOTIFY_SOCKET` (from a systemd above it) reaches
+/// no child that does not use sd_notify with the supervisor; one that does
+/// gets the supervisor's socket instead.
+#[test]
+fn the_supervisors_own_notify_socket_reaches_no_child() {
+    let env = [("NOTIFY_SOCKET", "@procwire-test-systemd-above")];
+    procwire_tests::in_own_process_with_env(
+        "the_supervisors_own_notify_socket_reaches_no_child",
+        &env,
+        || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let (sup, _task) = Supervisor::new();
+                let mut logs = sup.logs().await.unwrap();
+                let mut plain =
+                    ProgramSpec::new("plain", sh("echo \"plain [$NOTIFY_SOCKET] ${NOTIFY_SOCKET+set}\""));
+                never_restart(&mut plain);
+                sup.add(plain).await.unwrap();
+                let line = logs.recv().await.unwrap();
+                assert_eq!(&line.line.bytes[..], b"plain [] ");
+                sup.add(socket_shower("notifying", procwire_supervisor::NotifyAccess::Main)).await.unwrap();
+                let line = logs.recv().await.unwrap();
+                let socket = String::from_utf8(line.line.bytes.to_vec()).unwrap();
+                assert!(socket.starts_with("@procwire/notify/"), "{socket}");
+                sup.shutdown().await.unwrap();
+            });
+        },
+    );
+}
+
+/// Under systemd, the supervisor says `READY=1` once every autostart
+/// program is running, keeps `STATUS=` current, and says `STOPPING=1`.
+#[test]
+fn the_supervisor_tells_its_own_systemd() {
+    let name = format!("procwire-test-systemd-{}", std::process::id());
+    let socket = format!("@{name}");
+    let listener = (std::env::var_os("PROCWIRE_TEST_OWN_PROCESS").is_none()).then(|| {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        std::os::unix::net::UnixDatagram::bind_addr(&addr).unwrap()
+    });
+    let env = [("NOTIFY_SOCKET", socket.as_str())];
+    procwire_tests::in_own_process_with_env("the_supervisor_tells_its_own_systemd", &env, || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (sup, _task) = Supervisor::builder().notify_systemd(true).build();
+            let mut events = sup.events().await.unwrap();
+            let mut slow = ProgramSpec::new("slow", sh("sleep 0.3; echo >&3; exec sleep 100"));
+            slow.ready(Readiness::NotificationFd(3));
+            sup.add_all([ProgramSpec::new("fast", sh("exec sleep 100")), slow]).await.unwrap();
+            next(&mut events, "slow", |e| e.to == State::Running).await;
+            sup.shutdown().await.unwrap();
+        });
+    });
+    // The copy has exited: everything it said is queued here.
+    let Some(listener) = listener else { return };
+    listener.set_nonblocking(true).unwrap();
+    let mut said = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = listener.recv(&mut buf) {
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let ready = said.iter().position(|m| m.starts_with("READY=1\n")).unwrap_or_else(|| panic!("{said:#?}"));
+    assert_eq!(said.iter().filter(|m| m.contains("READY=1")).count(), 1, "{said:#?}");
+    assert!(said[ready].contains("STATUS=2 running, 0 starting"), "{said:#?}");
+    assert!(said[..ready].iter().any(|m| m.contains("STATUS=1 running, 1 starting")), "{said:#?}");
+    assert!(said[ready..].iter().any(|m| m == "STOPPING=1"), "{said:#?}");
+}

@@ -208,6 +208,12 @@ pub fn parse_hex_lines(text: &str) -> Vec<Vec<u8>> {
 /// from (procwire's reaper and spawner threads) are its own: `body` runs
 /// there, and here the test passes when that copy passed that one test.
 pub fn in_own_process(name: &str, body: impl FnOnce()) {
+    in_own_process_with_env(name, &[], body);
+}
+
+/// [`in_own_process`], with `env` added to the copy's environment (so
+/// that no test changes the environment of the test binary itself).
+pub fn in_own_process_with_env(name: &str, env: &[(&str, &str)], body: impl FnOnce()) {
     const VAR: &str = "PROCWIRE_TEST_OWN_PROCESS";
     if std::env::var_os(VAR).is_some_and(|v| v == name) {
         body();
@@ -217,6 +223,7 @@ pub fn in_own_process(name: &str, body: impl FnOnce()) {
     let out = std::process::Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(VAR, name)
+        .envs(env.iter().copied())
         .output()
         .expect("re-run the test binary");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

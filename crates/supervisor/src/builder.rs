@@ -103,10 +103,14 @@ impl Builder {
     }
 
     /// When this process runs under systemd (`NOTIFY_SOCKET` is set):
-    /// report `READY=1` once every autostart program is `Running`, a
-    /// one-line `STATUS=` as programs change state, and `STOPPING=1` when
+    /// report `READY=1` once programs were added and every autostart
+    /// program is `Running` (add them together with
+    /// [`add_all`](Supervisor::add_all) so that the first one up does not
+    /// make the whole set ready), a one-line `STATUS=` as programs change
+    /// state (`2 running, 1 starting, ...`), and `STOPPING=1` when
     /// shutdown begins. Off by default; without `NOTIFY_SOCKET` nothing
-    /// is sent.
+    /// is sent. Each report is one datagram to a local socket, sent from
+    /// the supervisor's task.
     pub fn notify_systemd(&mut self, on: bool) -> &mut Builder {
         self.systemd = on;
         self

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::{Actor, Program};
 use crate::event::{Cause, Status, Trigger};
-use crate::policy::StartKind;
 use crate::notify::NotifySocket;
+use crate::policy::StartKind;
 use crate::program::ProgramSpec;
 use crate::readiness::Readiness;
 use crate::state::State;

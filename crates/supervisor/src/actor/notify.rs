@@ -26,7 +26,10 @@ impl Actor {
                 // Told to the program whose process sent it, if any.
                 let owner = rejected.pid.and_then(|pid| self.program_of(pid));
                 if let Some(p) = owner.and_then(|name| self.programs.get_mut(&name)) {
-                    p.notice(&self.events, Cause::NotifyRejected { pid: rejected.pid, reason: rejected.reason });
+                    p.notice(
+                        &self.events,
+                        Cause::NotifyRejected { pid: rejected.pid, reason: rejected.reason },
+                    );
                 }
                 return;
             }
@@ -111,8 +114,9 @@ impl Actor {
         }
     }
 
-    /// As the supervisor's own unit: `READY=1` once every autostart
-    /// program is running, and a one-line `STATUS=` whenever it changes.
+    /// As the supervisor's own unit: `READY=1` once there are programs and
+    /// every autostart program is running, and a one-line `STATUS=`
+    /// whenever it changes.
     pub(super) fn tell_systemd(&mut self) {
         let Some(systemd) = &mut self.systemd else { return };
         let mut counts = [0usize; 5];
@@ -132,6 +136,7 @@ impl Actor {
         );
         let ready = !systemd.ready_sent
             && self.shutdown.is_none()
+            && !self.programs.is_empty()
             && self.programs.values().filter(|p| p.spec.autostart).all(|p| p.state == State::Running);
         if status == systemd.status && !ready {
             return;
@@ -147,7 +152,11 @@ impl Actor {
 
 impl Program {
     /// An event that changes no state (`from == to`).
-    pub(super) fn notice(&mut self, events: &tokio::sync::broadcast::Sender<crate::event::Event>, cause: Cause) {
+    pub(super) fn notice(
+        &mut self,
+        events: &tokio::sync::broadcast::Sender<crate::event::Event>,
+        cause: Cause,
+    ) {
         let state = self.state;
         self.emit(events, state, cause);
     }

@@ -4,12 +4,14 @@ use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use nix::libc;
 use tokio::io::{AsyncRead, ReadBuf};
 
+use crate::cgroup::Cgroup;
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::pty::PtyMaster;
@@ -71,6 +73,8 @@ pub struct Child {
     kill_on_drop: bool,
     /// Spawned as the leader of a new process group (or session).
     group_leader: bool,
+    /// The cgroup it was spawned into.
+    cgroup: Option<Cgroup>,
 }
 
 impl Child {
@@ -84,7 +88,30 @@ impl Child {
         group_leader: bool,
     ) -> Self {
         let pid = pid as u32;
-        Child { pid, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop, group_leader }
+        Child {
+            pid,
+            status: None,
+            reaper: Some(reaper),
+            readers,
+            writers,
+            pty,
+            kill_on_drop,
+            group_leader,
+            cgroup: None,
+        }
+    }
+
+    /// The same child, remembering the cgroup it was spawned into.
+    pub(crate) fn in_cgroup(mut self, cgroup: Option<Cgroup>) -> Self {
+        self.cgroup = cgroup;
+        self
+    }
+
+    /// The cgroup the child was spawned into with
+    /// [`Command::cgroup`](crate::Command::cgroup), as an absolute path;
+    /// `None` for a child spawned without one.
+    pub fn cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_ref().map(Cgroup::path)
     }
 
     /// Takes the master side of the child's terminal, for a command spawned

@@ -127,6 +127,13 @@ pub enum SpawnStep {
     ParentDeathSignal,
     /// Setting the child's signal mask.
     SignalMask,
+    /// Starting the child in its [cgroup](crate::Command::cgroup): opening
+    /// and checking the directory in the parent (a path that is not a
+    /// cgroup v2 directory has a [`CgroupError`](crate::CgroupError) as
+    /// the error's inner error), `clone3(CLONE_INTO_CGROUP)`, or the write
+    /// to `cgroup.procs` in the child (`EBUSY`: the cgroup has cgroups
+    /// below it with controllers enabled; `EACCES`: not delegated to us).
+    Cgroup,
 }
 
 impl fmt::Display for SpawnStep {
@@ -151,6 +158,7 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Setuid => "setuid",
             SpawnStep::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
             SpawnStep::SignalMask => "sigprocmask",
+            SpawnStep::Cgroup => "placing the child in its cgroup",
         })
     }
 }
@@ -160,12 +168,12 @@ impl fmt::Display for SpawnStep {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
-    /// A NUL byte in the program, an argument, an environment entry or the
-    /// working directory: C strings cannot carry it.
+    /// A NUL byte in the program, an argument, an environment entry, the
+    /// working directory or the cgroup: C strings cannot carry it.
     #[error("{what} contains a NUL byte: {value:?}")]
     NulByte {
         /// Which input: `"program"`, `"argument"`, `"environment key"`,
-        /// `"environment value"`, `"working directory"`.
+        /// `"environment value"`, `"working directory"`, `"cgroup"`.
         what: &'static str,
         /// The offending value, lossily decoded.
         value: String,

@@ -82,7 +82,8 @@ pub enum CgroupError {
 ///
 /// A child started in one with [`Command::cgroup`](crate::Command::cgroup)
 /// takes every descendant with it: a double-forked, `setsid`'d daemon is
-/// still a member, and [`kill`](Self::kill) reaches it. A `Cgroup` is only a path: dropping it removes nothing
+/// still a member, and [`StopScope::Cgroup`](crate::StopScope::Cgroup)
+/// stops them all. A `Cgroup` is only a path: dropping it removes nothing
 /// ([`remove`](Self::remove) does).
 ///
 /// The directory must be writable by this process: as root, or in a
@@ -94,14 +95,13 @@ pub enum CgroupError {
 ///
 /// ```no_run
 /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
-/// use procwire_core::{Cgroup, Command};
+/// use procwire_core::{Cgroup, Command, StopPolicy, StopScope};
 ///
 /// let root = Cgroup::mount_point().ok_or("cgroup v2 is not mounted")?;
 /// let cgroup = Cgroup::create(&root, "web-1")?;
 /// let mut child = Command::new("sh").args(["-c", "setsid sleep 100 &"]).cgroup(&cgroup).spawn()?;
-/// child.wait().await?;
-/// cgroup.kill()?; // the setsid'd sleep
-/// cgroup.wait_empty().await?;
+/// child.stop(&StopPolicy::new().with_scope(StopScope::Cgroup)).await?;
+/// assert!(cgroup.procs()?.is_empty()); // the setsid'd sleep too
 /// cgroup.remove()?;
 /// # Ok(()) }
 /// ```

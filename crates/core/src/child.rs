@@ -265,6 +265,57 @@ impl Child {
         }
     }
 
+    /// Sends a signal to every process in the child's
+    /// [cgroup](crate::Command::cgroup): the child itself (through its
+    /// pidfd, while it is not reaped) and every other member, however it
+    /// left the child's process group or session. SIGKILL goes through
+    /// `cgroup.kill` ([`Cgroup::kill`]), which also reaches processes
+    /// forked meanwhile; any other signal goes to the members
+    /// `cgroup.procs` lists, each checked through a pidfd
+    /// ([`Cgroup::signal`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoCgroup`] if the child was not spawned into a cgroup;
+    /// [`Error::ProcessExitedAlready`] when nobody was left to signal (the
+    /// child reaped and the cgroup empty); [`Error::UnknownSignal`] /
+    /// [`Error::InvalidSignal`] for a bad signal; [`Error::Io`] when the
+    /// cgroup's files could not be read or written.
+    ///
+    /// ```no_run
+    /// # async fn doc(cgroup: procwire_core::Cgroup) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cmd = procwire_core::Command::new("sh");
+    /// cmd.args(["-c", "setsid sleep 100 & sleep 100 & wait"]).cgroup(&cgroup);
+    /// let mut child = cmd.spawn()?;
+    /// child.signal_cgroup("TERM")?; // the shell and both sleeps
+    /// cgroup.wait_empty().await?;
+    /// assert_eq!(child.wait().await?.signal(), Some(15));
+    /// # Ok(()) }
+    /// ```
+    pub fn signal_cgroup(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        let sig = sig.into_signal()?;
+        let cgroup = self.cgroup.as_ref().ok_or(Error::NoCgroup)?;
+        let leader = match self.signal(sig) {
+            Ok(()) => true,
+            Err(Error::ProcessExitedAlready) => false,
+            Err(e) => return Err(e),
+        };
+        let members = if sig == libc::SIGKILL {
+            let populated = cgroup.is_populated()?;
+            cgroup.kill()?;
+            populated
+        } else {
+            // The child was signalled above; while it is unreaped its pid
+            // cannot name anyone else.
+            cgroup.signal_members(sig, self.id())? > 0
+        };
+        if leader || members {
+            Ok(())
+        } else {
+            Err(Error::ProcessExitedAlready)
+        }
+    }
+
     /// Reaps the child if it has exited, without waiting.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {

@@ -590,8 +590,9 @@ impl Command {
     /// from the parent's working directory at spawn time): it is a member
     /// before it runs a single instruction of the program, and so is
     /// everything it starts, `setsid`'d or double-forked daemons
-    /// included: the [`Cgroup`](crate::Cgroup) lists, signals and kills
-    /// them all.
+    /// included. [`StopScope::Cgroup`](crate::StopScope::Cgroup) then
+    /// stops them all, and [`Child::signal_cgroup`](crate::Child::signal_cgroup)
+    /// signals them all.
     ///
     /// Give each child a cgroup of its own (see [`Cgroup::create`](crate::Cgroup::create)):
     /// stopping by cgroup stops every process in it. The directory must be

@@ -54,6 +54,11 @@ pub enum Error {
     /// A signal number outside `0..=64`.
     #[error("invalid signal number {0}")]
     InvalidSignal(i32),
+    /// [`Child::signal_cgroup`](crate::Child::signal_cgroup), or a stop in
+    /// [`StopScope::Cgroup`](crate::StopScope::Cgroup), for a child that
+    /// was not spawned into a cgroup ([`Command::cgroup`](crate::Command::cgroup)).
+    #[error("the child was not spawned into a cgroup (Command::cgroup)")]
+    NoCgroup,
     /// [`Child::signal_group`](crate::Child::signal_group) on a child that
     /// does not lead a process group of its own.
     #[error("the child does not lead a process group (spawn it with process_group(0) or setsid)")]

@@ -13,13 +13,13 @@
 //!   [`Child::wait`], and [`Child::signal`] with signal names, numbers or
 //!   nix `Signal`s ([`IntoSignal`]).
 //! - [`Child::stop`] stops it by a [`StopPolicy`]: a signal, a grace
-//!   period, a final signal, for the child alone or its whole process
-//!   group ([`StopScope`]); [`StopLadder`] is the same ladder for
-//!   hand-written futures.
+//!   period, a final signal, for the child alone, its whole process
+//!   group, or its whole cgroup ([`StopScope`]); [`StopLadder`] is the
+//!   same ladder for hand-written futures.
 //! - [`Command::cgroup`] starts the child inside a cgroup v2 directory
 //!   ([`Cgroup`]: create, list, signal, kill, await empty, remove), so
-//!   nothing it starts can escape, not even a `setsid`'d, double-forked
-//!   daemon.
+//!   nothing it starts can escape a stop, not even a `setsid`'d,
+//!   double-forked daemon.
 //! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
 //!   exit code 0, [`ProcessTerminated`] for anything else.
 //! - [`Command::pty`] runs the child on a pseudo-terminal of a given

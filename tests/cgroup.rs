@@ -204,6 +204,38 @@ fn a_cgroup_stop_without_a_cgroup_is_an_error_and_signals_nothing() {
     });
 }
 
+/// What starting in a cgroup costs: `spawn()` of `true` with and without
+/// a cgroup, in alternating batches (`clone3(CLONE_INTO_CGROUP)` by
+/// default, the child's `cgroup.procs` write under
+/// `--cfg procwire_force_posix_spawn`). A measurement, not a check:
+/// `cargo test --release -p procwire-tests --test cgroup -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn spawn_cost_with_and_without_a_cgroup() {
+    serial(async {
+        let Some(scratch) = Scratch::new() else { return };
+        let (mut plain, mut cgroup) = (Duration::ZERO, Duration::ZERO);
+        const ROUNDS: u32 = 10;
+        const BATCH: u32 = 50;
+        for _ in 0..ROUNDS {
+            for (total, into) in [(&mut plain, None), (&mut cgroup, Some(scratch.path()))] {
+                let mut cmd = Command::new("true");
+                if let Some(dir) = into {
+                    cmd.cgroup(dir);
+                }
+                for _ in 0..BATCH {
+                    let started = Instant::now();
+                    let mut child = spawn(&mut cmd);
+                    *total += started.elapsed();
+                    assert!(guard(10, "true", child.wait()).await.unwrap().success());
+                }
+            }
+        }
+        let per = |total: Duration| total / (ROUNDS * BATCH);
+        println!("spawn(): {:?} without a cgroup, {:?} into one", per(plain), per(cgroup));
+    });
+}
+
 /// A shell with a `setsid`'d sleep (a daemon: its own session) and a plain
 /// sleep.
 const DAEMON: &str = "setsid sleep 100 & sleep 100 & wait";

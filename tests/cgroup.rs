@@ -204,6 +204,22 @@ fn a_cgroup_stop_without_a_cgroup_is_an_error_and_signals_nothing() {
     });
 }
 
+/// The cgroup types, and the futures that wait on a cgroup, can move
+/// between threads (a supervisor's tasks hold them).
+#[test]
+fn cgroup_types_and_futures_are_send() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let cgroup = Cgroup::open(std::env::temp_dir()).err();
+    send_sync(&cgroup);
+    if let Some(root) = Cgroup::mount_point() {
+        let cgroup = Cgroup::open(root).unwrap();
+        send_sync(&cgroup);
+        send(&cgroup.wait_empty());
+    }
+    send(&procwire::StopLadder::new(StopPolicy::new().with_scope(StopScope::Cgroup)));
+}
+
 /// What starting in a cgroup costs: `spawn()` of `true` with and without
 /// a cgroup, in alternating batches (`clone3(CLONE_INTO_CGROUP)` by
 /// default, the child's `cgroup.procs` write under

@@ -159,7 +159,9 @@ fn the_child_is_in_its_cgroup_before_exec() {
         assert!(guard(10, "cat", cat.wait()).await.unwrap().success());
         assert!(unified_line(&out).is_some_and(|p| p.ends_with(&format!("/{name}"))), "{out:?} in {name}");
 
-        let mut sleep = spawn(Command::new("sleep").arg("100").cgroup(scratch.path()));
+        // From procwire's spawner thread (a parent-death signal), too.
+        let mut sleep =
+            spawn(Command::new("sleep").arg("100").parent_death_signal("KILL").cgroup(scratch.path()));
         let pid = sleep.id().unwrap();
         let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         assert!(unified_line(&own).is_some_and(|p| p.ends_with(&format!("/{name}"))), "{own:?}");

@@ -249,9 +249,9 @@ impl Command {
     }
 
     /// Steps only the clone trampoline can do: credentials, the
-    /// parent-death signal and the cgroup. (It is also the engine of choice wherever the
-    /// kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn` is the engine
-    /// elsewhere.)
+    /// parent-death signal and the cgroup. (It is also the engine of
+    /// choice wherever the kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn`
+    /// is the engine elsewhere.)
     fn needs_trampoline(&self) -> bool {
         self.uid.is_some()
             || self.gid.is_some()

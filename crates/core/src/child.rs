@@ -4,12 +4,14 @@ use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use nix::libc;
 use tokio::io::{AsyncRead, ReadBuf};
 
+use crate::cgroup::Cgroup;
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::pty::PtyMaster;
@@ -71,6 +73,8 @@ pub struct Child {
     kill_on_drop: bool,
     /// Spawned as the leader of a new process group (or session).
     group_leader: bool,
+    /// The cgroup it was spawned into.
+    cgroup: Option<Cgroup>,
 }
 
 impl Child {
@@ -84,7 +88,30 @@ impl Child {
         group_leader: bool,
     ) -> Self {
         let pid = pid as u32;
-        Child { pid, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop, group_leader }
+        Child {
+            pid,
+            status: None,
+            reaper: Some(reaper),
+            readers,
+            writers,
+            pty,
+            kill_on_drop,
+            group_leader,
+            cgroup: None,
+        }
+    }
+
+    /// The same child, remembering the cgroup it was spawned into.
+    pub(crate) fn in_cgroup(mut self, cgroup: Option<Cgroup>) -> Self {
+        self.cgroup = cgroup;
+        self
+    }
+
+    /// The cgroup the child was spawned into with
+    /// [`Command::cgroup`](crate::Command::cgroup), as an absolute path;
+    /// `None` for a child spawned without one.
+    pub fn cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_ref().map(Cgroup::path)
     }
 
     /// Takes the master side of the child's terminal, for a command spawned
@@ -235,6 +262,57 @@ impl Child {
         match &self.reaper {
             Some(reaper) if self.status.is_none() => reaper.send_group(self.pid as libc::pid_t, sig),
             _ => Err(Error::ProcessExitedAlready),
+        }
+    }
+
+    /// Sends a signal to every process in the child's
+    /// [cgroup](crate::Command::cgroup): the child itself (through its
+    /// pidfd, while it is not reaped) and every other member, however it
+    /// left the child's process group or session. SIGKILL goes through
+    /// `cgroup.kill` ([`Cgroup::kill`]), which also reaches processes
+    /// forked meanwhile; any other signal goes to the members
+    /// `cgroup.procs` lists, each checked through a pidfd
+    /// ([`Cgroup::signal`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoCgroup`] if the child was not spawned into a cgroup;
+    /// [`Error::ProcessExitedAlready`] when nobody was left to signal (the
+    /// child reaped and the cgroup empty); [`Error::UnknownSignal`] /
+    /// [`Error::InvalidSignal`] for a bad signal; [`Error::Io`] when the
+    /// cgroup's files could not be read or written.
+    ///
+    /// ```no_run
+    /// # async fn doc(cgroup: procwire_core::Cgroup) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut cmd = procwire_core::Command::new("sh");
+    /// cmd.args(["-c", "setsid sleep 100 & sleep 100 & wait"]).cgroup(&cgroup);
+    /// let mut child = cmd.spawn()?;
+    /// child.signal_cgroup("TERM")?; // the shell and both sleeps
+    /// cgroup.wait_empty().await?;
+    /// assert_eq!(child.wait().await?.signal(), Some(15));
+    /// # Ok(()) }
+    /// ```
+    pub fn signal_cgroup(&self, sig: impl IntoSignal) -> Result<(), Error> {
+        let sig = sig.into_signal()?;
+        let cgroup = self.cgroup.as_ref().ok_or(Error::NoCgroup)?;
+        let leader = match self.signal(sig) {
+            Ok(()) => true,
+            Err(Error::ProcessExitedAlready) => false,
+            Err(e) => return Err(e),
+        };
+        let members = if sig == libc::SIGKILL {
+            let populated = cgroup.is_populated()?;
+            cgroup.kill()?;
+            populated
+        } else {
+            // The child was signalled above; while it is unreaped its pid
+            // cannot name anyone else.
+            cgroup.signal_members(sig, self.id())? > 0
+        };
+        if leader || members {
+            Ok(())
+        } else {
+            Err(Error::ProcessExitedAlready)
         }
     }
 

@@ -54,6 +54,11 @@ pub enum Error {
     /// A signal number outside `0..=64`.
     #[error("invalid signal number {0}")]
     InvalidSignal(i32),
+    /// [`Child::signal_cgroup`](crate::Child::signal_cgroup), or a stop in
+    /// [`StopScope::Cgroup`](crate::StopScope::Cgroup), for a child that
+    /// was not spawned into a cgroup ([`Command::cgroup`](crate::Command::cgroup)).
+    #[error("the child was not spawned into a cgroup (Command::cgroup)")]
+    NoCgroup,
     /// [`Child::signal_group`](crate::Child::signal_group) on a child that
     /// does not lead a process group of its own.
     #[error("the child does not lead a process group (spawn it with process_group(0) or setsid)")]
@@ -127,6 +132,13 @@ pub enum SpawnStep {
     ParentDeathSignal,
     /// Setting the child's signal mask.
     SignalMask,
+    /// Starting the child in its [cgroup](crate::Command::cgroup): opening
+    /// and checking the directory in the parent (a path that is not a
+    /// cgroup v2 directory has a [`CgroupError`](crate::CgroupError) as
+    /// the error's inner error), `clone3(CLONE_INTO_CGROUP)`, or the write
+    /// to `cgroup.procs` in the child (`EBUSY`: the cgroup has cgroups
+    /// below it with controllers enabled; `EACCES`: not delegated to us).
+    Cgroup,
 }
 
 impl fmt::Display for SpawnStep {
@@ -151,6 +163,7 @@ impl fmt::Display for SpawnStep {
             SpawnStep::Setuid => "setuid",
             SpawnStep::ParentDeathSignal => "prctl(PR_SET_PDEATHSIG)",
             SpawnStep::SignalMask => "sigprocmask",
+            SpawnStep::Cgroup => "placing the child in its cgroup",
         })
     }
 }
@@ -160,12 +173,12 @@ impl fmt::Display for SpawnStep {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
-    /// A NUL byte in the program, an argument, an environment entry or the
-    /// working directory: C strings cannot carry it.
+    /// A NUL byte in the program, an argument, an environment entry, the
+    /// working directory or the cgroup: C strings cannot carry it.
     #[error("{what} contains a NUL byte: {value:?}")]
     NulByte {
         /// Which input: `"program"`, `"argument"`, `"environment key"`,
-        /// `"environment value"`, `"working directory"`.
+        /// `"environment value"`, `"working directory"`, `"cgroup"`.
         what: &'static str,
         /// The offending value, lossily decoded.
         value: String,

@@ -13,9 +13,13 @@
 //!   [`Child::wait`], and [`Child::signal`] with signal names, numbers or
 //!   nix `Signal`s ([`IntoSignal`]).
 //! - [`Child::stop`] stops it by a [`StopPolicy`]: a signal, a grace
-//!   period, a final signal, for the child alone or its whole process
-//!   group ([`StopScope`]); [`StopLadder`] is the same ladder for
-//!   hand-written futures.
+//!   period, a final signal, for the child alone, its whole process
+//!   group, or its whole cgroup ([`StopScope`]); [`StopLadder`] is the
+//!   same ladder for hand-written futures.
+//! - [`Command::cgroup`] starts the child inside a cgroup v2 directory
+//!   ([`Cgroup`]: create, list, signal, kill, await empty, remove), so
+//!   nothing it starts can escape a stop, not even a `setsid`'d,
+//!   double-forked daemon.
 //! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
 //!   exit code 0, [`ProcessTerminated`] for anything else.
 //! - [`Command::pty`] runs the child on a pseudo-terminal of a given
@@ -27,11 +31,11 @@
 //!
 //! Spawning never forks: the child is started by a
 //! `clone(CLONE_VM | CLONE_VFORK)` trampoline (on kernels before 5.11,
-//! with `posix_spawn` and its file actions unless credentials or a
-//! parent-death signal need the trampoline), so spawn cost does not grow
-//! with the parent's memory, and every
-//! failure (program not found, bad working directory...) comes back
-//! from [`Command::spawn`] as an [`Error`] naming the program and the step.
+//! with `posix_spawn` and its file actions unless credentials, a
+//! parent-death signal or a cgroup need the trampoline), so spawn cost
+//! does not grow with the parent's memory, and every failure (program not
+//! found, bad working directory...) comes back from [`Command::spawn`] as
+//! an [`Error`] naming the program and the step.
 //! Children are reaped through a pidfd registered with tokio (a SIGCHLD
 //! listener where the kernel lacks pidfds); a dropped [`Child`] never
 //! leaves a zombie.
@@ -72,6 +76,7 @@ compile_error!(
      older kernels get the SIGCHLD and posix_spawn fallbacks): it is built on clone, pidfds and /proc"
 );
 
+pub use cgroup::{Cgroup, CgroupError};
 pub use child::{Child, SignalHandle};
 pub use child_fd::ChildFd;
 pub use command::{Command, StdioDefaults};
@@ -82,6 +87,7 @@ pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 pub use stop::{StopLadder, StopPolicy, StopScope, Stopped};
 
+mod cgroup;
 mod child;
 mod child_fd;
 mod command;

@@ -3,14 +3,15 @@
 use std::ffi::{c_char, CStr};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::resource::{getrlimit, Resource};
 
+use crate::cgroup::{Cgroup, CgroupError};
 use crate::child::Child;
 use crate::child_fd::Entry;
 use crate::command::{Command, StdioDefaults};
@@ -109,6 +110,9 @@ impl Command {
         // a range with one call; elsewhere ranges may be closed one by one.
         let ranges = if sys::trampoline::preferred() { Ranges::Cheap } else { Ranges::Expanded };
         let steps = plan(&fds.map, &fds.inherited, limit, ranges).map_err(|e| self.plan_error(e, limit))?;
+        // After the fds: a parent fd the map names was checked open before
+        // this descriptor could take its number.
+        let cgroup = self.open_cgroup()?;
         let prepared = Prepared::new().map_err(|e| self.error(SpawnStep::Spawn, e))?;
         let cwd = self.cwd.as_ref().map(|(_, c)| c.as_c_str());
         let setsid = self.setsid || pty.is_some();
@@ -139,7 +143,8 @@ impl Command {
             keep_signal_mask: self.keep_signal_mask,
         };
         let pidfd = matches!(prepared, Prepared::Pidfd);
-        let mut spawned = self.launch(&request, pidfd);
+        let cgroup_fd = cgroup.as_ref().map(|(_, fd)| fd.as_fd());
+        let mut spawned = self.launch(&request, pidfd, cgroup_fd);
         if matches!(&spawned, Err(Error::Spawn { step: SpawnStep::Exec, source, .. })
             if source.raw_os_error() == Some(libc::ENOEXEC))
         {
@@ -150,7 +155,7 @@ impl Command {
             sh_argv.extend([SHELL.as_ptr(), path.as_ptr()]);
             sh_argv.extend_from_slice(&argv[1..]);
             let request = sys::spawn::SpawnRequest { path: SHELL, argv: &sh_argv, ..request };
-            spawned = self.launch(&request, pidfd);
+            spawned = self.launch(&request, pidfd, cgroup_fd);
         }
         let sys::trampoline::Spawned { pid, pidfd } = spawned?;
         // The child exists: from here on, a failure (or a panic) kills and
@@ -161,7 +166,27 @@ impl Command {
         std::mem::forget(guard);
         let master = pty.map(|pty| pty.master);
         let group_leader = setsid || process_group == Some(0);
-        Ok(Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader))
+        let child =
+            Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader);
+        Ok(child.in_cgroup(cgroup.map(|(path, _)| Cgroup::unchecked(path))))
+    }
+
+    /// Opens the command's cgroup directory (`O_PATH`), for `clone3` or the
+    /// child's write to `cgroup.procs`, and checks it is on cgroup v2, so a
+    /// path that is not a cgroup fails the same way with either engine path.
+    /// Its absolute path, for the `Child`.
+    fn open_cgroup(&self) -> Result<Option<(PathBuf, OwnedFd)>, Error> {
+        use nix::sys::statfs::{fstatfs, CGROUP2_SUPER_MAGIC};
+        let Some(dir) = &self.cgroup else { return Ok(None) };
+        let fail = |e: io::Error| self.error(SpawnStep::Cgroup, e);
+        let path = std::path::absolute(dir).map_err(fail)?;
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::open(&path, flags, nix::sys::stat::Mode::empty()).map_err(|e| fail(e.into()))?;
+        let fs = fstatfs(&fd).map_err(|e| fail(e.into()))?;
+        if fs.filesystem_type() != CGROUP2_SUPER_MAGIC {
+            return Err(fail(io::Error::new(io::ErrorKind::InvalidInput, CgroupError::NotCgroup2 { path })));
+        }
+        Ok(Some((path, fd)))
     }
 
     /// Starts the child with the engine that fits: the clone trampoline
@@ -170,6 +195,7 @@ impl Command {
         &self,
         request: &sys::spawn::SpawnRequest<'_>,
         pidfd: bool,
+        cgroup: Option<BorrowedFd<'_>>,
     ) -> Result<sys::trampoline::Spawned, Error> {
         if self.needs_trampoline() || sys::trampoline::preferred() {
             let (groups, gid) = self.credentials();
@@ -180,6 +206,7 @@ impl Command {
                 uid: self.uid,
                 parent_death_signal: self.parent_death_signal,
                 pidfd,
+                cgroup,
             };
             let spawned = if self.parent_death_signal.is_some() {
                 sys::trampoline::spawn_on_spawner_thread(&request)
@@ -221,15 +248,16 @@ impl Command {
         }
     }
 
-    /// Steps only the clone trampoline can do: credentials and the
-    /// parent-death signal. (It is also the engine of choice wherever the
-    /// kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn` is the engine
-    /// elsewhere.)
+    /// Steps only the clone trampoline can do: credentials, the
+    /// parent-death signal and the cgroup. (It is also the engine of
+    /// choice wherever the kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn`
+    /// is the engine elsewhere.)
     fn needs_trampoline(&self) -> bool {
         self.uid.is_some()
             || self.gid.is_some()
             || self.groups.is_some()
             || self.parent_death_signal.is_some()
+            || self.cgroup.is_some()
     }
 
     /// The supplementary groups and gid to set: explicit ones, else the
@@ -262,6 +290,7 @@ impl Command {
             }
             Failure::Parent(e) => self.error(SpawnStep::Clone, e),
             Failure::Thread(e) => self.error(SpawnStep::SpawnerThread, e),
+            Failure::IntoCgroup(e) => self.error(SpawnStep::Cgroup, e),
             Failure::Child(step, e) => {
                 let step = match step {
                     ChildStep::SignalReset => SpawnStep::SignalReset,
@@ -276,6 +305,7 @@ impl Command {
                     ChildStep::Chdir => SpawnStep::Chdir,
                     ChildStep::SignalMask => SpawnStep::SignalMask,
                     ChildStep::Exec => SpawnStep::Exec,
+                    ChildStep::Cgroup => SpawnStep::Cgroup,
                 };
                 self.error(step, e)
             }

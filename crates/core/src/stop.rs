@@ -1,5 +1,6 @@
 //! The stop ladder: ask a child to stop, give it a grace period, then make
-//! it; for a process group, also the members that outlived the leader.
+//! it; for a process group, also the members that outlived the leader; for
+//! a cgroup, every member, until it is empty.
 //!
 //! One state machine, [`StopLadder`], polled by hand-written futures (the
 //! runs of procwire-utils) and awaited through [`Child::stop`]. Its states
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use tokio::time::Sleep;
 
+use crate::cgroup::EmptyWatch;
 use crate::child::Child;
 use crate::error::Error;
 use crate::signal::Signal;
@@ -49,8 +51,39 @@ pub enum StopScope {
     /// [pty](crate::Command::pty)): every signal goes to the whole group
     /// with [`Child::signal_group`], and the stop ends only when no member
     /// is left alive. Members that left the group (`setsid`, daemons) are
-    /// not reached.
+    /// not reached: [`Cgroup`](Self::Cgroup) reaches them.
     Group,
+    /// Every process in the cgroup the child was spawned into
+    /// ([`Command::cgroup`](crate::Command::cgroup)), however it left the
+    /// child's process group or session: the first signal goes to the
+    /// child and every member ([`Child::signal_cgroup`]); when the grace
+    /// runs out, `cgroup.kill` SIGKILLs every member, forks in flight
+    /// included ([`Cgroup::kill`](crate::Cgroup::kill)). The stop ends once
+    /// the cgroup is empty (`populated 0` in `cgroup.events`, awaited
+    /// through inotify, not polled) and the child is reaped.
+    ///
+    /// The policy's [`final_signal`](StopPolicy::final_signal) is not used
+    /// in this scope: the final step is SIGKILL by construction, the one
+    /// signal no member can catch, block or ignore. The cgroup itself is
+    /// left in place, empty: [`Cgroup::remove`](crate::Cgroup::remove)
+    /// removes it. A child spawned without a cgroup gets
+    /// [`Error::NoCgroup`] (in an `io::Error`), and no signal.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use procwire_core::{Cgroup, Command, StopPolicy, StopScope};
+    ///
+    /// let cgroup = Cgroup::create(&Cgroup::mount_point().ok_or("no cgroup v2")?, "daemon-1")?;
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "setsid sh -c 'sleep 100 &' & sleep 100"]).cgroup(&cgroup);
+    /// let mut child = cmd.spawn()?;
+    /// let policy = StopPolicy::new().with_grace(Duration::from_secs(2)).with_scope(StopScope::Cgroup);
+    /// child.stop(&policy).await?; // the daemonised sleep too
+    /// cgroup.remove()?;
+    /// # Ok(()) }
+    /// ```
+    Cgroup,
 }
 
 /// How to stop a child: the signal that asks, how long it gets, the
@@ -80,9 +113,11 @@ pub struct StopPolicy {
     pub signal: Signal,
     /// How long the child has between the two signals; 5 s by default.
     pub grace: Duration,
-    /// The signal sent when the grace runs out; SIGKILL by default.
+    /// The signal sent when the grace runs out; SIGKILL by default (and
+    /// always SIGKILL in [`StopScope::Cgroup`]).
     pub final_signal: Signal,
-    /// The child alone or its process group; the child by default.
+    /// The child alone, its process group or its cgroup; the child by
+    /// default.
     pub scope: StopScope,
 }
 
@@ -147,7 +182,7 @@ impl Default for StopPolicy {
 }
 
 /// How a stop ended: the child's status (it is reaped), and whether the
-/// final signal had to be sent.
+/// final signal (in cgroup scope, `cgroup.kill`) had to be sent.
 ///
 /// ```no_run
 /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
@@ -165,7 +200,9 @@ pub struct Stopped {
     /// The child's exit status.
     pub status: ExitStatus,
     /// Whether the grace ran out and the final signal was sent (to the
-    /// child, or to its group while the leader or a member still ran).
+    /// child, or to its group while the leader or a member still ran, or
+    /// to its cgroup with `cgroup.kill` while the child or a member still
+    /// ran).
     pub final_signal_sent: bool,
 }
 
@@ -197,6 +234,11 @@ enum State {
 /// (the final signal when the grace runs out, then a second and third
 /// round of both signals, a second apart, if members still survive);
 /// then the leader is reaped.
+///
+/// In [cgroup scope](StopScope::Cgroup) the child's exit is watched the
+/// same way, and the cgroup's emptiness through inotify on its
+/// `cgroup.events`; the final step is `cgroup.kill`, after which nothing in
+/// the cgroup survives, so there are no further rounds.
 ///
 /// # Example
 ///
@@ -235,7 +277,9 @@ enum State {
 /// A final signal the child ignores (anything but SIGKILL can be) leaves
 /// the ladder waiting for the exit. In group scope, members still alive
 /// after the last round (stuck in uninterruptible sleep, say) are left
-/// behind, and the leader is reaped anyway.
+/// behind, and the leader is reaped anyway. In cgroup scope the ladder
+/// waits for every member to die: one stuck in uninterruptible sleep
+/// holds it.
 #[derive(Debug)]
 pub struct StopLadder {
     policy: StopPolicy,
@@ -244,8 +288,10 @@ pub struct StopLadder {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Group scope, leader exited: the next look at `/proc`.
     recheck: Option<Pin<Box<Sleep>>>,
-    /// Group scope: the leader's exit, seen and not reaped.
+    /// Group and cgroup scope: the leader's exit, seen and not reaped.
     exited: Option<ExitStatus>,
+    /// Cgroup scope: the watch on the cgroup's emptiness.
+    empty: Option<EmptyWatch>,
     final_signal_sent: bool,
     /// Group scope: the round, from 1 (begun at the start).
     round: u32,
@@ -263,6 +309,7 @@ impl StopLadder {
             deadline: None,
             recheck: None,
             exited: None,
+            empty: None,
             final_signal_sent: false,
             round: 0,
             error: None,
@@ -305,9 +352,11 @@ impl StopLadder {
     /// # Errors
     ///
     /// A signal that could not be sent ([`Error::NotGroupLeader`] in group
-    /// scope for a child that does not lead its group, wrapped in an
-    /// `io::Error`), or a failing wait. Polling again goes on with the
-    /// ladder.
+    /// scope for a child that does not lead its group,
+    /// [`Error::NoCgroup`] in cgroup scope for a child spawned without a
+    /// cgroup, wrapped in an `io::Error`), a cgroup whose files could not
+    /// be read or watched, or a failing wait. Polling again goes on with
+    /// the ladder.
     ///
     /// # Panics
     ///
@@ -344,11 +393,16 @@ impl StopLadder {
 
     /// The exit: in process scope, the reap; in group scope, the leader's
     /// exit (not reaped), then every [`RECHECK`] a look for live members,
-    /// and the reap once there is none.
+    /// and the reap once there is none; in cgroup scope, the child's exit
+    /// (not reaped), then the cgroup's emptiness, then the reap.
     fn poll_exit(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
-        if self.policy.scope == StopScope::Process {
-            let status = std::task::ready!(child.poll_wait(cx))?;
-            return Poll::Ready(Ok(self.done(status)));
+        match self.policy.scope {
+            StopScope::Process => {
+                let status = std::task::ready!(child.poll_wait(cx))?;
+                return Poll::Ready(Ok(self.done(status)));
+            }
+            StopScope::Cgroup => return self.poll_cgroup_exit(child, cx),
+            StopScope::Group => {}
         }
         if self.exited.is_none() {
             self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
@@ -373,7 +427,24 @@ impl StopLadder {
         Poll::Pending
     }
 
-    /// Group scope: reaps the leader, whose exit was seen.
+    /// Cgroup scope: the child's exit, without reaping it (its pid stays
+    /// its own, so the member sweeps can leave it out), then `populated 0`.
+    fn poll_cgroup_exit(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
+        if self.exited.is_none() {
+            self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
+        }
+        let watch = match &mut self.empty {
+            Some(watch) => watch,
+            None => {
+                let path = child.cgroup().ok_or_else(|| io::Error::other(Error::NoCgroup))?;
+                self.empty.insert(EmptyWatch::new(path)?)
+            }
+        };
+        std::task::ready!(watch.poll_empty(cx))?;
+        Poll::Ready(self.reap(child))
+    }
+
+    /// Group and cgroup scope: reaps the leader, whose exit was seen.
     fn reap(&mut self, child: &mut Child) -> io::Result<Stopped> {
         let status = child.try_wait()?.or(self.exited);
         let status = status.ok_or_else(|| io::Error::other("the leader's exit status was lost"))?;
@@ -385,6 +456,7 @@ impl StopLadder {
         self.state = State::Done(stopped);
         self.deadline = None;
         self.recheck = None;
+        self.empty = None;
         stopped
     }
 
@@ -405,24 +477,31 @@ impl StopLadder {
         self.deadline = Some(Box::pin(tokio::time::sleep(self.policy.grace)));
     }
 
-    /// The final signal; in group scope with the leader gone, the settle
-    /// time before the next round.
+    /// The final signal (SIGKILL in cgroup scope, through `cgroup.kill`);
+    /// in group scope with the leader gone, the settle time before the
+    /// next round.
     fn force(&mut self, child: &Child) {
-        if self.send(child, self.policy.final_signal) {
+        let signal = match self.policy.scope {
+            StopScope::Cgroup => Signal::KILL,
+            _ => self.policy.final_signal,
+        };
+        if self.send(child, signal) {
             self.final_signal_sent = true;
         }
         self.state = State::Forcing;
-        if self.exited.is_some() {
+        if self.policy.scope == StopScope::Group && self.exited.is_some() {
             self.deadline = Some(Box::pin(tokio::time::sleep(SETTLE)));
         }
     }
 
-    /// Sends `sig` to the child or its group; whether it went. A child
-    /// reaped already is not an error (the poll gives its status).
+    /// Sends `sig` to the child, its group or its cgroup; whether it went.
+    /// A child reaped already (and in cgroup scope, an empty cgroup) is
+    /// not an error (the poll gives its status).
     fn send(&mut self, child: &Child, sig: Signal) -> bool {
         let sent = match self.policy.scope {
             StopScope::Process => child.signal(sig),
             StopScope::Group => child.signal_group(sig),
+            StopScope::Cgroup => child.signal_cgroup(sig),
         };
         match sent {
             Ok(()) => true,
@@ -441,8 +520,9 @@ impl StopLadder {
 impl Child {
     /// Stops the child by its policy: the first signal, the grace, the
     /// final signal if it is still running, and in group scope the members
-    /// that outlived it; resolves once it is reaped. The [`StopLadder`]
-    /// awaited; see it for the details.
+    /// that outlived it, in cgroup scope every member; resolves once it is
+    /// reaped (and in cgroup scope, once the cgroup is empty). The
+    /// [`StopLadder`] awaited; see it for the details.
     ///
     /// A child that has exited, or was reaped, already is not signalled:
     /// its status comes back at once.
@@ -462,8 +542,8 @@ impl Child {
     /// and no final one. The `Child`'s own rules then apply: a later
     /// [`wait`](Self::wait) or `stop` (which starts over), or its drop
     /// (SIGKILL with [`kill_on_drop`](crate::Command::kill_on_drop), and
-    /// the reaper). In group scope a leader that has exited stays a zombie
-    /// until then.
+    /// the reaper). In group and cgroup scope a leader that has exited
+    /// stays a zombie until then.
     ///
     /// ```no_run
     /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,6 +4,7 @@
 //! Each public function here forwards to one C call, named and linked in its
 //! doc; each `unsafe` block states the invariant it relies on.
 
+pub(crate) mod clone3;
 pub(crate) mod io;
 pub(crate) mod process;
 pub(crate) mod pty;

@@ -158,10 +158,11 @@ pub(crate) fn waitpid_blocking(pid: libc::pid_t) -> io::Result<RawStatus> {
 }
 
 /// Sends `sig` to `pid` with [`kill(2)`](https://man7.org/linux/man-pages/man2/kill.2.html);
-/// only for the SIGCHLD fallback, and only while the pid is known unreaped.
+/// only where no pidfd can be had: for the SIGCHLD fallback while the pid
+/// is known unreaped, and for a cgroup member just seen in `cgroup.procs`.
 pub(crate) fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
-    // SAFETY: a plain syscall with integer arguments; the caller guarantees
-    // `pid` is an unreaped child, so it cannot have been recycled.
+    // SAFETY: a plain syscall with integer arguments (which process it
+    // reaches is the caller's concern, above).
     if unsafe { libc::kill(pid, sig) } < 0 {
         return Err(io::Error::last_os_error());
     }

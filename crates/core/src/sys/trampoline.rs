@@ -19,11 +19,15 @@
 //!   handler can ever run on the child's stack;
 //! - reports a failure as (step, errno) in memory the parent reads after
 //!   `clone` returns, then `_exit(127)`s.
+//!
+//! A child with a cgroup is started inside it by `clone3(CLONE_INTO_CGROUP)`
+//! ([`super::clone3`]) where that works, and otherwise moves itself there
+//! first thing, by writing `0` to the cgroup's `cgroup.procs`.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_long, c_void};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::libc;
@@ -47,6 +51,7 @@ pub(crate) enum ChildStep {
     Chdir,
     SignalMask,
     Exec,
+    Cgroup,
 }
 
 impl ChildStep {
@@ -65,6 +70,7 @@ impl ChildStep {
             Chdir,
             SignalMask,
             Exec,
+            Cgroup,
         ]
         .into_iter()
         .find(|s| *s as i32 == v)
@@ -80,6 +86,10 @@ pub(crate) enum Failure {
     Thread(io::Error),
     /// In the child, at `step`; the child has been reaped.
     Child(ChildStep, io::Error),
+    /// `clone3` refused to start the child in its cgroup (`EBUSY`: not a
+    /// leaf; `EACCES`: not delegated to us; `ENODEV`: removed...); no
+    /// child exists.
+    IntoCgroup(io::Error),
 }
 
 /// Everything the child needs, prepared by the parent: what `posix_spawn`
@@ -95,6 +105,9 @@ pub(crate) struct Request<'a> {
     pub(crate) parent_death_signal: Option<c_int>,
     /// Ask the kernel for a pidfd with the child (`CLONE_PIDFD`).
     pub(crate) pidfd: bool,
+    /// The cgroup v2 directory to start the child in, opened by the parent
+    /// (`O_PATH` is enough).
+    pub(crate) cgroup: Option<BorrowedFd<'a>>,
 }
 
 /// What the child reads and writes in the parent's memory.
@@ -107,6 +120,9 @@ struct Shared<'a> {
     /// The mask of the thread that called `Command::spawn`, when that is
     /// not the spawning thread (the spawner thread); else `old_mask`.
     caller_mask: Option<u64>,
+    /// The cgroup directory the child moves itself into (`cgroup.procs`),
+    /// or -1: no cgroup, or it was started there by `clone3`.
+    cgroup_fd: c_int,
     failed_step: AtomicI32,
     failed_errno: AtomicI32,
 }
@@ -217,6 +233,7 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<Spawned,
         // SAFETY: getpid has no preconditions.
         parent_pid: unsafe { libc::getpid() },
         old_mask: 0,
+        cgroup_fd: -1,
         failed_step: AtomicI32::new(0),
         failed_errno: AtomicI32::new(0),
     };
@@ -234,25 +251,62 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<Spawned,
     // fails the clone (EMFILE): there is no moment when the child exists
     // and cannot be followed.
     let mut pidfd: c_int = -1;
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
-    let flags = if req.pidfd { flags | libc::CLONE_PIDFD } else { flags };
-    // SAFETY: `child_main` only reads `shared` and writes its atomics; the
-    // stack is a fresh mapping of STACK bytes whose top we pass (16-byte
-    // aligned, as mmap returns page-aligned memory); CLONE_VFORK suspends
-    // this thread until the child has exec'd or exited, so `shared` and the
-    // stack outlive the child's use of them. With CLONE_PIDFD the kernel
-    // writes one int, the pidfd, through the parent_tid pointer, which
-    // points to `pidfd`.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            stack.top(),
-            flags,
-            &shared as *const Shared<'_> as *mut c_void,
-            &mut pidfd as *mut c_int,
-        )
+    let mut cloned = None;
+    if let Some(cgroup) = req.cgroup.filter(|_| super::clone3::available()) {
+        // SAFETY: as for `clone` below: `child_main` only reads `shared`
+        // and writes its atomics; the usable part of the stack is passed
+        // (its top page-aligned), and it, `shared` and `pidfd` outlive the
+        // child's use of them, CLONE_VFORK suspending this thread until the
+        // child has exec'd or exited; every signal is blocked.
+        let result = unsafe {
+            super::clone3::clone_into_cgroup(
+                cgroup,
+                stack.usable(),
+                STACK,
+                req.pidfd.then_some(&mut pidfd),
+                child_main,
+                &shared as *const Shared<'_> as *mut c_void,
+            )
+        };
+        match result {
+            // Nothing was created: the child moves itself instead.
+            Err(e) if super::clone3::unsupported(&e) => {}
+            result => cloned = Some(result),
+        }
+    }
+    let into_cgroup = cloned.is_some();
+    let cloned = match cloned {
+        Some(result) => result,
+        None => {
+            // Not started inside its cgroup (if it has one): the child
+            // moves itself there.
+            shared.cgroup_fd = req.cgroup.map_or(-1, |fd| fd.as_raw_fd());
+            let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+            let flags = if req.pidfd { flags | libc::CLONE_PIDFD } else { flags };
+            // SAFETY: `child_main` only reads `shared` and writes its
+            // atomics; the stack is a fresh mapping of STACK bytes whose top
+            // we pass (16-byte aligned, as mmap returns page-aligned
+            // memory); CLONE_VFORK suspends this thread until the child has
+            // exec'd or exited, so `shared` and the stack outlive the
+            // child's use of them. With CLONE_PIDFD the kernel writes one
+            // int, the pidfd, through the parent_tid pointer, which points
+            // to `pidfd`.
+            let pid = unsafe {
+                libc::clone(
+                    child_main,
+                    stack.top(),
+                    flags,
+                    &shared as *const Shared<'_> as *mut c_void,
+                    &mut pidfd as *mut c_int,
+                )
+            };
+            if pid < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(pid)
+            }
+        }
     };
-    let clone_err = io::Error::last_os_error();
     // SAFETY: restores the mask saved above.
     unsafe {
         libc::syscall(
@@ -266,9 +320,13 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<Spawned,
     // If the thread-local is gone, the closure is dropped and the stack
     // unmapped with it.
     let _ = CACHED_STACK.try_with(|cached| cached.set(Some(stack)));
-    if pid < 0 {
-        return Err(Failure::Parent(clone_err));
-    }
+    let pid = match cloned {
+        Ok(pid) => pid,
+        // What can fail in creating any process; anything else is about
+        // the cgroup (clone3 checks it as a cgroup.procs write would).
+        Err(e) if into_cgroup && !creation_error(&e) => return Err(Failure::IntoCgroup(e)),
+        Err(e) => return Err(Failure::Parent(e)),
+    };
     // SAFETY: with CLONE_PIDFD a successful clone stored a new descriptor
     // in `pidfd` that nothing else owns; without it `pidfd` stays -1.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
@@ -281,6 +339,13 @@ fn spawn_keeping(req: &Request<'_>, caller_mask: Option<u64>) -> Result<Spawned,
         return Err(Failure::Child(step, io::Error::from_raw_os_error(errno)));
     }
     Ok(Spawned { pid, pidfd })
+}
+
+/// Errors of `clone` itself, whatever the cgroup: `EAGAIN`
+/// (`RLIMIT_NPROC`, `pids.max`, threads-max), `ENOMEM`, and, with
+/// `CLONE_PIDFD`, a full descriptor table (`EMFILE`, `ENFILE`).
+fn creation_error(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE))
 }
 
 thread_local! {
@@ -321,6 +386,12 @@ impl Stack {
             return Err(io::Error::last_os_error());
         }
         Ok(stack)
+    }
+
+    /// The bottom of the usable part, above the guard page: STACK bytes.
+    fn usable(&self) -> *mut u8 {
+        // SAFETY: inside the mapping: `len` is STACK plus the guard.
+        unsafe { self.base.cast::<u8>().add(self.len - STACK) }
     }
 
     fn top(&self) -> *mut c_void {
@@ -395,6 +466,13 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
             );
             raw(rc).map_err(|e| (ChildStep::SignalReset, e))?;
         }
+        // Into the cgroup first: before the fd plan (which may reuse the
+        // directory's descriptor number) and the credential changes (which
+        // may take away the right to write there), so everything the child
+        // does from here on is accounted to the cgroup.
+        if shared.cgroup_fd >= 0 {
+            cgroup_move(shared.cgroup_fd).map_err(|e| (ChildStep::Cgroup, e))?;
+        }
         if base.setsid {
             // async-signal-safe: raw setsid.
             raw(libc::syscall(libc::SYS_setsid)).map_err(|e| (ChildStep::Setsid, e))?;
@@ -456,6 +534,29 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
         // async-signal-safe: execve (POSIX lists it); only returns on error.
         libc::execve(base.path.as_ptr(), base.argv.as_ptr(), shared.envp);
         Err((ChildStep::Exec, *libc::__errno_location()))
+    }
+}
+
+/// Moves the calling process into the cgroup whose directory is open on
+/// `dir`: `openat(dir, "cgroup.procs")`, `write("0")` (0 names the
+/// writer), `close`.
+///
+/// # Safety
+///
+/// Only for the trampoline child. Async-signal-safe: raw syscalls only, on
+/// integers and static strings.
+unsafe fn cgroup_move(dir: c_int) -> Result<(), i32> {
+    // SAFETY: raw syscalls; the path and the byte are static.
+    unsafe {
+        let fd = raw(libc::syscall(
+            libc::SYS_openat,
+            dir,
+            c"cgroup.procs".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        ))?;
+        let written = raw(libc::syscall(libc::SYS_write, fd, b"0".as_ptr(), 1usize));
+        libc::syscall(libc::SYS_close, fd);
+        written.map(drop)
     }
 }
 

@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("[{name}] did not stop within the kill time: killed");
     }
     println!("stopped");
-    task.await?;
+    task.await??;
     Ok(())
 }
 

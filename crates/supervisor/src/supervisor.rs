@@ -382,6 +382,6 @@ mod tests {
         send_sync(&events);
         assert!(matches!(sup.status("p").await, Err(Error::UnknownProgram(_))));
         drop(sup);
-        task.await.unwrap();
+        task.await.unwrap().unwrap();
     }
 }

@@ -413,3 +413,126 @@ async fn remove_stops_a_running_program_first() {
     sup.shutdown().await.unwrap();
     assert!(matches!(sup.shutdown().await, Err(procwire_supervisor::Error::ShutDown)));
 }
+
+/// A parent cgroup for a test's programs, removed (with whatever is left
+/// in it) when dropped; `None`, with the reason printed, where cgroup v2
+/// is not writable here.
+struct ScratchCgroup(procwire::Cgroup);
+
+impl ScratchCgroup {
+    fn new() -> Option<ScratchCgroup> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let Some(root) = procwire::Cgroup::mount_point() else {
+            println!("skipped: no cgroup v2 mounted");
+            return None;
+        };
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match procwire::Cgroup::create(&root, &format!("procwire-supervise-{}-{n}", std::process::id())) {
+            Ok(cgroup) => Some(ScratchCgroup(cgroup)),
+            Err(e) => {
+                println!("skipped: cgroup v2 at {} is not writable: {e}", root.display());
+                None
+            }
+        }
+    }
+
+    /// The incarnations' cgroups made in it.
+    fn children(&self) -> Vec<std::path::PathBuf> {
+        let dir = std::fs::read_dir(self.0.path()).unwrap();
+        dir.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+    }
+}
+
+impl Drop for ScratchCgroup {
+    fn drop(&mut self) {
+        for child in self.children() {
+            if let Ok(cgroup) = procwire::Cgroup::open(&child) {
+                let _ = cgroup.kill();
+                for _ in 0..500 {
+                    if cgroup.remove().is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(ms(10));
+                }
+            }
+        }
+        let _ = self.0.remove();
+    }
+}
+
+const DAEMONS: &str = "setsid sleep 100 & sleep 100 & wait";
+
+/// The two sleeps `DAEMONS` started, once both run: (the one in the
+/// group, the setsid'd one).
+async fn sleeps_of(leader: u32) -> (u32, u32) {
+    guard(10, "two sleeps", async {
+        loop {
+            let kids: Vec<_> = procwire_tests::processes().into_iter().filter(|p| p.ppid == leader).collect();
+            let sleeping = |p: &&procwire_tests::ProcStat| {
+                std::fs::read(format!("/proc/{}/comm", p.pid)).is_ok_and(|c| c.starts_with(b"sleep"))
+            };
+            if kids.len() == 2 && kids.iter().filter(sleeping).count() == 2 {
+                let setsid =
+                    |pid: u32| nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32))).ok();
+                let (a, b) = (kids[0].pid, kids[1].pid);
+                return if setsid(a).is_some_and(|s| s.as_raw() as u32 == a) { (b, a) } else { (a, b) };
+            }
+            tokio::time::sleep(ms(10)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cgroup_scope_leaves_no_process_of_the_program_and_removes_its_cgroup() {
+    let Some(scratch) = ScratchCgroup::new() else { return };
+    let (sup, _task) = Supervisor::new();
+    let mut program = ProgramSpec::new("daemons", sh(DAEMONS));
+    program
+        .cgroup(scratch.0.path())
+        .stop(StopPolicy::new().with_scope(StopScope::Cgroup).with_grace(ms(5000)));
+    let leader = sup.add(program).await.unwrap().pid.unwrap();
+    let (sleep, daemon) = sleeps_of(leader).await;
+    assert_eq!(scratch.children().len(), 1, "the incarnation's own cgroup");
+    let outcome = sup.stop("daemons").await.unwrap().unwrap();
+    assert!(!outcome.final_signal_sent);
+    for pid in [leader, sleep, daemon] {
+        assert!(procwire_tests::is_dead(pid), "{pid} survived the stop");
+    }
+    assert_eq!(scratch.children(), Vec::<std::path::PathBuf>::new(), "the cgroup is removed");
+    sup.shutdown().await.unwrap();
+}
+
+/// Why the cgroup scope exists: in group scope, the setsid'd sleep
+/// survives the stop (the test then kills it).
+#[tokio::test]
+async fn group_scope_misses_a_setsid_daemon() {
+    let (sup, _task) = Supervisor::new();
+    let mut program = ProgramSpec::new("daemons", sh(DAEMONS));
+    program.stop(StopPolicy::new().with_scope(StopScope::Group).with_grace(ms(5000)));
+    let leader = sup.add(program).await.unwrap().pid.unwrap();
+    let (sleep, daemon) = sleeps_of(leader).await;
+    sup.stop("daemons").await.unwrap();
+    assert!(procwire_tests::is_dead(leader) && procwire_tests::is_dead(sleep));
+    let survived = !procwire_tests::is_dead(daemon);
+    let _ =
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(daemon as i32), nix::sys::signal::Signal::SIGKILL);
+    assert!(survived, "the setsid'd sleep left the group: a group stop cannot reach it");
+    sup.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cgroup_directory_that_is_not_one_is_refused_at_add() {
+    let (sup, _task) = Supervisor::new();
+    let mut program = ProgramSpec::new("p", Command::new("true"));
+    program.cgroup(std::env::temp_dir());
+    assert!(matches!(sup.add(program).await, Err(procwire_supervisor::Error::Cgroup { .. })));
+    let mut program = ProgramSpec::new("q", Command::new("true"));
+    program.stop(StopPolicy::new().with_scope(StopScope::Cgroup));
+    assert!(matches!(
+        sup.add(program).await,
+        Err(procwire_supervisor::Error::Spec(procwire_supervisor::SpecError::NoCgroup))
+    ));
+    assert!(sup.statuses().await.unwrap().is_empty());
+    sup.shutdown().await.unwrap();
+}

@@ -362,6 +362,7 @@ impl Actor {
             ready: &p.spec.ready,
             notify_socket: self.notify.as_ref().map(NotifySocket::env_value),
             watchdog: p.spec.watchdog,
+            cgroup: p.spec.cgroup.as_deref(),
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,

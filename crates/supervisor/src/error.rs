@@ -40,6 +40,10 @@ pub enum SpecError {
     /// A maximum log line length of zero bytes.
     #[error("maximum log line length is 0")]
     ZeroLineLength,
+    /// A stop in [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup)
+    /// without a cgroup directory ([`ProgramSpec::cgroup`](crate::ProgramSpec::cgroup)).
+    #[error("stop scope Cgroup needs a cgroup directory (ProgramSpec::cgroup)")]
+    NoCgroup,
     /// A negative child fd in the log settings.
     #[error("log fd {0} is negative")]
     NegativeFd(i32),

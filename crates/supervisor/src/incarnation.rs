@@ -5,14 +5,16 @@
 use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use procwire_core::{
-    Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, StdioDefaults, StopPolicy, StopScope, Stopped,
+    Cgroup, Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, SpawnStep, StdioDefaults, StopPolicy,
+    StopScope, Stopped,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
@@ -98,6 +100,8 @@ pub(crate) struct Ctx<'a> {
     /// The supervisor's notification socket, for `Readiness::Notify`.
     pub(crate) notify_socket: Option<&'a OsStr>,
     pub(crate) watchdog: Option<Duration>,
+    /// The directory the incarnation's own cgroup is made in.
+    pub(crate) cgroup: Option<&'a Path>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
@@ -129,7 +133,29 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     if let Readiness::NotificationFd(fd) = ctx.ready {
         command.child_fd(*fd, ChildFd::ReadPipe);
     }
-    let mut child = command.spawn_with(StdioDefaults::Twisted)?;
+    let cgroup = match ctx.cgroup {
+        Some(parent) => {
+            let cgroup = Cgroup::create(parent, &cgroup_name(ctx.program)).map_err(|e| {
+                procwire_core::Error::Spawn {
+                    program: command.get_program().to_string_lossy().into_owned(),
+                    step: SpawnStep::Cgroup,
+                    source: io::Error::other(e),
+                }
+            })?;
+            command.cgroup(cgroup.path());
+            Some(cgroup)
+        }
+        None => None,
+    };
+    let mut child = match command.spawn_with(StdioDefaults::Twisted) {
+        Ok(child) => child,
+        Err(e) => {
+            if let Some(cgroup) = cgroup {
+                let _ = cgroup.remove();
+            }
+            return Err(e);
+        }
+    };
     let pid = child.id().expect("a child just spawned has a pid");
     // fd 0 (and any input pipe): closed at once, the child reads EOF.
     drop(child.take_writers());
@@ -178,7 +204,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     let (group_tx, group_rx) = match ctx.policy.scope {
-        StopScope::Group => {
+        StopScope::Group | StopScope::Cgroup => {
             let (tx, rx) = mpsc::unbounded_channel();
             (Some(tx), Some(rx))
         }
@@ -191,9 +217,36 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let policy = ctx.policy;
     ctx.tasks.spawn(async move {
         let end = run(child, stop_rx, group_rx, policy, &program).await;
+        if let Some(cgroup) = cgroup {
+            empty_and_remove(&cgroup).await;
+        }
         let _ = reports.send(Report::Ended { program, incarnation, end });
     });
     Ok(Live { pid, signal, stop: Some(stop_tx), helpers, group: group_tx })
+}
+
+/// A cgroup name for an incarnation of `program`: its name (bytes a
+/// cgroup name cannot hold replaced), this process's pid and a counter,
+/// unique among the supervisors of this process and the ones before it.
+fn cgroup_name(program: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name: String = program
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_-".contains(c) { c } else { '_' })
+        .collect();
+    format!("{name}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Once the incarnation is over: whatever is left in its cgroup (in a
+/// scope other than `Cgroup`, daemons that outlived the main process) is
+/// killed, and the cgroup removed once empty. A process that cannot die
+/// (stuck in the kernel) leaves the directory behind after 10 s.
+async fn empty_and_remove(cgroup: &Cgroup) {
+    if cgroup.is_populated().unwrap_or(false) {
+        let _ = cgroup.kill();
+        let _ = tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await;
+    }
+    let _ = cgroup.remove();
 }
 
 /// Tells the actor that an incarnation is ready.
@@ -265,8 +318,10 @@ async fn run(
     policy: StopPolicy,
     program: &str,
 ) -> End {
-    let group = policy.scope == StopScope::Group;
-    let mut child = KillGroupOnDrop { child, group };
+    // In group and cgroup scope the exit is seen, not reaped, and the
+    // ladder sweeps what is left before the reap.
+    let group = matches!(policy.scope, StopScope::Group | StopScope::Cgroup);
+    let mut child = KillGroupOnDrop { child, scope: policy.scope };
     let child = &mut child.child;
     let exited = loop {
         let step = std::future::poll_fn(|cx| {
@@ -298,7 +353,11 @@ async fn run(
                 return end;
             }
             Step::Signal((sig, reply)) => {
-                let sent = child.signal_group(sig);
+                let sent = if policy.scope == StopScope::Cgroup {
+                    child.signal_cgroup(sig)
+                } else {
+                    child.signal_group(sig)
+                };
                 let _ = reply
                     .send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
             }
@@ -313,22 +372,25 @@ async fn run(
     }
 }
 
-/// The child, and in group scope its group: if this task is dropped
-/// before the leader is reaped (the runtime torn down without `shutdown`),
-/// the whole group gets SIGKILL, not only the leader (which
-/// `kill_on_drop` reaches). Once the leader is reaped nothing is sent: its
-/// group id may belong to someone else.
+/// The child, and in group (cgroup) scope its group (cgroup): if this
+/// task is dropped before the leader is reaped (the runtime torn down
+/// without `shutdown`), the whole group (cgroup) gets SIGKILL, not only the
+/// leader (which `kill_on_drop` reaches). Once the leader is reaped
+/// nothing is sent to a group: its id may belong to someone else.
 struct KillGroupOnDrop {
     child: Child,
-    group: bool,
+    scope: StopScope,
 }
 
 impl Drop for KillGroupOnDrop {
     fn drop(&mut self) {
-        if self.group {
-            // Refused once reaped (`ProcessExitedAlready`).
-            let _ = self.child.signal_group(Signal::KILL);
-        }
+        // Refused once reaped (`ProcessExitedAlready`) or empty.
+        // A child in a cgroup of its own takes the cgroup with it, whatever
+        // the scope (`NoCgroup` otherwise).
+        let _ = match self.scope {
+            StopScope::Group => self.child.signal_group(Signal::KILL),
+            _ => self.child.signal_cgroup(Signal::KILL),
+        };
     }
 }
 

@@ -1,6 +1,7 @@
 //! One program to supervise: a name, a command and its policies.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub struct ProgramSpec {
     pub(crate) watchdog: Option<Duration>,
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) requires: bool,
+    pub(crate) cgroup: Option<PathBuf>,
 }
 
 /// A callback that gets each line of a program, on the task that reads
@@ -110,6 +112,7 @@ impl ProgramSpec {
             watchdog: None,
             after: Vec::new(),
             requires: false,
+            cgroup: None,
         }
     }
 
@@ -206,6 +209,36 @@ impl ProgramSpec {
     pub fn requires(&mut self, requires: bool) -> &mut ProgramSpec {
         self.requires = requires;
         self
+    }
+
+    /// Runs each incarnation in a cgroup of its own, made under `parent`
+    /// (a cgroup v2 directory the supervisor may write, delegated to it;
+    /// checked at [`add`](crate::Supervisor::add)) and removed once the
+    /// incarnation is over. With
+    /// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) in the stop
+    /// policy, a stop reaches every process of the cgroup, however it
+    /// forked or whichever session it made (systemd's `KillMode=cgroup`),
+    /// then `cgroup.kill`; an incarnation whose main process exits leaves
+    /// no process behind either: the rest are stopped the same way before
+    /// the next one starts.
+    ///
+    /// ```no_run
+    /// use procwire_core::{Command, StopPolicy, StopScope};
+    /// use procwire_supervisor::ProgramSpec;
+    ///
+    /// let mut daemon = ProgramSpec::new("daemon", Command::new("forking-daemon"));
+    /// daemon
+    ///     .cgroup("/sys/fs/cgroup/my-service")
+    ///     .stop(StopPolicy::new().with_scope(StopScope::Cgroup));
+    /// ```
+    pub fn cgroup(&mut self, parent: impl Into<PathBuf>) -> &mut ProgramSpec {
+        self.cgroup = Some(parent.into());
+        self
+    }
+
+    /// See [`cgroup`](Self::cgroup).
+    pub fn get_cgroup(&self) -> Option<&Path> {
+        self.cgroup.as_deref()
     }
 
     /// See [`new`](Self::new).

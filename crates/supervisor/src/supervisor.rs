@@ -72,6 +72,16 @@ pub enum Error {
         /// A program that runs after it.
         by: String,
     },
+    /// A program's [`cgroup`](crate::ProgramSpec::cgroup) directory is not
+    /// a cgroup v2 directory this process may write.
+    #[error("program {program:?}: {source}")]
+    Cgroup {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: Arc<procwire_core::CgroupError>,
+    },
     /// The sd_notify socket for a program with
     /// [`Readiness::Notify`](crate::Readiness::Notify) could not be made.
     #[error("cannot make the sd_notify socket: {0}")]
@@ -179,7 +189,7 @@ impl Supervisor {
     ///
     /// [`Error::Duplicate`], [`Error::Spec`] (its [`LogSpec`](crate::LogSpec)),
     /// [`Error::UnknownDependency`], [`Error::Cycle`] (a program after
-    /// itself), [`Error::NotifySocket`], [`Error::ShutDown`].
+    /// itself), [`Error::Cgroup`], [`Error::NotifySocket`], [`Error::ShutDown`].
     pub async fn add(&self, spec: ProgramSpec) -> Result<Status, Error> {
         self.ask(|r| Cmd::Add(Box::new(spec), r)).await
     }

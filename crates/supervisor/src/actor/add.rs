@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{Actor, Program};
+use crate::error::SpecError;
 use crate::event::{Cause, Status, Trigger};
 use crate::notify::NotifySocket;
 use crate::policy::StartKind;
@@ -24,6 +25,7 @@ impl Actor {
                 return Err(Error::Duplicate(spec.name.to_string()));
             }
             spec.log.validate()?;
+            check_cgroup(spec)?;
         }
         for spec in &specs {
             for dependency in &spec.after {
@@ -109,4 +111,15 @@ fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Resu
         visit(i, specs, batch, &mut marks, &mut path, &mut out)?;
     }
     Ok(out)
+}
+
+/// A cgroup directory must be a writable cgroup v2 directory, and the
+/// cgroup stop scope needs one.
+fn check_cgroup(spec: &ProgramSpec) -> Result<(), Error> {
+    let error = |source| Error::Cgroup { program: spec.name.to_string(), source: Arc::new(source) };
+    match &spec.cgroup {
+        Some(dir) => procwire_core::Cgroup::check_writable(dir).map_err(error),
+        None if spec.stop.scope == procwire_core::StopScope::Cgroup => Err(SpecError::NoCgroup.into()),
+        None => Ok(()),
+    }
 }

@@ -720,3 +720,36 @@ impl Drop for TempDir {
 fn hex_lines(out: &[u8]) -> Vec<Vec<u8>> {
     parse_hex_lines(std::str::from_utf8(out).expect("hex report is ASCII"))
 }
+
+/// `env_pid`: the variable holds the child's own pid (the one `spawn`
+/// returned), with the rest of the environment intact; a later `env` of
+/// the same key wins, and so does `env_pid` after an `env`.
+#[tokio::test]
+async fn env_pid_is_the_childs_own_pid() {
+    use tokio::io::AsyncReadExt;
+    async fn run(cmd: &mut procwire::Command) -> (u32, String) {
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id().unwrap();
+        let mut out = String::new();
+        child.take_reader(1).unwrap().read_to_string(&mut out).await.unwrap();
+        assert!(child.wait().await.unwrap().success());
+        (pid, out)
+    }
+    let script = "echo \"$MY_PID $$ $KEPT\"";
+    let mut cmd = procwire::Command::new("sh");
+    cmd.args(["-c", script]).env("MY_PID", "overridden").env_pid("MY_PID").env("KEPT", "yes");
+    cmd.child_fd(1, procwire::ChildFd::ReadPipe);
+    for _ in 0..3 {
+        let (pid, out) = run(&mut cmd).await;
+        assert_eq!(out, format!("{pid} {pid} yes\n"));
+    }
+    cmd.env("MY_PID", "plain");
+    let (_, out) = run(&mut cmd).await;
+    assert!(out.starts_with("plain "), "{out}");
+    // Inherited environment only, nothing else set.
+    let mut bare = procwire::Command::new("sh");
+    bare.args(["-c", "echo \"$MY_PID:$$:${PATH:+path}\""]).env_pid("MY_PID");
+    bare.child_fd(1, procwire::ChildFd::ReadPipe);
+    let (pid, out) = run(&mut bare).await;
+    assert_eq!(out, format!("{pid}:{pid}:path\n"));
+}

@@ -117,7 +117,8 @@ async fn a_watchdog_nobody_pings_stops_it_with_sigabrt() {
     let (sup, _task) = Supervisor::new();
     let mut events = sup.events().await.unwrap();
     let mut logs = sup.logs().await.unwrap();
-    let mut program = ProgramSpec::new("dog", sh("echo $WATCHDOG_USEC; exec sleep 100"));
+    let script = "test \"$WATCHDOG_PID\" = $$ && echo $WATCHDOG_USEC; exec sleep 100";
+    let mut program = ProgramSpec::new("dog", sh(script));
     program.watchdog(ms(300));
     never_restart(&mut program);
     let t0 = Instant::now();

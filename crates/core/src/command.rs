@@ -91,6 +91,8 @@ pub struct Command {
     pub(crate) pipe_capacity: Option<usize>,
     /// The cgroup v2 directory to start the child in.
     pub(crate) cgroup: Option<PathBuf>,
+    /// A variable set to the child's own pid ([`env_pid`](Self::env_pid)).
+    pub(crate) pid_env: Option<OsString>,
     /// The first bad input, reported by `spawn()`.
     pub(crate) invalid: Option<InputError>,
 }
@@ -124,6 +126,7 @@ impl Clone for Command {
             pty: self.pty.clone(),
             pipe_capacity: self.pipe_capacity,
             cgroup: self.cgroup.clone(),
+            pid_env: self.pid_env.clone(),
             invalid: self.invalid.clone(),
         }
     }
@@ -285,6 +288,7 @@ impl Command {
             pty: None,
             pipe_capacity: None,
             cgroup: None,
+            pid_env: None,
             invalid: None,
         };
         cmd.program_c = cmd.cstring("program", &program);
@@ -329,6 +333,9 @@ impl Command {
                 value: value.to_string_lossy().into_owned(),
             });
         }
+        if self.pid_env.as_deref() == Some(key) {
+            self.pid_env = None;
+        }
         self.env.insert(key.to_owned(), Some(value.to_owned()));
         self
     }
@@ -350,6 +357,9 @@ impl Command {
     pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
         let key = key.as_ref();
         self.check_env_key(key);
+        if self.pid_env.as_deref() == Some(key) {
+            self.pid_env = None;
+        }
         self.env.insert(key.to_owned(), None);
         self
     }
@@ -625,6 +635,41 @@ impl Command {
         self
     }
 
+    /// Sets `key` in the child's environment to the child's own pid, in
+    /// decimal, as systemd sets `WATCHDOG_PID` and `LISTEN_PID`: a program
+    /// compares it with `getpid()` to know that the variable is meant for
+    /// it and not for a process it started. Replaces any value set with
+    /// [`env`](Self::env) (and a later `env` or `env_remove` of the same
+    /// key replaces this).
+    ///
+    /// The pid is known only in the child, which writes it into memory the
+    /// parent prepared, before `exec`: such spawns always go through
+    /// procwire's clone trampoline.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let out = procwire_core::Command::new("sh")
+    ///     .args(["-c", "test \"$MY_PID\" = $$ && echo mine"])
+    ///     .env_pid("MY_PID")
+    ///     .spawn()?
+    ///     .wait()
+    ///     .await?;
+    /// assert!(out.success());
+    /// # Ok(()) }
+    /// ```
+    pub fn env_pid(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        let key = key.as_ref();
+        self.check_env_key(key);
+        self.env.remove(key);
+        self.pid_env = Some(key.to_owned());
+        self
+    }
+
+    /// The key set with [`env_pid`](Self::env_pid).
+    pub fn get_env_pid(&self) -> Option<&OsStr> {
+        self.pid_env.as_deref()
+    }
+
     /// The cgroup set with [`cgroup`](Self::cgroup), as given.
     pub fn get_cgroup(&self) -> Option<&Path> {
         self.cgroup.as_deref()
@@ -686,8 +731,10 @@ impl Command {
 
     /// The child's environment as `KEY=VALUE` C strings, or `None` when it
     /// is the parent's unchanged (then `environ` is passed as is).
+    /// The variable of [`env_pid`](Self::env_pid) is not among them: the
+    /// spawn adds it.
     pub(crate) fn envp(&self) -> Option<Vec<CString>> {
-        if !self.env_clear && self.env.is_empty() {
+        if !self.env_clear && self.env.is_empty() && self.pid_env.is_none() {
             return None;
         }
         let mut vars: BTreeMap<OsString, OsString> =
@@ -697,6 +744,9 @@ impl Command {
                 Some(v) => vars.insert(k.clone(), v.clone()),
                 None => vars.remove(k),
             };
+        }
+        if let Some(key) = &self.pid_env {
+            vars.remove(key);
         }
         let entries = vars.into_iter().map(|(k, v)| {
             let mut kv = k.into_vec();

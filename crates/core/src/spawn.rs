@@ -95,8 +95,24 @@ impl Command {
         argv.extend(self.args.iter().map(|a| a.as_ptr()));
         argv.push(std::ptr::null());
         let env = self.envp();
+        // `KEY=` and room for the pid the child writes (env_pid).
+        let mut pid_entry: Option<Vec<u8>> = self.pid_env.as_ref().map(|key| {
+            let mut entry = std::os::unix::ffi::OsStrExt::as_bytes(key.as_os_str()).to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(&[b'0'; sys::trampoline::PID_DIGITS]);
+            entry.push(0);
+            entry
+        });
+        // `Vec::as_mut_ptr` makes no reference: the pointer stays valid
+        // beside the one in `envp`, and nothing else touches the vector
+        // until the spawn is over.
+        let pid_digits = pid_entry.as_mut().map(|e| {
+            let at = e.len() - 1 - sys::trampoline::PID_DIGITS;
+            e.as_mut_ptr().wrapping_add(at).cast::<c_char>()
+        });
         let envp: Option<Vec<*const c_char>> = env.as_ref().map(|vars| {
             let mut p: Vec<*const c_char> = vars.iter().map(|v| v.as_ptr()).collect();
+            p.extend(pid_entry.as_mut().map(|e| e.as_mut_ptr().cast_const().cast::<c_char>()));
             p.push(std::ptr::null());
             p
         });
@@ -144,7 +160,7 @@ impl Command {
         };
         let pidfd = matches!(prepared, Prepared::Pidfd);
         let cgroup_fd = cgroup.as_ref().map(|(_, fd)| fd.as_fd());
-        let mut spawned = self.launch(&request, pidfd, cgroup_fd);
+        let mut spawned = self.launch(&request, pidfd, cgroup_fd, pid_digits);
         if matches!(&spawned, Err(Error::Spawn { step: SpawnStep::Exec, source, .. })
             if source.raw_os_error() == Some(libc::ENOEXEC))
         {
@@ -155,7 +171,7 @@ impl Command {
             sh_argv.extend([SHELL.as_ptr(), path.as_ptr()]);
             sh_argv.extend_from_slice(&argv[1..]);
             let request = sys::spawn::SpawnRequest { path: SHELL, argv: &sh_argv, ..request };
-            spawned = self.launch(&request, pidfd, cgroup_fd);
+            spawned = self.launch(&request, pidfd, cgroup_fd, pid_digits);
         }
         let sys::trampoline::Spawned { pid, pidfd } = spawned?;
         // The child exists: from here on, a failure (or a panic) kills and
@@ -196,6 +212,7 @@ impl Command {
         request: &sys::spawn::SpawnRequest<'_>,
         pidfd: bool,
         cgroup: Option<BorrowedFd<'_>>,
+        pid_digits: Option<*mut c_char>,
     ) -> Result<sys::trampoline::Spawned, Error> {
         if self.needs_trampoline() || sys::trampoline::preferred() {
             let (groups, gid) = self.credentials();
@@ -207,6 +224,7 @@ impl Command {
                 parent_death_signal: self.parent_death_signal,
                 pidfd,
                 cgroup,
+                pid_digits,
             };
             let spawned = if self.parent_death_signal.is_some() {
                 sys::trampoline::spawn_on_spawner_thread(&request)
@@ -258,6 +276,7 @@ impl Command {
             || self.groups.is_some()
             || self.parent_death_signal.is_some()
             || self.cgroup.is_some()
+            || self.pid_env.is_some()
     }
 
     /// The supplementary groups and gid to set: explicit ones, else the

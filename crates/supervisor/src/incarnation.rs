@@ -129,6 +129,8 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     }
     if let Some(period) = ctx.watchdog {
         command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
+        // For the main process only: its children see another pid.
+        command.env_pid("WATCHDOG_PID");
     }
     if let Readiness::NotificationFd(fd) = ctx.ready {
         command.child_fd(*fd, ChildFd::ReadPipe);

@@ -183,7 +183,10 @@ impl ProgramSpec {
     }
 
     /// A watchdog (systemd's `WatchdogSec=`): the program gets
-    /// `WATCHDOG_USEC` (and, with [`Readiness::Notify`], pings with
+    /// `WATCHDOG_USEC` and `WATCHDOG_PID` (its own pid, so that the
+    /// processes it starts know the watchdog is not theirs; see
+    /// [`Command::env_pid`](procwire_core::Command::env_pid)), and, with
+    /// [`Readiness::Notify`], pings with
     /// `WATCHDOG=1`); armed when it is ready, re-armed by each ping. A
     /// miss (or `WATCHDOG=trigger`) stops it with SIGABRT first, then the
     /// stop policy's grace and final signal, and the exit counts as a

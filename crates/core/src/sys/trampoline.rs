@@ -108,7 +108,15 @@ pub(crate) struct Request<'a> {
     /// The cgroup v2 directory to start the child in, opened by the parent
     /// (`O_PATH` is enough).
     pub(crate) cgroup: Option<BorrowedFd<'a>>,
+    /// Where the child writes its pid in decimal, NUL-terminated, in an
+    /// environment entry of `envp`: room for [`PID_DIGITS`] digits and the
+    /// NUL (`Command::env_pid`).
+    pub(crate) pid_digits: Option<*mut c_char>,
 }
+
+/// The digits of the largest pid (`PID_MAX_LIMIT`, 2^22, has 7; a pid_t
+/// has 10 at most).
+pub(crate) const PID_DIGITS: usize = 10;
 
 /// What the child reads and writes in the parent's memory.
 struct Shared<'a> {
@@ -516,6 +524,11 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
                 libc::syscall(libc::SYS_kill, me, sig);
             }
         }
+        if let Some(digits) = req.pid_digits {
+            // async-signal-safe: raw getpid, then stores into the buffer
+            // the parent prepared (it is suspended until exec).
+            write_pid(digits, libc::syscall(libc::SYS_getpid));
+        }
         if let Some(dir) = base.cwd {
             // async-signal-safe: raw chdir.
             raw(libc::syscall(libc::SYS_chdir, dir.as_ptr())).map_err(|e| (ChildStep::Chdir, e))?;
@@ -535,6 +548,30 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
         libc::execve(base.path.as_ptr(), base.argv.as_ptr(), shared.envp);
         Err((ChildStep::Exec, *libc::__errno_location()))
     }
+}
+
+/// Writes `pid` in decimal and a NUL at `at`.
+///
+/// # Safety
+///
+/// `at` points to [`PID_DIGITS`] + 1 writable bytes nobody else reads or
+/// writes meanwhile. Async-signal-safe: stores only.
+unsafe fn write_pid(at: *mut c_char, pid: c_long) {
+    let mut digits = [0u8; PID_DIGITS];
+    let (mut n, mut len) = (pid.unsigned_abs(), 0);
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        (n, len) = (n / 10, len + 1);
+        if n == 0 || len == PID_DIGITS {
+            break;
+        }
+    }
+    for i in 0..len {
+        // SAFETY: i < len <= PID_DIGITS, within the caller's buffer.
+        unsafe { *at.add(i) = digits[len - 1 - i] as c_char };
+    }
+    // SAFETY: len <= PID_DIGITS: the NUL's byte is the caller's too.
+    unsafe { *at.add(len) = 0 };
 }
 
 /// Moves the calling process into the cgroup whose directory is open on

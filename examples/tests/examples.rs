@@ -273,6 +273,126 @@ async fn procmon_example_restarts_with_doubling_delays_and_stops_on_sigint() {
     assert!(processes_mentioning(marker).is_empty(), "{:?}", processes_mentioning(marker));
 }
 
+/// The small supervisord on its sample configuration: "db" (the example's
+/// own binary, ready through sd_notify after 300 ms) is `Running` before
+/// "web", which runs after it, starts; SIGTERM stops web before db, then
+/// supervise exits 0 and no process of the run (nor of web's group) is
+/// left alive.
+#[tokio::test]
+async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("supervise.toml");
+    let mut child = Command::new(example("supervise"))
+        .arg(&sample)
+        .stdin(ChildFd::Null)
+        .stderr(ChildFd::Parent(2))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start supervise");
+    let mut stdout = tokio::io::BufReader::new(child.take_reader(1).expect("stdout")).lines();
+    let mut lines = Vec::new();
+    let up = async {
+        // Up: web ready, and its lines printed.
+        let web_running = |lines: &[String]| lines.iter().any(|l| is_event(l, "web", "-> Running"));
+        while !(web_running(&lines) && lines.iter().any(|l| l.starts_with("[web] serving"))) {
+            match stdout.next_line().await.expect("read") {
+                Some(line) => lines.push(line),
+                None => panic!("supervise ended early: {lines:#?}"),
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(60), up).await.is_err() {
+        panic!("web never ran: {lines:#?}");
+    }
+    child.signal("TERM").expect("signal supervise");
+    let rest = async {
+        while let Some(line) = stdout.next_line().await.expect("read") {
+            lines.push(line);
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), rest).await.is_err() {
+        panic!("supervise did not stop: {lines:#?}");
+    }
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exit").expect("wait");
+    assert!(status.success(), "{status}: {lines:#?}");
+
+    let at = |program: &str, what: &str| {
+        let at = lines.iter().position(|l| is_event(l, program, what));
+        at.unwrap_or_else(|| panic!("no {program} {what:?} event: {lines:#?}"))
+    };
+    assert!(at("db", "-> Running (Ready)") < at("web", "-> Starting"), "{lines:#?}");
+    assert!(at("web", "Stopping -> Stopped") < at("db", "-> Stopping"), "{lines:#?}");
+    assert!(at("db", "-> Stopping") < at("db", "Stopping -> Stopped"), "{lines:#?}");
+    assert_eq!(lines.last().map(String::as_str), Some("[supervise] stopped"), "{lines:#?}");
+    // Both incarnations' pids, from the events; web led a group (its
+    // `sleep` in it).
+    let mut pids: Vec<u32> = lines
+        .iter()
+        .filter(|l| l.starts_with("[event] "))
+        .filter_map(|l| l.split_once(" pid ")?.1.split_once(':')?.0.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 2, "{lines:#?}");
+    let left = live_processes_of(&pids);
+    assert!(left.is_empty(), "left running: {left:?}");
+}
+
+/// A bad configuration is refused before anything runs: exit 2, nothing
+/// on stdout, and the message names the program and the key.
+#[tokio::test]
+async fn supervise_example_refuses_a_bad_config_naming_program_and_key() {
+    let cases = [
+        ("restart = \"sometimes\"", "key `restart`"),
+        ("stop_grace = 5", "`stop_grace`"),
+        ("start_timeout_ms = \"soon\"", "key `start_timeout_ms`"),
+        ("ready = \"whenever\"", "key `ready`"),
+        ("backoff = \"fast\"", "key `backoff`"),
+        ("stop_signal = \"TREM\"", "key `stop_signal`"),
+    ];
+    for (i, (bad, key)) in cases.into_iter().enumerate() {
+        let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("supervise-bad-{i}.toml"));
+        let text =
+            format!("[program.db]\ncommand = [\"true\"]\n\n[program.web]\ncommand = [\"true\"]\n{bad}\n");
+        std::fs::write(&config, text).expect("write the config");
+        let run = run_example_with("supervise", &[config.as_os_str()]).await;
+        assert_eq!(run.status.code(), Some(2), "{bad}: {run:?}");
+        assert_eq!(run.stdout, "", "{bad}");
+        assert!(run.stderr.contains("program \"web\""), "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains(key), "{bad}: {}", run.stderr);
+        let _ = std::fs::remove_file(&config);
+    }
+}
+
+/// Whether `line` is an event of `program` that mentions `what`.
+fn is_event(line: &str, program: &str, what: &str) -> bool {
+    line.strip_prefix("[event] ").and_then(|l| l.strip_prefix(program)).is_some_and(|l| l.starts_with(' '))
+        && line.contains(what)
+}
+
+/// Live processes (not zombies) that are one of `pids` or in the process
+/// group of one, from `/proc/PID/stat`.
+fn live_processes_of(pids: &[u32]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        // Numbers only: not `self` and `thread-self`, which are this process.
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) S ppid pgrp ...": comm may hold spaces, so split after ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let mut fields = rest.split_whitespace();
+        let (Some(state), Some(_ppid), Some(pgrp)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let ours = pids.contains(&pid) || pgrp.parse().is_ok_and(|g: u32| pids.contains(&g));
+        if ours && !matches!(state, "Z" | "X") {
+            found.push(stat);
+        }
+    }
+    found
+}
+
 /// Every example file is built and run: it is listed as an `[[example]]`
 /// in this package's `Cargo.toml` (cargo does not find examples kept beside
 /// the manifest on its own) and a test in this file runs it by name.
@@ -399,7 +519,13 @@ impl Run {
 /// Runs an example to its end; a hang fails the test after a minute, and
 /// the example is then killed and reaped (`kill_on_drop`).
 async fn run_example(name: &'static str) -> Run {
+    run_example_with(name, &[]).await
+}
+
+/// [`run_example`] with arguments.
+async fn run_example_with(name: &'static str, args: &[&std::ffi::OsStr]) -> Run {
     let mut child = Command::new(example(name))
+        .args(args)
         .stdin(ChildFd::Null)
         .stderr(ChildFd::ReadPipe)
         .kill_on_drop(true)

@@ -407,9 +407,7 @@ fn put(fd: c_int, buf: &[u8]) {
 fn notify(msg: &[u8]) {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let Some(to) = std::env::var_os("NOTIFY_SOCKET") else {
-        die(108, b"pw-child: no NOTIFY_SOCKET\n".to_vec())
-    };
+    let Some(to) = std::env::var_os("NOTIFY_SOCKET") else { die(108, b"pw-child: no NOTIFY_SOCKET\n") };
     let to = to.into_vec();
     let addr = match to.strip_prefix(b"@") {
         Some(name) => SocketAddr::from_abstract_name(name),

@@ -129,7 +129,7 @@ fn main() {
         ));
     }
     if wanted("lines") {
-        let producer = &Producer { lines, numbered };
+        let producer = Producer { lines, numbered };
         let series = measure(
             rounds,
             reps,
@@ -168,9 +168,9 @@ fn wanted(name: &str) -> bool {
         .map_or(true, |only| only.split(',').any(|w| w == name || workload_of(w) == Some(name)))
 }
 
-/// Whether `PROCWIRE_BENCH_ONLY` (if set) names `workload` or, for the
-/// idle workload run outside [`measure`], this `contender`; a list that
-/// names neither the workload nor any of its contenders runs them all.
+/// Whether a contender of `workload` (the idle one, run outside
+/// [`measure`]) runs: `PROCWIRE_BENCH_ONLY` unset, naming it, or naming the
+/// workload and none of its contenders.
 fn runs(workload: &str, contender: &str) -> bool {
     std::env::var("PROCWIRE_BENCH_ONLY").map_or(true, |only| {
         let names: Vec<&str> = only.split(',').collect();
@@ -204,7 +204,8 @@ fn raise_nofile() {
 /// Restarts of `/bin/true` under the supervisor for one window; the
 /// program (`fast-k`) is added before and removed after it.
 fn restarts_supervisor(rt: &Runtime, sup: &Supervisor, k: usize, window: Duration) -> Sample {
-    rt.block_on(async {
+    let sup = sup.clone();
+    on_worker(rt, async move {
         let name = format!("fast-{k}");
         let mut restart = RestartSpec::new();
         restart
@@ -228,7 +229,7 @@ fn restarts_supervisor(rt: &Runtime, sup: &Supervisor, k: usize, window: Duratio
 }
 
 fn restarts_core(rt: &Runtime, window: Duration) -> Sample {
-    rt.block_on(async {
+    on_worker(rt, async move {
         let (t, mut n) = (Instant::now(), 0u64);
         while t.elapsed() < window {
             let mut child = Command::new("/bin/true").spawn_with(StdioDefaults::Twisted).expect("spawn true");
@@ -240,7 +241,7 @@ fn restarts_core(rt: &Runtime, window: Duration) -> Sample {
 }
 
 fn restarts_tokio(rt: &Runtime, window: Duration) -> Sample {
-    rt.block_on(async {
+    on_worker(rt, async move {
         let (t, mut n) = (Instant::now(), 0u64);
         while t.elapsed() < window {
             let mut child = tokio::process::Command::new("/bin/true")
@@ -259,7 +260,7 @@ fn restarts_tokio(rt: &Runtime, window: Duration) -> Sample {
 // ---- lines ---------------------------------------------------------------
 
 /// The program that writes the lines, and what each line must be.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Producer {
     lines: usize,
     /// awk printing `%031d` of the line number, instead of `yes | head`.
@@ -340,8 +341,10 @@ fn once(name: &str, producer: &Producer) -> ProgramSpec {
     program
 }
 
-fn lines_logs(rt: &Runtime, sup: &Supervisor, k: usize, producer: &Producer) -> Sample {
-    rt.block_on(async {
+fn lines_logs(rt: &Runtime, sup: &Supervisor, k: usize, producer: Producer) -> Sample {
+    let sup = sup.clone();
+    on_worker(rt, async move {
+        let producer = &producer;
         let name = format!("logs-{k}");
         // Subscribed for this transfer only, so that other contenders'
         // lines do not pile up in it.
@@ -371,20 +374,29 @@ fn lines_logs(rt: &Runtime, sup: &Supervisor, k: usize, producer: &Producer) -> 
     })
 }
 
-fn lines_sink(rt: &Runtime, sup: &Supervisor, k: usize, producer: &Producer) -> Sample {
-    rt.block_on(async {
+fn lines_sink(rt: &Runtime, sup: &Supervisor, k: usize, producer: Producer) -> Sample {
+    let sup = sup.clone();
+    on_worker(rt, async move {
+        let producer = &producer;
         let name = format!("sink-{k}");
         let mut program = once(&name, producer);
-        let tally = Arc::new(std::sync::Mutex::new(Tally::default()));
-        let count = Arc::new(AtomicU64::new(0));
+        // The sink runs on the task that reads the pipe, one call a line:
+        // one atomic add a line, the lock only for a bad line, so that the
+        // bookkeeping costs about what the pipe reader's local count does.
+        let (seen, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let first_bad = Arc::new(std::sync::Mutex::new(None));
         let done = Arc::new(tokio::sync::Notify::new());
-        let (t2, c2, d2, want) = (tally.clone(), count.clone(), done.clone(), producer.lines as u64);
-        // The sink runs on the task that reads the pipe, one call a line; the
-        // lock is never contended (one pipe, one task).
-        let check = Producer { lines: producer.lines, numbered: producer.numbered };
+        let (s2, b2, f2, d2) = (seen.clone(), bad.clone(), first_bad.clone(), done.clone());
+        let (check, want) = (*producer, producer.lines as u64);
         program.sink(move |l: &LogLine| {
-            t2.lock().expect("tally").line(&check, &l.line.bytes, l.fd == 1 && !l.line.continued);
-            if c2.fetch_add(1, Ordering::Relaxed) + 1 == want {
+            let n = s2.fetch_add(1, Ordering::Relaxed);
+            if !(l.fd == 1 && !l.line.continued && check.check(n, &l.line.bytes)) {
+                b2.fetch_add(1, Ordering::Relaxed);
+                f2.lock()
+                    .expect("first bad")
+                    .get_or_insert_with(|| String::from_utf8_lossy(&l.line.bytes).into_owned());
+            }
+            if n + 1 == want {
                 d2.notify_one();
             }
         });
@@ -393,13 +405,16 @@ fn lines_sink(rt: &Runtime, sup: &Supervisor, k: usize, producer: &Producer) -> 
         stall_guard("sink", done.notified()).await;
         let secs = t.elapsed().as_secs_f64();
         sup.remove(&name).await.expect("remove");
-        let tally = std::mem::take(&mut *tally.lock().expect("tally"));
+        let bad = bad.load(Ordering::Relaxed);
+        let first_bad = first_bad.lock().expect("first bad").take();
+        let tally = Tally { good: seen.load(Ordering::Relaxed) - bad, bad, missed: 0, first_bad };
         tally.sample("sink", producer, secs)
     })
 }
 
-fn lines_pipe(rt: &Runtime, producer: &Producer) -> Sample {
-    rt.block_on(async {
+fn lines_pipe(rt: &Runtime, producer: Producer) -> Sample {
+    on_worker(rt, async move {
+        let producer = &producer;
         let t = Instant::now();
         let mut child = producer.command().spawn().expect("spawn the producer");
         let stdout = child.take_reader(1).expect("stdout pipe");
@@ -416,6 +431,16 @@ fn lines_pipe(rt: &Runtime, producer: &Producer) -> Sample {
         assert!(child.wait().await.expect("wait").success());
         tally.sample("pipe", producer, secs)
     })
+}
+
+/// Runs one turn as a task on the runtime's workers, where the
+/// supervisor's own tasks run, so that no contender pays for waking the
+/// thread blocked in `block_on` (or gains from it).
+fn on_worker<T: Send + 'static>(
+    rt: &Runtime,
+    turn: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    rt.block_on(rt.spawn(turn)).unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Awaits `fut`, panicking if it takes longer than [`STALL`].

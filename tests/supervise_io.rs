@@ -1,7 +1,8 @@
 //! procwire-supervisor's actor with real children: lines, lagging
 //! consumers, shutdown and dropped handles leaving nothing behind, idle
-//! cost, and two measurements (ignored). Margins are generous: the machine
-//! is shared.
+//! cost. Margins are generous: the machine is shared. The measurements
+//! (restarts and log capture against their references, idle cost against
+//! plain children) are `benches/supervise.rs`.
 
 use std::time::Duration;
 
@@ -11,7 +12,6 @@ use procwire_supervisor::{
 };
 use procwire_tests::{children, guard, in_own_process, open_fds, pw_child, until_dead, zombie_children};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::Instant;
 
 #[path = "supervise_common.rs"]
 mod common;
@@ -294,111 +294,6 @@ fn idle_programs_cost_no_cpu_and_little_memory() {
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
-}
-
-/// Not a test: restarts per second of a program that exits at once (zero
-/// delay, restart always) against a raw spawn-and-wait loop of the same
-/// program, in the same run. `cargo test --test supervise -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn restart_throughput_against_a_raw_loop() {
-    let window = Duration::from_secs(2);
-    let t0 = Instant::now();
-    let mut raw = 0u32;
-    while t0.elapsed() < window {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().await.unwrap();
-        raw += 1;
-    }
-    let (sup, _task) = Supervisor::with_capacity(1 << 16, 16);
-    let mut events = sup.events().await.unwrap();
-    sup.add(spec("fast", Command::new("true"), Backoff::none())).await.unwrap();
-    let t0 = Instant::now();
-    let (mut spawns, mut missed) = (0u64, 0u64);
-    while t0.elapsed() < window {
-        match events.recv().await {
-            Ok(e) => spawns += u64::from(e.to == State::Running),
-            Err(RecvError::Lagged(n)) => missed += n,
-            Err(RecvError::Closed) => break,
-        }
-    }
-    let supervised = sup.status("fast").await.unwrap().incarnation;
-    sup.shutdown().await.unwrap();
-    let ratio = supervised as f64 / f64::from(raw);
-    println!("raw loop: {raw} in {window:?}; supervised: {supervised} ({spawns} seen, {missed} missed); ratio {ratio:.2}");
-}
-
-/// Not a test: 1,000,000 lines of 32 bytes through the supervisor (its
-/// sink and its log channel, with a receiver reading) against the same
-/// program read line by line over a plain pipe, in the same run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn log_capture_against_a_plain_pipe() {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-    use tokio::io::AsyncBufReadExt;
-    let script = "awk 'BEGIN { for (i = 0; i < 1000000; i++) printf \"%031d\\n\", i }'";
-    let t0 = Instant::now();
-    let mut child = sh(script).spawn().unwrap();
-    let mut lines = tokio::io::BufReader::new(child.take_reader(1).unwrap()).lines();
-    let mut plain = 0u64;
-    while lines.next_line().await.unwrap().is_some() {
-        plain += 1;
-    }
-    child.wait().await.unwrap();
-    let plain_time = t0.elapsed();
-
-    let (sup, _task) = Supervisor::new();
-    let mut logs = sup.logs().await.unwrap();
-    let seen = Arc::new(AtomicU64::new(0));
-    let mut program = ProgramSpec::new("million", sh(script));
-    let mut restart = RestartSpec::new();
-    restart.policy(RestartPolicy::Never);
-    program.restart(restart);
-    if std::env::var_os("NO_SINK").is_some() {
-        program.no_sink();
-    } else {
-        let s = seen.clone();
-        program.sink(move |_| {
-            s.fetch_add(1, Ordering::Relaxed);
-        });
-    }
-    let t0 = Instant::now();
-    sup.add(program).await.unwrap();
-    let (mut received, mut missed) = (0u64, 0u64);
-    while received + missed < 1_000_000 {
-        match logs.recv().await {
-            Ok(_) => received += 1,
-            Err(RecvError::Lagged(n)) => missed += n,
-            Err(RecvError::Closed) => break,
-        }
-    }
-    let supervised_time = t0.elapsed();
-    let ratio = plain_time.as_secs_f64() / supervised_time.as_secs_f64();
-    println!(
-        "plain pipe: {plain} lines in {plain_time:?}; supervisor: {} through the sink, {received} received, {missed} missed, in {supervised_time:?}; ratio {ratio:.2}",
-        seen.load(Ordering::Relaxed)
-    );
-
-    // The sink alone, nobody subscribed.
-    drop(logs);
-    let done = Arc::new(tokio::sync::Notify::new());
-    let (count, d) = (Arc::new(AtomicU64::new(0)), done.clone());
-    let mut program = ProgramSpec::new("sink-only", sh(script));
-    let mut restart = RestartSpec::new();
-    restart.policy(RestartPolicy::Never);
-    program.restart(restart).sink(move |_| {
-        if count.fetch_add(1, Ordering::Relaxed) + 1 == 1_000_000 {
-            d.notify_one();
-        }
-    });
-    let t0 = Instant::now();
-    sup.add(program).await.unwrap();
-    done.notified().await;
-    let sink_time = t0.elapsed();
-    let ratio = plain_time.as_secs_f64() / sink_time.as_secs_f64();
-    println!("sink only: 1000000 lines in {sink_time:?}; ratio {ratio:.2}");
-    sup.shutdown().await.unwrap();
 }
 
 #[tokio::test]

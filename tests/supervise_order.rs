@@ -187,3 +187,32 @@ async fn past_the_intensity_everything_stops_and_the_task_says_why() {
     procwire_tests::until_dead(bystander, "the bystander").await;
     assert!(matches!(sup.status("crasher").await, Err(Error::ShutDown)));
 }
+
+/// A chain of 20,000 programs, each after the one before, listed backwards:
+/// ordered and checked without recursion (no stack overflow in the
+/// supervisor's task); the same chain closed into a circle is refused.
+#[tokio::test]
+async fn a_long_chain_is_ordered_without_recursion() {
+    const N: usize = 20_000;
+    let chain = |closed: bool| {
+        (0..N).rev().map(move |i| {
+            let mut p = sleeper(&format!("p{i}"));
+            p.autostart(false);
+            if i > 0 {
+                p.after([format!("p{}", i - 1)]);
+            } else if closed {
+                p.after([format!("p{}", N - 1)]);
+            }
+            p
+        })
+    };
+    let (sup, _task) = Supervisor::new();
+    match sup.add_all(chain(true)).await {
+        Err(Error::Cycle(path)) => assert_eq!(path.len(), N + 1),
+        other => panic!("{:?}", other.map(|s| s.len())),
+    }
+    let statuses = sup.add_all(chain(false)).await.unwrap();
+    assert_eq!(statuses.len(), N);
+    assert!(statuses.iter().all(|s| s.state == State::Stopped));
+    sup.shutdown().await.unwrap();
+}

@@ -376,3 +376,75 @@ fn the_supervisor_tells_its_own_systemd() {
     assert!(said[..ready].iter().any(|m| m.contains("STATUS=1 running, 1 starting")), "{said:#?}");
     assert!(said[ready..].iter().any(|m| m == "STOPPING=1"), "{said:#?}");
 }
+
+/// `MAINPID=` may not name a stranger (here pid 1): refused, told as an
+/// event; the rest of the datagram applies.
+#[tokio::test]
+async fn mainpid_naming_a_stranger_is_refused() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    sup.add(notifier("liar", &["notify:MAINPID=1\\nREADY=1", "sleep-ms:100000"])).await.unwrap();
+    let refused = next(&mut events, "liar", |e| matches!(e.cause, Cause::NotifyRefused { .. })).await;
+    assert!(matches!(refused.cause, Cause::NotifyRefused { pid: 1 }), "{refused:?}");
+    next(&mut events, "liar", |e| e.to == State::Running).await;
+    sup.shutdown().await.unwrap();
+}
+
+/// Durations too long for the clock, from the spec or from the program,
+/// mean never: no panic, no overflow; zero means none.
+#[tokio::test]
+async fn extreme_durations_mean_never_and_zero_means_none() {
+    let (sup, task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let max = u64::MAX;
+    let says = format!("notify:EXTEND_TIMEOUT_USEC={max}\\nWATCHDOG_USEC={max}\\nREADY=1");
+    let mut program = notifier("forever", &[&says, "notify:WATCHDOG=1", "sleep-ms:100000"]);
+    program.start_timeout(std::time::Duration::MAX).watchdog(std::time::Duration::MAX);
+    sup.add(program).await.unwrap();
+    next(&mut events, "forever", |e| e.to == State::Running).await;
+    let mut zero = ProgramSpec::new("zero", sh("echo \"[${WATCHDOG_USEC-unset}]\"; exec sleep 100"));
+    zero.watchdog(std::time::Duration::ZERO).start_timeout(std::time::Duration::ZERO);
+    let mut logs = sup.logs().await.unwrap();
+    sup.add(zero).await.unwrap();
+    assert_eq!(&logs.recv().await.unwrap().line.bytes[..], b"[unset]");
+    none_within(&mut events, "forever", ms(300), |e| e.to != State::Running).await;
+    assert_eq!(sup.status("zero").await.unwrap().state, State::Running);
+    sup.shutdown().await.unwrap();
+    assert!(task.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn readiness_settings_that_cannot_work_are_refused() {
+    use procwire_supervisor::{Error, SpecError};
+    let (sup, _task) = Supervisor::new();
+    for fd in [-1, 0, 1, 2] {
+        let mut program = ProgramSpec::new("fd", sh("true"));
+        program.ready(Readiness::NotificationFd(fd));
+        assert!(matches!(sup.add(program).await, Err(Error::Spec(SpecError::NotificationFd(f))) if f == fd));
+    }
+    let mut program = ProgramSpec::new("busy", sh("true"));
+    program.ready(Readiness::probe(std::time::Duration::ZERO, || async { false }));
+    assert!(matches!(sup.add(program).await, Err(Error::Spec(SpecError::ZeroProbeInterval))));
+    assert!(sup.statuses().await.unwrap().is_empty());
+    sup.shutdown().await.unwrap();
+}
+
+/// A readiness predicate that panics loses no line and no pipe: the
+/// lines still come, the start timeout applies.
+#[tokio::test]
+async fn a_panicking_line_predicate_loses_no_line() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut logs = sup.logs().await.unwrap();
+    let mut program = ProgramSpec::new("panicky", sh("seq 1 1000; exec sleep 100"));
+    program.ready(Readiness::log_line(|_| panic!("a bad predicate"))).start_timeout(ms(500)).no_sink();
+    never_restart(&mut program);
+    sup.add(program).await.unwrap();
+    for n in 1..=1000 {
+        let line = logs.recv().await.unwrap();
+        assert_eq!(line.line.bytes, n.to_string().as_bytes());
+    }
+    let ended = next(&mut events, "panicky", |e| !e.to.is_live()).await;
+    assert!(matches!(ended.cause, Cause::AutoStopped { exit: Exit::StartTimeout, .. }), "{ended:?}");
+    sup.shutdown().await.unwrap();
+}

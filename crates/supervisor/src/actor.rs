@@ -298,22 +298,26 @@ impl Actor {
     }
 
     /// `restart(name)`: the live programs that run after it and require
-    /// it are stopped, and start again once it is ready.
+    /// it are stopped, and start again once it is ready; and so on down
+    /// the chain (a worklist: a chain of any length fits).
     fn restart_dependents(&mut self, name: &str) {
-        let requiring: Vec<Arc<str>> = self
-            .programs
-            .values()
-            .filter(|p| p.spec.requires && p.spec.after.iter().any(|a| &**a == name))
-            .map(|p| p.name().clone())
-            .collect();
-        for dependent in requiring {
-            let Some(p) = self.programs.get_mut(&dependent) else { continue };
-            match p.state {
-                State::Starting | State::Running => p.begin_stop(&self.events, AfterStop::Start),
-                State::Stopping => p.then(AfterStop::Start),
-                _ => continue,
+        let mut work: Vec<Arc<str>> = vec![name.into()];
+        while let Some(name) = work.pop() {
+            let requiring: Vec<Arc<str>> = self
+                .programs
+                .values()
+                .filter(|p| p.spec.requires && p.spec.after.iter().any(|a| *a == name))
+                .map(|p| p.name().clone())
+                .collect();
+            for dependent in requiring {
+                let Some(p) = self.programs.get_mut(&dependent) else { continue };
+                match p.state {
+                    State::Starting | State::Running => p.begin_stop(&self.events, AfterStop::Start),
+                    State::Stopping if p.after != AfterStop::Start => p.then(AfterStop::Start),
+                    _ => continue,
+                }
+                work.push(dependent);
             }
-            self.restart_dependents(&dependent);
         }
     }
 
@@ -370,13 +374,16 @@ impl Actor {
         match incarnation::spawn(ctx) {
             Ok(live) => {
                 p.live = Some(live);
-                p.watchdog = p.spec.watchdog;
+                p.watchdog = p.spec.watchdog.filter(|w| !w.is_zero());
                 if matches!(p.spec.ready, Readiness::Spawned) {
                     let incarnation = p.incarnation;
                     self.ready(name, incarnation);
-                } else if let Some(timeout) = p.spec.start_timeout {
-                    p.start_deadline = Some(now + timeout);
-                    p.arm_timer(TimerKind::StartTimeout, timeout, &mut self.tasks, &self.reports_tx);
+                } else if let Some(timeout) = p.spec.start_timeout.filter(|t| !t.is_zero()) {
+                    // Too far for the clock: never.
+                    if let Some(deadline) = now.checked_add(timeout) {
+                        p.start_deadline = Some(deadline);
+                        p.arm_timer(TimerKind::StartTimeout, timeout, &mut self.tasks, &self.reports_tx);
+                    }
                 }
                 Ok(self.programs[name].snapshot())
             }
@@ -401,8 +408,7 @@ impl Actor {
         p.start_deadline = None;
         p.set(&self.events, State::Running, Cause::Ready);
         if let Some(period) = p.watchdog {
-            p.watchdog_deadline = Some(Instant::now() + period);
-            p.arm_timer(TimerKind::Watchdog, period, &mut self.tasks, &self.reports_tx);
+            p.arm_watchdog(period, &mut self.tasks, &self.reports_tx);
         }
         self.unblock();
     }
@@ -594,14 +600,17 @@ impl Actor {
                 Some(deadline) if deadline > now => {
                     p.arm_timer(kind, deadline - now, &mut self.tasks, &self.reports_tx);
                 }
-                _ => self.auto_stop(name, Exit::StartTimeout, Cause::StartTimeout),
+                Some(_) => self.auto_stop(name, Exit::StartTimeout, Cause::StartTimeout),
+                // Extended past what the clock can say: never.
+                None => {}
             },
             (TimerKind::Watchdog, State::Running) => match p.watchdog_deadline {
                 // Pinged meanwhile.
                 Some(deadline) if deadline > now => {
                     p.arm_timer(kind, deadline - now, &mut self.tasks, &self.reports_tx);
                 }
-                _ => self.auto_stop(name, Exit::Watchdog, Cause::WatchdogMissed { triggered: false }),
+                Some(_) => self.auto_stop(name, Exit::Watchdog, Cause::WatchdogMissed { triggered: false }),
+                None => {}
             },
             _ => {}
         }
@@ -720,16 +729,17 @@ impl Actor {
         if self.shutdown.is_none() {
             return;
         }
+        // One pass for what live programs need, one for who is free.
+        let needed: std::collections::BTreeSet<&str> = self
+            .programs
+            .values()
+            .filter(|q| q.state.is_live())
+            .flat_map(|q| q.spec.after.iter().map(|a| &**a))
+            .collect();
         let free: Vec<Arc<str>> = self
             .programs
             .values()
-            .filter(|p| matches!(p.state, State::Starting | State::Running))
-            .filter(|p| {
-                !self
-                    .programs
-                    .values()
-                    .any(|q| q.state.is_live() && q.spec.after.iter().any(|a| a == p.name()))
-            })
+            .filter(|p| matches!(p.state, State::Starting | State::Running) && !needed.contains(&**p.name()))
             .map(|p| p.name().clone())
             .collect();
         for name in free {

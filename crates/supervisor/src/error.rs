@@ -40,6 +40,13 @@ pub enum SpecError {
     /// A maximum log line length of zero bytes.
     #[error("maximum log line length is 0")]
     ZeroLineLength,
+    /// A notification fd that is negative or one of 0, 1 and 2.
+    #[error("notification fd {0} must be 3 or above")]
+    NotificationFd(i32),
+    /// A readiness probe every zero seconds: it would never let go of the
+    /// thread.
+    #[error("readiness probe interval is 0")]
+    ZeroProbeInterval,
     /// A stop in [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup)
     /// without a cgroup directory ([`ProgramSpec::cgroup`](crate::ProgramSpec::cgroup)).
     #[error("stop scope Cgroup needs a cgroup directory (ProgramSpec::cgroup)")]

@@ -123,10 +123,12 @@ pub enum Cause {
         reason: crate::Rejection,
     },
     /// A datagram from a process of the program's group that its
-    /// [`NotifyAccess`](crate::NotifyAccess) does not believe; ignored
-    /// (`from == to`).
+    /// [`NotifyAccess`](crate::NotifyAccess) does not believe, ignored; or
+    /// a `MAINPID=` naming a process that is not the program's (not its
+    /// main process, a descendant, or in its process group or cgroup),
+    /// whose `MAINPID=` is ignored (`from == to`).
     NotifyRefused {
-        /// The sender.
+        /// The sender, or the pid `MAINPID=` named.
         pid: u32,
     },
     /// A stop asked for while nothing ran (`Backoff`, `Exited`,

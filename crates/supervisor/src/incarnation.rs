@@ -72,6 +72,8 @@ pub(crate) struct Live {
     /// The readiness tasks (a probe, a notification fd), ended with the
     /// incarnation.
     pub(crate) helpers: Vec<AbortHandle>,
+    /// The incarnation's own cgroup, if it has one.
+    pub(crate) cgroup: Option<std::path::PathBuf>,
     /// Group scope: signals for the whole group, sent by the waiter task
     /// (which knows whether the leader is still unreaped).
     pub(crate) group: Option<mpsc::UnboundedSender<GroupSignal>>,
@@ -127,7 +129,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         _ => {}
     }
-    if let Some(period) = ctx.watchdog {
+    if let Some(period) = ctx.watchdog.filter(|p| !p.is_zero()) {
         command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
         // For the main process only: its children see another pid.
         command.env_pid("WATCHDOG_PID");
@@ -213,6 +215,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         _ => (None, None),
     };
     let signal = child.signal_handle();
+    let cgroup_path = cgroup.as_ref().map(|c| c.path().to_owned());
     let reports = ctx.reports.clone();
     let program = ctx.program.clone();
     let incarnation = ctx.incarnation;
@@ -224,7 +227,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         let _ = reports.send(Report::Ended { program, incarnation, end });
     });
-    Ok(Live { pid, signal, stop: Some(stop_tx), helpers, group: group_tx })
+    Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx })
 }
 
 /// A cgroup name for an incarnation of `program`: its name (bytes a

@@ -176,7 +176,8 @@ impl ProgramSpec {
     /// it, it is stopped with the stop policy and the exit counts as a
     /// [`Timeout`](crate::ExitKind::Timeout) for the restart policy
     /// (systemd's `TimeoutStartSec=`). Default: none. A notifying program
-    /// may extend it with `EXTEND_TIMEOUT_USEC=`.
+    /// may extend it with `EXTEND_TIMEOUT_USEC=`. Zero, or a timeout too
+    /// long for the clock, means none.
     pub fn start_timeout(&mut self, timeout: Duration) -> &mut ProgramSpec {
         self.start_timeout = Some(timeout);
         self
@@ -192,6 +193,8 @@ impl ProgramSpec {
     /// stop policy's grace and final signal, and the exit counts as a
     /// [`Watchdog`](crate::ExitKind::Watchdog) for the restart policy
     /// ([`RestartPolicy::OnWatchdog`](crate::RestartPolicy::OnWatchdog)).
+    /// Zero means none, as systemd's `WatchdogSec=0`; a period too long
+    /// for the clock never fires.
     pub fn watchdog(&mut self, period: Duration) -> &mut ProgramSpec {
         self.watchdog = Some(period);
         self

@@ -45,16 +45,21 @@ pub enum Readiness {
         /// Whose datagrams count for this program.
         access: NotifyAccess,
     },
-    /// s6's `notification-fd`: the program gets a pipe on this fd and is
+    /// s6's `notification-fd`: the program gets a pipe on this fd (3 or
+    /// above: [`SpecError::NotificationFd`](crate::SpecError::NotificationFd)
+    /// otherwise) and is
     /// ready at the first newline it writes there; the supervisor then
     /// closes its end. End of file before a newline is no readiness (the
     /// start timeout applies).
     NotificationFd(i32),
-    /// Ready when one of its output lines (any logged fd) matches.
+    /// Ready when one of its output lines (any logged fd) matches. A
+    /// predicate that panics is not called again: the start timeout then
+    /// applies.
     LogLine(LinePredicate),
     /// Ready when the probe's future gives `true`; it is called every
     /// `interval` (the first time after one interval) until then, each
-    /// call awaited before the next interval starts.
+    /// call awaited before the next interval starts. A zero interval is
+    /// refused ([`SpecError::ZeroProbeInterval`](crate::SpecError::ZeroProbeInterval)).
     Probe {
         /// The wait before each call.
         interval: Duration,

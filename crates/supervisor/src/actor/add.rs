@@ -25,6 +25,7 @@ impl Actor {
                 return Err(Error::Duplicate(spec.name.to_string()));
             }
             spec.log.validate()?;
+            check_ready(spec)?;
             check_cgroup(spec)?;
         }
         for spec in &specs {
@@ -67,7 +68,8 @@ impl Actor {
 }
 
 /// The batch's indices with each program after those of the batch it runs
-/// after (depth first), or the first cycle found.
+/// after (depth first, without recursion: a chain of any length fits), or
+/// the first cycle found.
 fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Result<Vec<usize>, Error> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -75,40 +77,42 @@ fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Resu
         Open,
         Done,
     }
-    fn visit(
-        i: usize,
-        specs: &[ProgramSpec],
-        batch: &BTreeMap<Arc<str>, usize>,
-        marks: &mut [Mark],
-        path: &mut Vec<usize>,
-        out: &mut Vec<usize>,
-    ) -> Result<(), Error> {
-        match marks[i] {
-            Mark::Done => return Ok(()),
-            Mark::Open => {
-                let from = path.iter().position(|&j| j == i).expect("an open node is on the path");
-                let mut cycle: Vec<String> =
-                    path[from..].iter().map(|&j| specs[j].name.to_string()).collect();
-                cycle.push(specs[i].name.to_string());
-                return Err(Error::Cycle(cycle));
-            }
-            Mark::New => {}
-        }
-        marks[i] = Mark::Open;
-        path.push(i);
-        let deps: BTreeSet<usize> = specs[i].after.iter().filter_map(|d| batch.get(d).copied()).collect();
-        for j in deps {
-            visit(j, specs, batch, marks, path, out)?;
-        }
-        path.pop();
-        marks[i] = Mark::Done;
-        out.push(i);
-        Ok(())
-    }
+    let deps = |i: usize| -> Vec<usize> {
+        let set: BTreeSet<usize> = specs[i].after.iter().filter_map(|d| batch.get(d).copied()).collect();
+        set.into_iter().collect()
+    };
     let mut marks = vec![Mark::New; specs.len()];
-    let (mut path, mut out) = (Vec::new(), Vec::with_capacity(specs.len()));
-    for i in 0..specs.len() {
-        visit(i, specs, batch, &mut marks, &mut path, &mut out)?;
+    let mut out = Vec::with_capacity(specs.len());
+    for root in 0..specs.len() {
+        if marks[root] != Mark::New {
+            continue;
+        }
+        // The path from `root`: each node with its dependencies and how
+        // many of them were visited.
+        let mut path: Vec<(usize, Vec<usize>, usize)> = vec![(root, deps(root), 0)];
+        marks[root] = Mark::Open;
+        while let Some((node, next, at)) = path.last_mut() {
+            let Some(&dep) = next.get(*at) else {
+                marks[*node] = Mark::Done;
+                out.push(*node);
+                path.pop();
+                continue;
+            };
+            *at += 1;
+            match marks[dep] {
+                Mark::Done => {}
+                Mark::Open => {
+                    let from = path.iter().position(|(j, ..)| *j == dep).expect("an open node is on the path");
+                    let mut cycle: Vec<String> = path[from..].iter().map(|(j, ..)| specs[*j].name.to_string()).collect();
+                    cycle.push(specs[dep].name.to_string());
+                    return Err(Error::Cycle(cycle));
+                }
+                Mark::New => {
+                    marks[dep] = Mark::Open;
+                    path.push((dep, deps(dep), 0));
+                }
+            }
+        }
     }
     Ok(out)
 }
@@ -121,5 +125,14 @@ fn check_cgroup(spec: &ProgramSpec) -> Result<(), Error> {
         Some(dir) => procwire_core::Cgroup::check_writable(dir).map_err(error),
         None if spec.stop.scope == procwire_core::StopScope::Cgroup => Err(SpecError::NoCgroup.into()),
         None => Ok(()),
+    }
+}
+
+/// Readiness settings that cannot work.
+fn check_ready(spec: &ProgramSpec) -> Result<(), SpecError> {
+    match spec.ready {
+        Readiness::NotificationFd(fd) if fd < 3 => Err(SpecError::NotificationFd(fd)),
+        Readiness::Probe { interval, .. } if interval.is_zero() => Err(SpecError::ZeroProbeInterval),
+        _ => Ok(()),
     }
 }

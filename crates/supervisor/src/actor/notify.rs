@@ -10,7 +10,6 @@ use tokio::time::Instant;
 use super::{Actor, Program};
 use crate::event::Cause;
 use crate::exit::Exit;
-use crate::incarnation::TimerKind;
 use crate::notify::{attribute, Attribution, Claim, Datagram, Notification, Sender, WatchdogPing};
 use crate::readiness::Readiness;
 use crate::state::State;
@@ -64,7 +63,11 @@ impl Actor {
         let Some(p) = self.programs.get_mut(name) else { return };
         let now = Instant::now();
         if let Some(pid) = n.main_pid {
-            p.main_pid = Some(pid);
+            if p.owns(pid) {
+                p.main_pid = Some(pid);
+            } else {
+                p.notice(&self.events, Cause::NotifyRefused { pid });
+            }
         }
         if let Some(status) = &n.status {
             p.notify_status = (!status.is_empty()).then(|| status.clone());
@@ -74,16 +77,15 @@ impl Actor {
             let period = std::time::Duration::from_micros(usec);
             p.watchdog = Some(period);
             if p.state == State::Running {
-                p.watchdog_deadline = Some(now + period);
-                p.arm_timer(TimerKind::Watchdog, period, &mut self.tasks, &self.reports_tx);
+                p.arm_watchdog(period, &mut self.tasks, &self.reports_tx);
             }
         }
         if let Some(usec) = n.extend_timeout_usec {
             // As systemd: the running timeout now ends no earlier than
-            // `usec` from now.
-            let until = now + std::time::Duration::from_micros(usec);
-            if p.state == State::Starting && p.start_deadline.is_some_and(|d| d < until) {
-                p.start_deadline = Some(until);
+            // `usec` from now (never, past what the clock can say).
+            let until = now.checked_add(std::time::Duration::from_micros(usec));
+            if p.state == State::Starting && p.start_deadline.is_some_and(|d| until.is_none_or(|u| d < u)) {
+                p.start_deadline = until;
             }
         }
         // Something for the event log besides readiness and pings.
@@ -100,7 +102,7 @@ impl Actor {
         match ping {
             Some(WatchdogPing::Ping) if p.state == State::Running && p.watchdog.is_some() => {
                 // The timer re-arms itself when it fires early.
-                p.watchdog_deadline = p.watchdog.map(|period| now + period);
+                p.watchdog_deadline = p.watchdog.and_then(|period| now.checked_add(period));
             }
             Some(WatchdogPing::Trigger) if p.state == State::Running => {
                 self.auto_stop(name, Exit::Watchdog, Cause::WatchdogMissed { triggered: true });
@@ -151,6 +153,20 @@ impl Actor {
 }
 
 impl Program {
+    /// Whether `pid` is a process of the live incarnation: its main
+    /// process, a descendant of it, a member of its process group (group
+    /// scope) or of its cgroup. `MAINPID=` may name no other: a program
+    /// must not take over another's notifications, or a stranger's.
+    fn owns(&self, pid: u32) -> bool {
+        let Some(live) = &self.live else { return false };
+        if pid == live.pid {
+            return true;
+        }
+        let in_group = self.spec.stop.scope == StopScope::Group
+            && Sender::lookup(pid).pgid == Some(live.pid);
+        in_group || in_cgroup(pid, live.cgroup.as_deref()) || descends_from(pid, live.pid)
+    }
+
     /// An event that changes no state (`from == to`).
     pub(super) fn notice(
         &mut self,
@@ -160,4 +176,40 @@ impl Program {
         let state = self.state;
         self.emit(events, state, cause);
     }
+}
+
+/// Whether `pid`'s parents, up to 64 of them, include `ancestor`.
+fn descends_from(pid: u32, ancestor: u32) -> bool {
+    let mut pid = pid;
+    for _ in 0..64 {
+        match parent_of(pid) {
+            Some(parent) if parent == ancestor => return true,
+            Some(parent) if parent > 1 => pid = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The parent pid, from `/proc/PID/stat` (the field after the name, which
+/// may hold spaces and parentheses: read after the last `)`).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[after + 1..]).ok()?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `pid` is in the cgroup at `dir` (`/proc/PID/cgroup`'s v2 line
+/// names it relative to the cgroup v2 mount).
+fn in_cgroup(pid: u32, dir: Option<&std::path::Path>) -> bool {
+    let Some(dir) = dir else { return false };
+    let Some(relative) = procwire_core::Cgroup::mount_point().and_then(|m| dir.strip_prefix(m).ok().map(|r| r.to_owned()))
+    else {
+        return false;
+    };
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return false };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("0::"))
+        .any(|path| std::path::Path::new(path.trim_start_matches('/')) == relative)
 }

@@ -192,6 +192,22 @@ impl Program {
         }));
     }
 
+    /// Arms the watchdog for `period` from now (never, past what the clock
+    /// can say).
+    pub(super) fn arm_watchdog(
+        &mut self,
+        period: Duration,
+        tasks: &mut JoinSet<()>,
+        reports: &mpsc::UnboundedSender<Report>,
+    ) {
+        self.watchdog_deadline = Instant::now().checked_add(period);
+        if self.watchdog_deadline.is_some() {
+            self.arm_timer(TimerKind::Watchdog, period, tasks, reports);
+        } else {
+            self.cancel(TimerKind::Watchdog);
+        }
+    }
+
     /// Cancels a pending start, if any.
     pub(super) fn cancel_timer(&mut self) {
         self.cancel(TimerKind::Start);

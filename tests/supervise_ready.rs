@@ -440,11 +440,14 @@ async fn a_panicking_line_predicate_loses_no_line() {
     program.ready(Readiness::log_line(|_| panic!("a bad predicate"))).start_timeout(ms(500)).no_sink();
     never_restart(&mut program);
     sup.add(program).await.unwrap();
-    for n in 1..=1000 {
-        let line = logs.recv().await.unwrap();
-        assert_eq!(line.line.bytes, n.to_string().as_bytes());
-    }
-    let ended = next(&mut events, "panicky", |e| !e.to.is_live()).await;
+    procwire_tests::guard(20, "1000 lines", async {
+        for n in 1..=1000 {
+            let line = logs.recv().await.unwrap();
+            assert_eq!(line.line.bytes, n.to_string().as_bytes());
+        }
+    })
+    .await;
+    let ended = next(&mut events, "panicky", |e| matches!(e.cause, Cause::AutoStopped { .. })).await;
     assert!(matches!(ended.cause, Cause::AutoStopped { exit: Exit::StartTimeout, .. }), "{ended:?}");
     sup.shutdown().await.unwrap();
 }

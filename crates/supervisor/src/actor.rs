@@ -306,7 +306,7 @@ impl Actor {
             let requiring: Vec<Arc<str>> = self
                 .programs
                 .values()
-                .filter(|p| p.spec.requires && p.spec.after.iter().any(|a| *a == name))
+                .filter(|p| p.spec.requires && p.spec.after.contains(&name))
                 .map(|p| p.name().clone())
                 .collect();
             for dependent in requiring {

@@ -303,12 +303,18 @@ struct LineReady {
 }
 
 impl LineReady {
+    /// A predicate that panics is not called again (the program is then
+    /// never ready by its lines: the start timeout applies); the pipe goes
+    /// on being drained.
     fn check(&self, line: &LogLine) {
-        if !self.fired.load(Ordering::Relaxed)
-            && (self.predicate.0)(line)
-            && !self.fired.swap(true, Ordering::Relaxed)
-        {
-            self.tell.tell();
+        if self.fired.load(Ordering::Relaxed) {
+            return;
+        }
+        let call = std::panic::AssertUnwindSafe(|| (self.predicate.0)(line));
+        match std::panic::catch_unwind(call) {
+            Ok(true) if !self.fired.swap(true, Ordering::Relaxed) => self.tell.tell(),
+            Ok(_) => {}
+            Err(_) => self.fired.store(true, Ordering::Relaxed),
         }
     }
 }

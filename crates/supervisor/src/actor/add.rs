@@ -102,8 +102,10 @@ fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Resu
             match marks[dep] {
                 Mark::Done => {}
                 Mark::Open => {
-                    let from = path.iter().position(|(j, ..)| *j == dep).expect("an open node is on the path");
-                    let mut cycle: Vec<String> = path[from..].iter().map(|(j, ..)| specs[*j].name.to_string()).collect();
+                    let from =
+                        path.iter().position(|(j, ..)| *j == dep).expect("an open node is on the path");
+                    let mut cycle: Vec<String> =
+                        path[from..].iter().map(|(j, ..)| specs[*j].name.to_string()).collect();
                     cycle.push(specs[dep].name.to_string());
                     return Err(Error::Cycle(cycle));
                 }

@@ -162,8 +162,7 @@ impl Program {
         if pid == live.pid {
             return true;
         }
-        let in_group = self.spec.stop.scope == StopScope::Group
-            && Sender::lookup(pid).pgid == Some(live.pid);
+        let in_group = self.spec.stop.scope == StopScope::Group && Sender::lookup(pid).pgid == Some(live.pid);
         in_group || in_cgroup(pid, live.cgroup.as_deref()) || descends_from(pid, live.pid)
     }
 
@@ -204,7 +203,8 @@ fn parent_of(pid: u32) -> Option<u32> {
 /// names it relative to the cgroup v2 mount).
 fn in_cgroup(pid: u32, dir: Option<&std::path::Path>) -> bool {
     let Some(dir) = dir else { return false };
-    let Some(relative) = procwire_core::Cgroup::mount_point().and_then(|m| dir.strip_prefix(m).ok().map(|r| r.to_owned()))
+    let Some(relative) =
+        procwire_core::Cgroup::mount_point().and_then(|m| dir.strip_prefix(m).ok().map(|r| r.to_owned()))
     else {
         return false;
     };

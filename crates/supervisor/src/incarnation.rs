@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use bytes::Bytes;
 use procwire_core::{
     Cgroup, Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, SpawnStep, StdioDefaults, StopPolicy,
     StopScope, Stopped,
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::event::LogLine;
-use crate::lines::{LineSplitter, LogSpec};
+use crate::lines::{Line, LineSplitter, LogSpec};
 use crate::logs::{BatchMeta, LogTx};
 use crate::program::Sink;
 use crate::readiness::{LinePredicate, Probe, Readiness};
@@ -460,42 +461,34 @@ async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, mut out: Opt
     }
 }
 
-/// Sends the complete lines `splitter` holds, to the sink one by one and
-/// to the channel in one batch. A sink that panics is dropped for the
-/// rest of the pipe; the pipe is still drained, and the lines still sent.
+/// Sends the complete lines `splitter` holds: to the readiness test and the
+/// sink one by one, to the channel as one chunk. A sink that panics is
+/// dropped for the rest of the pipe (the rest of that read's lines do not
+/// reach it); the pipe is still drained, and the lines still sent.
 fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
-    let listened = out.tx.listened();
-    let mut batch = Vec::new();
-    while let Some(line) = splitter.next_line() {
-        let line = match &out.sink {
-            _ if out.ready.as_ref().is_some_and(|r| !r.fired.load(Ordering::Relaxed)) => {
-                let BatchMeta { program, incarnation, pid, fd } = meta.clone();
-                let line = LogLine { program, incarnation, pid, fd, line };
-                if let Some(ready) = &out.ready {
+    let mut spans = Vec::new();
+    let Some(chunk) = splitter.take_lines(&mut spans) else { return };
+    let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
+    if ready.is_some() || out.sink.is_some() {
+        // One `LogLine` for the whole read, its line replaced each time.
+        let BatchMeta { program, incarnation, pid, fd } = meta.clone();
+        let mut line =
+            LogLine { program, incarnation, pid, fd, line: Line { bytes: Bytes::new(), continued: false } };
+        let sink = out.sink.as_ref();
+        let each = std::panic::AssertUnwindSafe(|| {
+            for span in &spans {
+                line.line = Line { bytes: chunk.slice(span.start..span.end), continued: span.continued };
+                if let Some(ready) = ready {
                     ready.check(&line);
                 }
-                if let Some(sink) = &out.sink {
-                    let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
-                    if std::panic::catch_unwind(call).is_err() {
-                        out.sink = None;
-                    }
+                if let Some(sink) = sink {
+                    (sink.0)(&line);
                 }
-                line.line
             }
-            Some(sink) => {
-                let BatchMeta { program, incarnation, pid, fd } = meta.clone();
-                let line = LogLine { program, incarnation, pid, fd, line };
-                let call = std::panic::AssertUnwindSafe(|| (sink.0)(&line));
-                if std::panic::catch_unwind(call).is_err() {
-                    out.sink = None;
-                }
-                line.line
-            }
-            None => line,
-        };
-        if listened {
-            batch.push(line);
+        });
+        if std::panic::catch_unwind(each).is_err() {
+            out.sink = None;
         }
     }
-    out.tx.send(meta, batch);
+    out.tx.send(meta, chunk, spans);
 }

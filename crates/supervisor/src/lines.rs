@@ -165,24 +165,49 @@ impl LineSplitter {
     /// The next line or piece, or `None` until more bytes come (or, after
     /// [`finish`](Self::finish), at the end).
     pub fn next_line(&mut self) -> Option<Line> {
+        let span = self.span_at(0)?;
+        let mut line = self.buf.split_to(span.next);
+        line.truncate(span.end);
+        Some(Line { bytes: line.freeze(), continued: span.continued })
+    }
+
+    /// Every complete line or piece at once: one chunk of bytes, and where
+    /// each line is in it (`spans`, cleared first; the `\n`s are in the
+    /// chunk, not in the spans). `None` when there is none. The same lines
+    /// as [`next_line`](Self::next_line), one buffer split a read instead
+    /// of one a line.
+    pub(crate) fn take_lines(&mut self, spans: &mut Vec<Span>) -> Option<Bytes> {
+        spans.clear();
+        let mut pos = 0;
+        while let Some(span) = self.span_at(pos) {
+            spans.push(Span { start: pos, end: pos + span.end, continued: span.continued });
+            pos += span.next;
+        }
+        (pos > 0).then(|| self.buf.split_to(pos).freeze())
+    }
+
+    /// The line or piece that starts at `buf[pos..]`, relative to `pos`, by
+    /// the rules above; `self.scanned` counts the bytes from `pos` known to
+    /// hold no `\n`, and is kept relative to the next line's start.
+    fn span_at(&mut self, pos: usize) -> Option<SpanAt> {
         // A `\n` at index `max` or before ends a line of at most `max`
         // bytes; without one in the first `max + 1` bytes, the first `max`
         // are a piece of a longer line. Fewer bytes: wait and see.
-        let window = self.buf.len().min(self.max + 1);
-        if let Some(i) = self.buf[self.scanned..window].iter().position(|&b| b == b'\n') {
-            let mut line = self.buf.split_to(self.scanned + i + 1);
-            line.truncate(self.scanned + i);
+        let rest = &self.buf[pos..];
+        let window = rest.len().min(self.max + 1);
+        if let Some(i) = newline(&rest[self.scanned..window]) {
+            let end = self.scanned + i;
             self.scanned = 0;
-            return Some(Line { bytes: line.freeze(), continued: false });
+            return Some(SpanAt { end, next: end + 1, continued: false });
         }
         self.scanned = window;
-        if self.buf.len() > self.max {
+        if rest.len() > self.max {
             self.scanned -= self.max;
-            return Some(Line { bytes: self.buf.split_to(self.max).freeze(), continued: true });
+            return Some(SpanAt { end: self.max, next: self.max, continued: true });
         }
-        if self.eof && !self.buf.is_empty() {
+        if self.eof && !rest.is_empty() {
             self.scanned = 0;
-            return Some(Line { bytes: self.buf.split().freeze(), continued: false });
+            return Some(SpanAt { end: rest.len(), next: rest.len(), continued: false });
         }
         None
     }
@@ -191,6 +216,41 @@ impl LineSplitter {
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
+}
+
+/// Where a line is in a chunk from [`LineSplitter::take_lines`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) continued: bool,
+}
+
+/// A line found at some position: its length, where the next one starts
+/// (after the `\n`, if any), and whether it is a piece.
+struct SpanAt {
+    end: usize,
+    next: usize,
+    continued: bool,
+}
+
+/// The index of the first `\n` in `bytes`: eight bytes at a time (the
+/// classic "has a zero byte" test on the word XORed with `\n`s), the
+/// tail one at a time.
+fn newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    let mut words = bytes.chunks_exact(8);
+    for (i, word) in words.by_ref().enumerate() {
+        let x = u64::from_ne_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            let at = word.iter().position(|&b| b == b'\n').expect("the word has one");
+            return Some(i * 8 + at);
+        }
+    }
+    let tail = words.remainder();
+    tail.iter().position(|&b| b == b'\n').map(|at| bytes.len() - tail.len() + at)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use futures_core::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::LogLine;
-use crate::lines::Line;
+use crate::lines::{Line, Span};
 use crate::stream::{Lagged, Subscription};
 
 /// The lines of one read of one pipe of one incarnation.
@@ -27,28 +27,23 @@ pub(crate) struct Batch {
     /// The number of the first line: lines are numbered from 0 across the
     /// supervisor, in the channel's order.
     seq: u64,
-    pub(crate) lines: Vec<Line>,
+    /// The bytes of the read's lines, and where each line is: a subscriber
+    /// cuts its own `Bytes` from the chunk (the reference counts of a
+    /// line's bytes then change on the subscriber's thread only, not on
+    /// the reading task's as well).
+    chunk: Bytes,
+    spans: Vec<Span>,
 }
 
 impl Batch {
-    fn take(&mut self, i: usize) -> LogLine {
-        let line = std::mem::replace(&mut self.lines[i], Line { bytes: Bytes::new(), continued: false });
-        LogLine {
-            program: self.program.clone(),
-            incarnation: self.incarnation,
-            pid: self.pid,
-            fd: self.fd,
-            line,
-        }
-    }
-
     fn line(&self, i: usize) -> LogLine {
+        let span = self.spans[i];
         LogLine {
             program: self.program.clone(),
             incarnation: self.incarnation,
             pid: self.pid,
             fd: self.fd,
-            line: self.lines[i].clone(),
+            line: Line { bytes: self.chunk.slice(span.start..span.end), continued: span.continued },
         }
     }
 }
@@ -73,16 +68,17 @@ impl LogTx {
         self.tx.receiver_count() > 0
     }
 
-    /// Sends the lines of one read; nothing when nobody listens.
-    pub(crate) fn send(&self, batch: &BatchMeta, lines: Vec<Line>) {
-        if lines.is_empty() || !self.listened() {
+    /// Sends the lines of one read (in `chunk`, where `spans` say);
+    /// nothing when nobody listens.
+    pub(crate) fn send(&self, batch: &BatchMeta, chunk: Bytes, spans: Vec<Span>) {
+        if spans.is_empty() || !self.listened() {
             return;
         }
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *next;
-        *next += lines.len() as u64;
+        *next += spans.len() as u64;
         let BatchMeta { program, incarnation, pid, fd } = batch.clone();
-        let _ = self.tx.send(Arc::new(Batch { program, incarnation, pid, fd, seq, lines }));
+        let _ = self.tx.send(Arc::new(Batch { program, incarnation, pid, fd, seq, chunk, spans }));
     }
 
     /// A subscriber that sees every line sent from now on.
@@ -158,15 +154,10 @@ impl Logs {
     /// The poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<LogLine, RecvError>> {
         loop {
-            if let Some(batch) = &mut self.batch {
-                if self.at < batch.lines.len() {
+            if let Some(batch) = &self.batch {
+                if self.at < batch.spans.len() {
                     self.at += 1;
-                    // The only holder (one subscriber, the channel done
-                    // with it) takes the line; others share it.
-                    return Poll::Ready(Ok(match Arc::get_mut(batch) {
-                        Some(batch) => batch.take(self.at - 1),
-                        None => batch.line(self.at - 1),
-                    }));
+                    return Poll::Ready(Ok(batch.line(self.at - 1)));
                 }
                 self.batch = None;
             }
@@ -174,7 +165,7 @@ impl Logs {
                 Ok(batch) => {
                     // The numbers say how many lines the skipped batches held.
                     let missed = batch.seq.saturating_sub(self.expected);
-                    self.expected = batch.seq + batch.lines.len() as u64;
+                    self.expected = batch.seq + batch.spans.len() as u64;
                     (self.batch, self.at) = (Some(batch), 0);
                     if missed > 0 {
                         return Poll::Ready(Err(RecvError::Lagged(missed)));
@@ -214,8 +205,20 @@ mod tests {
         BatchMeta { program: "p".into(), incarnation: 1, pid: 7, fd: 1 }
     }
 
-    fn lines(from: u32, n: u32) -> Vec<Line> {
-        (from..from + n).map(|i| Line { bytes: Bytes::from(i.to_string()), continued: false }).collect()
+    /// Lines `from..from + n`, as a chunk and its spans.
+    fn lines(from: u32, n: u32) -> (Bytes, Vec<Span>) {
+        let (mut chunk, mut spans) = (Vec::new(), Vec::new());
+        for i in from..from + n {
+            let start = chunk.len();
+            chunk.extend_from_slice(i.to_string().as_bytes());
+            spans.push(Span { start, end: chunk.len(), continued: false });
+            chunk.push(b'\n');
+        }
+        (chunk.into(), spans)
+    }
+
+    fn send(tx: &LogTx, (chunk, spans): (Bytes, Vec<Span>)) {
+        tx.send(&meta(), chunk, spans);
     }
 
     fn text(line: &LogLine) -> String {
@@ -226,9 +229,9 @@ mod tests {
     async fn batches_come_out_as_lines_in_order() {
         let tx = LogTx::new(4);
         let mut logs = tx.subscribe();
-        tx.send(&meta(), lines(0, 3));
-        tx.send(&meta(), Vec::new());
-        tx.send(&meta(), lines(3, 2));
+        send(&tx, lines(0, 3));
+        tx.send(&meta(), Bytes::new(), Vec::new());
+        send(&tx, lines(3, 2));
         drop(tx);
         let mut got = Vec::new();
         while let Ok(line) = logs.recv().await {
@@ -245,7 +248,7 @@ mod tests {
         // Batches of 3, 5, 7 and 11 lines: the first two are pushed out.
         let mut from = 0;
         for n in [3, 5, 7, 11] {
-            tx.send(&meta(), lines(from, n));
+            send(&tx, lines(from, n));
             from += n;
         }
         assert_eq!(logs.recv().await.unwrap_err(), RecvError::Lagged(8));
@@ -256,9 +259,9 @@ mod tests {
     async fn a_late_subscriber_sees_no_lag_for_what_came_before_it() {
         let tx = LogTx::new(2);
         let _early = tx.subscribe();
-        tx.send(&meta(), lines(0, 5));
+        send(&tx, lines(0, 5));
         let mut late = tx.subscribe();
-        tx.send(&meta(), lines(5, 1));
+        send(&tx, lines(5, 1));
         assert_eq!(text(&late.recv().await.unwrap()), "5");
     }
 }

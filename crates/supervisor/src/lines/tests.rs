@@ -18,6 +18,45 @@ fn split(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, bool)> {
     out
 }
 
+/// The same through `take_lines`, a chunk of lines at a time.
+fn split_in_batches(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, bool)> {
+    let mut s = LineSplitter::new(max);
+    let (mut out, mut spans) = (Vec::new(), Vec::new());
+    let mut take = |s: &mut LineSplitter, out: &mut Vec<(Vec<u8>, bool)>| {
+        if let Some(bytes) = s.take_lines(&mut spans) {
+            out.extend(spans.iter().map(|sp| (bytes[sp.start..sp.end].to_vec(), sp.continued)));
+        } else {
+            assert!(spans.is_empty());
+        }
+    };
+    for c in input.chunks(chunk.max(1)) {
+        s.push(c);
+        take(&mut s, &mut out);
+    }
+    s.finish();
+    take(&mut s, &mut out);
+    assert_eq!(s.buffered(), 0);
+    out
+}
+
+#[test]
+fn newline_finds_the_first_one_at_every_offset() {
+    for len in 0..40 {
+        for at in 0..=len {
+            let mut bytes = vec![b'x'; len];
+            if at < len {
+                bytes[at] = b'\n';
+                if at + 3 < len {
+                    bytes[at + 3] = b'\n';
+                }
+            }
+            assert_eq!(newline(&bytes), (at < len).then_some(at), "len {len} at {at}");
+        }
+    }
+    // Bytes one off '\n' (0x0a) and with the high bit set are not one.
+    assert_eq!(newline(&[0x0b, 0x09, 0x8a, 0x0a ^ 0x80, 0x00, 0xff, 0x0a]), Some(6));
+}
+
 fn line(bytes: &[u8]) -> (Vec<u8>, bool) {
     (bytes.to_vec(), false)
 }
@@ -29,6 +68,7 @@ fn a_100_kib_line_comes_as_7_pieces_and_logging_goes_on() {
     input.extend_from_slice(b"\nnext\nafter\n");
     for chunk in [1 << 20, 4096, 1000, 16 * 1024 + 1] {
         let pieces = split(MAX, &input, chunk);
+        assert_eq!(split_in_batches(MAX, &input, chunk), pieces);
         let sizes: Vec<(usize, bool)> = pieces.iter().map(|(b, c)| (b.len(), *c)).collect();
         let mut want = vec![(16_384, true); 6];
         want.extend([(4096, false), (4, false), (5, false)]);
@@ -116,6 +156,9 @@ proptest! {
         pieces.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
         prop_assert_eq!(&pieces, &whole);
         prop_assert_eq!(&split(max, &input, 1), &whole);
+        for chunk in [1, 7, input.len()] {
+            prop_assert_eq!(&split_in_batches(max, &input, chunk), &whole);
+        }
 
         // Nothing lost, nothing added: the pieces rebuild the input.
         let mut rebuilt = Vec::new();

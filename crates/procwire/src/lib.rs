@@ -21,7 +21,7 @@
 //! | write to and read from the child yourself, as with `tokio::process` | [`Command::spawn`], then the [`Child`]'s pipes |
 //! | react to each event with a callback, as Twisted does | [`spawn_process`] with a [`ProcessProtocol`] (wrapped in [`Lines`] for lines) |
 //! | the same events as a `Stream`, for `while let` | [`spawn_events`] |
-//! | keep programs running: restarts with backoff, stop ladders, line logs | [`supervisor::Supervisor`] |
+//! | keep programs running: restarts with backoff, stop ladders, line logs, readiness, watchdogs, dependencies, strategies, cgroups | [`supervisor::Supervisor`] |
 //!
 //! None of them leaves a zombie, even when dropped halfway: the child is
 //! reaped in the background (after a SIGKILL, for `Run` and `kill_on_drop`).
@@ -141,7 +141,9 @@ pub use procwire_utils::{
 
 /// Keeping programs running: Twisted's procmon with the restart policies,
 /// backoff presets, start limits and stop ladders of supervisord, systemd
-/// and pm2 ([procwire-supervisor](procwire_supervisor)).
+/// and pm2, systemd's and s6's readiness protocols, watchdogs,
+/// dependencies and cgroup stops, and Erlang/OTP's strategies
+/// ([procwire-supervisor](procwire_supervisor)).
 pub mod supervisor {
     pub use procwire_supervisor::*;
 }

@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use procwire::supervisor::{
-    Backoff, LogLine, ProgramSpec, RestartPolicy, RestartSpec, StopPolicy, StopScope, Supervisor,
+    Backoff, LogBatch, ProgramSpec, RestartPolicy, RestartSpec, StopPolicy, StopScope, Supervisor,
 };
 use procwire::Command;
 use tokio::signal::unix::{signal, SignalKind};
@@ -111,9 +111,11 @@ impl Config {
         if self.capture {
             let out = LogFile::open(&self.rundir.join(format!("{name}.out.log")))?;
             let err = LogFile::open(&self.rundir.join(format!("{name}.err.log")))?;
-            program.sink(move |l: &LogLine| match l.fd {
-                2 => err.push(l),
-                _ => out.push(l),
+            // One call a read: its bytes, lines and `\n`s as the program
+            // wrote them, appended whole.
+            program.batch_sink(move |b: &LogBatch<'_>| match b.fd() {
+                2 => err.push(b.raw()),
+                _ => out.push(b.raw()),
             });
         } else {
             program.no_sink();
@@ -122,7 +124,7 @@ impl Config {
     }
 }
 
-/// A log file written in batches: the sink appends each line to a buffer
+/// A log file written in batches: the sink appends each read to a buffer
 /// (on the task that reads the pipe, so it must not block), and a writer
 /// task writes out whatever has gathered whenever it is woken, so a burst
 /// of lines costs one `write` per batch and the last line is on disk as
@@ -152,15 +154,11 @@ impl LogFile {
         Ok(log)
     }
 
-    /// Appends one line (a piece of a long line without its `\n`, so that
-    /// the line is whole again in the file).
-    fn push(&self, l: &LogLine) {
+    /// Appends the bytes of one read's lines.
+    fn push(&self, raw: &[u8]) {
         let mut buffer = self.buffer.lock().expect("log buffer");
         let was_empty = buffer.is_empty();
-        buffer.extend_from_slice(&l.line.bytes);
-        if !l.line.continued {
-            buffer.push(b'\n');
-        }
+        buffer.extend_from_slice(raw);
         drop(buffer);
         if was_empty {
             self.wake.notify_one();

@@ -397,3 +397,48 @@ fn lines_are_tracing_events_with_the_program_name() {
         assert_eq!(seen, want);
     });
 }
+
+/// A batch sink sees each read's bytes whole: written one after the
+/// other they are the program's output, unchanged (a 100 KiB line and an
+/// unterminated tail included); its lines are the line sink's.
+#[tokio::test]
+async fn a_batch_sink_gets_the_output_unchanged_and_its_lines() {
+    use std::sync::{Arc, Mutex};
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let script = "seq 1 100000; head -c 102400 /dev/zero | tr '\\0' x; echo; printf tail";
+    let mut program = ProgramSpec::new("batches", sh(script));
+    let mut restart = RestartSpec::new();
+    restart.policy(RestartPolicy::Never);
+    let (r, l) = (raw.clone(), lines.clone());
+    program.restart(restart).batch_sink(move |b| {
+        assert!(!b.is_empty() && b.len() == b.lines().len());
+        assert_eq!((&**b.program(), b.fd()), ("batches", 1));
+        r.lock().unwrap().extend_from_slice(b.raw());
+        l.lock().unwrap().extend(b.lines().map(|line| (line.bytes.len(), line.continued)));
+    });
+    sup.add(program).await.unwrap();
+    next(&mut events, "batches", |e| e.to == State::Exited).await;
+    sup.shutdown().await.unwrap();
+    let mut want: Vec<u8> = (1..=100_000).flat_map(|n| format!("{n}\n").into_bytes()).collect();
+    want.extend(std::iter::repeat_n(b'x', 102_400));
+    want.extend_from_slice(b"\ntail");
+    assert!(*raw.lock().unwrap() == want, "the raw bytes are the output");
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 100_000 + 7 + 1);
+    assert_eq!(
+        lines[100_000..],
+        [
+            (16_384, true),
+            (16_384, true),
+            (16_384, true),
+            (16_384, true),
+            (16_384, true),
+            (16_384, true),
+            (4096, false),
+            (4, false)
+        ]
+    );
+}

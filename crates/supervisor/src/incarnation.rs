@@ -23,7 +23,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::event::LogLine;
 use crate::lines::{Line, LineSplitter, LogSpec};
-use crate::logs::{BatchMeta, LogTx};
+use crate::logs::{BatchMeta, LogBatch, LogTx};
 use crate::program::Sink;
 use crate::readiness::{LinePredicate, Probe, Readiness};
 use crate::supervisor::{Error, Reply};
@@ -469,24 +469,33 @@ fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
     let mut spans = Vec::new();
     let Some(chunk) = splitter.take_lines(&mut spans) else { return };
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
-    if ready.is_some() || out.sink.is_some() {
+    let line_sink = match &out.sink {
+        Some(Sink::Line(sink)) => Some(sink),
+        _ => None,
+    };
+    if ready.is_some() || line_sink.is_some() {
         // One `LogLine` for the whole read, its line replaced each time.
         let BatchMeta { program, incarnation, pid, fd } = meta.clone();
         let mut line =
             LogLine { program, incarnation, pid, fd, line: Line { bytes: Bytes::new(), continued: false } };
-        let sink = out.sink.as_ref();
         let each = std::panic::AssertUnwindSafe(|| {
             for span in &spans {
                 line.line = Line { bytes: chunk.slice(span.start..span.end), continued: span.continued };
                 if let Some(ready) = ready {
                     ready.check(&line);
                 }
-                if let Some(sink) = sink {
-                    (sink.0)(&line);
+                if let Some(sink) = line_sink {
+                    sink(&line);
                 }
             }
         });
         if std::panic::catch_unwind(each).is_err() {
+            out.sink = None;
+        }
+    }
+    if let Some(Sink::Batch(sink)) = &out.sink {
+        let batch = LogBatch { meta, chunk: &chunk, spans: &spans };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&batch))).is_err() {
             out.sink = None;
         }
     }

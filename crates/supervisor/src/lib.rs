@@ -115,7 +115,7 @@ pub use error::SpecError;
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
-pub use logs::Logs;
+pub use logs::{LogBatch, Logs};
 pub use notify::{
     notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
 };

@@ -48,6 +48,61 @@ impl Batch {
     }
 }
 
+/// The lines of one read of one pipe, for a
+/// [`batch_sink`](crate::ProgramSpec::batch_sink): the bytes read (the
+/// lines with their `\n`s; a piece of a long line has none) and the lines
+/// in them, as [`LogLine`]s would give them.
+#[derive(Debug, Clone, Copy)]
+pub struct LogBatch<'a> {
+    pub(crate) meta: &'a BatchMeta,
+    pub(crate) chunk: &'a Bytes,
+    pub(crate) spans: &'a [Span],
+}
+
+impl<'a> LogBatch<'a> {
+    /// The program's name.
+    pub fn program(&self) -> &'a Arc<str> {
+        &self.meta.program
+    }
+
+    /// The incarnation that wrote the lines.
+    pub fn incarnation(&self) -> u64 {
+        self.meta.incarnation
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.meta.pid
+    }
+
+    /// The child fd the lines came from.
+    pub fn fd(&self) -> i32 {
+        self.meta.fd
+    }
+
+    /// The bytes of the lines as read, `\n`s included: written whole, they
+    /// are the program's output, unchanged.
+    pub fn raw(&self) -> &'a [u8] {
+        self.chunk
+    }
+
+    /// How many lines (or pieces).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there is none (never, in a sink call).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The lines, as [`Line`]s sharing the batch's bytes.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = Line> + 'a {
+        let chunk = self.chunk;
+        self.spans.iter().map(move |s| Line { bytes: chunk.slice(s.start..s.end), continued: s.continued })
+    }
+}
+
 /// The sending side, shared by every pipe's drain task.
 #[derive(Debug)]
 pub(crate) struct LogTx {

@@ -9,6 +9,7 @@ use procwire_core::{Command, StopPolicy};
 
 use crate::event::LogLine;
 use crate::lines::LogSpec;
+use crate::logs::LogBatch;
 use crate::readiness::Readiness;
 use crate::spec::RestartSpec;
 
@@ -58,7 +59,12 @@ pub struct ProgramSpec {
 /// A callback that gets each line of a program, on the task that reads
 /// the pipe, before the line goes to the broadcast channel.
 #[derive(Clone)]
-pub(crate) struct Sink(pub(crate) Arc<dyn Fn(&LogLine) + Send + Sync>);
+pub(crate) enum Sink {
+    /// Called with each line.
+    Line(Arc<dyn Fn(&LogLine) + Send + Sync>),
+    /// Called with each read's lines.
+    Batch(Arc<dyn Fn(&LogBatch<'_>) + Send + Sync>),
+}
 
 /// The sink a program starts with: with the `tracing` feature (on by
 /// default), each line is an INFO event of target
@@ -69,7 +75,7 @@ pub(crate) struct Sink(pub(crate) Arc<dyn Fn(&LogLine) + Send + Sync>);
 fn default_sink() -> Option<Sink> {
     #[cfg(feature = "tracing")]
     {
-        Some(Sink(Arc::new(|l: &LogLine| {
+        Some(Sink::Line(Arc::new(|l: &LogLine| {
             tracing::info!(
                 target: "procwire_supervisor::log",
                 program = %l.program,
@@ -155,7 +161,30 @@ impl ProgramSpec {
     /// spec.sink(|l| eprintln!("[{}] {}", l.program, String::from_utf8_lossy(&l.line.bytes)));
     /// ```
     pub fn sink(&mut self, sink: impl Fn(&LogLine) + Send + Sync + 'static) -> &mut ProgramSpec {
-        self.sink = Some(Sink(Arc::new(sink)));
+        self.sink = Some(Sink::Line(Arc::new(sink)));
+        self
+    }
+
+    /// As [`sink`](Self::sink), one call for the lines of each read of a
+    /// pipe (a [`LogBatch`]): its raw bytes can be written out whole, as
+    /// supervisord and Horust copy output to a file, with the lines still
+    /// split (and long ones cut) for whoever iterates them. Replaces any
+    /// sink set before.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::sync::Mutex;
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::ProgramSpec;
+    ///
+    /// let log = Mutex::new(std::io::sink()); // a file, in real life
+    /// let mut spec = ProgramSpec::new("chatty", Command::new("yes"));
+    /// spec.batch_sink(move |batch| {
+    ///     let _ = log.lock().unwrap().write_all(batch.raw());
+    /// });
+    /// ```
+    pub fn batch_sink(&mut self, sink: impl Fn(&LogBatch<'_>) + Send + Sync + 'static) -> &mut ProgramSpec {
+        self.sink = Some(Sink::Batch(Arc::new(sink)));
         self
     }
 

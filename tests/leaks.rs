@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use procwire::{Child, ChildFd, Command, Error, InputError, PtySize, SpawnStep};
-use procwire_tests::{guard, identity, open_fds, parse_report, process_exists, pw_child, zombie_children};
+use procwire_tests::{
+    guard, identity, open_fds, parse_report, process_exists, pw_child, start_orphan_reaper, zombie_children,
+};
 use tokio::io::AsyncReadExt;
 
 /// Serialises the tests of this binary: they count process-wide things.
@@ -105,7 +107,7 @@ fn child_sees_only_what_it_was_given() {
 #[test]
 fn no_zombies_after_dropping_unwaited_children() {
     run_serialised(async {
-        start_reaper().await;
+        start_orphan_reaper().await;
         let before = open_fds();
         let mut pids = Vec::new();
         for _ in 0..50 {
@@ -128,7 +130,7 @@ fn no_zombies_after_dropping_unwaited_children() {
 #[test]
 fn no_zombies_after_the_runtime_is_shut_down() {
     let _serial = serialise();
-    runtime().block_on(start_reaper());
+    runtime().block_on(start_orphan_reaper());
     let before = open_fds(); // with the warm-up runtime gone
     let rt = runtime();
     let (pids, outliving) = rt.block_on(async {
@@ -314,28 +316,9 @@ async fn one_spawn(i: usize, a: RawFd, b: RawFd) {
     }
 }
 
-/// Starts the background reaper (its wake pipe is opened once per process),
-/// returning once its warm-up orphan is reaped and no pidfd is left open.
-async fn start_reaper() {
-    let mut warm = sleeper().kill_on_drop(true).spawn().expect("spawn");
-    let pid = warm.id().expect("pid");
-    warm.take_reader(1);
-    drop(warm);
-    guard(10, "the warm-up orphan to be reaped", async {
-        while process_exists(pid) || open_fds().iter().any(|&fd| is_pidfd(fd)) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-}
-
 /// Whether none of `pids` exists any more and no zombie child is left.
 fn all_reaped(pids: &[u32]) -> bool {
     zombie_children().is_empty() && !pids.iter().any(|&p| process_exists(p))
-}
-
-fn is_pidfd(fd: RawFd) -> bool {
-    std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|l| l.to_string_lossy().contains("pidfd"))
 }
 
 /// Spawns `pw-child report:1` as `cmd` says, and parses its report.

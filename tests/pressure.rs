@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use procwire::{ChildFd, Command, Error, PtySize, SpawnStep};
-use procwire_tests::{children, guard, in_own_process, open_fds, process_exists, zombie_children};
+use procwire_tests::{
+    children, guard, in_own_process, open_fds, process_exists, start_orphan_reaper, zombie_children,
+};
 
 /// A descriptor table filled up to `RLIMIT_NOFILE`, but for `free` slots.
 struct Pressure {
@@ -249,8 +251,9 @@ fn shapes() -> Vec<(&'static str, Command)> {
 fn every_spawn_under_emfile_is_an_error_or_a_reaped_child() {
     in_own_process("every_spawn_under_emfile_is_an_error_or_a_reaped_child", || {
         runtime().block_on(async {
-            // Start what procwire keeps for the process (the reaper thread's
-            // wake pipe, tokio's signal pipe) before the baseline.
+            // Start what procwire keeps for the process (tokio's signal
+            // pipe, the spawner thread; the reaper thread and its wake pipe
+            // below) before the baseline.
             for (_, mut cmd) in shapes() {
                 let mut child = cmd.spawn().expect("spawn without pressure");
                 if cmd.get_program() == "sleep" {
@@ -260,6 +263,9 @@ fn every_spawn_under_emfile_is_an_error_or_a_reaped_child() {
                 }
             }
             until_no_children("the warm-up children").await;
+            // The killed shape need not start the reaper: it may be dead
+            // before its drop looks, and is then reaped on the spot.
+            start_orphan_reaper().await;
             let baseline = open_fds();
             let soft = tight_nofile();
             let (mut spawned, mut failed) = (0, 0);

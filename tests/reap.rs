@@ -7,7 +7,10 @@ use std::future::poll_fn;
 use std::time::Duration;
 
 use procwire::{Child, ChildFd, Command, Error};
-use procwire_tests::{guard, process_exists, pw_child, zombie_children};
+use procwire_tests::{
+    guard, in_own_process, open_fds, process_exists, pw_child, reaper_thread_running, start_orphan_reaper,
+    zombie_children,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -238,6 +241,47 @@ async fn signal_group_reaches_descendants_until_the_leader_is_reaped() {
     assert_eq!(guard(10, "reap", child.wait()).await.expect("wait"), exited);
     assert!(matches!(child.signal_group("KILL"), Err(Error::ProcessExitedAlready)));
     assert!(!zombie_children().contains(&pid));
+}
+
+// Why the pty leak test's warm-up failed under load, made certain: a child
+// already dead when its `Child` is dropped (as a child sent SIGKILL by the
+// drop can be, under load, by the time the drop looks) is reaped on the
+// spot and starts no reaper thread. `start_orphan_reaper` starts it all
+// the same, and a descriptor baseline taken after it holds across later
+// drops, killed or not. In its own process, so no reaper thread runs yet.
+#[test]
+fn a_child_dead_at_its_drop_starts_no_reaper_and_the_warm_up_still_does() {
+    in_own_process("a_child_dead_at_its_drop_starts_no_reaper_and_the_warm_up_still_does", || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            // What the runtime and the spawn path open once, before counting.
+            let mut first = pw(&["exit:0"]).spawn().expect("spawn");
+            guard(10, "the first child", first.wait()).await.expect("wait");
+            let before = open_fds();
+
+            let mut dead = pw(&["exit:0"]).kill_on_drop(true).spawn().expect("spawn");
+            let pid = dead.id().expect("pid");
+            guard(10, "the exit", poll_fn(|cx| dead.poll_exited(cx))).await.expect("poll_exited");
+            drop(dead);
+            assert!(!process_exists(pid), "not reaped by the drop itself");
+            assert!(!reaper_thread_running(), "a reaper thread for a child that was dead already");
+            assert_eq!(open_fds(), before);
+
+            start_orphan_reaper().await;
+            assert!(reaper_thread_running());
+            let baseline = open_fds();
+            let killed = pw(&["drain:0"]).kill_on_drop(true).spawn().expect("spawn");
+            let left = pw(&["sleep-ms:100"]).spawn().expect("spawn");
+            let pids = [killed.id().expect("pid"), left.id().expect("pid")];
+            drop((killed, left));
+            guard(10, "both orphans reaped and the descriptors back to the baseline", async {
+                while pids.iter().any(|&p| process_exists(p)) || open_fds() != baseline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+        });
+    });
 }
 
 fn pw(steps: &[&str]) -> Command {

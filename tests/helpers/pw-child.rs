@@ -24,6 +24,7 @@
 //! | `pid:FD`, `ppid:FD`  | own / parent pid in decimal, `\n`                              | 103             |
 //! | `cwd:FD`             | current directory (raw bytes), `\n`                            | 103             |
 //! | `sleep-ms:N`         | sleep N milliseconds                                           |                 |
+//! | `spin-ms:N`          | keep one CPU busy for N milliseconds (a load for other work)   |                 |
 //! | `exit:CODE`          | exit at once with CODE                                         |                 |
 //! | `kill:SIG`           | raise SIG against itself                                       | 105 if alive    |
 //! | `trap:SIG`           | catch SIG, for the two steps below (see below)                 | 107 for 9, 19   |
@@ -135,6 +136,7 @@ fn run_step(step: &[u8]) -> Option<()> {
         b"ppid" => put_line(f.last()?, std::os::unix::process::parent_id()),
         b"cwd" => cwd(f.last()?),
         b"sleep-ms" => std::thread::sleep(Duration::from_millis(f.last()?)),
+        b"spin-ms" => spin(Duration::from_millis(f.last()?)),
         b"notify" => notify(&f.text()?),
         b"notify-size" => notify(&vec![b'X'; f.last()?]),
         b"exit" => std::process::exit(f.last()?),
@@ -464,6 +466,14 @@ fn copy(input: c_int, out: Option<c_int>, chunk: usize) {
                 }
             }
         }
+    }
+}
+
+/// Runs on one CPU, never sleeping, for `time`.
+fn spin(time: Duration) {
+    let end = Instant::now() + time;
+    while Instant::now() < end {
+        std::hint::spin_loop();
     }
 }
 

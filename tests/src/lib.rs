@@ -123,6 +123,55 @@ pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The names of this process's threads, from `/proc/self/task/*/comm`.
+pub fn thread_names() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|comm| comm.trim_end().to_owned())
+        .collect()
+}
+
+/// Whether procwire's orphan reaper thread (`procwire-reaper`) runs in
+/// this process.
+pub fn reaper_thread_running() -> bool {
+    thread_names().iter().any(|name| name == "procwire-reaper")
+}
+
+/// How many pidfds this process holds.
+pub fn pidfd_count() -> usize {
+    let is_pidfd = |fd: &RawFd| {
+        std::fs::read_link(format!("/proc/self/fd/{fd}")).is_ok_and(|l| l.to_string_lossy().contains("pidfd"))
+    };
+    open_fds().iter().filter(|fd| is_pidfd(fd)).count()
+}
+
+/// Starts procwire's orphan reaper: the thread, and its wake pipe, that
+/// procwire keeps for the rest of the process once a `Child` was dropped
+/// before its child had exited. A descriptor baseline taken afterwards
+/// does not count them. Returns once the thread runs and the orphan that
+/// started it is reaped, its pidfd closed.
+///
+/// The orphan is `cat` reading its stdin, dropped without `kill_on_drop`:
+/// while its `Child` is being dropped that `Child` still holds the pipe's
+/// write end, so `cat` cannot have exited, whatever the scheduling, and is
+/// always handed to the reaper; it exits once the drop closes the pipe. A
+/// child killed on drop would not do: under CPU load it can be dead by the
+/// time the drop looks at it, and is then reaped on the spot, starting no
+/// thread.
+pub async fn start_orphan_reaper() {
+    let pidfds = pidfd_count();
+    let child = procwire::Command::new("cat").spawn().expect("spawn cat");
+    let pid = child.id().expect("pid");
+    drop(child);
+    guard(10, "procwire's reaper thread to start and reap its first orphan", async {
+        while !reaper_thread_running() || process_exists(pid) || pidfd_count() > pidfds {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
 /// Raises the soft limit on open files to the hard limit, for tests that
 /// hold thousands of pipes at once. Returns the new soft limit.
 pub fn raise_nofile() -> u64 {

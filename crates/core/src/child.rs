@@ -36,8 +36,11 @@ use crate::status::ExitStatus;
 /// Dropping a `Child` never leaves a zombie: a child still running is
 /// handed to a background reaper thread (and first sent SIGKILL if the
 /// command set [`kill_on_drop`](crate::Command::kill_on_drop)), which reaps
-/// it whenever it exits, with or without a tokio runtime. Starting that
-/// thread takes a pipe and a thread; if either cannot be had at that moment
+/// it whenever it exits, with or without a tokio runtime. A child that has
+/// exited by the time the drop looks (a killed one can be, on a busy
+/// machine) is reaped by the drop itself, and starts nothing. The thread,
+/// once started, and its wake pipe stay for the life of the process.
+/// Starting that thread takes a pipe and a thread; if either cannot be had at that moment
 /// (a full descriptor table, `RLIMIT_NPROC`), a child sent SIGKILL is
 /// waited for on the spot (it dies in bounded time), and one left running
 /// is kept on the reaper's list: the next drop or spawn starts the thread

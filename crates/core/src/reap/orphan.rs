@@ -5,6 +5,9 @@
 //! exits, and a zombie must never outlive that. The thread starts on the
 //! first abandoned child and then sleeps in `poll(2)` on the orphans'
 //! pidfds (or, in the SIGCHLD fallback, re-checks its pids every 50 ms).
+//! A child found exited when its `Child` is dropped is reaped there and
+//! never adopted, so whether a given drop starts the thread depends on the
+//! child's timing (a child sent SIGKILL by the drop may be dead already).
 //!
 //! Starting it takes a wake pipe and a thread, and either can fail for a
 //! while (`EMFILE`, `EAGAIN` under `RLIMIT_NPROC`). A failed start is not

@@ -34,6 +34,9 @@ use nix::libc;
 
 use super::spawn::SpawnRequest;
 use crate::plan::FdStep;
+use child_steps::{cgroup_move, write_pid};
+
+mod child_steps;
 
 /// A step of the child side, reported with its errno when it fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -547,53 +550,6 @@ fn run_child(shared: &Shared<'_>) -> Result<std::convert::Infallible, (ChildStep
         // async-signal-safe: execve (POSIX lists it); only returns on error.
         libc::execve(base.path.as_ptr(), base.argv.as_ptr(), shared.envp);
         Err((ChildStep::Exec, *libc::__errno_location()))
-    }
-}
-
-/// Writes `pid` in decimal and a NUL at `at`.
-///
-/// # Safety
-///
-/// `at` points to [`PID_DIGITS`] + 1 writable bytes nobody else reads or
-/// writes meanwhile. Async-signal-safe: stores only.
-unsafe fn write_pid(at: *mut c_char, pid: c_long) {
-    let mut digits = [0u8; PID_DIGITS];
-    let (mut n, mut len) = (pid.unsigned_abs(), 0);
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        (n, len) = (n / 10, len + 1);
-        if n == 0 || len == PID_DIGITS {
-            break;
-        }
-    }
-    for i in 0..len {
-        // SAFETY: i < len <= PID_DIGITS, within the caller's buffer.
-        unsafe { *at.add(i) = digits[len - 1 - i] as c_char };
-    }
-    // SAFETY: len <= PID_DIGITS: the NUL's byte is the caller's too.
-    unsafe { *at.add(len) = 0 };
-}
-
-/// Moves the calling process into the cgroup whose directory is open on
-/// `dir`: `openat(dir, "cgroup.procs")`, `write("0")` (0 names the
-/// writer), `close`.
-///
-/// # Safety
-///
-/// Only for the trampoline child. Async-signal-safe: raw syscalls only, on
-/// integers and static strings.
-unsafe fn cgroup_move(dir: c_int) -> Result<(), i32> {
-    // SAFETY: raw syscalls; the path and the byte are static.
-    unsafe {
-        let fd = raw(libc::syscall(
-            libc::SYS_openat,
-            dir,
-            c"cgroup.procs".as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        ))?;
-        let written = raw(libc::syscall(libc::SYS_write, fd, b"0".as_ptr(), 1usize));
-        libc::syscall(libc::SYS_close, fd);
-        written.map(drop)
     }
 }
 

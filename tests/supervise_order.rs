@@ -216,3 +216,32 @@ async fn a_long_chain_is_ordered_without_recursion() {
     assert!(statuses.iter().all(|s| s.state == State::Stopped));
     sup.shutdown().await.unwrap();
 }
+
+/// 1,000 programs in a chain, each waiting for the one before, started
+/// when the first is: each start makes the next one ready at once, and
+/// none of it nests (a nested start per link would overflow the task's
+/// stack long before 1,000). Then shutdown stops them last first.
+#[tokio::test]
+async fn a_waiting_chain_of_1000_starts_without_nesting() {
+    const N: usize = 1000;
+    let (sup, _task) = Supervisor::builder().capacity(16 * N, 16).build();
+    let mut events = sup.events().await.unwrap();
+    let specs = (0..N).map(|i| {
+        let mut p = sleeper(&format!("p{i}"));
+        if i > 0 {
+            p.after([format!("p{}", i - 1)]);
+        } else {
+            p.autostart(false);
+        }
+        p
+    });
+    let statuses = sup.add_all(specs).await.unwrap();
+    assert!(statuses[1..].iter().all(|s| s.state == State::Waiting));
+    sup.start("p0").await.unwrap();
+    let last = format!("p{}", N - 1);
+    next(&mut events, &last, |e| e.to == State::Running).await;
+    let running = sup.statuses().await.unwrap().iter().filter(|s| s.state == State::Running).count();
+    assert_eq!(running, N);
+    let report = sup.shutdown().await.unwrap();
+    assert_eq!(report.stopped.len(), N);
+}

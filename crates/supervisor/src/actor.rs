@@ -62,6 +62,9 @@ pub(crate) struct Actor {
     notify: Option<NotifySocket>,
     /// Reporting to this process's own systemd, when asked to.
     systemd: Option<Systemd>,
+    /// Inside [`unblock`](Self::unblock), and whether it should pass again.
+    unblocking: bool,
+    unblock_again: bool,
 }
 
 /// What the supervisor told its own systemd.
@@ -105,6 +108,8 @@ impl Actor {
                 .flatten()
                 .filter(|s| !s.is_empty())
                 .map(|socket| Systemd { socket, ready_sent: false, status: String::new() }),
+            unblocking: false,
+            unblock_again: false,
         }
     }
 

@@ -60,22 +60,38 @@ impl Actor {
     }
 
     /// Starts the waiting programs whose dependencies are all `Running`,
-    /// in the order they were added.
+    /// in the order they were added. Not re-entered: a program that a
+    /// start here makes ready (at once, without a readiness protocol) asks
+    /// for another pass instead of a nested one, so a chain of any length
+    /// takes no stack (the order they were added is a dependency order, so
+    /// one pass usually starts a whole chain).
     pub(super) fn unblock(&mut self) {
-        let mut waiting: Vec<(u64, Arc<str>)> = self
-            .programs
-            .values()
-            .filter(|p| p.state == State::Waiting)
-            .map(|p| (p.order, p.name().clone()))
-            .collect();
-        waiting.sort();
-        for (_, name) in waiting {
-            let Some(p) = self.programs.get(&name) else { continue };
-            let (Some((trigger, kind)), State::Waiting) = (p.waiting, p.state) else { continue };
-            if self.blocker(&name).is_none() {
-                let _ = self.spawn(&name, trigger, kind);
+        if self.unblocking {
+            self.unblock_again = true;
+            return;
+        }
+        self.unblocking = true;
+        loop {
+            self.unblock_again = false;
+            let mut waiting: Vec<(u64, Arc<str>)> = self
+                .programs
+                .values()
+                .filter(|p| p.state == State::Waiting)
+                .map(|p| (p.order, p.name().clone()))
+                .collect();
+            waiting.sort();
+            for (_, name) in waiting {
+                let Some(p) = self.programs.get(&name) else { continue };
+                let (Some((trigger, kind)), State::Waiting) = (p.waiting, p.state) else { continue };
+                if self.blocker(&name).is_none() {
+                    let _ = self.spawn(&name, trigger, kind);
+                }
+            }
+            if !self.unblock_again {
+                break;
             }
         }
+        self.unblocking = false;
     }
 
     /// Counts an automatic restart; past the intensity, records the

@@ -27,6 +27,16 @@ use crate::spec::RestartSpec;
 /// spawned with `kill_on_drop`, and with `process_group(0)` when the stop
 /// policy's scope is [`StopScope::Group`](procwire_core::StopScope::Group).
 ///
+/// The default stop reaches the program's own process only, as procmon's
+/// and supervisord's do: what it started and left behind (`sh -c 'server
+/// &'`) outlives it. [`StopScope::Group`](procwire_core::StopScope::Group)
+/// stops the whole process group, and sweeps what outlived the program
+/// before the next incarnation (a look through `/proc` after each exit, a
+/// few milliseconds on a busy machine: a program that exits at once then
+/// restarts about half as often); a [`cgroup`](Self::cgroup) with
+/// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) reaches even a
+/// daemon that left the group.
+///
 /// ```
 /// use std::time::Duration;
 /// use procwire_core::{Command, StopPolicy};

@@ -43,7 +43,17 @@ impl Batch {
             incarnation: self.incarnation,
             pid: self.pid,
             fd: self.fd,
-            line: Line { bytes: self.chunk.slice(span.start..span.end), continued: span.continued },
+            line: Line { bytes: self.bytes(span), continued: span.continued },
+        }
+    }
+
+    /// A short line is copied (an allocation the subscriber alone frees);
+    /// a long one shares the chunk (a count the reading task shares too).
+    fn bytes(&self, span: Span) -> Bytes {
+        if span.end - span.start <= 64 {
+            Bytes::copy_from_slice(&self.chunk[span.start..span.end])
+        } else {
+            self.chunk.slice(span.start..span.end)
         }
     }
 }

@@ -300,3 +300,28 @@ async fn until_gone(pid: u32, what: &str) {
     })
     .await;
 }
+
+/// `kill_on_drop` on a child that leads its own group takes the group
+/// with it: the two sleeps the shell started die with the shell (without
+/// the group they would run on, orphaned, for 100 s).
+#[tokio::test]
+async fn kill_on_drop_takes_the_group_the_child_leads() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 100 & sleep 100 & wait"]).process_group(0).kill_on_drop(true);
+    let child = cmd.spawn().expect("spawn");
+    let leader = child.id().expect("pid");
+    let members = guard(10, "the shell and its two sleeps", async {
+        loop {
+            let members = procwire_tests::group_members(leader);
+            if members.len() == 3 {
+                break members;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    drop(child);
+    for pid in members {
+        procwire_tests::until_dead(pid, "a member of the dropped child's group").await;
+    }
+}

@@ -35,7 +35,8 @@ use crate::status::ExitStatus;
 ///
 /// Dropping a `Child` never leaves a zombie: a child still running is
 /// handed to a background reaper thread (and first sent SIGKILL if the
-/// command set [`kill_on_drop`](crate::Command::kill_on_drop)), which reaps
+/// command set [`kill_on_drop`](crate::Command::kill_on_drop), with the
+/// process group it leads, if it leads one), which reaps
 /// it whenever it exits, with or without a tokio runtime. A child that has
 /// exited by the time the drop looks (a killed one can be, on a busy
 /// machine) is reaped by the drop itself, and starts nothing. The thread,
@@ -406,7 +407,14 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         let Some(reaper) = self.reaper.take() else { return };
-        let killed = self.kill_on_drop && reaper.send(libc::SIGKILL).is_ok();
+        let killed = self.kill_on_drop && {
+            // The group it leads goes with it: unreaped, the child still
+            // holds the group's id, so the signal cannot reach a stranger.
+            if self.group_leader {
+                let _ = reaper.send_group(self.pid as libc::pid_t, libc::SIGKILL);
+            }
+            reaper.send(libc::SIGKILL).is_ok()
+        };
         reaper.abandon(killed);
     }
 }

@@ -467,7 +467,11 @@ impl Command {
     }
 
     /// Sends SIGKILL to the child when its [`Child`](crate::Child) is
-    /// dropped before the child was reaped. Either way the child is reaped:
+    /// dropped before the child was reaped, and to the process group the
+    /// child leads if it leads one ([`process_group(0)`](Self::process_group),
+    /// [`setsid`](Self::setsid), [`pty`](Self::pty)): what it started in
+    /// its group dies with it. (Unreaped, the child still holds the group's
+    /// id, so the signal cannot reach a stranger.) Either way the child is reaped:
     /// a dropped `Child` never leaves a zombie (see
     /// [`Child`](crate::Child#dropping) for what happens when procwire's
     /// reaper thread cannot start).

@@ -333,7 +333,7 @@ async fn run(
     // In group and cgroup scope the exit is seen, not reaped, and the
     // ladder sweeps what is left before the reap.
     let group = matches!(policy.scope, StopScope::Group | StopScope::Cgroup);
-    let mut child = KillGroupOnDrop { child, scope: policy.scope };
+    let mut child = KillCgroupOnDrop { child };
     let child = &mut child.child;
     let exited = loop {
         let step = std::future::poll_fn(|cx| {
@@ -384,25 +384,19 @@ async fn run(
     }
 }
 
-/// The child, and in group (cgroup) scope its group (cgroup): if this
-/// task is dropped before the leader is reaped (the runtime torn down
-/// without `shutdown`), the whole group (cgroup) gets SIGKILL, not only the
-/// leader (which `kill_on_drop` reaches). Once the leader is reaped
-/// nothing is sent to a group: its id may belong to someone else.
-struct KillGroupOnDrop {
+/// The child, and its cgroup if it has one of its own: if this task is
+/// dropped before the leader is reaped (the runtime torn down without
+/// `shutdown`), the whole cgroup gets `cgroup.kill`. (`kill_on_drop` takes
+/// the child and, in group scope, its group; a cgroup, which a core
+/// `Command` may share between children, is the supervisor's to kill.)
+struct KillCgroupOnDrop {
     child: Child,
-    scope: StopScope,
 }
 
-impl Drop for KillGroupOnDrop {
+impl Drop for KillCgroupOnDrop {
     fn drop(&mut self) {
-        // Refused once reaped (`ProcessExitedAlready`) or empty.
-        // A child in a cgroup of its own takes the cgroup with it, whatever
-        // the scope (`NoCgroup` otherwise).
-        let _ = match self.scope {
-            StopScope::Group => self.child.signal_group(Signal::KILL),
-            _ => self.child.signal_cgroup(Signal::KILL),
-        };
+        // Refused (`NoCgroup`) without a cgroup, and once it is empty.
+        let _ = self.child.signal_cgroup(Signal::KILL);
     }
 }
 

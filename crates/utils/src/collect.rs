@@ -250,17 +250,6 @@ impl Collect {
     }
 }
 
-impl Drop for Collect {
-    /// A run dropped before its end: the child gets SIGKILL from the
-    /// `Child`'s `kill_on_drop`; in group mode its whole group gets it
-    /// first, while the child is still unreaped.
-    fn drop(&mut self) {
-        if self.limits.group {
-            let _ = self.child.signal_group(Signal::KILL);
-        }
-    }
-}
-
 impl Future for Collect {
     type Output = Finished;
 

@@ -562,7 +562,7 @@ impl Actor {
         self.shutdown = Some((Vec::new(), ShutdownReport::default()));
         self.group = None;
         if let Some(systemd) = &self.systemd {
-            let _ = crate::notify::notify_to(&systemd.socket, "STOPPING=1");
+            let _ = crate::notify::notify_now(&systemd.socket, "STOPPING=1");
         }
         for p in self.programs.values_mut() {
             p.cancel_timer();

@@ -110,7 +110,8 @@ impl Builder {
     /// state (`2 running, 1 starting, ...`), and `STOPPING=1` when
     /// shutdown begins. Off by default; without `NOTIFY_SOCKET` nothing
     /// is sent. Each report is one datagram to a local socket, sent from
-    /// the supervisor's task.
+    /// the supervisor's task without waiting (a full queue at systemd's
+    /// end: the report is tried again when the task next wakes up).
     pub fn notify_systemd(&mut self, on: bool) -> &mut Builder {
         self.systemd = on;
         self

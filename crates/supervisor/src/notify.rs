@@ -42,6 +42,7 @@ pub use client::{notify, notify_to};
 pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
 
 pub(crate) use access::{attribute, Attribution, Claim, Sender};
+pub(crate) use client::notify_now;
 pub(crate) use server::{Datagram, NotifySocket};
 
 mod access;

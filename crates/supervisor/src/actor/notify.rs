@@ -144,9 +144,11 @@ impl Actor {
             return;
         }
         let message = if ready { format!("READY=1\nSTATUS={status}") } else { format!("STATUS={status}") };
-        // A datagram to a local socket: it does not wait unless systemd's
-        // queue is full.
-        let _ = crate::notify::notify_to(&systemd.socket, &message);
+        // Never waits: with systemd's queue full, the next wake-up tries
+        // again (nothing is marked as said).
+        if crate::notify::notify_now(&systemd.socket, &message).is_err() {
+            return;
+        }
         systemd.ready_sent |= ready;
         systemd.status = status;
     }

@@ -72,6 +72,17 @@ pub fn notify(state: &str) -> io::Result<bool> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn notify_to(socket: &OsStr, state: &str) -> io::Result<()> {
+    send(socket, state, false)
+}
+
+/// [`notify_to`] that never waits: a full queue at the receiver is
+/// `WouldBlock`, for a caller on an async runtime (the supervisor telling
+/// its own systemd).
+pub(crate) fn notify_now(socket: &OsStr, state: &str) -> io::Result<()> {
+    send(socket, state, true)
+}
+
+fn send(socket: &OsStr, state: &str, nonblocking: bool) -> io::Result<()> {
     let addr = match socket.as_bytes() {
         [b'/', ..] => SocketAddr::from_pathname(socket)?,
         [b'@', name @ ..] => SocketAddr::from_abstract_name(name)?,
@@ -83,6 +94,7 @@ pub fn notify_to(socket: &OsStr, state: &str) -> io::Result<()> {
         }
     };
     let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(nonblocking)?;
     let sent = sock.send_to_addr(state.as_bytes(), &addr)?;
     // A datagram goes whole or not at all; this cannot fail, but a short
     // send must never pass for a delivered notification.

@@ -11,13 +11,13 @@
 //! `--cfg procwire_force_posix_spawn` it writes itself into `cgroup.procs`.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use procwire::{Cgroup, CgroupError, Child, Command, Error, SpawnStep, StopPolicy, StopScope};
-use procwire_tests::{children, guard, is_dead, proc_stat};
+use procwire_tests::{children, guard, is_dead, proc_stat, ScratchCgroup};
 use tokio::io::AsyncReadExt;
 
 /// (a) The daemon that left the session dies with the rest, and the
@@ -25,7 +25,7 @@ use tokio::io::AsyncReadExt;
 #[test]
 fn a_setsid_daemon_cannot_escape_a_cgroup_stop() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let mut child = spawn(Command::new("sh").args(["-c", DAEMON]).cgroup(scratch.path()));
         let members = settled(&scratch, &child).await;
         let policy = StopPolicy::new().with_grace(Duration::from_secs(5)).with_scope(StopScope::Cgroup);
@@ -50,7 +50,7 @@ fn a_setsid_daemon_cannot_escape_a_cgroup_stop() {
 #[test]
 fn a_group_stop_leaves_the_setsid_daemon_running() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let mut child =
             spawn(Command::new("sh").args(["-c", DAEMON]).process_group(0).cgroup(scratch.path()));
         let members = settled(&scratch, &child).await;
@@ -72,7 +72,7 @@ fn a_group_stop_leaves_the_setsid_daemon_running() {
 #[test]
 fn members_ignoring_term_get_cgroup_kill_after_the_grace() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let script = format!("trap '' TERM; {DAEMON}");
         let mut child = spawn(Command::new("sh").args(["-c", &script]).cgroup(scratch.path()));
         let members = settled(&scratch, &child).await;
@@ -126,7 +126,7 @@ fn a_path_that_is_not_a_cgroup_fails_the_spawn_and_leaves_no_child() {
 #[test]
 fn a_cgroup_that_refuses_members_fails_the_spawn_at_the_cgroup_step() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let threaded = Cgroup::create(scratch.path(), "threaded").unwrap();
         std::fs::write(threaded.path().join("cgroup.type"), "threaded").unwrap();
         let invalid = Cgroup::create(threaded.path(), "invalid").unwrap();
@@ -150,7 +150,7 @@ fn a_cgroup_that_refuses_members_fails_the_spawn_at_the_cgroup_step() {
 #[test]
 fn the_child_is_in_its_cgroup_before_exec() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let name = scratch.path().file_name().unwrap().to_str().unwrap().to_owned();
         let mut cat = spawn(Command::new("cat").arg("/proc/self/cgroup").cgroup(scratch.path()));
         assert_eq!(cat.cgroup(), Some(scratch.path()));
@@ -175,7 +175,7 @@ fn the_child_is_in_its_cgroup_before_exec() {
 #[test]
 fn signal_cgroup_reaches_every_member() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let mut child = spawn(Command::new("sh").args(["-c", DAEMON]).cgroup(scratch.path()));
         let members = settled(&scratch, &child).await;
         child.signal_cgroup("TERM").unwrap();
@@ -231,7 +231,7 @@ fn cgroup_types_and_futures_are_send() {
 #[ignore = "a measurement"]
 fn spawn_cost_with_and_without_a_cgroup() {
     serial(async {
-        let Some(scratch) = Scratch::new() else { return };
+        let Some(scratch) = ScratchCgroup::new("test") else { return };
         let (mut plain, mut cgroup) = (Duration::ZERO, Duration::ZERO);
         const ROUNDS: u32 = 10;
         const BATCH: u32 = 50;
@@ -270,7 +270,7 @@ struct Members {
 /// Waits (looking every 10 ms, for at most 10 s: membership changes raise
 /// no event) until the cgroup holds the shell and both sleeps, the daemon
 /// in its own session.
-async fn settled(scratch: &Scratch, child: &Child) -> Members {
+async fn settled(scratch: &ScratchCgroup, child: &Child) -> Members {
     let shell = child.id().unwrap();
     guard(10, "the shell and both sleeps in the cgroup", async {
         loop {
@@ -298,59 +298,6 @@ fn comm(pid: u32) -> String {
 /// The path on the cgroup v2 line (`0::/path`) of a `/proc/PID/cgroup`.
 fn unified_line(text: &str) -> Option<&str> {
     text.lines().find_map(|line| line.strip_prefix("0::"))
-}
-
-/// A fresh cgroup under the cgroup v2 mount; dropped, it kills everything
-/// in it and below it and removes it all. `None`, with the reason printed,
-/// where cgroup v2 is not mounted or not writable.
-struct Scratch {
-    cgroup: Cgroup,
-}
-
-impl Scratch {
-    fn new() -> Option<Scratch> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let Some(root) = Cgroup::mount_point() else {
-            println!("skipped: cgroup v2 is not mounted");
-            return None;
-        };
-        if let Err(e) = Cgroup::check_writable(&root) {
-            println!("skipped: {e}");
-            return None;
-        }
-        let name = format!("procwire-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        Some(Scratch { cgroup: Cgroup::create(&root, &name).expect("create a cgroup") })
-    }
-
-    fn path(&self) -> &Path {
-        self.cgroup.path()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = self.cgroup.kill();
-        // Teardown, possibly while a test panics: a bounded wait, by hand.
-        for _ in 0..500 {
-            if !self.cgroup.is_populated().unwrap_or(false) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        remove_tree(self.path());
-    }
-}
-
-/// Removes a cgroup and the cgroups below it, deepest first.
-fn remove_tree(dir: &Path) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&entry.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }
 
 /// A plain directory, removed when dropped.

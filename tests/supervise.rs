@@ -414,52 +414,6 @@ async fn remove_stops_a_running_program_first() {
     assert!(matches!(sup.shutdown().await, Err(procwire_supervisor::Error::ShutDown)));
 }
 
-/// A parent cgroup for a test's programs, removed (with whatever is left
-/// in it) when dropped; `None`, with the reason printed, where cgroup v2
-/// is not writable here.
-struct ScratchCgroup(procwire::Cgroup);
-
-impl ScratchCgroup {
-    fn new() -> Option<ScratchCgroup> {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let Some(root) = procwire::Cgroup::mount_point() else {
-            println!("skipped: no cgroup v2 mounted");
-            return None;
-        };
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match procwire::Cgroup::create(&root, &format!("procwire-supervise-{}-{n}", std::process::id())) {
-            Ok(cgroup) => Some(ScratchCgroup(cgroup)),
-            Err(e) => {
-                println!("skipped: cgroup v2 at {} is not writable: {e}", root.display());
-                None
-            }
-        }
-    }
-
-    /// The incarnations' cgroups made in it.
-    fn children(&self) -> Vec<std::path::PathBuf> {
-        let dir = std::fs::read_dir(self.0.path()).unwrap();
-        dir.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
-    }
-}
-
-impl Drop for ScratchCgroup {
-    fn drop(&mut self) {
-        for child in self.children() {
-            if let Ok(cgroup) = procwire::Cgroup::open(&child) {
-                let _ = cgroup.kill();
-                for _ in 0..500 {
-                    if cgroup.remove().is_ok() {
-                        break;
-                    }
-                    std::thread::sleep(ms(10));
-                }
-            }
-        }
-        let _ = self.0.remove();
-    }
-}
-
 const DAEMONS: &str = "setsid sleep 100 & sleep 100 & wait";
 
 /// The two sleeps `DAEMONS` started, once both run: (the one in the
@@ -485,12 +439,10 @@ async fn sleeps_of(leader: u32) -> (u32, u32) {
 
 #[tokio::test]
 async fn cgroup_scope_leaves_no_process_of_the_program_and_removes_its_cgroup() {
-    let Some(scratch) = ScratchCgroup::new() else { return };
+    let Some(scratch) = procwire_tests::ScratchCgroup::new("supervise") else { return };
     let (sup, _task) = Supervisor::new();
     let mut program = ProgramSpec::new("daemons", sh(DAEMONS));
-    program
-        .cgroup(scratch.0.path())
-        .stop(StopPolicy::new().with_scope(StopScope::Cgroup).with_grace(ms(5000)));
+    program.cgroup(scratch.path()).stop(StopPolicy::new().with_scope(StopScope::Cgroup).with_grace(ms(5000)));
     let leader = sup.add(program).await.unwrap().pid.unwrap();
     let (sleep, daemon) = sleeps_of(leader).await;
     assert_eq!(scratch.children().len(), 1, "the incarnation's own cgroup");

@@ -282,3 +282,69 @@ pub fn in_own_process_with_env(name: &str, env: &[(&str, &str)], body: impl FnOn
         out.status
     );
 }
+
+/// A fresh cgroup under the cgroup v2 mount for one test; dropped, it
+/// kills everything in it and below it and removes it all, whatever the
+/// test did. `None`, with the reason printed, where cgroup v2 is not
+/// mounted or not writable here.
+#[derive(Debug)]
+pub struct ScratchCgroup {
+    /// The cgroup.
+    pub cgroup: procwire::Cgroup,
+}
+
+impl ScratchCgroup {
+    /// A cgroup named after this process, a counter and `what`.
+    pub fn new(what: &str) -> Option<ScratchCgroup> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let Some(root) = procwire::Cgroup::mount_point() else {
+            println!("skipped: cgroup v2 is not mounted");
+            return None;
+        };
+        if let Err(e) = procwire::Cgroup::check_writable(&root) {
+            println!("skipped: {e}");
+            return None;
+        }
+        let name = format!("procwire-{what}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        Some(ScratchCgroup { cgroup: procwire::Cgroup::create(&root, &name).expect("create a cgroup") })
+    }
+
+    /// Its directory.
+    pub fn path(&self) -> &std::path::Path {
+        self.cgroup.path()
+    }
+
+    /// The cgroups made in it.
+    pub fn children(&self) -> Vec<std::path::PathBuf> {
+        let dir = std::fs::read_dir(self.path()).expect("read the cgroup");
+        dir.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+    }
+}
+
+impl Drop for ScratchCgroup {
+    fn drop(&mut self) {
+        // `cgroup.kill` reaches the cgroups below too.
+        let _ = self.cgroup.kill();
+        // Teardown, possibly while a test panics: a bounded wait, by hand.
+        for _ in 0..500 {
+            if !self.cgroup.is_populated().unwrap_or(false) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        remove_cgroup_tree(self.path());
+    }
+}
+
+/// Removes a cgroup and the cgroups below it, deepest first.
+fn remove_cgroup_tree(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}

@@ -10,14 +10,12 @@
 //! child is created inside the cgroup (`clone3(CLONE_INTO_CGROUP)`); with
 //! `--cfg procwire_force_posix_spawn` it writes itself into `cgroup.procs`.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use procwire::{Cgroup, CgroupError, Child, Command, Error, SpawnStep, StopPolicy, StopScope};
-use procwire_tests::{children, guard, is_dead, proc_stat, ScratchCgroup};
+use procwire_tests::{children, guard, is_dead, proc_stat, serial, ScratchCgroup};
 use tokio::io::AsyncReadExt;
 
 /// (a) The daemon that left the session dies with the rest, and the
@@ -318,16 +316,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// One test at a time (they count this process's children), each on its
-/// own runtime.
-fn serial<F: Future>(test: F) -> F::Output {
-    let _lock = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(test)
 }
 
 /// Spawns with `kill_on_drop`, so a failing test leaves no process behind

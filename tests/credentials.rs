@@ -9,17 +9,15 @@
 //! lock, runtime included (see [`serial`]): one test makes this process a
 //! child subreaper and another compares the whole descriptor table.
 
-use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{getgrouplist, Gid, Pid, Uid, User};
 use procwire::{ChildFd, Command, Error, ExitStatus, InputError, SpawnStep, StdioDefaults};
-use procwire_tests::{guard, open_fds, parse_report, process_exists, pw_child, zombie_children};
+use procwire_tests::{guard, open_fds, parse_report, process_exists, pw_child, serial, zombie_children};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// The user every Linux system has, and a uid no passwd file names.
@@ -337,17 +335,6 @@ fn credential_spawns_leak_no_fd_and_leave_no_zombie() {
 }
 
 // ---- helpers ----
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Runs `test` on a current-thread runtime on this thread, under [`LOCK`],
-/// which covers the runtime's creation and teardown too.
-fn serial<F: Future>(test: F) -> F::Output {
-    let _lock = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    // A local, so it is dropped (its fds closed) before the lock is.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(test)
-}
 
 fn is_root(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();

@@ -6,12 +6,11 @@
 //! signal is blocked before the child says it is ready, so there is no
 //! race with the stop. Timing asserts are generous guards.
 
-use std::future::{poll_fn, Future};
-use std::sync::{Mutex, PoisonError};
+use std::future::poll_fn;
 use std::time::{Duration, Instant};
 
 use procwire::{Child, Command, Error, Signal, StopLadder, StopPolicy, StopScope};
-use procwire_tests::{group_members, guard, is_dead, pw_child, zombie_children};
+use procwire_tests::{group_members, guard, is_dead, pw_child, serial, zombie_children};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[test]
@@ -211,16 +210,6 @@ fn a_dropped_stop_leaves_the_child_to_its_owner() {
 }
 
 // ---- helpers ----
-
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Runs `test` on a current-thread runtime under [`LOCK`], so that the
-/// zombie checks see no other test's children.
-fn serial<F: Future>(test: F) -> F::Output {
-    let _lock = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(test)
-}
 
 fn spawn(cmd: &mut Command) -> Child {
     cmd.spawn().expect("spawn")

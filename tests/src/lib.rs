@@ -348,3 +348,17 @@ fn remove_cgroup_tree(dir: &std::path::Path) {
     }
     let _ = std::fs::remove_dir(dir);
 }
+
+/// One test of a binary at a time, for the tests that count this
+/// process's children, descriptors or zombies.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `test` on a fresh current-thread runtime on this thread, holding
+/// this test binary's one lock, so that no other such test of the binary
+/// spawns or opens anything meanwhile. The runtime is dropped (its fds
+/// closed) before the lock is released.
+pub fn serial<F: Future>(test: F) -> F::Output {
+    let _lock = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    rt.block_on(test)
+}

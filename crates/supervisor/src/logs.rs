@@ -15,7 +15,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::LogLine;
 use crate::lines::{Line, Span};
-use crate::stream::{Lagged, Subscription};
+use crate::stream::{stream_item, Lagged, Subscription};
 
 /// The lines of one read of one pipe of one incarnation.
 #[derive(Debug)]
@@ -248,11 +248,7 @@ impl Stream for Logs {
     type Item = Result<LogLine, Lagged>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(match ready!(self.get_mut().poll_recv(cx)) {
-            Ok(line) => Some(Ok(line)),
-            Err(RecvError::Lagged(n)) => Some(Err(Lagged(n))),
-            Err(RecvError::Closed) => None,
-        })
+        Poll::Ready(stream_item(ready!(self.get_mut().poll_recv(cx))))
     }
 }
 

@@ -89,11 +89,17 @@ impl<T: Clone + Send + 'static> Stream for Subscription<T> {
     type Item = Result<T, Lagged>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(match ready!(self.get_mut().poll_recv(cx)) {
-            Ok(item) => Some(Ok(item)),
-            Err(RecvError::Lagged(n)) => Some(Err(Lagged(n))),
-            Err(RecvError::Closed) => None,
-        })
+        Poll::Ready(stream_item(ready!(self.get_mut().poll_recv(cx))))
+    }
+}
+
+/// A `recv` result as a stream item: a lag an `Err(Lagged)` item, the
+/// end of the channel the end of the stream.
+pub(crate) fn stream_item<T>(received: Result<T, RecvError>) -> Option<Result<T, Lagged>> {
+    match received {
+        Ok(item) => Some(Ok(item)),
+        Err(RecvError::Lagged(n)) => Some(Err(Lagged(n))),
+        Err(RecvError::Closed) => None,
     }
 }
 

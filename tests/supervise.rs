@@ -488,3 +488,21 @@ async fn a_cgroup_directory_that_is_not_one_is_refused_at_add() {
     assert!(sup.statuses().await.unwrap().is_empty());
     sup.shutdown().await.unwrap();
 }
+
+/// A program that cannot be spawned leaves no cgroup behind: the one made
+/// for the attempt is removed with the error, at each attempt.
+#[tokio::test]
+async fn a_spawn_error_leaves_no_cgroup_behind() {
+    let Some(scratch) = procwire_tests::ScratchCgroup::new("supervise") else { return };
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = spec("ghost", Command::new("/no/such/program"), Backoff::fixed(ms(20)));
+    program.cgroup(scratch.path());
+    assert!(sup.add(program).await.is_ok());
+    for attempt in 1..=3 {
+        let failed = next(&mut events, "ghost", |e| matches!(e.cause, Cause::SpawnFailed { .. })).await;
+        assert_eq!(failed.incarnation, attempt);
+        assert_eq!(scratch.children(), Vec::<std::path::PathBuf>::new(), "attempt {attempt}");
+    }
+    sup.shutdown().await.unwrap();
+}

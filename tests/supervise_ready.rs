@@ -213,28 +213,6 @@ fn socket_shower(name: &str, access: procwire_supervisor::NotifyAccess) -> Progr
 }
 
 #[tokio::test]
-async fn a_foreign_pid_is_ignored_under_main_and_believed_under_all() {
-    use procwire_supervisor::NotifyAccess;
-    for (access, believed) in [(NotifyAccess::Main, false), (NotifyAccess::All, true)] {
-        let (sup, _task) = Supervisor::new();
-        let mut events = sup.events().await.unwrap();
-        let mut logs = sup.logs().await.unwrap();
-        sup.add(socket_shower("p", access)).await.unwrap();
-        let socket = String::from_utf8(logs.recv().await.unwrap().line.bytes.to_vec()).unwrap();
-        assert!(socket.starts_with('@'), "{socket}");
-        // This test process is no process of the program.
-        procwire_supervisor::notify_to(socket.as_ref(), "READY=1").unwrap();
-        if believed {
-            next(&mut events, "p", |e| e.to == State::Running).await;
-        } else {
-            none_within(&mut events, "p", ms(400), |e| e.to == State::Running).await;
-            assert_eq!(sup.status("p").await.unwrap().state, State::Starting);
-        }
-        sup.shutdown().await.unwrap();
-    }
-}
-
-#[tokio::test]
 async fn oversized_and_garbage_datagrams_change_nothing_but_an_event() {
     let (sup, _task) = Supervisor::new();
     let mut events = sup.events().await.unwrap();

@@ -239,6 +239,11 @@ impl Actor {
             let _ = reply.send(Err(Error::UnknownProgram(name.into())));
             return;
         };
+        // A strategy's restart under way starts it no more (it may still
+        // wait for the stop of this one to go on).
+        if let Some(group) = &mut self.group {
+            group.forget(name);
+        }
         match p.state {
             State::Starting | State::Running => {
                 p.begin_stop(&self.events, after);
@@ -317,7 +322,6 @@ impl Actor {
         p.incarnation += 1;
         p.ended_pid = None;
         p.history.record_start(now, kind);
-        p.set(&self.events, State::Starting, Cause::Start(trigger));
         let ctx = Ctx {
             program: &p.spec.name,
             incarnation: p.incarnation,
@@ -335,7 +339,9 @@ impl Actor {
         };
         match incarnation::spawn(ctx) {
             Ok(live) => {
+                // `Starting`, with the pid, for the event and the watchers.
                 p.live = Some(live);
+                p.set(&self.events, State::Starting, Cause::Start(trigger));
                 p.watchdog = p.spec.watchdog.filter(|w| !w.is_zero());
                 if matches!(p.spec.ready, Readiness::Spawned) {
                     let incarnation = p.incarnation;
@@ -350,6 +356,7 @@ impl Actor {
                 Ok(self.programs[name].snapshot())
             }
             Err(error) => {
+                p.set(&self.events, State::Starting, Cause::Start(trigger));
                 let error = Arc::new(error);
                 let decision = decide(&p.spec.restart, &mut p.history, Exit::SpawnFailed, now);
                 let cause = Cause::SpawnFailed { error: error.clone(), decision };
@@ -435,6 +442,13 @@ impl Actor {
             }
             Report::Ready { program, incarnation } => self.ready(&program, incarnation),
             Report::Ended { program, incarnation, end } => self.ended(&program, incarnation, end),
+            Report::MainExited { program, incarnation, pid } => {
+                let Some(p) = self.programs.get_mut(&program) else { return };
+                if p.incarnation == incarnation && p.main.as_ref().is_some_and(|m| m.ident.pid == pid) {
+                    p.main = None;
+                    p.notice(&self.events, Cause::MainExited { pid });
+                }
+            }
         }
     }
 

@@ -122,13 +122,23 @@ pub enum Cause {
         /// Why.
         reason: crate::Rejection,
     },
-    /// A datagram from a process of the program's group that its
+    /// A datagram from a process of the program that its
     /// [`NotifyAccess`](crate::NotifyAccess) does not believe, ignored; or
-    /// a `MAINPID=` naming a process that is not the program's (not its
-    /// main process, a descendant, or in its process group or cgroup),
-    /// whose `MAINPID=` is ignored (`from == to`).
+    /// a `MAINPID=` naming a process that is not a living process of the
+    /// program (its spawned process, a member of the group or session it
+    /// leads, a descendant, a member of its cgroup), ignored
+    /// (`from == to`).
     NotifyRefused {
         /// The sender, or the pid `MAINPID=` named.
+        pid: u32,
+    },
+    /// The process a `MAINPID=` named has exited: it is no longer
+    /// believed, and the process the supervisor spawned is the program's
+    /// main process again (`from == to`). The incarnation lasts as long as
+    /// the spawned process: it is that process's exit that the restart
+    /// policy reads.
+    MainExited {
+        /// The pid it had.
         pid: u32,
     },
     /// A stop asked for while nothing ran (`Backoff`, `Exited`,

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use procwire_core::{
-    Cgroup, Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, SpawnStep, StdioDefaults, StopPolicy,
-    StopScope, Stopped,
+    Cgroup, Child, ChildFd, Command, ExitStatus, Signal, SignalHandle, SpawnStep, StdioDefaults, StopLadder,
+    StopPolicy, StopScope, Stopped,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +39,8 @@ pub(crate) enum Report {
     /// The incarnation is ready (a notification fd's newline, a matching
     /// log line, a probe's `true`).
     Ready { program: Arc<str>, incarnation: u64 },
+    /// The process a `MAINPID=` named has exited.
+    MainExited { program: Arc<str>, incarnation: u64, pid: u32 },
 }
 
 /// The timers of a program.
@@ -222,8 +224,9 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let incarnation = ctx.incarnation;
     let policy = ctx.policy;
     ctx.tasks.spawn(async move {
-        let end = run(child, stop_rx, group_rx, policy, &program).await;
-        if let Some(cgroup) = cgroup {
+        let mut waiter = Waiter { child, cgroup };
+        let end = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
+        if let Some(cgroup) = waiter.cgroup.take() {
             empty_and_remove(&cgroup).await;
         }
         let _ = reports.send(Report::Ended { program, incarnation, end });
@@ -321,10 +324,11 @@ impl LineReady {
 }
 
 /// Waits for the exit, or for a stop request (the sender sending or being
-/// dropped), then runs the stop ladder. Meanwhile, in group scope, sends
-/// the signals asked for to the whole group.
+/// dropped), then runs the stop ladder. All along, ladder included, in
+/// group and cgroup scope, sends the signals asked for to the whole group
+/// or cgroup: an operator's `signal(KILL)` cuts a stuck stop short.
 async fn run(
-    child: Child,
+    child: &mut Child,
     mut stop: oneshot::Receiver<StopPolicy>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
@@ -333,39 +337,61 @@ async fn run(
     // In group and cgroup scope the exit is seen, not reaped, and the
     // ladder sweeps what is left before the reap.
     let group = matches!(policy.scope, StopScope::Group | StopScope::Cgroup);
-    let mut child = KillCgroupOnDrop { child };
-    let child = &mut child.child;
-    let exited = loop {
-        let step = std::future::poll_fn(|cx| {
-            // The exit: reaped in process scope; seen and not reaped in
-            // group scope.
-            let exit = if group { child.poll_exited(cx) } else { child.poll_wait(cx) };
-            if let Poll::Ready(status) = exit {
-                return Poll::Ready(Step::Exited(status));
-            }
-            // Sent, or the sender dropped: both ask for the stop.
-            if let Poll::Ready(asked) = Pin::new(&mut stop).poll(cx) {
-                return Poll::Ready(Step::Stop(asked.unwrap_or(policy)));
-            }
-            if let Some(rx) = &mut signals {
-                match rx.poll_recv(cx) {
-                    Poll::Ready(Some(signal)) => return Poll::Ready(Step::Signal(signal)),
-                    Poll::Ready(None) => signals = None,
-                    Poll::Pending => {}
-                }
-            }
-            Poll::Pending
-        })
-        .await;
-        match step {
-            Step::Exited(status) => break status,
-            Step::Stop(policy) => {
-                let end = End::Stopped(child.stop(&policy).await);
-                refuse(signals, program);
-                return end;
-            }
-            Step::Signal((sig, reply)) => {
-                let sent = if policy.scope == StopScope::Cgroup {
+    let step = std::future::poll_fn(|cx| {
+        serve_signals(child, policy.scope, &mut signals, cx, program);
+        // The exit: reaped in process scope; seen and not reaped in group
+        // scope.
+        let exit = if group { child.poll_exited(cx) } else { child.poll_wait(cx) };
+        if let Poll::Ready(status) = exit {
+            return Poll::Ready(Err(status));
+        }
+        // Sent, or the sender dropped: both ask for the stop.
+        Pin::new(&mut stop).poll(cx).map(|asked| Ok(asked.unwrap_or(policy)))
+    })
+    .await;
+    let end = match step {
+        Ok(policy) => End::Stopped(stop_serving(child, policy, &mut signals, program).await),
+        // The leader is a zombie still: its group id cannot be reused while
+        // the members that outlived it are swept.
+        Err(Ok(status)) if group => End::Exited(
+            stop_serving(child, policy, &mut signals, program).await.map(|s| s.status).or(Ok(status)),
+        ),
+        Err(exited) => End::Exited(exited),
+    };
+    refuse(signals, program);
+    end
+}
+
+/// The stop ladder for `policy`, serving the signals asked for meanwhile.
+async fn stop_serving(
+    child: &mut Child,
+    policy: StopPolicy,
+    signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    program: &str,
+) -> io::Result<Stopped> {
+    let scope = policy.scope;
+    let mut ladder = StopLadder::new(policy);
+    std::future::poll_fn(|cx| {
+        serve_signals(child, scope, signals, cx, program);
+        ladder.poll(child, cx)
+    })
+    .await
+}
+
+/// Sends each signal waiting in `signals` to the child's group, or in
+/// cgroup scope to its cgroup, and answers; registers `cx` for the next.
+fn serve_signals(
+    child: &Child,
+    scope: StopScope,
+    signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    cx: &mut std::task::Context<'_>,
+    program: &str,
+) {
+    let Some(rx) = signals else { return };
+    loop {
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some((sig, reply))) => {
+                let sent = if scope == StopScope::Cgroup {
                     child.signal_cgroup(sig)
                 } else {
                     child.signal_group(sig)
@@ -373,38 +399,46 @@ async fn run(
                 let _ = reply
                     .send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
             }
+            Poll::Ready(None) => {
+                *signals = None;
+                return;
+            }
+            Poll::Pending => return,
         }
-    };
-    refuse(signals, program);
-    match exited {
-        // The leader is a zombie still: its group id cannot be reused while
-        // the members that outlived it are swept.
-        Ok(status) if group => End::Exited(child.stop(&policy).await.map(|s| s.status).or(Ok(status))),
-        other => End::Exited(other),
     }
 }
 
-/// The child, and its cgroup if it has one of its own: if this task is
-/// dropped before the leader is reaped (the runtime torn down without
-/// `shutdown`), the whole cgroup gets `cgroup.kill`. (`kill_on_drop` takes
-/// the child and, in group scope, its group; a cgroup, which a core
-/// `Command` may share between children, is the supervisor's to kill.)
-struct KillCgroupOnDrop {
+/// The child, and its cgroup if it has one of its own. If the waiter is
+/// dropped before the incarnation is over (the runtime torn down without
+/// `shutdown`, the supervisor's task aborted), the whole cgroup gets
+/// `cgroup.kill` and is removed once empty, by a thread of its own (the
+/// members die asynchronously; nothing waits on the runtime). The child's
+/// own `kill_on_drop` takes the child and, in group scope, its group; a
+/// cgroup, which a core `Command` may share between children, is the
+/// supervisor's to kill.
+struct Waiter {
     child: Child,
+    cgroup: Option<Cgroup>,
 }
 
-impl Drop for KillCgroupOnDrop {
+impl Drop for Waiter {
     fn drop(&mut self) {
-        // Refused (`NoCgroup`) without a cgroup, and once it is empty.
-        let _ = self.child.signal_cgroup(Signal::KILL);
+        let Some(cgroup) = self.cgroup.take() else { return };
+        let _ = cgroup.kill();
+        if cgroup.remove().is_ok() {
+            return;
+        }
+        let remove = move || {
+            // A runtime of its own, for `wait_empty`'s inotify watch.
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let _ = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await
+                });
+            }
+            let _ = cgroup.remove();
+        };
+        let _ = std::thread::Builder::new().name("procwire-cgroup-rm".into()).spawn(remove);
     }
-}
-
-/// What the waiter woke up for.
-enum Step {
-    Exited(io::Result<ExitStatus>),
-    Stop(StopPolicy),
-    Signal(GroupSignal),
 }
 
 /// Once the incarnation is ending: signals still asked for find nobody.

@@ -41,7 +41,7 @@ pub use access::NotifyAccess;
 pub use client::{notify, notify_to};
 pub use parse::{IgnoreReason, IgnoredLine, Notification, Rejection, WatchdogPing};
 
-pub(crate) use access::{attribute, Attribution, Claim, Sender};
+pub(crate) use access::{attribute, tie, Attribution, Claim, Ident, Sender};
 pub(crate) use client::notify_now;
 pub(crate) use server::{Datagram, NotifySocket};
 

@@ -4,58 +4,80 @@
 use std::io;
 use std::sync::Arc;
 
-use procwire_core::StopScope;
+use procwire_core::PidFd;
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::{Actor, Program};
 use crate::event::Cause;
 use crate::exit::Exit;
-use crate::notify::{attribute, Attribution, Claim, Datagram, Notification, Sender, WatchdogPing};
+use crate::incarnation::Report;
+use crate::notify::{
+    attribute, tie, Attribution, Claim, Datagram, Ident, Notification, Sender, WatchdogPing,
+};
 use crate::readiness::Readiness;
 use crate::state::State;
 
+/// The process an accepted `MAINPID=` named, believed as the program's
+/// main process until it exits (or the incarnation ends).
+#[derive(Debug)]
+pub(super) struct MainProcess {
+    pub(super) ident: Ident,
+    /// The task that waits for its end on a pidfd (none where the kernel
+    /// has no pidfds: the start time alone then tells it from a process
+    /// that reuses its pid).
+    watch: Option<AbortHandle>,
+}
+
+impl Drop for MainProcess {
+    fn drop(&mut self) {
+        if let Some(watch) = &self.watch {
+            watch.abort();
+        }
+    }
+}
+
 impl Actor {
     /// One datagram on the notification socket: attributed to a program by
-    /// the sender's pid, then applied, or told as an event that changes
-    /// nothing. A datagram nobody can be held to is dropped.
+    /// what the kernel says of its sender, then applied, or told as an
+    /// event that changes nothing. A datagram from a process that belongs
+    /// to no program is dropped without a trace.
     pub(super) fn datagram(&mut self, datagram: io::Result<Datagram>) {
-        let received = match datagram {
-            Ok(Datagram::Received(received)) => received,
-            Ok(Datagram::Rejected(rejected)) => {
-                // Told to the program whose process sent it, if any.
-                let owner = rejected.pid.and_then(|pid| self.program_of(pid));
-                if let Some(p) = owner.and_then(|name| self.programs.get_mut(&name)) {
-                    p.notice(
-                        &self.events,
-                        Cause::NotifyRejected { pid: rejected.pid, reason: rejected.reason },
-                    );
-                }
-                return;
-            }
+        let (pid, received) = match datagram {
+            Ok(Datagram::Received(received)) => (received.pid, Ok(received)),
+            Ok(Datagram::Rejected(rejected)) => match rejected.pid {
+                Some(pid) => (pid, Err(rejected)),
+                None => return,
+            },
             // The socket is not ours to repair; nothing to attribute.
             Err(_) => return,
         };
-        let sender = Sender::lookup(received.pid);
-        let claims = self.programs.values().filter_map(|p| {
-            let Readiness::Notify { access } = p.spec.ready else { return None };
-            let live = p.live.as_ref()?;
-            let pgid = (p.spec.stop.scope == StopScope::Group).then_some(live.pid);
-            Some(Claim { key: p.name().clone(), access, main_pid: p.main_pid(), pgid })
-        });
-        match attribute(sender, claims) {
-            Attribution::Accepted(name) => self.notified(&name, received.notification),
+        let sender = Sender::lookup(pid);
+        let name = match attribute(&sender, self.claims()) {
+            Attribution::Accepted(name) => name,
             Attribution::Refused(name) => {
                 if let Some(p) = self.programs.get_mut(&name) {
-                    p.notice(&self.events, Cause::NotifyRefused { pid: received.pid });
+                    p.notice(&self.events, Cause::NotifyRefused { pid });
+                }
+                return;
+            }
+            Attribution::Unknown | Attribution::Ambiguous => return,
+        };
+        match received {
+            Ok(received) => self.notified(&name, received.notification),
+            Err(rejected) => {
+                if let Some(p) = self.programs.get_mut(&name) {
+                    let cause = Cause::NotifyRejected { pid: rejected.pid, reason: rejected.reason };
+                    p.notice(&self.events, cause);
                 }
             }
-            Attribution::Unknown | Attribution::Ambiguous => {}
         }
     }
 
-    /// The program whose live incarnation has `pid` as its main pid.
-    fn program_of(&self, pid: u32) -> Option<Arc<str>> {
-        self.programs.values().find(|p| p.main_pid() == Some(pid)).map(|p| p.name().clone())
+    /// What places a sender: each live program that reads sd_notify.
+    fn claims(&self) -> impl Iterator<Item = Claim<Arc<str>>> + '_ {
+        self.programs.values().filter_map(Program::claim)
     }
 
     /// A notification the program is held to.
@@ -63,9 +85,7 @@ impl Actor {
         let Some(p) = self.programs.get_mut(name) else { return };
         let now = Instant::now();
         if let Some(pid) = n.main_pid {
-            if p.owns(pid) {
-                p.main_pid = Some(pid);
-            } else {
+            if !p.take_main(pid, &mut self.tasks, &self.reports_tx) {
                 p.notice(&self.events, Cause::NotifyRefused { pid });
             }
         }
@@ -155,17 +175,62 @@ impl Actor {
 }
 
 impl Program {
-    /// Whether `pid` is a process of the live incarnation: its main
-    /// process, a descendant of it, a member of its process group (group
-    /// scope) or of its cgroup. `MAINPID=` may name no other: a program
-    /// must not take over another's notifications, or a stranger's.
-    fn owns(&self, pid: u32) -> bool {
-        let Some(live) = &self.live else { return false };
-        if pid == live.pid {
+    /// What places a sender for this program, while it has a live
+    /// incarnation and reads sd_notify.
+    fn claim(&self) -> Option<Claim<Arc<str>>> {
+        let Readiness::Notify { access } = self.spec.ready else { return None };
+        let live = self.live.as_ref()?;
+        Some(Claim {
+            key: self.name().clone(),
+            access,
+            spawned: live.pid,
+            main: self.main.as_ref().map(|m| m.ident),
+            cgroup: live.cgroup.as_deref().and_then(cgroup_relative),
+        })
+    }
+
+    /// `MAINPID=pid`: believed if `pid` is a living process of the live
+    /// incarnation (the spawned one, which makes it main again; a member
+    /// of its group or session; a descendant; a member of its cgroup), as
+    /// systemd asks. It is then held: by a pidfd, whose end is awaited
+    /// (`Report::MainExited`), and by its start time, checked at each
+    /// datagram. Returns whether it was believed.
+    fn take_main(
+        &mut self,
+        pid: u32,
+        tasks: &mut JoinSet<()>,
+        reports: &mpsc::UnboundedSender<Report>,
+    ) -> bool {
+        let Some(claim) = self.claim() else { return false };
+        if pid == claim.spawned {
+            self.main = None;
             return true;
         }
-        let in_group = self.spec.stop.scope == StopScope::Group && Sender::lookup(pid).pgid == Some(live.pid);
-        in_group || in_cgroup(pid, live.cgroup.as_deref()) || descends_from(pid, live.pid)
+        let target = Sender::lookup(pid);
+        let Some(start) = target.facts.as_ref().map(|f| f.start) else { return false };
+        if tie(&target, &claim).is_none() {
+            return false;
+        }
+        let pidfd = match PidFd::open(pid) {
+            Ok(pidfd) => Some(pidfd),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => None,
+            Err(_) => return false,
+        };
+        // The pidfd holds the process that was checked: its start time is
+        // still the one read.
+        if Sender::lookup(pid).facts.map(|f| f.start) != Some(start) {
+            return false;
+        }
+        let watch = pidfd.map(|mut pidfd| {
+            let (program, incarnation, reports) = (self.name().clone(), self.incarnation, reports.clone());
+            tasks.spawn(async move {
+                if pidfd.exited().await.is_ok() {
+                    let _ = reports.send(Report::MainExited { program, incarnation, pid });
+                }
+            })
+        });
+        self.main = Some(MainProcess { ident: Ident { pid, start: Some(start) }, watch });
+        true
     }
 
     /// An event that changes no state (`from == to`).
@@ -179,39 +244,8 @@ impl Program {
     }
 }
 
-/// Whether `pid`'s parents, up to 64 of them, include `ancestor`.
-fn descends_from(pid: u32, ancestor: u32) -> bool {
-    let mut pid = pid;
-    for _ in 0..64 {
-        match parent_of(pid) {
-            Some(parent) if parent == ancestor => return true,
-            Some(parent) if parent > 1 => pid = parent,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// The parent pid, from `/proc/PID/stat` (the field after the name, which
-/// may hold spaces and parentheses: read after the last `)`).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[after + 1..]).ok()?;
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Whether `pid` is in the cgroup at `dir` (`/proc/PID/cgroup`'s v2 line
-/// names it relative to the cgroup v2 mount).
-fn in_cgroup(pid: u32, dir: Option<&std::path::Path>) -> bool {
-    let Some(dir) = dir else { return false };
-    let Some(relative) =
-        procwire_core::Cgroup::mount_point().and_then(|m| dir.strip_prefix(m).ok().map(|r| r.to_owned()))
-    else {
-        return false;
-    };
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return false };
-    text.lines()
-        .filter_map(|l| l.strip_prefix("0::"))
-        .any(|path| std::path::Path::new(path.trim_start_matches('/')) == relative)
+/// `dir` relative to the cgroup v2 mount, as `/proc/PID/cgroup` names it.
+fn cgroup_relative(dir: &std::path::Path) -> Option<String> {
+    let mount = procwire_core::Cgroup::mount_point()?;
+    Some(dir.strip_prefix(mount).ok()?.to_str()?.to_owned())
 }

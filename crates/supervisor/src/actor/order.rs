@@ -23,6 +23,16 @@ pub(super) struct GroupRestart {
     pub(super) to_start: Vec<Arc<str>>,
 }
 
+impl GroupRestart {
+    /// A user's `stop` or `remove` of `name`: whatever the strategy meant
+    /// to do with it, it neither stops it nor starts it again (a stop
+    /// under way goes on, and the restart with it).
+    pub(super) fn forget(&mut self, name: &str) {
+        self.to_stop.retain(|n| &**n != name);
+        self.to_start.retain(|n| &**n != name);
+    }
+}
+
 impl Actor {
     /// `restart(name)`: the live programs that run after it and require
     /// it are stopped, and start again once it is ready; and so on down

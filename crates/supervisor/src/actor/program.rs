@@ -50,8 +50,9 @@ pub(super) struct Program {
     next_start_in: Option<Duration>,
     /// The last `STATUS=` of the live incarnation.
     pub(super) notify_status: Option<String>,
-    /// `MAINPID=`: the process believed under `NotifyAccess::Main`.
-    pub(super) main_pid: Option<u32>,
+    /// `MAINPID=`: the process believed as the main one instead of the
+    /// spawned one.
+    pub(super) main: Option<super::notify::MainProcess>,
     /// When the start timeout passes (moved by `EXTEND_TIMEOUT_USEC=`).
     pub(super) start_deadline: Option<Instant>,
     /// The watchdog period (the spec's, or `WATCHDOG_USEC=`'s) and when
@@ -99,7 +100,7 @@ impl Program {
             last_exit: None,
             next_start_in: None,
             notify_status: None,
-            main_pid: None,
+            main: None,
             start_deadline: None,
             watchdog: None,
             watchdog_deadline: None,
@@ -123,11 +124,6 @@ impl Program {
             next_start_in: self.next_start_in,
             notify_status: self.notify_status.clone(),
         }
-    }
-
-    /// The pid whose notifications count under `NotifyAccess::Main`.
-    pub(super) fn main_pid(&self) -> Option<u32> {
-        self.main_pid.or(self.live.as_ref().map(|l| l.pid))
     }
 
     /// Tells the watchers after a change outside [`set`](Self::set).
@@ -262,7 +258,7 @@ impl Program {
         self.ended_pid = self.live.take().map(|l| l.pid);
         self.cancel(TimerKind::StartTimeout);
         self.cancel(TimerKind::Watchdog);
-        self.main_pid = None;
+        self.main = None;
         self.start_deadline = None;
         self.watchdog_deadline = None;
         self.notify_status = None;

@@ -53,7 +53,12 @@ impl Actor {
             // The socket is not ours to repair; nothing to attribute.
             Err(_) => return,
         };
-        let sender = Sender::lookup(pid);
+        // The common case, a program's spawned process (unreaped: its pid
+        // is its own), needs no look at `/proc`.
+        let spawned = self.programs.values().any(|p| {
+            p.main.is_none() && p.live.as_ref().is_some_and(|l| l.pid == pid) && p.claim_kind().is_some()
+        });
+        let sender = if spawned { Sender { pid, facts: None } } else { Sender::lookup(pid) };
         let name = match attribute(&sender, self.claims()) {
             Attribution::Accepted(name) => name,
             Attribution::Refused(name) => {
@@ -178,7 +183,7 @@ impl Program {
     /// What places a sender for this program, while it has a live
     /// incarnation and reads sd_notify.
     fn claim(&self) -> Option<Claim<Arc<str>>> {
-        let Readiness::Notify { access } = self.spec.ready else { return None };
+        let access = self.claim_kind()?;
         let live = self.live.as_ref()?;
         Some(Claim {
             key: self.name().clone(),
@@ -187,6 +192,14 @@ impl Program {
             main: self.main.as_ref().map(|m| m.ident),
             cgroup: live.cgroup.as_deref().and_then(cgroup_relative),
         })
+    }
+
+    /// The access of a program that reads sd_notify.
+    fn claim_kind(&self) -> Option<crate::NotifyAccess> {
+        match self.spec.ready {
+            Readiness::Notify { access } => Some(access),
+            _ => None,
+        }
     }
 
     /// `MAINPID=pid`: believed if `pid` is a living process of the live

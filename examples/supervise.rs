@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use procwire::supervisor::{
-    Backoff, Builder, Cause, Decision, Event, LogLine, Logs, ProgramSpec, Readiness, RestartPolicy,
-    RestartSpec, StopOutcome, Strategy, Subscription, Supervisor,
+    Backoff, Builder, Event, LogLine, Logs, ProgramSpec, Readiness, RestartPolicy, RestartSpec, Strategy,
+    Subscription, Supervisor,
 };
 use procwire::{Command, Signal, StopPolicy, StopScope};
 use serde::Deserialize;
@@ -96,7 +96,7 @@ async fn supervise(path: &Path, builder: Builder, programs: Vec<ProgramSpec>) ->
     out.drain().await;
     if let Some(report) = report {
         for (name, stopped) in &report.stopped {
-            println!("[supervise] {name} stopped: {}", stop_outcome(stopped));
+            println!("[supervise] {name} stopped: {stopped}");
         }
         let forced: Vec<&str> = report.forced().collect();
         if !forced.is_empty() {
@@ -153,14 +153,7 @@ impl Printer {
 
     fn event(&mut self, event: Result<Event, RecvError>) {
         match event {
-            Ok(e) => {
-                let pid = e.pid.map_or_else(|| "-".to_owned(), |p| p.to_string());
-                let cause = cause(&e.cause);
-                println!(
-                    "[event] {} #{} pid {pid}: {:?} -> {:?} ({cause})",
-                    e.program, e.incarnation, e.from, e.to
-                );
-            }
+            Ok(e) => println!("[event] {e}"),
             Err(RecvError::Lagged(n)) => println!("[supervise] missed {n} events"),
             Err(RecvError::Closed) => self.events_open = false,
         }
@@ -172,42 +165,6 @@ impl Printer {
             Err(RecvError::Lagged(n)) => println!("[supervise] missed {n} lines"),
             Err(RecvError::Closed) => self.logs_open = false,
         }
-    }
-}
-
-/// Why an event happened, in a few words.
-fn cause(cause: &Cause) -> String {
-    match cause {
-        Cause::Start(trigger) => format!("Start({trigger:?})"),
-        Cause::Waiting { on } => format!("waiting for {on}"),
-        Cause::Exited { status, decision } => format!("{status}; {}", decision_text(decision)),
-        Cause::SpawnFailed { error, decision } => format!("{error}; {}", decision_text(decision)),
-        Cause::AutoStopped { exit, outcome, decision } => {
-            format!("{exit:?}, {}; {}", stop_outcome(outcome), decision_text(decision))
-        }
-        Cause::StopRequested(after) => format!("StopRequested({after:?})"),
-        Cause::Stopped(outcome) => format!("Stopped: {}", stop_outcome(outcome)),
-        Cause::Notified(n) => match &n.status {
-            Some(status) => format!("STATUS={status}"),
-            None => format!("{n:?}"),
-        },
-        other => format!("{other:?}"),
-    }
-}
-
-fn decision_text(decision: &Decision) -> String {
-    match decision {
-        Decision::Restart { delay } => format!("restart in {delay:?}"),
-        other => format!("stays down: {other:?}"),
-    }
-}
-
-fn stop_outcome(outcome: &StopOutcome) -> String {
-    let status = outcome.status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
-    if outcome.final_signal_sent {
-        format!("{status}, after the final signal")
-    } else {
-        status
     }
 }
 

@@ -241,7 +241,7 @@ async fn mainpid_reuse() {
     let mut logs = sup.logs().await.unwrap();
     // The main process to be: a member of the program's group whose
     // parent exits at once; the program names it, then waits.
-    let script = "X=$(sh -c '\"$PW\" sleep-ms:1500 </dev/null >/dev/null 2>&1 & echo $!'); echo \"$X\"; \
+    let script = "X=$(sh -c '\"$PW\" sleep-ms:3000 </dev/null >/dev/null 2>&1 & echo $!'); echo \"$X\"; \
                   exec \"$PW\" \"notify:MAINPID=$X\\nREADY=1\" sleep-ms:100000";
     let mut program = ProgramSpec::new("mainpid", sh_pw(script));
     program

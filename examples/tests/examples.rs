@@ -321,7 +321,7 @@ async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
         let at = lines.iter().position(|l| is_event(l, program, what));
         at.unwrap_or_else(|| panic!("no {program} {what:?} event: {lines:#?}"))
     };
-    assert!(at("db", "-> Running (Ready)") < at("web", "-> Starting"), "{lines:#?}");
+    assert!(at("db", "-> Running: ready") < at("web", "-> Starting"), "{lines:#?}");
     assert!(at("web", "Stopping -> Stopped") < at("db", "-> Stopping"), "{lines:#?}");
     assert!(at("db", "-> Stopping") < at("db", "Stopping -> Stopped"), "{lines:#?}");
     assert_eq!(lines.last().map(String::as_str), Some("[supervise] stopped"), "{lines:#?}");
@@ -330,7 +330,7 @@ async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
     let mut pids: Vec<u32> = lines
         .iter()
         .filter(|l| l.starts_with("[event] "))
-        .filter_map(|l| l.split_once(" pid ")?.1.split_once(':')?.0.parse().ok())
+        .filter_map(|l| l.split_once(" (pid ")?.1.split_once(')')?.0.parse().ok())
         .collect();
     pids.sort_unstable();
     pids.dedup();

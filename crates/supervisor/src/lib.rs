@@ -50,7 +50,7 @@
 //!
 //!     loop {
 //!         let e = events.recv().await?;
-//!         println!("{} #{} pid {:?}: {:?} -> {:?} ({:?})", e.program, e.incarnation, e.pid, e.from, e.to, e.cause);
+//!         println!("{e}"); // crasher #2 (pid 812): Running -> Backoff: exited with code 1; restart in 200 ms
 //!     }
 //! }
 //! ```
@@ -131,6 +131,7 @@ pub use supervisor::{Error, Supervisor};
 mod actor;
 mod backoff;
 mod builder;
+mod display;
 mod error;
 mod event;
 mod exit;

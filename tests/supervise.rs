@@ -506,3 +506,36 @@ async fn a_spawn_error_leaves_no_cgroup_behind() {
     }
     sup.shutdown().await.unwrap();
 }
+
+/// What an operator reads in a status: when the live incarnation started,
+/// how often the supervisor restarted it by itself, how and when it last
+/// ended; and one line of it.
+#[tokio::test]
+async fn status_tells_uptime_restarts_and_the_last_exit() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let t0 = Instant::now();
+    sup.add(spec("crasher", sh("exit 3"), Backoff::fixed(ms(50)))).await.unwrap();
+    for _ in 0..3 {
+        next(&mut events, "crasher", |e| e.to == State::Backoff).await;
+    }
+    sup.stop("crasher").await.unwrap();
+    let status = sup.status("crasher").await.unwrap();
+    assert!(status.restarts >= 2, "{status:?}");
+    assert_eq!(status.last_exit.and_then(|s| s.code()), Some(3));
+    assert!(status.last_exit_at.is_some_and(|at| at > t0), "{status:?}");
+    assert_eq!(status.started_at, None, "nothing runs");
+    let line = status.to_string();
+    assert!(
+        line.starts_with("crasher #") && line.contains("restart(s)") && line.contains("exited with code 3"),
+        "{line}"
+    );
+
+    sup.add(ProgramSpec::new("sleeper", sh("exec sleep 100"))).await.unwrap();
+    let running = next(&mut events, "sleeper", |e| e.to == State::Running).await;
+    let status = sup.status("sleeper").await.unwrap();
+    assert!(status.started_at.is_some_and(|at| at > t0 && at <= running.at), "{status:?}");
+    assert_eq!(status.restarts, 0);
+    assert!(status.to_string().contains(", up "), "{status}");
+    sup.shutdown().await.unwrap();
+}

@@ -341,6 +341,10 @@ impl Actor {
             Ok(live) => {
                 // `Starting`, with the pid, for the event and the watchers.
                 p.live = Some(live);
+                p.started_at = Some(now);
+                if matches!(trigger, Trigger::Backoff | Trigger::RetryAfter | Trigger::Strategy) {
+                    p.restarts += 1;
+                }
                 p.set(&self.events, State::Starting, Cause::Start(trigger));
                 p.watchdog = p.spec.watchdog.filter(|w| !w.is_zero());
                 if matches!(p.spec.ready, Readiness::Spawned) {
@@ -505,6 +509,7 @@ impl Actor {
                 }
             };
             p.last_exit = outcome.status.or(p.last_exit);
+            p.last_exit_at = Some(now);
             if let Some(exit) = p.auto_stop.take() {
                 let decision = decide(&p.spec.restart, &mut p.history, exit, now);
                 self.decided(name, decision, Cause::AutoStopped { exit, outcome, decision }, true);
@@ -520,6 +525,7 @@ impl Actor {
             _ => (Exit::SpawnFailed, None),
         };
         p.last_exit = status.or(p.last_exit);
+        p.last_exit_at = Some(now);
         let decision = decide(&p.spec.restart, &mut p.history, exit, now);
         let cause = match (status, end) {
             (Some(status), _) => Cause::Exited { status, decision },

@@ -246,6 +246,12 @@ impl Display for Status {
             write!(f, " (pid {pid})")?;
         }
         write!(f, ": {}", self.state)?;
+        if let Some(started) = self.started_at {
+            write!(f, ", up {}", Human(started.elapsed()))?;
+        }
+        if self.restarts > 0 {
+            write!(f, ", {} restart(s)", self.restarts)?;
+        }
         if let Some(delay) = self.next_start_in {
             write!(f, ", next start in {}", Human(delay))?;
         }
@@ -436,13 +442,16 @@ mod tests {
             incarnation: 3,
             pid: None,
             last_exit: Some(ExitStatus::from_raw(1 << 8)),
+            last_exit_at: None,
+            started_at: None,
+            restarts: 5,
             attempts: 2,
             next_start_in: Some(Duration::from_secs(4)),
             notify_status: Some("draining".into()),
         };
         assert_eq!(
             status.to_string(),
-            "web #3: Backoff, next start in 4 s; last exited with code 1; 2 quick death(s) in a row; \
+            "web #3: Backoff, 5 restart(s), next start in 4 s; last exited with code 1; 2 quick death(s) in a row; \
              status \"draining\""
         );
     }

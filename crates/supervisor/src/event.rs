@@ -197,6 +197,16 @@ pub struct Status {
     pub pid: Option<u32>,
     /// How the last incarnation ended.
     pub last_exit: Option<ExitStatus>,
+    /// When the last incarnation ended (tokio's clock).
+    pub last_exit_at: Option<tokio::time::Instant>,
+    /// When the live incarnation was spawned (its uptime is
+    /// `started_at.elapsed()`).
+    pub started_at: Option<tokio::time::Instant>,
+    /// How many times the supervisor started the program again by itself
+    /// (after a backoff, a start limit's `retry_after`, or with another
+    /// program under its [`Strategy`](crate::Strategy)), as systemd's
+    /// `NRestarts`. Starts asked for by a command do not count.
+    pub restarts: u64,
     /// Quick deaths in a row (the policy's count).
     pub attempts: u32,
     /// In `Backoff` (or `Failed` with a `retry_after`): the wait before the

@@ -47,6 +47,11 @@ pub(super) struct Program {
     pub(super) pending: Vec<Pending>,
     status: watch::Sender<Status>,
     pub(super) last_exit: Option<ExitStatus>,
+    pub(super) last_exit_at: Option<Instant>,
+    /// When the live incarnation was spawned.
+    pub(super) started_at: Option<Instant>,
+    /// The automatic restarts so far.
+    pub(super) restarts: u64,
     next_start_in: Option<Duration>,
     /// The last `STATUS=` of the live incarnation.
     pub(super) notify_status: Option<String>,
@@ -81,6 +86,9 @@ impl Program {
             incarnation: 0,
             pid: None,
             last_exit: None,
+            last_exit_at: None,
+            started_at: None,
+            restarts: 0,
             attempts: 0,
             next_start_in: None,
             notify_status: None,
@@ -98,6 +106,9 @@ impl Program {
             pending: Vec::new(),
             status: watch::Sender::new(status),
             last_exit: None,
+            last_exit_at: None,
+            started_at: None,
+            restarts: 0,
             next_start_in: None,
             notify_status: None,
             main: None,
@@ -120,6 +131,9 @@ impl Program {
             incarnation: self.incarnation,
             pid: self.live.as_ref().map(|l| l.pid),
             last_exit: self.last_exit,
+            last_exit_at: self.last_exit_at,
+            started_at: self.started_at,
+            restarts: self.restarts,
             attempts: self.history.attempts(),
             next_start_in: self.next_start_in,
             notify_status: self.notify_status.clone(),
@@ -256,6 +270,7 @@ impl Program {
     /// The live incarnation is over: what belonged to it goes.
     pub(super) fn incarnation_over(&mut self) {
         self.ended_pid = self.live.take().map(|l| l.pid);
+        self.started_at = None;
         self.cancel(TimerKind::StartTimeout);
         self.cancel(TimerKind::Watchdog);
         self.main = None;

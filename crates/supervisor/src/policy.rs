@@ -9,7 +9,6 @@ use tokio::time::Instant;
 
 use crate::exit::Exit;
 use crate::spec::RestartSpec;
-use crate::state::State;
 
 /// What follows an exit.
 ///
@@ -45,17 +44,6 @@ pub enum Decision {
         /// by itself after it, with a fresh history.
         retry_after: Option<Duration>,
     },
-}
-
-impl Decision {
-    /// The state this decision leads to: `Backoff`, `Exited` or `Failed`.
-    pub fn state(&self) -> State {
-        match self {
-            Decision::Restart { .. } => State::Backoff,
-            Decision::Exit { .. } => State::Exited,
-            Decision::Fail { .. } => State::Failed,
-        }
-    }
 }
 
 /// Why a program stays down after an exit.

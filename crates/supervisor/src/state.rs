@@ -154,6 +154,18 @@ pub enum AfterStop {
     Remove,
 }
 
+impl Decision {
+    /// The state this decision leads to: `Backoff`, `Exited` or `Failed`.
+    /// (Here, beside the states, so that the policy needs none of them.)
+    pub fn state(&self) -> State {
+        match self {
+            Decision::Restart { .. } => State::Backoff,
+            Decision::Exit { .. } => State::Exited,
+            Decision::Fail { .. } => State::Failed,
+        }
+    }
+}
+
 impl State {
     /// The state after `input`, or `None` when `input` changes nothing
     /// here; the table in the module documentation.

@@ -1,6 +1,9 @@
 //! Readiness: a notification fd, a log line, a probe; the start timeout;
 //! the watchdog. Real children, generous margins (the machine is shared).
 
+use std::time::Duration;
+
+use procwire::Command;
 use procwire_supervisor::{
     Cause, Exit, ProgramSpec, Readiness, RestartPolicy, RestartSpec, State, Supervisor,
 };
@@ -428,4 +431,72 @@ async fn a_panicking_line_predicate_loses_no_line() {
     let ended = next(&mut events, "panicky", |e| matches!(e.cause, Cause::AutoStopped { .. })).await;
     assert!(matches!(ended.cause, Cause::AutoStopped { exit: Exit::StartTimeout, .. }), "{ended:?}");
     sup.shutdown().await.unwrap();
+}
+
+/// Liveness (#17): once `Running`, a check that fails (false, out of time,
+/// or a panic) `failures` times in a row stops the program with a cause
+/// that says so, and the policy restarts it; under the paused clock, at
+/// exactly ready + failures x (interval + the time each call took).
+#[tokio::test(start_paused = true)]
+async fn a_failing_liveness_check_restarts_the_program_after_its_failures_in_a_row() {
+    use procwire_supervisor::{Backoff, Liveness};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let calls = Arc::new(AtomicU32::new(0));
+    // Three ways to fail, and one success between two runs of failures:
+    // 1 ok, 2 false, 3 ok (resets), 4 false, 5 hangs past the timeout,
+    // 6 panics: stopped after call 6.
+    let counter = calls.clone();
+    let check = Liveness::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            match n {
+                1 | 3 => true,
+                5 => std::future::pending().await,
+                6 => panic!("a probe that panics"),
+                _ => false,
+            }
+        }
+    })
+    .interval(Duration::from_secs(10))
+    .timeout(Duration::from_secs(1))
+    .failures(3);
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = ProgramSpec::new("live", Command::new("sleep").arg("1000").clone());
+    let mut restart = RestartSpec::new();
+    restart.backoff(Backoff::fixed(Duration::from_secs(2)));
+    program.liveness(check).restart(restart);
+    sup.add(program).await.unwrap();
+    let ready = until(&mut events, State::Running).await;
+    let stopping = until(&mut events, State::Stopping).await;
+    assert!(matches!(stopping.cause, Cause::LivenessFailed { failures: 3 }), "{stopping:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    // Six intervals, and the one call that ran out of its second.
+    assert_eq!(stopping.at - ready.at, Duration::from_secs(61));
+    let backoff = until(&mut events, State::Backoff).await;
+    assert!(
+        matches!(backoff.cause, Cause::AutoStopped { exit: Exit::Liveness, .. }),
+        "read as a missed watchdog, restarted: {backoff:?}"
+    );
+    let again = until(&mut events, State::Running).await;
+    assert_eq!(again.incarnation, 2);
+    sup.shutdown().await.unwrap();
+}
+
+/// A liveness check that cannot work is refused at `add`.
+#[tokio::test]
+async fn a_liveness_check_that_cannot_work_is_refused() {
+    use procwire_supervisor::{Error, Liveness, SpecError};
+    let (sup, _task) = Supervisor::new();
+    for check in [
+        Liveness::new(|| async { true }).interval(Duration::ZERO),
+        Liveness::new(|| async { true }).timeout(Duration::ZERO),
+        Liveness::new(|| async { true }).failures(0),
+    ] {
+        let mut program = ProgramSpec::new("p", Command::new("true"));
+        program.liveness(check);
+        assert!(matches!(sup.add(program).await, Err(Error::Spec(SpecError::Liveness(_)))));
+    }
+    assert!(sup.statuses().await.unwrap().is_empty(), "nothing added");
 }

@@ -464,3 +464,29 @@ async fn a_starting_program_shows_its_pid() {
     assert_eq!((watched.state, watched.pid), (State::Starting, Some(pid)));
     sup.shutdown().await.unwrap();
 }
+
+/// Found by the soak (`tests/soak`): a `signal()` that races the exit of a
+/// program in process scope (the waiter reaped it, the actor has not heard
+/// yet) answered `Error::Signal(ProcessExitedAlready)` instead of the
+/// documented `NotRunning`.
+#[tokio::test]
+async fn a_signal_racing_an_exit_is_not_running() {
+    use procwire_supervisor::{Backoff, Error};
+    let (sup, _task) = Supervisor::new();
+    let mut restart = RestartSpec::new();
+    restart.backoff(Backoff::none()).min_uptime(Duration::ZERO);
+    let mut program = ProgramSpec::new("quick", Command::new("true"));
+    program.restart(restart);
+    sup.add(program).await.unwrap();
+    let (mut sent, mut not_running) = (0, 0);
+    let t0 = tokio::time::Instant::now();
+    while sent + not_running < 20_000 && t0.elapsed() < Duration::from_secs(10) {
+        match sup.signal("quick", Signal::CONT).await {
+            Ok(()) => sent += 1,
+            Err(Error::NotRunning(_)) => not_running += 1,
+            Err(e) => panic!("after {sent} sent and {not_running} not running: {e:?}"),
+        }
+    }
+    println!("{sent} signals sent, {not_running} found it not running");
+    sup.shutdown().await.unwrap();
+}

@@ -383,6 +383,10 @@ impl Actor {
         if let Some(period) = p.watchdog {
             p.arm_watchdog(period, &mut self.tasks, &self.reports_tx);
         }
+        if let Some(check) = p.spec.liveness.clone() {
+            let run = check.run(p.name().clone(), incarnation, self.reports_tx.clone());
+            p.liveness = Some(self.tasks.spawn(run));
+        }
         self.unblock();
     }
 
@@ -446,6 +450,12 @@ impl Actor {
             }
             Report::Ready { program, incarnation } => self.ready(&program, incarnation),
             Report::Ended { program, incarnation, end } => self.ended(&program, incarnation, end),
+            Report::LivenessFailed { program, incarnation, failures } => {
+                let Some(p) = self.programs.get(&program) else { return };
+                if p.incarnation == incarnation && p.state == State::Running {
+                    self.auto_stop(&program, Exit::Liveness, Cause::LivenessFailed { failures });
+                }
+            }
             Report::MainExited { program, incarnation, pid } => {
                 let Some(p) = self.programs.get_mut(&program) else { return };
                 if p.incarnation == incarnation && p.main.as_ref().is_some_and(|m| m.ident.pid == pid) {

@@ -123,6 +123,7 @@ impl Display for Exit {
             Exit::SpawnFailed => f.write_str("could not be spawned"),
             Exit::StartTimeout => f.write_str("not ready within the start timeout"),
             Exit::Watchdog => f.write_str("watchdog missed"),
+            Exit::Liveness => f.write_str("liveness check failed"),
         }
     }
 }
@@ -196,6 +197,9 @@ impl Display for Cause {
             }
             Cause::WatchdogMissed { triggered: true } => {
                 f.write_str("watchdog triggered by the program: stopping it with SIGABRT")
+            }
+            Cause::LivenessFailed { failures } => {
+                write!(f, "liveness check failed {failures} time(s) in a row: stopping it")
             }
             Cause::Strategy { failed } => write!(f, "stopping it because {failed} failed (strategy)"),
             Cause::AutoStopped { exit, outcome, decision } => write!(f, "{exit}, {outcome}; {decision}"),
@@ -334,6 +338,10 @@ mod tests {
             (
                 event(Running, Stopping, Cause::WatchdogMissed { triggered: false }),
                 "web #3 (pid 812): Running -> Stopping: watchdog missed: stopping it with SIGABRT",
+            ),
+            (
+                event(Running, Stopping, Cause::LivenessFailed { failures: 3 }),
+                "web #3 (pid 812): Running -> Stopping: liveness check failed 3 time(s) in a row: stopping it",
             ),
             (
                 event(Running, Stopping, Cause::Strategy { failed: "db".into() }),

@@ -47,6 +47,10 @@ pub enum SpecError {
     /// thread.
     #[error("readiness probe interval is 0")]
     ZeroProbeInterval,
+    /// A [`Liveness`](crate::Liveness) check that cannot work: this
+    /// setting is zero.
+    #[error("liveness check: {0}")]
+    Liveness(&'static str),
     /// A stop in [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup)
     /// without a cgroup directory ([`ProgramSpec::cgroup`](crate::ProgramSpec::cgroup)).
     #[error("stop scope Cgroup needs a cgroup directory (ProgramSpec::cgroup)")]

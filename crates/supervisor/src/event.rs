@@ -62,6 +62,12 @@ pub enum Cause {
         /// `true` for `WATCHDOG=trigger`.
         triggered: bool,
     },
+    /// The program's [`Liveness`](crate::Liveness) check failed this many
+    /// times in a row: the supervisor stops it (`Running -> Stopping`).
+    LivenessFailed {
+        /// The failures in a row.
+        failures: u32,
+    },
     /// Another program failed and the supervisor's
     /// [`Strategy`](crate::Strategy) stops this one too, to start them
     /// all again (`-> Stopping`).

@@ -30,6 +30,9 @@ pub enum Exit {
     StartTimeout,
     /// The program missed its watchdog and was stopped.
     Watchdog,
+    /// The program failed its [`Liveness`](crate::Liveness) check and was
+    /// stopped; read as a missed watchdog ([`ExitKind::Watchdog`]).
+    Liveness,
 }
 
 impl Exit {
@@ -57,7 +60,7 @@ impl Exit {
             },
             Exit::SpawnFailed => ExitKind::Failure,
             Exit::StartTimeout => ExitKind::Timeout,
-            Exit::Watchdog => ExitKind::Watchdog,
+            Exit::Watchdog | Exit::Liveness => ExitKind::Watchdog,
         }
     }
 
@@ -88,7 +91,7 @@ pub enum ExitKind {
     Signal,
     /// Not ready within the start timeout.
     Timeout,
-    /// A missed watchdog.
+    /// A missed watchdog, or a failed [`Liveness`](crate::Liveness) check.
     Watchdog,
 }
 

@@ -39,6 +39,8 @@ pub(crate) enum Report {
     /// The incarnation is ready (a notification fd's newline, a matching
     /// log line, a probe's `true`).
     Ready { program: Arc<str>, incarnation: u64 },
+    /// The liveness check failed `failures` times in a row.
+    LivenessFailed { program: Arc<str>, incarnation: u64, failures: u32 },
     /// The process a `MAINPID=` named has exited.
     MainExited { program: Arc<str>, incarnation: u64, pid: u32 },
 }
@@ -396,8 +398,7 @@ fn serve_signals(
                 } else {
                     child.signal_group(sig)
                 };
-                let _ = reply
-                    .send(sent.map_err(|e| Error::Signal { program: program.into(), source: Arc::new(e) }));
+                let _ = reply.send(sent.map_err(|e| Error::signal(program, e)));
             }
             Poll::Ready(None) => {
                 *signals = None;

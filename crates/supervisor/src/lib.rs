@@ -115,6 +115,7 @@ pub use error::SpecError;
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
+pub use liveness::Liveness;
 pub use logs::{LogBatch, Logs};
 pub use notify::{
     notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
@@ -137,6 +138,7 @@ mod event;
 mod exit;
 mod incarnation;
 mod lines;
+mod liveness;
 mod logs;
 mod notify;
 mod policy;

@@ -61,6 +61,7 @@ pub struct ProgramSpec {
     pub(crate) ready: Readiness,
     pub(crate) start_timeout: Option<Duration>,
     pub(crate) watchdog: Option<Duration>,
+    pub(crate) liveness: Option<crate::Liveness>,
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) requires: bool,
     pub(crate) cgroup: Option<PathBuf>,
@@ -126,6 +127,7 @@ impl ProgramSpec {
             ready: Readiness::Spawned,
             start_timeout: None,
             watchdog: None,
+            liveness: None,
             after: Vec::new(),
             requires: false,
             cgroup: None,
@@ -239,6 +241,14 @@ impl ProgramSpec {
         self
     }
 
+    /// A check that keeps running once the program is `Running`, and stops
+    /// it (to be restarted by its policy, as after a missed watchdog) after
+    /// enough failures in a row: see [`Liveness`](crate::Liveness).
+    pub fn liveness(&mut self, check: crate::Liveness) -> &mut ProgramSpec {
+        self.liveness = Some(check);
+        self
+    }
+
     /// Starts only when every program named here is `Running` (ready);
     /// shutdown stops this program before them. Each must exist when this
     /// one is added (or be added with it by
@@ -329,6 +339,11 @@ impl ProgramSpec {
     /// See [`watchdog`](Self::watchdog).
     pub fn get_watchdog(&self) -> Option<Duration> {
         self.watchdog
+    }
+
+    /// See [`liveness`](Self::liveness).
+    pub fn get_liveness(&self) -> Option<&crate::Liveness> {
+        self.liveness.as_ref()
     }
 
     /// See [`after`](Self::after).

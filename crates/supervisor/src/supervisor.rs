@@ -97,6 +97,19 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A signal that could not be sent to `program`'s live process: one
+    /// that had exited already (reaped by its waiter a moment before the
+    /// actor heard of it) is [`Error::NotRunning`], as the docs say;
+    /// anything else is [`Error::Signal`].
+    pub(crate) fn signal(program: &str, error: procwire_core::Error) -> Error {
+        match error {
+            procwire_core::Error::ProcessExitedAlready => Error::NotRunning(program.into()),
+            error => Error::Signal { program: program.into(), source: Arc::new(error) },
+        }
+    }
+}
+
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 /// A command to the actor.
@@ -285,12 +298,16 @@ impl Supervisor {
     /// Sends `signal` to the program's live process; when its stop
     /// policy's scope is [`Group`](procwire_core::StopScope::Group), to its
     /// whole process group (while the leader is unreaped, so the group id
-    /// cannot belong to anyone else).
+    /// cannot belong to anyone else); in [`Cgroup`](procwire_core::StopScope::Cgroup)
+    /// scope, to every process of its cgroup. A program that is `Stopping`
+    /// gets it too: `signal(name, Signal::KILL)` cuts a stop short.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownProgram`], [`Error::NotRunning`], [`Error::Signal`],
-    /// [`Error::ShutDown`].
+    /// [`Error::UnknownProgram`]; [`Error::NotRunning`] when it has no live
+    /// process (not started, or exited, even if the supervisor has not
+    /// handled that exit yet); [`Error::Signal`] when the signal could not
+    /// be sent otherwise; [`Error::ShutDown`].
     pub async fn signal(&self, name: &str, signal: Signal) -> Result<(), Error> {
         self.ask(|r| Cmd::Signal(name.into(), signal, r)).await
     }

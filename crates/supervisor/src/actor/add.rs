@@ -135,6 +135,6 @@ fn check_ready(spec: &ProgramSpec) -> Result<(), SpecError> {
     match spec.ready {
         Readiness::NotificationFd(fd) if fd < 3 => Err(SpecError::NotificationFd(fd)),
         Readiness::Probe { interval, .. } if interval.is_zero() => Err(SpecError::ZeroProbeInterval),
-        _ => Ok(()),
+        _ => spec.liveness.as_ref().map_or(Ok(()), |l| l.check().map_err(SpecError::Liveness)),
     }
 }

@@ -1,7 +1,5 @@
 //! The commands that need more than a line: `signal`.
 
-use std::sync::Arc;
-
 use procwire_core::Signal;
 use tokio::sync::mpsc;
 
@@ -26,9 +24,10 @@ impl Actor {
             }
             return;
         }
-        let result = live.and_then(|l| l.signal.as_ref()).ok_or_else(not_running).and_then(|handle| {
-            handle.signal(sig).map_err(|e| Error::Signal { program: name.into(), source: Arc::new(e) })
-        });
+        let result = live
+            .and_then(|l| l.signal.as_ref())
+            .ok_or_else(not_running)
+            .and_then(|handle| handle.signal(sig).map_err(|e| Error::signal(name, e)));
         let _ = reply.send(result);
     }
 

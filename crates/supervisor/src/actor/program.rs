@@ -64,6 +64,8 @@ pub(super) struct Program {
     /// it passes.
     pub(super) watchdog: Option<Duration>,
     pub(super) watchdog_deadline: Option<Instant>,
+    /// The liveness check of the live incarnation, once it is `Running`.
+    pub(super) liveness: Option<AbortHandle>,
     /// In `Waiting`: how the start was asked for.
     pub(super) waiting: Option<(Trigger, StartKind)>,
     /// Its place in the order programs were added.
@@ -116,6 +118,7 @@ impl Program {
             watchdog: None,
             watchdog_deadline: None,
             waiting: None,
+            liveness: None,
             order,
         }
     }
@@ -251,6 +254,7 @@ impl Program {
     pub(super) fn stop_with(&mut self, events: &broadcast::Sender<Event>, policy: StopPolicy, cause: Cause) {
         self.cancel(TimerKind::StartTimeout);
         self.cancel(TimerKind::Watchdog);
+        self.end_liveness();
         if let Some(stop) = self.live.as_mut().and_then(|l| l.stop.take()) {
             let _ = stop.send(policy);
         }
@@ -271,12 +275,20 @@ impl Program {
     pub(super) fn incarnation_over(&mut self) {
         self.ended_pid = self.live.take().map(|l| l.pid);
         self.started_at = None;
+        self.end_liveness();
         self.cancel(TimerKind::StartTimeout);
         self.cancel(TimerKind::Watchdog);
         self.main = None;
         self.start_deadline = None;
         self.watchdog_deadline = None;
         self.notify_status = None;
+    }
+
+    /// The liveness check runs no more.
+    fn end_liveness(&mut self) {
+        if let Some(task) = self.liveness.take() {
+            task.abort();
+        }
     }
 
     /// Resolves the `stop`s and `remove`s waiting with `outcome`, and

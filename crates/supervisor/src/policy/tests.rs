@@ -8,6 +8,7 @@ use procwire_core::Signal;
 use tokio::time::Instant;
 
 use super::*;
+use crate::State;
 use crate::{Backoff, RestartPolicy, StartLimit};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;

@@ -61,6 +61,16 @@ pub(crate) fn summary(s: &Summary<'_>) {
         s.windows.window
     );
     metrics_table(s);
+    let mut latency: Vec<f64> = s.samples.iter().map(|x| x.statuses_ms).collect();
+    latency.sort_by(f64::total_cmp);
+    if let Some(&max) = latency.last() {
+        let at = |q: f64| latency[((latency.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "statuses() once a second: median {:.1} ms, p99 {:.1} ms, max {max:.1} ms",
+            at(0.5),
+            at(0.99)
+        );
+    }
     ops_table(s.ops);
 
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -143,7 +153,11 @@ fn metrics_table(s: &Summary<'_>) {
                 format!("{:.1}", v.last),
                 format!("{:.1}", v.limit),
                 format!("{:+.2}", v.slope),
-                if v.grew() { "GREW" } else { "ok" },
+                match (v.judged, v.grew()) {
+                    (false, _) => "short",
+                    (true, true) => "GREW",
+                    (true, false) => "ok",
+                },
             ),
             None => ("".into(), "".into(), "".into(), "".into(), "(info)"),
         };

@@ -158,16 +158,21 @@ async fn a_process_the_program_forked_speaks_for_it_under_all_only() {
     // program is stopped.
     let script = "\"$PW\" 'notify:READY=1\\nSTATUS=from a child' sleep-ms:100000 & P=$!; \
                   trap 'kill $P; exit 0' TERM; wait";
-    for (access, scope, believed) in [
-        (NotifyAccess::Main, StopScope::Process, false),
-        (NotifyAccess::Group, StopScope::Process, false),
-        (NotifyAccess::Group, StopScope::Group, true),
-        (NotifyAccess::All, StopScope::Process, true),
+    // (The program leads a group of its own by default.)
+    for (access, scope, own_group, believed) in [
+        (NotifyAccess::Main, StopScope::Process, true, false),
+        (NotifyAccess::Group, StopScope::Process, false, false),
+        (NotifyAccess::Group, StopScope::Process, true, true),
+        (NotifyAccess::Group, StopScope::Group, false, true),
+        (NotifyAccess::All, StopScope::Process, false, true),
     ] {
         let (sup, _task) = Supervisor::new();
         let mut events = sup.events().await.unwrap();
         let mut program = ProgramSpec::new("forker", sh_pw(script));
-        program.ready(Readiness::Notify { access }).stop(StopPolicy::new().with_scope(scope));
+        program
+            .ready(Readiness::Notify { access })
+            .stop(StopPolicy::new().with_scope(scope))
+            .own_process_group(own_group);
         never_restart(&mut program);
         sup.add(program).await.unwrap();
         if believed {

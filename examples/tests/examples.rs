@@ -280,12 +280,28 @@ async fn procmon_example_restarts_with_doubling_delays_and_stops_on_sigint() {
 /// left alive.
 #[tokio::test]
 async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
+    supervise_example_until(false).await;
+}
+
+/// A terminal's ^C: SIGINT to the whole foreground process group, which
+/// the supervisor leads here. With the defaults, each program leads a
+/// group of its own, so the signal reaches the supervisor only, and the
+/// programs stop in order, web first, by its hand (#17).
+#[tokio::test]
+async fn supervise_example_stops_in_order_on_a_terminals_sigint() {
+    supervise_example_until(true).await;
+}
+
+/// Runs the sample until web is up, then stops it with SIGTERM, or with
+/// SIGINT to its process group (`group_sigint`); checks the order.
+async fn supervise_example_until(group_sigint: bool) {
     use tokio::io::AsyncBufReadExt;
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("supervise.toml");
     let mut child = Command::new(example("supervise"))
         .arg(&sample)
         .stdin(ChildFd::Null)
         .stderr(ChildFd::Parent(2))
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .expect("start supervise");
@@ -304,7 +320,11 @@ async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
     if tokio::time::timeout(Duration::from_secs(60), up).await.is_err() {
         panic!("web never ran: {lines:#?}");
     }
-    child.signal("TERM").expect("signal supervise");
+    if group_sigint {
+        child.signal_group("INT").expect("SIGINT to the group of supervise");
+    } else {
+        child.signal("TERM").expect("signal supervise");
+    }
     let rest = async {
         while let Some(line) = stdout.next_line().await.expect("read") {
             lines.push(line);

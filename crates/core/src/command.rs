@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::child_fd::{ChildFd, Entry};
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pty::{PtySize, PtySpec};
-use crate::signal::IntoSignal;
+use crate::signal::{IntoSignal, Signal};
 
 /// A process to spawn: program, arguments, environment, working directory
 /// and the child's descriptor map (Twisted's `reactor.spawnProcess`
@@ -708,6 +708,24 @@ impl Command {
     /// ([`kill_on_drop`](Self::kill_on_drop)); `false` by default.
     pub fn get_kill_on_drop(&self) -> bool {
         self.kill_on_drop
+    }
+
+    /// The process group asked for ([`process_group`](Self::process_group)),
+    /// if any.
+    pub fn get_process_group(&self) -> Option<i32> {
+        self.process_group
+    }
+
+    /// Whether the child starts a new session ([`setsid`](Self::setsid);
+    /// a [`pty`](Self::pty) does too).
+    pub fn get_setsid(&self) -> bool {
+        self.setsid
+    }
+
+    /// The parent-death signal asked for
+    /// ([`parent_death_signal`](Self::parent_death_signal)), if any.
+    pub fn get_parent_death_signal(&self) -> Option<Signal> {
+        self.parent_death_signal.and_then(|sig| Signal::new(sig).ok())
     }
 
     fn note(&mut self, err: InputError) {

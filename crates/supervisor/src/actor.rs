@@ -333,6 +333,8 @@ impl Actor {
             notify_socket: self.notify.as_ref().map(NotifySocket::env_value),
             watchdog: p.spec.watchdog,
             cgroup: p.spec.cgroup.as_deref(),
+            own_group: p.spec.own_group,
+            parent_death: p.spec.parent_death,
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,

@@ -109,6 +109,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) watchdog: Option<Duration>,
     /// The directory the incarnation's own cgroup is made in.
     pub(crate) cgroup: Option<&'a Path>,
+    /// Leads a process group of its own.
+    pub(crate) own_group: bool,
+    /// Its parent-death signal, unless the command has one.
+    pub(crate) parent_death: Option<Signal>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
@@ -119,8 +123,13 @@ pub(crate) struct Ctx<'a> {
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let mut command = ctx.command.clone();
     command.kill_on_drop(true);
-    if ctx.policy.scope == StopScope::Group {
+    // A group of its own: by default, and for group scope whatever the
+    // command says. (0 is accepted with a new session too.)
+    if ctx.policy.scope == StopScope::Group || (ctx.own_group && command.get_process_group().is_none()) {
         command.process_group(0);
+    }
+    if let (Some(sig), None) = (ctx.parent_death, command.get_parent_death_signal()) {
+        command.parent_death_signal(sig);
     }
     const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
     match (ctx.ready, ctx.notify_socket) {

@@ -122,7 +122,7 @@ pub use notify::{
 };
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
-pub use program::ProgramSpec;
+pub use program::{ProgramSpec, DEFAULT_START_TIMEOUT};
 pub use readiness::{LinePredicate, Probe, ProbeFuture, Readiness};
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use procwire_core::{Command, StopPolicy};
+use procwire_core::{Command, Signal, StopPolicy};
 
 use crate::event::LogLine;
 use crate::lines::LogSpec;
@@ -65,7 +65,13 @@ pub struct ProgramSpec {
     pub(crate) after: Vec<Arc<str>>,
     pub(crate) requires: bool,
     pub(crate) cgroup: Option<PathBuf>,
+    pub(crate) own_group: bool,
+    pub(crate) parent_death: Option<Signal>,
 }
+
+/// How long a program with a readiness protocol may take to be ready, by
+/// default: systemd's `TimeoutStartSec=` default.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A callback that gets each line of a program, on the task that reads
 /// the pipe, before the line goes to the broadcast channel.
@@ -125,12 +131,14 @@ impl ProgramSpec {
             log: LogSpec::new(),
             sink: default_sink(),
             ready: Readiness::Spawned,
-            start_timeout: None,
+            start_timeout: Some(DEFAULT_START_TIMEOUT),
             watchdog: None,
             liveness: None,
             after: Vec::new(),
             requires: false,
             cgroup: None,
+            own_group: true,
+            parent_death: Some(Signal::KILL),
         }
     }
 
@@ -216,11 +224,42 @@ impl ProgramSpec {
     /// How long an incarnation may stay `Starting` (not ready yet): past
     /// it, it is stopped with the stop policy and the exit counts as a
     /// [`Timeout`](crate::ExitKind::Timeout) for the restart policy
-    /// (systemd's `TimeoutStartSec=`). Default: none. A notifying program
+    /// (systemd's `TimeoutStartSec=`). Default: [`DEFAULT_START_TIMEOUT`]
+    /// (90 s, systemd's), so that a program that never says it is ready
+    /// cannot hold its dependents forever; a program ready once spawned
+    /// has none to run into. A notifying program
     /// may extend it with `EXTEND_TIMEOUT_USEC=`. Zero, or a timeout too
     /// long for the clock, means none.
     pub fn start_timeout(&mut self, timeout: Duration) -> &mut ProgramSpec {
         self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether each incarnation leads a process group of its own (default:
+    /// yes, as systemd starts each service in a session of its own): a
+    /// terminal's ^C (SIGINT to the foreground process group) then reaches
+    /// the supervisor only, which stops the programs in order, and
+    /// [`kill_on_drop`](procwire_core::Command::kill_on_drop) takes the
+    /// group with the program. `false` leaves the program in the
+    /// supervisor's group (supervisord's and procmon's way), unless the
+    /// command asks for a group or session itself or the stop scope is
+    /// [`Group`](procwire_core::StopScope::Group).
+    pub fn own_process_group(&mut self, own: bool) -> &mut ProgramSpec {
+        self.own_group = own;
+        self
+    }
+
+    /// The signal each incarnation gets when the supervisor's process
+    /// dies, however it dies (Linux `PR_SET_PDEATHSIG`; see
+    /// [`Command::parent_death_signal`](procwire_core::Command::parent_death_signal)).
+    /// Default: SIGKILL, so that a supervisor killed with SIGKILL leaves
+    /// no program running to hold its ports when it is started again;
+    /// `None` for none. It reaches the program's main process: what that
+    /// process started outlives it unless it handles its own end (or the
+    /// program runs in a [cgroup](Self::cgroup), which the next
+    /// supervisor can empty). A signal set on the command itself wins.
+    pub fn parent_death_signal(&mut self, sig: Option<Signal>) -> &mut ProgramSpec {
+        self.parent_death = sig;
         self
     }
 
@@ -329,6 +368,16 @@ impl ProgramSpec {
     /// See [`ready`](Self::ready).
     pub fn get_ready(&self) -> &Readiness {
         &self.ready
+    }
+
+    /// See [`own_process_group`](Self::own_process_group).
+    pub fn get_own_process_group(&self) -> bool {
+        self.own_group
+    }
+
+    /// See [`parent_death_signal`](Self::parent_death_signal).
+    pub fn get_parent_death_signal(&self) -> Option<Signal> {
+        self.parent_death
     }
 
     /// See [`start_timeout`](Self::start_timeout).

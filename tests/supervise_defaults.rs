@@ -1,0 +1,117 @@
+//! Issue #17: the defaults a first program gets behave as a service author
+//! expects from systemd and Kubernetes. Each test uses `ProgramSpec::new`
+//! and nothing else that bears on what it checks.
+
+use std::time::Duration;
+
+use procwire_supervisor::{Cause, Exit, ProgramSpec, Readiness, State, Supervisor, DEFAULT_START_TIMEOUT};
+use procwire_tests::{is_dead, proc_stat};
+
+#[path = "supervise_common.rs"]
+mod common;
+
+use common::*;
+
+/// Not in the supervisor's process group (so a terminal's ^C, SIGINT to
+/// that group, cannot reach it): it leads a group of its own. The
+/// `supervise` example's test sends that ^C (examples/tests).
+#[tokio::test]
+async fn a_program_added_with_defaults_leads_a_process_group_of_its_own() {
+    let (sup, _task) = Supervisor::new();
+    let pid = sup.add(ProgramSpec::new("p", sh("exec sleep 100"))).await.unwrap().pid.unwrap();
+    let stat = proc_stat(pid).expect("its /proc/PID/stat");
+    let ours = nix::unistd::getpgrp().as_raw() as u32;
+    assert_eq!(stat.pgrp, pid, "it leads its group");
+    assert_ne!(stat.pgrp, ours);
+    sup.shutdown().await.unwrap();
+
+    // The old way, asked for.
+    let (sup, _task) = Supervisor::new();
+    let mut program = ProgramSpec::new("q", sh("exec sleep 100"));
+    program.own_process_group(false);
+    let pid = sup.add(program).await.unwrap().pid.unwrap();
+    assert_eq!(proc_stat(pid).unwrap().pgrp, ours);
+    sup.shutdown().await.unwrap();
+}
+
+/// A program with a readiness protocol that never says it is ready is
+/// stopped at the default start timeout, 90 s, exactly (paused clock).
+#[tokio::test(start_paused = true)]
+async fn a_program_never_ready_is_stopped_at_the_default_start_timeout() {
+    assert_eq!(DEFAULT_START_TIMEOUT, Duration::from_secs(90));
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut program = ProgramSpec::new("silent", sh("exec sleep 1000"));
+    program.ready(Readiness::notify());
+    assert_eq!(program.get_start_timeout(), Some(DEFAULT_START_TIMEOUT));
+    sup.add(program).await.unwrap();
+    let starting = until(&mut events, State::Starting).await;
+    let stopping = until(&mut events, State::Stopping).await;
+    assert!(matches!(stopping.cause, Cause::StartTimeout), "{stopping:?}");
+    assert_eq!(stopping.at - starting.at, DEFAULT_START_TIMEOUT);
+    let next = until(&mut events, State::Backoff).await;
+    assert!(matches!(next.cause, Cause::AutoStopped { exit: Exit::StartTimeout, .. }), "{next:?}");
+    sup.shutdown().await.unwrap();
+}
+
+/// The environment variable that makes a copy of this binary the
+/// supervisor to be killed.
+const KILLED: &str = "PROCWIRE_TEST_SUPERVISOR_TO_KILL";
+
+/// A supervisor killed with SIGKILL (no shutdown, no drop, nothing runs)
+/// leaves no program running: each got SIGKILL as its parent died.
+#[test]
+fn a_supervisor_killed_with_sigkill_leaves_no_program_running() {
+    if std::env::var_os(KILLED).is_some() {
+        // The copy: a supervisor with two programs; their pids on stdout.
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (sup, _task) = Supervisor::new();
+            for name in ["a", "b"] {
+                let pid = sup.add(ProgramSpec::new(name, sh("exec sleep 1000"))).await.unwrap().pid.unwrap();
+                println!("pid {pid}");
+            }
+            std::future::pending::<()>().await;
+        });
+        return;
+    }
+    // In a copy of its own that adopts the orphans (this machine's pid 1
+    // reaps none), so that the programs killed are reaped, not left as
+    // zombies.
+    procwire_tests::in_own_process("a_supervisor_killed_with_sigkill_leaves_no_program_running", kill_one);
+}
+
+fn kill_one() {
+    nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    let exe = std::env::current_exe().unwrap();
+    let mut copy = std::process::Command::new(exe)
+        .args(["a_supervisor_killed_with_sigkill_leaves_no_program_running", "--exact", "--nocapture"])
+        .env(KILLED, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pids = Vec::new();
+    let mut out = std::io::BufReader::new(copy.stdout.take().unwrap());
+    while pids.len() < 2 {
+        let mut line = String::new();
+        assert_ne!(std::io::BufRead::read_line(&mut out, &mut line).unwrap(), 0, "the copy ended early");
+        if let Some(pid) = line.trim().strip_prefix("pid ") {
+            pids.push(pid.parse::<u32>().unwrap());
+        }
+    }
+    assert!(pids.iter().all(|p| !is_dead(*p)), "both run");
+    copy.kill().unwrap();
+    copy.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !pids.iter().all(|p| is_dead(*p)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(ms(10));
+    }
+    let survivors: Vec<u32> = pids.iter().copied().filter(|p| !is_dead(*p)).collect();
+    // Adopted here: killed (if the test failed) and reaped here.
+    for pid in &pids {
+        let pid = nix::unistd::Pid::from_raw(*pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+    assert!(survivors.is_empty(), "still running 20 s after the supervisor was killed: {survivors:?}");
+}

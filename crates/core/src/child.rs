@@ -36,7 +36,7 @@ use crate::status::ExitStatus;
 /// Dropping a `Child` never leaves a zombie: a child still running is
 /// handed to a background reaper thread (and first sent SIGKILL if the
 /// command set [`kill_on_drop`](crate::Command::kill_on_drop), with the
-/// process group it leads, if it leads one), which reaps
+/// process group it leads at that moment, if it leads one), which reaps
 /// it whenever it exits, with or without a tokio runtime. A child that has
 /// exited by the time the drop looks (a killed one can be, on a busy
 /// machine) is reaped by the drop itself, and starts nothing. The thread,
@@ -75,8 +75,6 @@ pub struct Child {
     writers: Vec<ChildWriter>,
     pty: Option<PtyMaster>,
     kill_on_drop: bool,
-    /// Spawned as the leader of a new process group (or session).
-    group_leader: bool,
     /// The cgroup it was spawned into.
     cgroup: Option<Cgroup>,
 }
@@ -89,20 +87,9 @@ impl Child {
         writers: Vec<ChildWriter>,
         pty: Option<PtyMaster>,
         kill_on_drop: bool,
-        group_leader: bool,
     ) -> Self {
         let pid = pid as u32;
-        Child {
-            pid,
-            status: None,
-            reaper: Some(reaper),
-            readers,
-            writers,
-            pty,
-            kill_on_drop,
-            group_leader,
-            cgroup: None,
-        }
+        Child { pid, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop, cgroup: None }
     }
 
     /// The same child, remembering the cgroup it was spawned into.
@@ -233,9 +220,13 @@ impl Child {
 
     /// Sends a signal to the child's whole process group: the child and
     /// every descendant that stayed in its group (a shell's children, a
-    /// build tool's compilers), for a child spawned as a group leader
+    /// build tool's compilers), for a child that leads its process group
+    /// when this is called: spawned as a leader
     /// ([`process_group(0)`](crate::Command::process_group),
-    /// [`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)).
+    /// [`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)),
+    /// or made one by itself (the `setsid` program, a daemon's `setsid()`,
+    /// a shell's job control). Whether it leads is read from the kernel at
+    /// the call (`getpgid(pid) == pid`), not from the spawn's settings.
     ///
     /// Safe against reuse: it is only sent while the child, the group's
     /// leader, is not reaped, so the group id cannot belong to anyone else;
@@ -244,7 +235,7 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// [`Error::NotGroupLeader`] if the child was not spawned as one;
+    /// [`Error::NotGroupLeader`] if the child does not lead its group;
     /// [`Error::ProcessExitedAlready`] once it was reaped, or when no
     /// process is left in the group; [`Error::UnknownSignal`] /
     /// [`Error::InvalidSignal`] for a bad signal.
@@ -260,9 +251,6 @@ impl Child {
     /// ```
     pub fn signal_group(&self, sig: impl IntoSignal) -> Result<(), Error> {
         let sig = sig.into_signal()?;
-        if !self.group_leader {
-            return Err(Error::NotGroupLeader);
-        }
         match &self.reaper {
             Some(reaper) if self.status.is_none() => reaper.send_group(self.pid as libc::pid_t, sig),
             _ => Err(Error::ProcessExitedAlready),
@@ -408,11 +396,11 @@ impl Drop for Child {
     fn drop(&mut self) {
         let Some(reaper) = self.reaper.take() else { return };
         let killed = self.kill_on_drop && {
-            // The group it leads goes with it: unreaped, the child still
-            // holds the group's id, so the signal cannot reach a stranger.
-            if self.group_leader {
-                let _ = reaper.send_group(self.pid as libc::pid_t, libc::SIGKILL);
-            }
+            // The group it leads now goes with it, however it came to lead
+            // it (`NotGroupLeader` otherwise, and nothing sent): unreaped,
+            // the child still holds the group's id, so the signal cannot
+            // reach a stranger.
+            let _ = reaper.send_group(self.pid as libc::pid_t, libc::SIGKILL);
             reaper.send(libc::SIGKILL).is_ok()
         };
         reaper.abandon(killed);

@@ -468,10 +468,13 @@ impl Command {
 
     /// Sends SIGKILL to the child when its [`Child`](crate::Child) is
     /// dropped before the child was reaped, and to the process group the
-    /// child leads if it leads one ([`process_group(0)`](Self::process_group),
-    /// [`setsid`](Self::setsid), [`pty`](Self::pty)): what it started in
-    /// its group dies with it. (Unreaped, the child still holds the group's
-    /// id, so the signal cannot reach a stranger.) Either way the child is reaped:
+    /// child leads at that moment, if it leads one: what it started in its
+    /// group dies with it. Whether it leads is read from the kernel at the
+    /// drop (`getpgid(pid) == pid`), so a child spawned as a leader
+    /// ([`process_group(0)`](Self::process_group), [`setsid`](Self::setsid),
+    /// [`pty`](Self::pty)) and one that made itself one (`setsid sh -c
+    /// '...'`) are treated alike. (Unreaped, the child still holds the
+    /// group's id, so the signal cannot reach a stranger.) Either way the child is reaped:
     /// a dropped `Child` never leaves a zombie (see
     /// [`Child`](crate::Child#dropping) for what happens when procwire's
     /// reaper thread cannot start).

@@ -63,7 +63,8 @@ pub enum Error {
     #[error("the child was not spawned into a cgroup (Command::cgroup)")]
     NoCgroup,
     /// [`Child::signal_group`](crate::Child::signal_group) on a child that
-    /// does not lead a process group of its own.
+    /// does not lead a process group of its own (its pgid, read when the
+    /// signal is sent, is not its pid).
     #[error("the child does not lead a process group (spawn it with process_group(0) or setsid)")]
     NotGroupLeader,
     /// The pipe to the child's fd was closed by this side already.

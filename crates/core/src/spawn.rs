@@ -181,9 +181,7 @@ impl Command {
         let reaper = Reaper::new(pid, prepared, pidfd).map_err(|e| self.error(SpawnStep::Pidfd, e))?;
         std::mem::forget(guard);
         let master = pty.map(|pty| pty.master);
-        let group_leader = setsid || process_group == Some(0);
-        let child =
-            Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader);
+        let child = Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop);
         Ok(child.in_cgroup(cgroup.map(|(path, _)| Cgroup::unchecked(path))))
     }
 

@@ -48,7 +48,8 @@ pub enum StopScope {
     /// The process group the child leads (spawned with
     /// [`process_group(0)`](crate::Command::process_group),
     /// [`setsid`](crate::Command::setsid) or on a
-    /// [pty](crate::Command::pty)): every signal goes to the whole group
+    /// [pty](crate::Command::pty), or made a leader by itself, as the
+    /// `setsid` program does): every signal goes to the whole group
     /// with [`Child::signal_group`], and the stop ends only when no member
     /// is left alive. Members that left the group (`setsid`, daemons) are
     /// not reached: [`Cgroup`](Self::Cgroup) reaches them.

@@ -74,6 +74,8 @@ pub struct Child {
     readers: Vec<ChildReader>,
     writers: Vec<ChildWriter>,
     pty: Option<PtyMaster>,
+    /// `wait` gave the terminal nobody took its end of file.
+    pty_eof_given: bool,
     kill_on_drop: bool,
     /// The cgroup it was spawned into.
     cgroup: Option<Cgroup>,
@@ -89,7 +91,17 @@ impl Child {
         kill_on_drop: bool,
     ) -> Self {
         let pid = pid as u32;
-        Child { pid, status: None, reaper: Some(reaper), readers, writers, pty, kill_on_drop, cgroup: None }
+        Child {
+            pid,
+            status: None,
+            reaper: Some(reaper),
+            readers,
+            writers,
+            pty,
+            pty_eof_given: false,
+            kill_on_drop,
+            cgroup: None,
+        }
     }
 
     /// The same child, remembering the cgroup it was spawned into.
@@ -162,6 +174,21 @@ impl Child {
     /// nobody reads still gets to exit. Take the readers you want before
     /// calling `wait`.
     ///
+    /// A [terminal](crate::Command::pty) nobody took with
+    /// [`take_pty`](Self::take_pty) is the child's input and output at
+    /// once, and is treated the same way, without hanging it up (a hang-up
+    /// would send the child SIGHUP, and change how a child that was about
+    /// to exit by itself ends): what the child writes to it is read and
+    /// thrown away while `wait` waits, and the child is given end of file
+    /// once, the way a terminal gives it: its EOF character (Ctrl-D unless
+    /// changed) is written to the terminal the first time `wait` finds it
+    /// in canonical mode (the default), so the child's next read of it
+    /// returns end of file. A child that reads its terminal in raw mode
+    /// (where Ctrl-D is only a key), or reads it again after that end of
+    /// file, still waits for input that will not come: take the terminal
+    /// to talk to it, or stop it ([`kill`](Self::kill)). The terminal stays
+    /// open, in the `Child`, until the `Child` is dropped.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses nothing, and a later call
@@ -185,9 +212,13 @@ impl Child {
     }
 
     /// Reads what the output pipes nobody took hold, and throws it away;
-    /// a pipe at end of file (or failing) is closed. Registers `cx` for
-    /// more.
+    /// a pipe at end of file (or failing) is closed. The same for a
+    /// terminal nobody took, which is also given its end of file. Registers
+    /// `cx` for more.
     fn drain_untaken(&mut self, cx: &mut Context<'_>) {
+        if let Some(pty) = &mut self.pty {
+            pty.serve_untaken(cx, &mut self.pty_eof_given);
+        }
         let mut scratch = [MaybeUninit::<u8>::uninit(); 8192];
         self.readers.retain_mut(|reader| loop {
             let mut buf = ReadBuf::uninit(&mut scratch);

@@ -93,6 +93,7 @@ mod child;
 mod child_fd;
 mod command;
 mod error;
+mod lookup;
 mod pidfd;
 mod pipe;
 mod plan;

@@ -39,6 +39,12 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// to it is the output on fd 1, and the input is written to it (a
 /// terminal cannot be closed like a pipe).
 ///
+/// A run's future may be polled on one tokio runtime and finished on
+/// another, also after the first shut down: its pipes, its child and its
+/// timers (the [`timeout`](Self::timeout) and the stop ladder's grace, each
+/// a [`Deadline`](procwire_core::Deadline)) move to the runtime that
+/// polls them, and the timeout still counts from the spawn.
+///
 /// # Example
 ///
 /// ```

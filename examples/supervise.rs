@@ -241,13 +241,33 @@ struct ProgramConfig {
     after: Vec<String>,
     #[serde(default)]
     requires: bool,
-    stop_signal: Option<String>,
+    stop_signal: Option<SignalName>,
     stop_grace_ms: Option<u64>,
     stop_scope: Option<ScopeName>,
     autostart: Option<bool>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     cwd: Option<PathBuf>,
+}
+
+/// `stop_signal`: a string (`"TERM"`, `"SIGRTMIN+1"`, `"15"`) or a
+/// number (`15`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SignalName {
+    Text(String),
+    Number(i64),
+}
+
+impl SignalName {
+    /// procwire's one signal parser reads both: a number as its decimal
+    /// text, so it meets the same rule (and the same errors).
+    fn parse(&self) -> Result<Signal, procwire::Error> {
+        match self {
+            SignalName::Text(text) => text.parse(),
+            SignalName::Number(n) => n.to_string().parse(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -350,7 +370,7 @@ fn spec(name: &str, p: ProgramConfig, this: &Path) -> Result<ProgramSpec, (&'sta
 
     let mut stop = StopPolicy::new();
     if let Some(sig) = p.stop_signal {
-        stop = stop.with_signal(sig.parse::<Signal>().map_err(|e| ("stop_signal", e.to_string()))?);
+        stop = stop.with_signal(sig.parse().map_err(|e| ("stop_signal", e.to_string()))?);
     }
     if let Some(grace) = p.stop_grace_ms {
         stop = stop.with_grace(ms(grace));

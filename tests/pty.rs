@@ -303,6 +303,46 @@ fn unread_pty_child_is_reaped_and_its_output_kept() {
     });
 }
 
+/// Issue 21, item 1: `wait` drained untaken pipes but not an untaken
+/// terminal, so a child writing more than the terminal holds blocked, and
+/// `wait` with it, forever. The terminal is drained now: `od`'s ~1 MB of
+/// output goes through and the shell exits 0.
+#[test]
+fn wait_drains_a_terminal_nobody_took() {
+    serial(async {
+        let mut cmd = sh("head -c 200000 /dev/urandom | od");
+        cmd.pty(PtySize::default());
+        let mut child = cmd.spawn().expect("spawn");
+        let started = std::time::Instant::now();
+        let status = guard(30, "wait on a child writing to its untaken terminal", child.wait()).await;
+        println!("waited {:?}", started.elapsed());
+        assert_eq!(status.expect("wait").code(), Some(0));
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
+/// Issue 21, item 1: a child reading its terminal never got end of file
+/// from a `wait` that nobody's master served, and both waited forever.
+/// `wait` now writes the terminal's EOF character: `read` fails, as on a
+/// closed pipe, and the shell says so with its exit code.
+#[test]
+fn wait_gives_end_of_file_to_a_terminal_nobody_took() {
+    serial(async {
+        let mut cmd = sh("if read x; then exit 5; else exit 7; fi");
+        cmd.pty(PtySize::default());
+        let mut child = cmd.spawn().expect("spawn");
+        let status = guard(10, "wait on a child reading its untaken terminal", child.wait()).await;
+        assert_eq!(status.expect("wait").code(), Some(7), "read saw end of file");
+        // `cat` reads to end of file: it gets one, and exits 0.
+        let mut cmd = sh("cat");
+        cmd.pty(PtySize::default());
+        let mut child = cmd.spawn().expect("spawn");
+        let status = guard(10, "wait on cat on its untaken terminal", child.wait()).await;
+        assert_eq!(status.expect("wait").code(), Some(0));
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
 #[test]
 fn controlling_terminal_through_either_spawn_engine() {
     serial(async {

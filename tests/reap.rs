@@ -11,7 +11,7 @@ use procwire_tests::{
     guard, in_own_process, open_fds, process_exists, pw_child, reaper_thread_running, start_orphan_reaper,
     zombie_children,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn wait_returns_the_status_and_again_at_once() {
@@ -323,5 +323,36 @@ async fn kill_on_drop_takes_the_group_the_child_leads() {
     drop(child);
     for pid in members {
         procwire_tests::until_dead(pid, "a member of the dropped child's group").await;
+    }
+}
+
+/// Issue 21, item 2: `kill_on_drop` decided from the spawn's settings
+/// whether the child led a group, so a child that made itself a leader
+/// (`setsid sh -c ...`, spawned without `setsid`) lost only itself at the
+/// drop and its two sleeps ran on. The drop now reads the fact
+/// (`getpgid(pid) == pid`, on the unreaped child) and takes the group.
+#[tokio::test]
+async fn kill_on_drop_takes_the_group_of_a_child_that_made_itself_a_leader() {
+    let mut cmd = Command::new("setsid");
+    cmd.args(["sh", "-c", "sleep 300 & echo $!; sleep 300 & echo $!; wait"])
+        .stderr(ChildFd::Null)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn setsid");
+    let leader = child.id().expect("pid");
+    let mut out = tokio::io::BufReader::new(child.take_reader(1).expect("stdout")).lines();
+    let mut sleeps = procwire_tests::Strays::default();
+    for _ in 0..2 {
+        let line = guard(10, "a sleep's pid", out.next_line()).await.expect("read").expect("a line");
+        sleeps.0.push(line.trim().parse().expect("a pid"));
+    }
+    // `setsid` ran in the child itself (it was no group leader, so it did
+    // not fork): the shell, and both sleeps, are in the group it leads.
+    for &pid in &sleeps.0 {
+        let stat = procwire_tests::proc_stat(pid).expect("a sleep's /proc entry");
+        assert_eq!(stat.pgrp, leader, "sleep {pid} is in the group the child made");
+    }
+    drop(child);
+    for &pid in &sleeps.0 {
+        procwire_tests::until_dead(pid, "a sleep in the group of a child dropped with kill_on_drop").await;
     }
 }

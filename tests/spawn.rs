@@ -390,7 +390,7 @@ fn path_search_uses_the_childs_path() {
         let err = Command::new("pw-path-noexec").env("PATH", &dir.0).spawn().unwrap_err();
         assert_spawn_error(&err, SpawnStep::PathSearch, io::ErrorKind::PermissionDenied, "pw-path-noexec");
 
-        // With no PATH at all (env_clear), the default /usr/bin:/bin applies.
+        // With no PATH at all (env_clear), glibc's default /bin:/usr/bin applies.
         let (_, st) = output(Command::new("sh").env_clear().args(["-c", "exit 7"])).await;
         assert_eq!(st.code(), Some(7));
     });
@@ -437,6 +437,73 @@ fn directory_on_path_named_like_the_program_is_skipped() {
 
         let err = Command::new("pw-path-twice").env("PATH", &first.0).spawn().unwrap_err();
         assert_spawn_error(&err, SpawnStep::PathSearch, io::ErrorKind::PermissionDenied, "pw-path-twice");
+    });
+}
+
+/// An executable script at `path` that prints `text`.
+fn script(path: &Path, text: &str) {
+    std::fs::write(path, format!("#!/bin/sh\necho {text}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Issue 21, item 4: a relative `PATH` entry was looked up from the
+/// parent's directory, while the child execs after its `chdir` to
+/// `current_dir`, so `PATH=bin` with `current_dir(base)` failed with
+/// ENOENT where std (and execvp) find `base/bin/tool`. An empty entry is
+/// the child's directory too.
+#[test]
+fn path_search_takes_a_relative_entry_from_the_childs_current_dir() {
+    serial(async {
+        let base = TempDir::new("path-relative");
+        std::fs::create_dir(base.0.join("bin")).unwrap();
+        script(&base.0.join("bin/pw-path-rel"), "from-base-bin");
+        script(&base.0.join("pw-path-empty"), "from-base");
+
+        let (out, st) = output(Command::new("pw-path-rel").env("PATH", "bin").current_dir(&base.0)).await;
+        assert!(st.success(), "{st:?}");
+        assert_eq!(out, b"from-base-bin\n");
+        // std agrees.
+        let std_out = std::process::Command::new("pw-path-rel")
+            .env("PATH", "bin")
+            .current_dir(&base.0)
+            .output()
+            .unwrap();
+        assert_eq!(std_out.stdout, b"from-base-bin\n");
+
+        // An empty entry (here the leading one) is the current directory:
+        // the child's.
+        let path = ":/nonexistent-procwire-dir";
+        let (out, st) = output(Command::new("pw-path-empty").env("PATH", path).current_dir(&base.0)).await;
+        assert!(st.success(), "{st:?}");
+        assert_eq!(out, b"from-base\n");
+        // Without current_dir, relative entries are the parent's: not here.
+        let err = Command::new("pw-path-rel").env("PATH", "bin").spawn().unwrap_err();
+        assert_spawn_error(&err, SpawnStep::PathSearch, io::ErrorKind::NotFound, "pw-path-rel");
+    });
+}
+
+/// Issue 21, item 4: a symbolic link loop on `PATH` was skipped as if
+/// missing, and the search went on (here to a real program of the same
+/// name) or ended in ENOENT; execvp stops there with ELOOP, and so does
+/// std.
+#[test]
+fn path_search_stops_at_a_symlink_loop_with_eloop() {
+    serial(async {
+        let looped = TempDir::new("path-loop");
+        let real = TempDir::new("path-loop-real");
+        std::os::unix::fs::symlink("pw-path-loop", looped.0.join("pw-path-loop")).unwrap();
+        script(&real.0.join("pw-path-loop"), "not-reached");
+
+        let path = format!("{}:{}", looped.0.display(), real.0.display());
+        let err = Command::new("pw-path-loop").env("PATH", &path).kill_on_drop(true).spawn().unwrap_err();
+        match &err {
+            Error::Spawn { step: SpawnStep::PathSearch, source, .. } => {
+                assert_eq!(source.raw_os_error(), Some(libc::ELOOP), "{err}");
+            }
+            other => panic!("expected ELOOP from the PATH search, got {other:?}"),
+        }
+        let std_err = std::process::Command::new("pw-path-loop").env("PATH", &path).output().unwrap_err();
+        assert_eq!(std_err.raw_os_error(), Some(libc::ELOOP), "std stops there too");
     });
 }
 

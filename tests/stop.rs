@@ -163,6 +163,31 @@ fn group_scope_stops_a_member_that_outlived_the_leader() {
     });
 }
 
+/// Issue 21, item 2's sibling: `signal_group`, and with it a stop in
+/// group scope, decided from the spawn's settings whether the child led a
+/// group, so a child that made itself a leader (`setsid sh -c ...`) got
+/// `NotGroupLeader`. The group is now read from the kernel at the signal.
+#[test]
+fn group_scope_stops_the_group_of_a_child_that_made_itself_a_leader() {
+    serial(async {
+        let mut cmd = Command::new("setsid");
+        cmd.args(["sh", "-c", "sleep 300 & echo $!; sleep 300 & echo $!; wait"]).kill_on_drop(true);
+        let mut child = spawn(&mut cmd);
+        let pgid = child.id().unwrap();
+        let mut lines = lines(&mut child);
+        let sleeps = procwire_tests::Strays(vec![next_pid(&mut lines).await, next_pid(&mut lines).await]);
+        assert_eq!(group_members(pgid).len(), 3, "the shell and its two sleeps");
+        let policy = StopPolicy::new().with_grace(Duration::from_secs(5)).with_scope(StopScope::Group);
+        let stopped = guard(10, "group stop", child.stop(&policy)).await.unwrap();
+        assert_eq!((stopped.status.signal(), stopped.final_signal_sent), (Some(15), false));
+        for &pid in &sleeps.0 {
+            assert!(is_dead(pid), "sleep {pid} outlived the stop");
+        }
+        assert_eq!(group_members(pgid), Vec::<u32>::new());
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
 /// A member that ignores SIGTERM and outlived the leader gets the final
 /// signal when the grace runs out.
 #[test]

@@ -681,3 +681,43 @@ fn a_command_runs_in_one_chain() {
         assert_eq!(text, "/\n");
     });
 }
+
+/// `cat /proc/self/stat`'s pid and process group, as a run of `run` sees
+/// them.
+async fn pid_and_group(run: &mut Run) -> (u32, u32) {
+    let stat = guard(10, "cat /proc/self/stat", run.output()).await.expect("run");
+    let stat = String::from_utf8(stat).expect("ASCII");
+    let pid = stat.split_whitespace().next().and_then(|p| p.parse().ok()).expect("a pid");
+    // "pid (comm) state ppid pgrp ...".
+    let (_, rest) = stat.rsplit_once(')').expect("comm");
+    let pgrp = rest.split_whitespace().nth(2).and_then(|p| p.parse().ok()).expect("a pgrp");
+    (pid, pgrp)
+}
+
+/// Issue 21, item 3: a run set its options on the `Run`'s own command,
+/// so after a run with `stop_group(true)`, `stop_group(false)` still
+/// spawned a group leader, and the command kept `kill_on_drop(true)` and
+/// the run's fds. Each run now spawns exactly what the `Run` says then.
+#[test]
+fn a_runs_settings_do_not_leak_into_the_next_run() {
+    serial(async {
+        let ours = nix::unistd::getpgrp().as_raw() as u32;
+        let mut run = Run::new("cat");
+        run.arg("/proc/self/stat");
+        let (pid, pgrp) = pid_and_group(&mut run).await;
+        assert_eq!(pgrp, ours, "without stop_group, the child stays in our group (pid {pid})");
+        run.stop_group(true);
+        let (pid, pgrp) = pid_and_group(&mut run).await;
+        assert_eq!(pgrp, pid, "with stop_group, the child leads its own group");
+        run.stop_group(false);
+        let (pid, pgrp) = pid_and_group(&mut run).await;
+        assert_eq!(pgrp, ours, "stop_group(false) again: our group, not its own (pid {pid})");
+        // The command is as the caller left it.
+        assert!(!run.command().get_kill_on_drop(), "kill_on_drop is the run's, not the command's");
+        let mut child = run.command().spawn().expect("spawn the command itself");
+        assert!(child.take_reader(2).is_none(), "Command::spawn's own default: the parent's stderr");
+        // Its stdout, a pipe nobody took, is drained by `wait`.
+        assert_eq!(guard(10, "wait", child.wait()).await.expect("wait").code(), Some(0));
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}

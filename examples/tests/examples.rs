@@ -370,6 +370,9 @@ async fn supervise_example_refuses_a_bad_config_naming_program_and_key() {
         ("ready = \"whenever\"", "key `ready`"),
         ("backoff = \"fast\"", "key `backoff`"),
         ("stop_signal = \"TREM\"", "key `stop_signal`"),
+        // One signal parser everywhere (issue 21): no surrounding space.
+        ("stop_signal = \" TERM\"", "key `stop_signal`"),
+        ("stop_signal = 0", "key `stop_signal`"),
     ];
     for (i, (bad, key)) in cases.into_iter().enumerate() {
         let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("supervise-bad-{i}.toml"));

@@ -118,6 +118,23 @@ pub async fn until_dead(pid: u32, what: &str) {
     .await;
 }
 
+/// Processes a test started only indirectly (a shell's children), sent
+/// SIGKILL when this is dropped if they are still alive, so that a test
+/// that fails before they die leaves nothing running.
+#[derive(Debug, Default)]
+pub struct Strays(pub Vec<u32>);
+
+impl Drop for Strays {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if !is_dead(pid) {
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
 /// Whether process `pid` exists (in any state, zombie included).
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -36,7 +36,7 @@ use crate::status::ExitStatus;
 /// Dropping a `Child` never leaves a zombie: a child still running is
 /// handed to a background reaper thread (and first sent SIGKILL if the
 /// command set [`kill_on_drop`](crate::Command::kill_on_drop), with the
-/// process group it leads, if it leads one), which reaps
+/// process group it leads at that moment, if it leads one), which reaps
 /// it whenever it exits, with or without a tokio runtime. A child that has
 /// exited by the time the drop looks (a killed one can be, on a busy
 /// machine) is reaped by the drop itself, and starts nothing. The thread,
@@ -74,9 +74,9 @@ pub struct Child {
     readers: Vec<ChildReader>,
     writers: Vec<ChildWriter>,
     pty: Option<PtyMaster>,
+    /// `wait` gave the terminal nobody took its end of file.
+    pty_eof_given: bool,
     kill_on_drop: bool,
-    /// Spawned as the leader of a new process group (or session).
-    group_leader: bool,
     /// The cgroup it was spawned into.
     cgroup: Option<Cgroup>,
 }
@@ -89,7 +89,6 @@ impl Child {
         writers: Vec<ChildWriter>,
         pty: Option<PtyMaster>,
         kill_on_drop: bool,
-        group_leader: bool,
     ) -> Self {
         let pid = pid as u32;
         Child {
@@ -99,8 +98,8 @@ impl Child {
             readers,
             writers,
             pty,
+            pty_eof_given: false,
             kill_on_drop,
-            group_leader,
             cgroup: None,
         }
     }
@@ -175,6 +174,21 @@ impl Child {
     /// nobody reads still gets to exit. Take the readers you want before
     /// calling `wait`.
     ///
+    /// A [terminal](crate::Command::pty) nobody took with
+    /// [`take_pty`](Self::take_pty) is the child's input and output at
+    /// once, and is treated the same way, without hanging it up (a hang-up
+    /// would send the child SIGHUP, and change how a child that was about
+    /// to exit by itself ends): what the child writes to it is read and
+    /// thrown away while `wait` waits, and the child is given end of file
+    /// once, the way a terminal gives it: its EOF character (Ctrl-D unless
+    /// changed) is written to the terminal the first time `wait` finds it
+    /// in canonical mode (the default), so the child's next read of it
+    /// returns end of file. A child that reads its terminal in raw mode
+    /// (where Ctrl-D is only a key), or reads it again after that end of
+    /// file, still waits for input that will not come: take the terminal
+    /// to talk to it, or stop it ([`kill`](Self::kill)). The terminal stays
+    /// open, in the `Child`, until the `Child` is dropped.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future loses nothing, and a later call
@@ -198,9 +212,13 @@ impl Child {
     }
 
     /// Reads what the output pipes nobody took hold, and throws it away;
-    /// a pipe at end of file (or failing) is closed. Registers `cx` for
-    /// more.
+    /// a pipe at end of file (or failing) is closed. The same for a
+    /// terminal nobody took, which is also given its end of file. Registers
+    /// `cx` for more.
     fn drain_untaken(&mut self, cx: &mut Context<'_>) {
+        if let Some(pty) = &mut self.pty {
+            pty.serve_untaken(cx, &mut self.pty_eof_given);
+        }
         let mut scratch = [MaybeUninit::<u8>::uninit(); 8192];
         self.readers.retain_mut(|reader| loop {
             let mut buf = ReadBuf::uninit(&mut scratch);
@@ -233,9 +251,13 @@ impl Child {
 
     /// Sends a signal to the child's whole process group: the child and
     /// every descendant that stayed in its group (a shell's children, a
-    /// build tool's compilers), for a child spawned as a group leader
+    /// build tool's compilers), for a child that leads its process group
+    /// when this is called: spawned as a leader
     /// ([`process_group(0)`](crate::Command::process_group),
-    /// [`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)).
+    /// [`setsid`](crate::Command::setsid) or a [pty](crate::Command::pty)),
+    /// or made one by itself (the `setsid` program, a daemon's `setsid()`,
+    /// a shell's job control). Whether it leads is read from the kernel at
+    /// the call (`getpgid(pid) == pid`), not from the spawn's settings.
     ///
     /// Safe against reuse: it is only sent while the child, the group's
     /// leader, is not reaped, so the group id cannot belong to anyone else;
@@ -244,7 +266,7 @@ impl Child {
     ///
     /// # Errors
     ///
-    /// [`Error::NotGroupLeader`] if the child was not spawned as one;
+    /// [`Error::NotGroupLeader`] if the child does not lead its group;
     /// [`Error::ProcessExitedAlready`] once it was reaped, or when no
     /// process is left in the group; [`Error::UnknownSignal`] /
     /// [`Error::InvalidSignal`] for a bad signal.
@@ -260,9 +282,6 @@ impl Child {
     /// ```
     pub fn signal_group(&self, sig: impl IntoSignal) -> Result<(), Error> {
         let sig = sig.into_signal()?;
-        if !self.group_leader {
-            return Err(Error::NotGroupLeader);
-        }
         match &self.reaper {
             Some(reaper) if self.status.is_none() => reaper.send_group(self.pid as libc::pid_t, sig),
             _ => Err(Error::ProcessExitedAlready),
@@ -408,11 +427,11 @@ impl Drop for Child {
     fn drop(&mut self) {
         let Some(reaper) = self.reaper.take() else { return };
         let killed = self.kill_on_drop && {
-            // The group it leads goes with it: unreaped, the child still
-            // holds the group's id, so the signal cannot reach a stranger.
-            if self.group_leader {
-                let _ = reaper.send_group(self.pid as libc::pid_t, libc::SIGKILL);
-            }
+            // The group it leads now goes with it, however it came to lead
+            // it (`NotGroupLeader` otherwise, and nothing sent): unreaped,
+            // the child still holds the group's id, so the signal cannot
+            // reach a stranger.
+            let _ = reaper.send_group(self.pid as libc::pid_t, libc::SIGKILL);
             reaper.send(libc::SIGKILL).is_ok()
         };
         reaper.abandon(killed);

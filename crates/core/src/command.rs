@@ -1,9 +1,8 @@
 //! The `Command` builder: `std::process::Command`'s shape, Twisted's
 //! `spawnProcess` arguments.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -11,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::child_fd::{ChildFd, Entry};
-use crate::error::{Error, InputError, SpawnStep};
+use crate::error::InputError;
 use crate::pty::{PtySize, PtySpec};
 use crate::signal::{IntoSignal, Signal};
 
@@ -24,7 +23,8 @@ use crate::signal::{IntoSignal, Signal};
 ///   Twisted's default is an empty environment: call
 ///   [`env_clear`](Self::env_clear) to get it;
 /// - the program is searched in `PATH` when it has no `/` (Twisted wants a
-///   full path); the child's `PATH` is used if the command sets one;
+///   full path), as `execvp` searches it; see [program
+///   lookup](#program-lookup);
 /// - fds 0, 1 and 2, where the command does not set them, get the default
 ///   of whoever spawns it, as with `std` (where `spawn` inherits and
 ///   `output` captures); anything set explicitly always wins:
@@ -46,6 +46,41 @@ use crate::signal::{IntoSignal, Signal};
 /// Every fd the map does not name is closed in the child, whether or not it
 /// is close-on-exec in the parent; signal dispositions and the signal mask
 /// are reset to their defaults.
+///
+/// # Program lookup
+///
+/// A program with a `/` in it is executed as given (a relative one from
+/// the child's working directory). A program without one is searched for
+/// in `PATH` as glibc's `execvp` searches it in the child, but by
+/// `spawn`, in the parent, before the child exists, so that its failures
+/// are typed errors ([`SpawnStep::PathSearch`](crate::SpawnStep::PathSearch) and the errno):
+///
+/// - `PATH` is the child's: the one the command sets with
+///   [`env`](Self::env), else none after [`env_clear`](Self::env_clear),
+///   else the parent's; without any, `/bin:/usr/bin` (glibc's default).
+/// - Its entries are tried in order, each as `entry/program`. An empty
+///   entry is the current directory. A relative entry (`bin`, `.`) is
+///   taken from the directory the child execs in, its
+///   [`current_dir`](Self::current_dir) if set: `PATH=bin` with
+///   `current_dir("/opt/x")` finds `/opt/x/bin/program`, as std's
+///   `Command` does. The path executed is the entry as written
+///   (`bin/program`), after the child's `chdir`.
+/// - The first regular file that may be executed (`access(X_OK)`) is run.
+/// - A candidate refused with `EACCES` (a file without execute
+///   permission, a directory or a device by that name, a directory on the
+///   way that cannot be searched) is skipped and remembered; one that
+///   does not exist (`ENOENT`, `ENOTDIR`, `ESTALE`, `ENODEV`,
+///   `ETIMEDOUT`) is skipped. Any other error ends the search with that
+///   errno, as in `execvp`: `ELOOP` for a symbolic link loop,
+///   `ENAMETOOLONG`, `EIO`...
+/// - Nothing found: `EACCES` if a candidate was skipped for it, else
+///   `ENOENT`. (A working directory that cannot be entered is reported
+///   first, as [`SpawnStep::Chdir`](crate::SpawnStep::Chdir): in the child the `chdir` comes
+///   before any exec.)
+///
+/// A file found (or named) that the kernel cannot execute (`ENOEXEC`: a
+/// script without `#!`) is run by `/bin/sh`, as `/bin/sh path args...`,
+/// as `execvp` does.
 ///
 /// # Example
 ///
@@ -264,7 +299,8 @@ impl Command {
     /// environment and working directory, and fds 0, 1 and 2 as the
     /// consumer that spawns it defaults them (see [`Command`]).
     ///
-    /// A `program` without `/` is searched in `PATH` at spawn time.
+    /// A `program` without `/` is searched in `PATH` at spawn time (see
+    /// [program lookup](Command#program-lookup)).
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         let program = program.as_ref().to_owned();
         let mut cmd = Command {
@@ -374,7 +410,7 @@ impl Command {
 
     /// Runs the child in `dir` (Twisted's `path`). A relative `dir` is
     /// relative to the parent's working directory at spawn time. A missing
-    /// or unusable directory fails `spawn()` with [`SpawnStep::Chdir`].
+    /// or unusable directory fails `spawn()` with [`SpawnStep::Chdir`](crate::SpawnStep::Chdir).
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
         let dir = dir.as_ref();
         let c = self.cstring("working directory", dir.as_os_str());
@@ -468,10 +504,13 @@ impl Command {
 
     /// Sends SIGKILL to the child when its [`Child`](crate::Child) is
     /// dropped before the child was reaped, and to the process group the
-    /// child leads if it leads one ([`process_group(0)`](Self::process_group),
-    /// [`setsid`](Self::setsid), [`pty`](Self::pty)): what it started in
-    /// its group dies with it. (Unreaped, the child still holds the group's
-    /// id, so the signal cannot reach a stranger.) Either way the child is reaped:
+    /// child leads at that moment, if it leads one: what it started in its
+    /// group dies with it. Whether it leads is read from the kernel at the
+    /// drop (`getpgid(pid) == pid`), so a child spawned as a leader
+    /// ([`process_group(0)`](Self::process_group), [`setsid`](Self::setsid),
+    /// [`pty`](Self::pty)) and one that made itself one (`setsid sh -c
+    /// '...'`) are treated alike. (Unreaped, the child still holds the
+    /// group's id, so the signal cannot reach a stranger.) Either way the child is reaped:
     /// a dropped `Child` never leaves a zombie (see
     /// [`Child`](crate::Child#dropping) for what happens when procwire's
     /// reaper thread cannot start).
@@ -494,8 +533,8 @@ impl Command {
     /// parent's effective gid, even for a user that has an entry.) As in Twisted's `switchUID`, asking for the
     /// uid the parent already runs as changes no groups (so a non-root
     /// parent may name its own uid). A refused step fails `spawn()` with
-    /// [`SpawnStep::Setgroups`], [`SpawnStep::Setgid`] or
-    /// [`SpawnStep::Setuid`] and the errno.
+    /// [`SpawnStep::Setgroups`](crate::SpawnStep::Setgroups), [`SpawnStep::Setgid`](crate::SpawnStep::Setgid) or
+    /// [`SpawnStep::Setuid`](crate::SpawnStep::Setuid) and the errno.
     ///
     /// Spawns with credentials go through procwire's `clone(CLONE_VM |
     /// CLONE_VFORK)` trampoline instead of `posix_spawn`: still no `fork()`,
@@ -612,7 +651,7 @@ impl Command {
     /// stopping by cgroup stops every process in it. The directory must be
     /// a leaf (no cgroups below it with controllers enabled) that this
     /// process may write (see [`Cgroup`](crate::Cgroup)); anything else
-    /// fails `spawn()` with [`SpawnStep::Cgroup`], and no child is left.
+    /// fails `spawn()` with [`SpawnStep::Cgroup`](crate::SpawnStep::Cgroup), and no child is left.
     ///
     /// Spawns with a cgroup always go through procwire's clone trampoline
     /// (`posix_spawn` cannot say it): on x86_64 with Linux >= 5.7 the child
@@ -779,53 +818,5 @@ impl Command {
             CString::new(kv).unwrap_or_default()
         });
         Some(entries.collect())
-    }
-
-    /// The path to exec: the program itself when it contains `/`, else the
-    /// first executable `PATH` entry (the child's `PATH` if the command
-    /// sets one), with `execvp`'s rule that EACCES is reported only when
-    /// nothing executable was found.
-    pub(crate) fn resolve_program(&self) -> Result<Cow<'_, CStr>, Error> {
-        let name = self.program.as_bytes();
-        if name.contains(&b'/') {
-            return Ok(Cow::Borrowed(&self.program_c));
-        }
-        let not_found = |errno: i32| Error::Spawn {
-            program: self.program.to_string_lossy().into_owned(),
-            step: SpawnStep::PathSearch,
-            source: std::io::Error::from_raw_os_error(errno),
-        };
-        if name.is_empty() {
-            return Err(not_found(nix::libc::ENOENT));
-        }
-        let path = match self.env.get(OsStr::new("PATH")) {
-            Some(set) => set.clone(),
-            None if self.env_clear => None,
-            None => std::env::var_os("PATH"),
-        };
-        let path = path.unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
-        let mut denied = false;
-        for dir in path.as_bytes().split(|&b| b == b':') {
-            let dir = if dir.is_empty() { b".".as_slice() } else { dir };
-            let mut candidate = Vec::with_capacity(dir.len() + 1 + name.len());
-            candidate.extend_from_slice(dir);
-            candidate.push(b'/');
-            candidate.extend_from_slice(name);
-            let candidate = PathBuf::from(OsString::from_vec(candidate));
-            match std::fs::metadata(&candidate) {
-                Ok(meta) if meta.is_file() => {
-                    if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
-                        let c = CString::new(candidate.into_os_string().into_vec()).unwrap_or_default();
-                        return Ok(Cow::Owned(c));
-                    }
-                    denied = true;
-                }
-                // A directory (or a device, a FIFO) by that name: `execve`
-                // fails with EACCES, which execvp remembers and goes on.
-                Ok(_) => denied = true,
-                Err(_) => {}
-            }
-        }
-        Err(not_found(if denied { nix::libc::EACCES } else { nix::libc::ENOENT }))
     }
 }

@@ -48,10 +48,13 @@ pub enum Error {
     /// has reaped, so a recycled pid can never be hit.
     #[error("process has exited already")]
     ProcessExitedAlready,
-    /// A signal name that is not a standard signal (`"KILL"`, `"SIGTERM"`...).
+    /// A string that names no signal: see [`Signal`](crate::Signal#names)
+    /// for what does (`"KILL"`, `"SIGTERM"`, `"15"`, `"RTMIN+1"`...).
     #[error("unknown signal name {0:?}")]
     UnknownSignal(String),
-    /// A signal number outside `0..=64`.
+    /// A signal number outside `1..=64` (`0`, which probes, is taken only
+    /// as a number), or an `RTMIN+n` / `RTMAX-n` outside the real-time
+    /// range.
     #[error("invalid signal number {0}")]
     InvalidSignal(i32),
     /// [`Child::signal_cgroup`](crate::Child::signal_cgroup), or a stop in
@@ -60,7 +63,8 @@ pub enum Error {
     #[error("the child was not spawned into a cgroup (Command::cgroup)")]
     NoCgroup,
     /// [`Child::signal_group`](crate::Child::signal_group) on a child that
-    /// does not lead a process group of its own.
+    /// does not lead a process group of its own (its pgid, read when the
+    /// signal is sent, is not its pid).
     #[error("the child does not lead a process group (spawn it with process_group(0) or setsid)")]
     NotGroupLeader,
     /// The pipe to the child's fd was closed by this side already.

@@ -15,7 +15,8 @@
 //! - [`Child::stop`] stops it by a [`StopPolicy`]: a signal, a grace
 //!   period, a final signal, for the child alone, its whole process
 //!   group, or its whole cgroup ([`StopScope`]); [`StopLadder`] is the
-//!   same ladder for hand-written futures.
+//!   same ladder for hand-written futures, and [`Deadline`] a timer that
+//!   follows the runtime that polls it, for theirs.
 //! - [`Command::cgroup`] starts the child inside a cgroup v2 directory
 //!   ([`Cgroup`]: create, list, signal, kill, await empty, remove), so
 //!   nothing it starts can escape a stop, not even a `setsid`'d,
@@ -80,6 +81,7 @@ pub use cgroup::{Cgroup, CgroupError};
 pub use child::{Child, SignalHandle};
 pub use child_fd::ChildFd;
 pub use command::{Command, StdioDefaults};
+pub use deadline::Deadline;
 pub use error::{Error, InputError, Result, SpawnStep};
 pub use pidfd::PidFd;
 pub use pipe::{ChildReader, ChildWriter};
@@ -92,7 +94,9 @@ mod cgroup;
 mod child;
 mod child_fd;
 mod command;
+mod deadline;
 mod error;
+mod lookup;
 mod pidfd;
 mod pipe;
 mod plan;

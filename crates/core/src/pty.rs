@@ -120,6 +120,17 @@ impl PtySpec {
     }
 }
 
+/// The terminal's EOF character if it is in canonical mode and has one
+/// (`VEOF` not `_POSIX_VDISABLE`), `None` otherwise. On a master, the
+/// termios read is the slave's: the terminal the child has.
+fn eof_char(master: BorrowedFd<'_>) -> io::Result<Option<u8>> {
+    use nix::sys::termios::{tcgetattr, LocalFlags, SpecialCharacterIndices};
+    let termios = tcgetattr(master)?;
+    let eof = termios.control_chars[SpecialCharacterIndices::VEOF as usize];
+    let canonical = termios.local_flags.contains(LocalFlags::ICANON);
+    Ok((canonical && eof != libc::_POSIX_VDISABLE).then_some(eof))
+}
+
 fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
     sys::pty::set_window_size(fd, size.rows, size.cols, size.pixel_width, size.pixel_height)
 }
@@ -186,6 +197,40 @@ impl PtyMaster {
     pub fn size(&self) -> io::Result<PtySize> {
         let (rows, cols, pixel_width, pixel_height) = sys::pty::window_size(self.as_fd())?;
         Ok(PtySize { rows, cols, pixel_width, pixel_height })
+    }
+
+    /// What [`Child::wait`](crate::Child::wait) does with a terminal nobody
+    /// took: reads what the child wrote and throws it away, until it would
+    /// block (or the child side is closed everywhere), and gives the child
+    /// end of file once: the terminal's EOF character (`VEOF`, Ctrl-D
+    /// unless changed), written the first time this finds the terminal in
+    /// canonical mode, where a read at the start of a line returns 0 for
+    /// it. `eof_given` says it went (or cannot: no EOF character, or the
+    /// write failed). Registers `cx` for more output, and for room to
+    /// write the EOF character.
+    pub(crate) fn serve_untaken(&mut self, cx: &mut Context<'_>, eof_given: &mut bool) {
+        if !*eof_given {
+            match eof_char(self.as_fd()) {
+                Ok(Some(eof)) => match poll_write(&mut self.inner, cx, &[eof]) {
+                    Poll::Pending => {}
+                    Poll::Ready(_) => *eof_given = true,
+                },
+                // Not in canonical mode now: looked at again next time.
+                Ok(None) => {}
+                Err(_) => *eof_given = true,
+            }
+        }
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        loop {
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            match poll_read(&mut self.inner, cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                // End of file (the child side is closed everywhere), a
+                // failure, or nothing more for now.
+                _ => return,
+            }
+        }
     }
 
     /// Splits into a reading and a writing half that can live in different

@@ -157,13 +157,14 @@ impl PidSlot {
         Ok(sys::peek_pid(self.pid)?.map(ExitStatus::from_raw))
     }
 
-    /// Signals the process group the child leads, under the lock.
+    /// Signals the process group the child leads, if it leads one now,
+    /// under the lock (so the pid looked at is still the child's).
     fn kill_group(&self, sig: i32) -> Result<(), Error> {
         let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
         if *reaped {
             return Err(Error::ProcessExitedAlready);
         }
-        sys::kill_group(self.pid, sig).map_err(exited_already)
+        kill_led_group(self.pid, sig)
     }
 }
 
@@ -182,6 +183,22 @@ impl Target {
             Target::Pid(slot) => slot.kill(sig),
         }
     }
+}
+
+/// Sends `sig` to the process group whose id is `pid`, the pid of an
+/// unreaped child, if the child leads that group now (its pgid is its pid:
+/// spawned so, or made so by the child itself, `setsid(1)` say); else
+/// [`Error::NotGroupLeader`] and nothing is sent.
+///
+/// Unreaped, the child keeps its pid, and so the id of any group it
+/// created, from being reused: the signal cannot reach a stranger, even if
+/// the child changes its group between the look and the signal (every
+/// group with that id is one it created).
+fn kill_led_group(pid: libc::pid_t, sig: i32) -> Result<(), Error> {
+    if sys::process_group(pid).map_err(exited_already)? != pid {
+        return Err(Error::NotGroupLeader);
+    }
+    sys::kill_group(pid, sig).map_err(exited_already)
 }
 
 fn exited_already(e: io::Error) -> Error {
@@ -245,11 +262,12 @@ impl Reaper {
     }
 
     /// Sends `sig` to the process group led by the child, whose pid is
-    /// `pid`. Only for a child that leads its group; the caller has not
-    /// reaped it, so the group id cannot have been reused.
+    /// `pid`, if the child leads its group at this moment (see
+    /// [`kill_led_group`]), else [`Error::NotGroupLeader`]. The caller has
+    /// not reaped it, so the group id cannot have been reused.
     pub(crate) fn send_group(&self, pid: libc::pid_t, sig: i32) -> Result<(), Error> {
         match self {
-            Reaper::Pidfd(_) => sys::kill_group(pid, sig).map_err(exited_already),
+            Reaper::Pidfd(_) => kill_led_group(pid, sig),
             Reaper::Signal(slot, _) => slot.kill_group(sig),
         }
     }

@@ -47,11 +47,12 @@ impl Command {
     /// pidfd comes with it, `CLONE_PIDFD`); a failure after that kills and
     /// reaps the child before the error is returned.
     ///
-    /// The program is looked up as `execvp` does: a name without `/` is
-    /// searched in `PATH` (a directory or non-executable file by that name
-    /// is skipped, and reported as permission denied if nothing else is
-    /// found), and an executable the kernel cannot run (a script without
-    /// `#!`, `ENOEXEC`) is run by `/bin/sh`, as `/bin/sh path args...`.
+    /// The program is looked up as `execvp` does (see [program
+    /// lookup](Command#program-lookup)): a name without `/` is searched in
+    /// the child's `PATH`, relative entries from the child's working
+    /// directory, and an executable the kernel cannot run (a script
+    /// without `#!`, `ENOEXEC`) is run by `/bin/sh`, as `/bin/sh path
+    /// args...`.
     ///
     /// The command can be spawned again; a [`ChildFd::Fd`](crate::ChildFd::Fd) is shared by
     /// every child spawned from it.
@@ -181,9 +182,7 @@ impl Command {
         let reaper = Reaper::new(pid, prepared, pidfd).map_err(|e| self.error(SpawnStep::Pidfd, e))?;
         std::mem::forget(guard);
         let master = pty.map(|pty| pty.master);
-        let group_leader = setsid || process_group == Some(0);
-        let child =
-            Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop, group_leader);
+        let child = Child::new(pid, reaper, fds.readers, fds.writers, master, self.kill_on_drop);
         Ok(child.in_cgroup(cgroup.map(|(path, _)| Cgroup::unchecked(path))))
     }
 
@@ -497,7 +496,7 @@ fn open_null() -> io::Result<File> {
 }
 
 /// Whether `dir` can be `chdir`ed into, with the errno `chdir` would give.
-fn check_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn check_dir(dir: &Path) -> io::Result<()> {
     let meta = std::fs::metadata(dir)?;
     if !meta.is_dir() {
         return Err(io::Error::from_raw_os_error(libc::ENOTDIR));

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::signal::signal_name;
+use crate::signal::Signal;
 
 /// How a child ended, as collected when it was reaped.
 ///
@@ -23,6 +23,7 @@ use crate::signal::signal_name;
 /// let st = ExitStatus::from_raw(15);
 /// assert_eq!((st.code(), st.signal()), (None, Some(15)));
 /// assert_eq!(st.to_string(), "signal 15 (SIGTERM)");
+/// assert_eq!(ExitStatus::from_raw(64).to_string(), "signal 64 (SIGRTMAX)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ExitStatus(i32);
@@ -83,8 +84,10 @@ impl fmt::Display for ExitStatus {
         }
         let sig = self.signal().unwrap_or(0);
         write!(f, "signal {sig}")?;
-        if let Some(name) = signal_name(sig) {
-            write!(f, " ({name})")?;
+        // Named signals, real-time ones included (`SIGRTMIN+1`); 32 and
+        // 33 have no name.
+        if let Some(sig) = Signal::new(sig).ok().filter(|s| s.name().is_some() || *s >= Signal::rtmin()) {
+            write!(f, " ({sig})")?;
         }
         if self.core_dumped() {
             f.write_str(" (core dumped)")?;

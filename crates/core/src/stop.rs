@@ -7,16 +7,14 @@
 //! and transitions are the table in `docs/architecture.md` ("Stopping a
 //! child").
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::Sleep;
-
 use crate::cgroup::EmptyWatch;
 use crate::child::Child;
+use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::signal::Signal;
 use crate::status::ExitStatus;
@@ -48,7 +46,8 @@ pub enum StopScope {
     /// The process group the child leads (spawned with
     /// [`process_group(0)`](crate::Command::process_group),
     /// [`setsid`](crate::Command::setsid) or on a
-    /// [pty](crate::Command::pty)): every signal goes to the whole group
+    /// [pty](crate::Command::pty), or made a leader by itself, as the
+    /// `setsid` program does): every signal goes to the whole group
     /// with [`Child::signal_group`], and the stop ends only when no member
     /// is left alive. Members that left the group (`setsid`, daemons) are
     /// not reached: [`Cgroup`](Self::Cgroup) reaches them.
@@ -284,10 +283,12 @@ enum State {
 pub struct StopLadder {
     policy: StopPolicy,
     state: State,
-    /// The grace, or the settle time of a group round.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// The grace, or the settle time of a group round. A [`Deadline`], so
+    /// the ladder can be polled from another runtime than the one it
+    /// started on.
+    deadline: Option<Deadline>,
     /// Group scope, leader exited: the next look at `/proc`.
-    recheck: Option<Pin<Box<Sleep>>>,
+    recheck: Option<Deadline>,
     /// Group and cgroup scope: the leader's exit, seen and not reaped.
     exited: Option<ExitStatus>,
     /// Cgroup scope: the watch on the cgroup's emptiness.
@@ -327,10 +328,9 @@ impl StopLadder {
     /// gives its status at once. A signal that fails otherwise is reported
     /// by the next poll.
     ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime with the time driver enabled, as
-    /// `tokio::time::sleep` does.
+    /// The grace is a [`Deadline`], waited for on the timer of whichever
+    /// runtime polls the ladder: it may be started on one runtime and
+    /// polled to its end on another, after the first shut down.
     pub fn start(&mut self, child: &Child) {
         if self.state != State::Idle {
             return;
@@ -360,7 +360,8 @@ impl StopLadder {
     ///
     /// # Panics
     ///
-    /// As [`start`](Self::start).
+    /// Outside a tokio runtime with the time driver enabled, as
+    /// `tokio::time::sleep` does.
     pub fn poll(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
         self.start(child);
         if let State::Done(stopped) = self.state {
@@ -374,7 +375,7 @@ impl StopLadder {
                 return Poll::Ready(done);
             }
             let Some(deadline) = &mut self.deadline else { return Poll::Pending };
-            if deadline.as_mut().poll(cx).is_pending() {
+            if deadline.poll_elapsed(cx).is_pending() {
                 return Poll::Pending;
             }
             self.deadline = None;
@@ -407,12 +408,12 @@ impl StopLadder {
         if self.exited.is_none() {
             self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
             if self.state == State::Forcing {
-                self.deadline = Some(Box::pin(tokio::time::sleep(SETTLE)));
+                self.deadline = Some(Deadline::after(SETTLE));
             }
         }
         let due = match &mut self.recheck {
             None => true,
-            Some(recheck) => recheck.as_mut().poll(cx).is_ready(),
+            Some(recheck) => recheck.poll_elapsed(cx).is_ready(),
         };
         if !due {
             return Poll::Pending;
@@ -421,9 +422,9 @@ impl StopLadder {
         if !child.id().is_some_and(group_has_live_member) {
             return Poll::Ready(self.reap(child));
         }
-        let recheck = self.recheck.insert(Box::pin(tokio::time::sleep(RECHECK)));
+        let recheck = self.recheck.insert(Deadline::after(RECHECK));
         // Registers the waker (a fresh 25 ms sleep is pending).
-        let _ = recheck.as_mut().poll(cx);
+        let _ = recheck.poll_elapsed(cx);
         Poll::Pending
     }
 
@@ -473,8 +474,8 @@ impl StopLadder {
     fn ask(&mut self, child: &Child) {
         self.send(child, self.policy.signal);
         self.state = State::Asking;
-        // `sleep` takes any duration: past the clock's end means never.
-        self.deadline = Some(Box::pin(tokio::time::sleep(self.policy.grace)));
+        // Any duration: past the clock's end means never.
+        self.deadline = Some(Deadline::after(self.policy.grace));
     }
 
     /// The final signal (SIGKILL in cgroup scope, through `cgroup.kill`);
@@ -490,7 +491,7 @@ impl StopLadder {
         }
         self.state = State::Forcing;
         if self.policy.scope == StopScope::Group && self.exited.is_some() {
-            self.deadline = Some(Box::pin(tokio::time::sleep(SETTLE)));
+            self.deadline = Some(Deadline::after(SETTLE));
         }
     }
 

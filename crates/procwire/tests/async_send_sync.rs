@@ -51,6 +51,9 @@ fn public_types_are_send_sync_unpin() {
     send::<procwire::ByteLines<Nothing>>();
     send::<procwire::Control>();
     sync::<procwire::Control>();
+    send::<procwire::Deadline>();
+    sync::<procwire::Deadline>();
+    unpin::<procwire::Deadline>();
     send::<Run>();
     sync::<Run>();
     unpin::<Run>();

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use procwire_core::{
-    Child, ChildReader, ChildWriter, Command, Error, ExitStatus, PtyReadHalf, PtyWriteHalf, StdioDefaults,
+    Child, ChildReader, ChildWriter, Command, Deadline, Error, ExitStatus, PtyReadHalf, PtyWriteHalf,
+    StdioDefaults,
 };
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
-use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 
 use crate::control::{Control, Request, Writable};
@@ -196,7 +196,9 @@ pub struct Driver<P> {
     writers: Vec<Option<Writer>>,
     status: Option<ExitStatus>,
     options: Options,
-    drain: Option<Pin<Box<Sleep>>>,
+    /// The drain deadline, once armed: a [`Deadline`], so the driver can
+    /// finish on another runtime than the one that armed it.
+    drain: Option<Deadline>,
     forced: bool,
     started: bool,
     producer_paused: bool,
@@ -529,14 +531,14 @@ impl<P: ProcessProtocol> Driver<P> {
                     self.transport.pid = None;
                     protocol.process_exited(&mut self.transport, status);
                     if let Some(deadline) = self.options.drain_deadline {
-                        self.drain = Some(Box::pin(tokio::time::sleep(deadline)));
+                        self.drain = Some(Deadline::after(deadline));
                     }
                     progress = true;
                 }
             }
             if let Some(status) = self.status {
                 if let Some(drain) = self.drain.as_mut() {
-                    if !self.outputs.is_empty() && drain.as_mut().poll(cx).is_ready() {
+                    if !self.outputs.is_empty() && drain.poll_elapsed(cx).is_ready() {
                         self.drain = None;
                         self.forced = true;
                         while let Some(&(fd, _)) = self.outputs.first() {

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use procwire_core::{
-    Child, ChildReader, ChildWriter, ExitStatus, PtyReadHalf, PtyWriteHalf, Signal, StopLadder, StopPolicy,
-    StopScope,
+    Child, ChildReader, ChildWriter, Deadline, ExitStatus, PtyReadHalf, PtyWriteHalf, Signal, StopLadder,
+    StopPolicy, StopScope,
 };
 use tokio::io::AsyncWrite;
-use tokio::time::Sleep;
 
 /// Reads stop as soon as the buffer has fewer than this many spare bytes;
 /// the buffer then grows (doubling, up to the limit).
@@ -85,8 +84,10 @@ pub(crate) struct Collect {
     bufs: [Vec<u8>; 2],
     limits: Limits,
     status: Option<ExitStatus>,
-    /// The timeout, until it fires or a stop begins.
-    timer: Option<Pin<Box<Sleep>>>,
+    /// The timeout, until it fires or a stop begins: a [`Deadline`], so
+    /// the run can be polled to its end on another runtime than the one
+    /// it started on.
+    timer: Option<Deadline>,
     /// Core's stop ladder, once a stop began.
     ladder: Option<StopLadder>,
     /// The ladder ended: the child is reaped.
@@ -101,7 +102,7 @@ impl Collect {
         sources: [Option<Source>; 2],
         limits: Limits,
     ) -> Collect {
-        let timer = limits.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+        let timer = limits.timeout.map(Deadline::after);
         Collect {
             // Just spawned, so not reaped yet.
             pid: child.id().unwrap_or_default(),
@@ -232,7 +233,7 @@ impl Collect {
 
     fn poll_timer(&mut self, cx: &mut Context<'_>) {
         if let Some(timer) = &mut self.timer {
-            if timer.as_mut().poll(cx).is_ready() {
+            if timer.poll_elapsed(cx).is_ready() {
                 self.begin_stop(Cause::Timeout);
             }
         }

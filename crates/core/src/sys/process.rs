@@ -169,6 +169,16 @@ pub(crate) fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// The process group of process `pid`; for an unreaped child (alive or a
+/// zombie: Linux answers for both), the group it is in now, which it may
+/// have changed itself since it was spawned (`setsid`, `setpgid`).
+///
+/// Wraps [`getpgid(2)`](https://man7.org/linux/man-pages/man2/getpgid.2.html).
+pub(crate) fn process_group(pid: libc::pid_t) -> io::Result<libc::pid_t> {
+    let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))?;
+    Ok(pgid.as_raw())
+}
+
 /// Sends `sig` to process group `pgid` (`kill(-pgid, sig)`).
 ///
 /// The caller guarantees the group's leader, whose pid is `pgid`, is an

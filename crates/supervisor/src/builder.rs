@@ -95,8 +95,8 @@ impl Builder {
     }
 
     /// Events, and reads of a pipe, kept for slow receivers (at least 1
-    /// each); see [`Supervisor::EVENT_CAPACITY`] and
-    /// [`Supervisor::LOG_CAPACITY`].
+    /// each); the reads hold at most `reads` times 64 KiB. See
+    /// [`Supervisor::EVENT_CAPACITY`] and [`Supervisor::LOG_CAPACITY`].
     pub fn capacity(&mut self, events: usize, reads: usize) -> &mut Builder {
         (self.events, self.reads) = (events.max(1), reads.max(1));
         self

@@ -20,6 +20,7 @@ use crate::error::SpecError;
 /// assert_eq!(logs.get_fds().collect::<Vec<_>>(), [1, 2, 3]);
 /// assert!(logs.validate().is_ok());
 /// assert!(LogSpec::new().max_line(0).validate().is_err());
+/// assert!(LogSpec::new().max_line(LogSpec::MAX_LINE_LIMIT + 1).validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSpec {
@@ -38,19 +39,27 @@ impl LogSpec {
     /// `LineReceiver.MAX_LENGTH`, where procmon's logging breaks.
     pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
 
+    /// The largest [`max_line`](Self::max_line) accepted, 1 MiB: a pipe's
+    /// drain holds that much of a line before it cuts a piece.
+    pub const MAX_LINE_LIMIT: usize = 1024 * 1024;
+
     /// Lines of fds 1 and 2, at most [`DEFAULT_MAX_LINE`](Self::DEFAULT_MAX_LINE) bytes.
     pub fn new() -> LogSpec {
         LogSpec { max_line: LogSpec::DEFAULT_MAX_LINE, fds: BTreeSet::from([1, 2]) }
     }
 
-    /// The longest piece delivered; longer lines come in pieces.
+    /// The longest piece delivered; longer lines come in pieces. From 1 to
+    /// [`MAX_LINE_LIMIT`](Self::MAX_LINE_LIMIT): [`validate`](Self::validate),
+    /// and so [`add`](crate::Supervisor::add), refuses anything else.
     pub fn max_line(&mut self, max_line: usize) -> &mut LogSpec {
         self.max_line = max_line;
         self
     }
 
     /// The child fds whose output is logged (replaces the set; empty logs
-    /// nothing). Each needs an output pipe in the program's command.
+    /// nothing). Each needs an output pipe in the program's command: one
+    /// without logs nothing. A negative fd is refused
+    /// ([`SpecError::NegativeFd`]).
     pub fn fds(&mut self, fds: impl IntoIterator<Item = i32>) -> &mut LogSpec {
         self.fds = fds.into_iter().collect();
         self
@@ -70,10 +79,14 @@ impl LogSpec {
     ///
     /// # Errors
     ///
-    /// [`SpecError::ZeroLineLength`], [`SpecError::NegativeFd`].
+    /// [`SpecError::ZeroLineLength`], [`SpecError::OutOfRange`] above
+    /// [`MAX_LINE_LIMIT`](Self::MAX_LINE_LIMIT), [`SpecError::NegativeFd`].
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.max_line == 0 {
             return Err(SpecError::ZeroLineLength);
+        }
+        if self.max_line > LogSpec::MAX_LINE_LIMIT {
+            return Err(SpecError::out_of_range("LogSpec::max_line", self.max_line, "1..=1048576 (1 MiB)"));
         }
         match self.fds.first() {
             Some(&fd) if fd < 0 => Err(SpecError::NegativeFd(fd)),

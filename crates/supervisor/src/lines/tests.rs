@@ -213,3 +213,28 @@ async fn reads_go_straight_into_chunks_of_their_own_size() {
     // 4096 bytes read, 4000 in lines, 96 carried; 8192 read ...
     assert_eq!(sizes, [4000, 8000, 16000, 33000, 65000, 66000, 8000]);
 }
+
+// Issue 16, defect 6: `max_line(usize::MAX)` passed validation, then
+// `max + 1` overflowed in the drain task (a panic in debug builds, no line
+// ever in release builds, and a buffer growing without end).
+#[test]
+fn max_line_of_usize_max_is_refused_by_validate() {
+    for max in [usize::MAX, LogSpec::MAX_LINE_LIMIT + 1] {
+        let err = LogSpec::new().max_line(max).validate().unwrap_err();
+        assert_eq!(
+            err,
+            SpecError::OutOfRange {
+                setting: "LogSpec::max_line",
+                value: max.to_string(),
+                allowed: "1..=1048576 (1 MiB)"
+            }
+        );
+    }
+    assert_eq!(LogSpec::new().max_line(0).validate(), Err(SpecError::ZeroLineLength));
+    for max in [1, LogSpec::MAX_LINE_LIMIT] {
+        assert_eq!(LogSpec::new().max_line(max).validate(), Ok(()));
+    }
+    // The splitter itself takes any maximum but 0: `usize::MAX` is no limit.
+    assert_eq!(split(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
+    assert_eq!(split_in_batches(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
+}

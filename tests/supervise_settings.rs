@@ -1,13 +1,26 @@
 //! Settings at their extremes (issue 16, defect 6): refused at `add` with
 //! a typed error that names the setting, or working.
 
-use procwire_supervisor::{Error, LogSpec, ProgramSpec, RestartPolicy, RestartSpec, SpecError, Supervisor};
+use std::time::Duration;
+
+use procwire_supervisor::{
+    Backoff, Cause, Error, LogSpec, ProgramSpec, RestartPolicy, RestartSpec, SpecError, StartLimit, State,
+    Supervisor,
+};
 use procwire_tests::guard;
 
 #[path = "supervise_common.rs"]
 mod common;
 
 use common::*;
+
+const MAX: Duration = Duration::MAX;
+
+fn crasher(name: &str, restart: RestartSpec) -> ProgramSpec {
+    let mut spec = ProgramSpec::new(name, sh("exit 1"));
+    spec.no_sink().restart(restart);
+    spec
+}
 
 fn restart(f: impl FnOnce(&mut RestartSpec)) -> RestartSpec {
     let mut spec = RestartSpec::new();
@@ -59,6 +72,24 @@ async fn max_line_of_usize_max_is_refused_at_add() {
         [("mib", 1, false), ("mib", 1 << 20, true), ("one", 1, false), ("one", 1, false), ("one", 1, true)];
     let want: Vec<(String, usize, bool)> = want.iter().map(|&(p, n, c)| (p.to_string(), n, c)).collect();
     assert_eq!(got, want);
+    sup.shutdown().await.unwrap();
+    assert!(task.await.unwrap().is_ok());
+}
+
+/// A delay past the clock is armed as such (the status says so) and the
+/// program waits in `Backoff`; nothing is counted against the start limit.
+#[tokio::test(start_paused = true)]
+async fn a_restart_delay_past_the_clock_with_a_start_limit_is_a_backoff_not_a_panic() {
+    let (sup, task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let spec = restart(|r| {
+        r.backoff(Backoff::fixed(MAX)).start_limit(Some(StartLimit::systemd()));
+    });
+    sup.add(crasher("p", spec)).await.unwrap();
+    let e = until(&mut events, State::Backoff).await;
+    assert!(matches!(e.cause, Cause::Exited { .. }), "{e:?}");
+    let status = sup.status("p").await.unwrap();
+    assert_eq!((status.state, status.next_start_in), (State::Backoff, Some(MAX)));
     sup.shutdown().await.unwrap();
     assert!(task.await.unwrap().is_ok());
 }

@@ -130,7 +130,10 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         _ => {}
     }
-    if let Some(period) = ctx.watchdog.filter(|p| !p.is_zero()) {
+    // A period systemd's `usec_t` cannot hold is infinity there: not
+    // passed on, as systemd passes no `WatchdogSec=infinity`.
+    let told = |p: &Duration| !p.is_zero() && p.as_micros() < u128::from(u64::MAX);
+    if let Some(period) = ctx.watchdog.filter(told) {
         command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
         // For the main process only: its children see another pid.
         command.env_pid("WATCHDOG_PID");

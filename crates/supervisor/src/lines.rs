@@ -327,6 +327,7 @@ pub(crate) struct Cut {
 /// The rule of [`LineSplitter`], and the one a
 /// [`Logs`](crate::Logs) subscriber uses to find the lines of a chunk
 /// again: the cuts depend only on the bytes.
+#[inline]
 pub(crate) fn first_line(rest: &[u8], max: usize, scanned: usize) -> Result<Cut, usize> {
     let window = rest.len().min(max.saturating_add(1));
     if let Some(i) = newline(&rest[scanned..window]) {
@@ -343,24 +344,27 @@ pub(crate) fn first_line(rest: &[u8], max: usize, scanned: usize) -> Result<Cut,
 /// gave, found again from its bytes: the last one, when it has no `\n`
 /// (a piece, or the tail at end of file), is `continued` as
 /// `last_continued` says.
+#[inline]
 pub(crate) fn line_in_chunk(chunk: &[u8], at: usize, max: usize, last_continued: bool) -> Cut {
     let rest = &chunk[at..];
     first_line(rest, max, 0).unwrap_or(Cut { end: rest.len(), next: rest.len(), continued: last_continued })
 }
 
 /// The index of the first `\n` in `bytes`: eight bytes at a time (the
-/// classic "has a zero byte" test on the word XORed with `\n`s), the
-/// tail one at a time.
+/// classic "has a zero byte" test on the word XORed with `\n`s, read
+/// little-endian so that the lowest flag is the first byte: a borrow only
+/// flags bytes after a real zero), the tail one at a time.
+#[inline]
 fn newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut words = bytes.chunks_exact(8);
     for (i, word) in words.by_ref().enumerate() {
-        let x = u64::from_ne_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            let at = word.iter().position(|&b| b == b'\n').expect("the word has one");
-            return Some(i * 8 + at);
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(i * 8 + (flags.trailing_zeros() / 8) as usize);
         }
     }
     let tail = words.remainder();

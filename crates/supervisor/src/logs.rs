@@ -288,8 +288,7 @@ pub(crate) struct BatchMeta {
 /// ```
 pub struct Logs {
     batches: Subscription<Arc<Batch>>,
-    /// The batch being taken apart, and where its next line starts;
-    /// dropped with its last line.
+    /// The batch being taken apart, and where its next line starts.
     batch: Option<Arc<Batch>>,
     at: usize,
     /// The number of the next line this subscriber should see.
@@ -316,11 +315,10 @@ impl Logs {
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<LogLine, RecvError>> {
         loop {
             if let Some(batch) = &self.batch {
-                let line = batch.line(&mut self.at);
-                if self.at == batch.chunk.len() {
-                    self.batch = None;
+                if self.at < batch.chunk.len() {
+                    return Poll::Ready(Ok(batch.line(&mut self.at)));
                 }
-                return Poll::Ready(Ok(line));
+                self.batch = None;
             }
             match ready!(self.batches.poll_recv(cx)) {
                 // A filler.

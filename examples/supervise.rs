@@ -311,7 +311,7 @@ fn load(path: &Path) -> Result<(Builder, Vec<ProgramSpec>), String> {
         });
     }
     if let Some(Intensity { restarts, period_ms }) = sup.intensity {
-        builder.intensity(restarts, ms(period_ms));
+        builder.intensity(restarts, ms(period_ms)).map_err(|e| format!("[supervisor] intensity: {e}"))?;
     }
     let this = std::env::current_exe().map_err(|e| format!("the path of this binary, for $SELF: {e}"))?;
     let mut programs = Vec::new();

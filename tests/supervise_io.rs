@@ -442,3 +442,77 @@ async fn a_batch_sink_gets_the_output_unchanged_and_its_lines() {
         ]
     );
 }
+
+// Issue 16, defect 5: a `logs()` subscriber that never reads pinned 20 to
+// 40 times the documented bound (2.4 GiB behind `yes ''`, 1.6 GiB behind
+// `yes`): a record per line, and each read's bytes keeping the whole
+// buffer they were cut from. What it may keep is the bound of
+// `Supervisor::LOG_CAPACITY` in bytes: 64 MiB, whatever the line lengths.
+#[test]
+fn an_unread_logs_subscriber_pins_no_more_than_the_documented_bound() {
+    const NAME: &str = "an_unread_logs_subscriber_pins_no_more_than_the_documented_bound";
+    in_own_process(NAME, || {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        // What the channel may keep, and room for what is not the
+        // channel's: the drain's buffers (a read and its spans: 1.5 MiB
+        // behind `yes ''`), the allocator's free lists.
+        const BOUND: u64 = Supervisor::LOG_CAPACITY as u64 * 64 * 1024;
+        const MARGIN: u64 = 16 << 20;
+        // Each flood goes through the channel twice over.
+        const FLOOD: u64 = 2 * BOUND;
+        // One thread: glibc's allocator keeps an arena per thread, and
+        // memory freed in one stays there for reuse (on two workers the
+        // same run holds 64 MiB of live allocations, and up to 50 MiB more
+        // in free lists).
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let (sup, _task) = Supervisor::new();
+            let mut events = sup.events().await.unwrap();
+            // Runs `script` to its end, its output counted by a batch sink.
+            let flood = |name: &'static str, script: String, bytes: u64| {
+                let (sup, counted) = (sup.clone(), Arc::new(AtomicU64::new(0)));
+                let mut program = ProgramSpec::new(name, sh(&script));
+                let mut restart = RestartSpec::new();
+                restart.policy(RestartPolicy::Never);
+                let c = counted.clone();
+                let done = Arc::new(tokio::sync::Notify::new());
+                let d = done.clone();
+                program.restart(restart).batch_sink(move |b| {
+                    let n = b.raw().len() as u64;
+                    if c.fetch_add(n, Ordering::Relaxed) + n == bytes {
+                        d.notify_one();
+                    }
+                });
+                async move {
+                    sup.add(program).await.unwrap();
+                    guard(300, name, done.notified()).await;
+                    assert_eq!(counted.load(Ordering::Relaxed), bytes);
+                }
+            };
+            // Warm up (the runtime, the reaper, the drains, the allocator)
+            // with nobody subscribed, then count.
+            flood("warm", format!("yes | head -c {}", 16 << 20), 16 << 20).await;
+            next(&mut events, "warm", |e| e.to == State::Exited).await;
+            let unread = sup.logs().await.unwrap();
+            let before = rss();
+            for (name, yes) in [("empty-lines", "yes ''"), ("y-lines", "yes")] {
+                flood(name, format!("{yes} | head -c {FLOOD}"), FLOOD).await;
+                next(&mut events, name, |e| e.to == State::Exited).await;
+                let (held, peak) = (rss().saturating_sub(before), peak_rss().saturating_sub(before));
+                println!("behind `{yes}`: {} MiB held, {} MiB at the peak", held >> 20, peak >> 20);
+                assert!(held <= BOUND + MARGIN, "behind `{yes}`: {} MiB held", held >> 20);
+                assert!(peak <= BOUND + MARGIN, "behind `{yes}`: {} MiB at the peak", peak >> 20);
+            }
+            drop(unread);
+            sup.shutdown().await.unwrap();
+        });
+    });
+}
+
+/// This process's peak resident memory, `VmHWM` in `/proc/self/status`.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}

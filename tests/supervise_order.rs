@@ -168,7 +168,7 @@ async fn rest_for_one_restarts_the_later_ones_and_keeps_the_earlier() {
 
 #[tokio::test]
 async fn past_the_intensity_everything_stops_and_the_task_says_why() {
-    let (sup, task) = Supervisor::builder().intensity(3, std::time::Duration::from_secs(5)).build();
+    let (sup, task) = Supervisor::builder().intensity(3, std::time::Duration::from_secs(5)).unwrap().build();
     let mut events = sup.events().await.unwrap();
     let bystander = sup.add(sleeper("bystander")).await.unwrap().pid.unwrap();
     sup.add(spec("crasher", sh("exit 1"), Backoff::none())).await.unwrap();

@@ -30,6 +30,10 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// fraction, so that programs that die together do not restart together;
 /// `max` stays a true maximum.
 ///
+/// Any delay works, from zero (at once) to `Duration::MAX`: tokio sleeps
+/// at most about 30 years, so that is the longest wait in `Backoff`, and
+/// a restart past what the clock can say is not counted by a start limit.
+///
 /// # Example
 ///
 /// ```
@@ -79,15 +83,25 @@ impl Backoff {
     }
 
     /// `first`, then each delay `factor` times the one before, up to `max`.
+    /// Any durations work (see above); `factor` is a finite number, at
+    /// least 1.
     ///
     /// # Errors
     ///
     /// [`SpecError::FactorBelowOne`] when `factor < 1` (or NaN),
+    /// [`SpecError::OutOfRange`] when it is infinite,
     /// [`SpecError::MaxBelowFirst`] when `max < first`.
     pub fn exponential(first: Duration, factor: f64, max: Duration) -> Result<Backoff, SpecError> {
         // NaN compares as nothing: rejected too.
         if factor.partial_cmp(&1.0).is_none_or(|o| o.is_lt()) {
             return Err(SpecError::FactorBelowOne(factor));
+        }
+        if factor.is_infinite() {
+            return Err(SpecError::out_of_range(
+                "Backoff::exponential factor",
+                factor,
+                "a finite number, at least 1",
+            ));
         }
         check_max(first, max)?;
         Ok(Backoff::new(first, max, Curve::Geometric { factor, grain: Duration::from_nanos(1) }))
@@ -241,9 +255,11 @@ impl Backoff {
                     if next >= self.max.as_nanos() as f64 {
                         self.max
                     } else {
-                        // `as` truncates: the floor of a positive number.
+                        // `as` truncates: the floor of a positive number;
+                        // never below `first` (pm2's whole milliseconds
+                        // would floor a first delay under 1 ms to 0).
                         let next = next as u128;
-                        from_nanos(next - next % grain.as_nanos().max(1)).min(self.max)
+                        from_nanos(next - next % grain.as_nanos().max(1)).max(self.first).min(self.max)
                     }
                 }
             },
@@ -351,6 +367,47 @@ mod tests {
         assert!(Backoff::pm2(Duration::from_secs(16)).is_err());
         assert_eq!(Backoff::none().with_jitter(1.5), Err(SpecError::Jitter(1.5)));
         assert!(Backoff::none().with_jitter(f64::NAN).is_err());
+        for fraction in [f64::INFINITY, f64::NEG_INFINITY, -0.1] {
+            assert_eq!(Backoff::none().with_jitter(fraction), Err(SpecError::Jitter(fraction)));
+        }
+        assert!(matches!(
+            Backoff::exponential(s, f64::INFINITY, m),
+            Err(SpecError::OutOfRange { setting: "Backoff::exponential factor", .. })
+        ));
+        assert!(matches!(Backoff::exponential(s, f64::NEG_INFINITY, m), Err(SpecError::FactorBelowOne(_))));
+    }
+
+    /// Every constructor at 0, 1 ns and `Duration::MAX`, and the largest
+    /// finite factor: each delay is computed without a panic, within
+    /// `first..=max` (zero for a zero first delay), and never shrinks.
+    #[test]
+    fn extreme_durations_and_factors_give_delays_in_range() {
+        let ds = [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(1), Duration::MAX];
+        let mut all = vec![Backoff::procmon(), Backoff::supervisord()];
+        for &first in &ds {
+            for &max in ds.iter().filter(|&&m| m >= first) {
+                for factor in [1.0, 1.5, f64::MAX] {
+                    all.push(Backoff::exponential(first, factor, max).unwrap());
+                }
+                all.push(Backoff::linear(first, max).unwrap());
+                for steps in [0, 1, u32::MAX] {
+                    all.push(Backoff::systemd(first, steps, max).unwrap());
+                }
+            }
+            all.push(Backoff::fixed(first).with_stable(first).with_jitter(1.0).unwrap());
+            if first <= Duration::from_secs(15) {
+                all.push(Backoff::pm2(first).unwrap());
+            }
+        }
+        for b in &all {
+            let delays: Vec<Duration> = b.delays().take(80).collect();
+            assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{b:?}: {delays:?}");
+            assert!(delays.iter().all(|&d| d >= b.first().min(b.max()) && d <= b.max()), "{b:?}");
+            let last = b.delay(u32::MAX, delays.last().copied());
+            assert!(last <= b.max(), "{b:?}");
+            assert!(b.jittered(last, 0.999_999) <= last);
+            let _ = b.factor();
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
+use crate::error::SpecError;
 use crate::supervisor::{Error, Supervisor, COMMANDS};
 
 /// What a program's automatic restart does to the others (Erlang/OTP's
@@ -39,16 +40,17 @@ pub enum Strategy {
 /// use std::time::Duration;
 /// use procwire_supervisor::{Strategy, Supervisor};
 ///
-/// # async fn f() {
+/// # async fn f() -> Result<(), procwire_supervisor::SpecError> {
 /// let (sup, task) = Supervisor::builder()
 ///     .strategy(Strategy::OneForAll)
-///     .intensity(3, Duration::from_secs(5))
+///     .intensity(3, Duration::from_secs(5))?
 ///     .build();
 /// // ... add programs; if more than 3 automatic restarts come within 5 s,
 /// // everything is stopped and the task resolves to the error:
 /// if let Err(e) = task.await.unwrap() {
 ///     eprintln!("supervisor gave up: {e}");
 /// }
+/// # Ok::<(), procwire_supervisor::SpecError>(())
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -73,6 +75,21 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The most events [`capacity`](Self::capacity) keeps: 64 times
+    /// [`Supervisor::EVENT_CAPACITY`] (the channel's slots are allocated
+    /// when the supervisor is built).
+    pub const MAX_EVENTS: usize = 64 * Supervisor::EVENT_CAPACITY;
+
+    /// The most reads [`capacity`](Self::capacity) keeps: 16 times
+    /// [`Supervisor::LOG_CAPACITY`], up to 1 GiB for a receiver that never
+    /// reads.
+    pub const MAX_READS: usize = 16 * Supervisor::LOG_CAPACITY;
+
+    /// The largest [`intensity`](Self::intensity): the supervisor
+    /// remembers each automatic restart within the period, up to this
+    /// many (16 bytes each).
+    pub const MAX_INTENSITY: u32 = 10_000;
+
     /// The defaults of [`Supervisor::new`].
     pub fn new() -> Builder {
         Builder::default()
@@ -88,17 +105,33 @@ impl Builder {
     /// (of any program) within `period`, and the supervisor stops every
     /// program and its task resolves to [`Error::Intensity`]. Default: no
     /// limit beyond each program's own start limit. `restarts` of 0 means
-    /// the first automatic restart stops everything.
-    pub fn intensity(&mut self, restarts: u32, period: Duration) -> &mut Builder {
+    /// the first automatic restart stops everything; `period` is positive
+    /// (`Duration::MAX`: for ever).
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError::OutOfRange`] when `restarts` is over
+    /// [`MAX_INTENSITY`](Self::MAX_INTENSITY) or `period` is zero; the
+    /// builder is unchanged.
+    pub fn intensity(&mut self, restarts: u32, period: Duration) -> Result<&mut Builder, SpecError> {
+        if restarts > Builder::MAX_INTENSITY {
+            return Err(SpecError::out_of_range("Builder::intensity restarts", restarts, "0..=10000"));
+        }
+        if period.is_zero() {
+            return Err(SpecError::out_of_range("Builder::intensity period", period, "more than 0"));
+        }
         self.intensity = Some((restarts, period));
-        self
+        Ok(self)
     }
 
-    /// Events, and reads of a pipe, kept for slow receivers (at least 1
-    /// each); see [`Supervisor::EVENT_CAPACITY`] and
-    /// [`Supervisor::LOG_CAPACITY`].
+    /// Events, and reads of a pipe, kept for slow receivers, each from 1
+    /// to its maximum ([`MAX_EVENTS`](Self::MAX_EVENTS),
+    /// [`MAX_READS`](Self::MAX_READS)): a value outside is taken as the
+    /// nearest end. The reads hold at most `reads` times 64 KiB. See
+    /// [`Supervisor::EVENT_CAPACITY`] and [`Supervisor::LOG_CAPACITY`].
     pub fn capacity(&mut self, events: usize, reads: usize) -> &mut Builder {
-        (self.events, self.reads) = (events.max(1), reads.max(1));
+        self.events = events.clamp(1, Builder::MAX_EVENTS);
+        self.reads = reads.clamp(1, Builder::MAX_READS);
         self
     }
 

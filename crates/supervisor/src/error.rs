@@ -1,5 +1,6 @@
 //! Errors in a supervision spec.
 
+use std::fmt;
 use std::time::Duration;
 
 /// A supervision setting that cannot work, found when the value is built
@@ -58,4 +59,36 @@ pub enum SpecError {
     /// A negative child fd in the log settings.
     #[error("log fd {0} is negative")]
     NegativeFd(i32),
+    /// A size, count, duration or factor outside the range it can work
+    /// in: the setting, the value given, and the values allowed.
+    ///
+    /// ```
+    /// use procwire_supervisor::{LogSpec, SpecError};
+    ///
+    /// let err = LogSpec::new().max_line(usize::MAX).validate().unwrap_err();
+    /// assert!(matches!(err, SpecError::OutOfRange { setting: "LogSpec::max_line", .. }));
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "LogSpec::max_line is 18446744073709551615: allowed 1..=1048576 (1 MiB)"
+    /// );
+    /// ```
+    #[error("{setting} is {value}: allowed {allowed}")]
+    OutOfRange {
+        /// The setting, as its setter is named.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// The values allowed.
+        allowed: &'static str,
+    },
+}
+
+impl SpecError {
+    pub(crate) fn out_of_range(
+        setting: &'static str,
+        value: impl fmt::Debug,
+        allowed: &'static str,
+    ) -> SpecError {
+        SpecError::OutOfRange { setting, value: format!("{value:?}"), allowed }
+    }
 }

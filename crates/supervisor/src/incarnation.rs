@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::event::LogLine;
-use crate::lines::{Line, LineSplitter, LogSpec};
+use crate::lines::{Line, LineSplitter, LogSpec, Span};
 use crate::logs::{BatchMeta, LogBatch, LogTx};
 use crate::program::Sink;
 use crate::readiness::{LinePredicate, Probe, Readiness};
@@ -143,7 +143,10 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         _ => {}
     }
-    if let Some(period) = ctx.watchdog.filter(|p| !p.is_zero()) {
+    // A period systemd's `usec_t` cannot hold is infinity there: not
+    // passed on, as systemd passes no `WatchdogSec=infinity`.
+    let told = |p: &Duration| !p.is_zero() && p.as_micros() < u128::from(u64::MAX);
+    if let Some(period) = ctx.watchdog.filter(told) {
         command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
         // For the main process only: its children see another pid.
         command.env_pid("WATCHDOG_PID");
@@ -472,30 +475,33 @@ struct Out {
 
 /// Reads `reader` to its end; with `out`, splits what it reads into lines
 /// for the sink and the log channel (the lines of one read in one batch).
-async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, mut out: Option<Out>) {
-    let mut splitter = out.as_ref().map(|out| LineSplitter::new(out.max));
-    // Small while the program is quiet (a thousand idle programs hold
-    // 8 KiB each); doubled up to 64 KiB, a pipe's size, while reads fill it.
-    let mut buf = vec![0u8; 4096];
+async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, out: Option<Out>) {
+    let Some(mut out) = out else { return discard(reader).await };
+    let mut splitter = LineSplitter::new(out.max);
+    let mut spans = Vec::new();
     loop {
-        match reader.read(&mut buf).await {
+        match splitter.read_from(&mut reader).await {
             Ok(0) => break,
-            Ok(n) => {
-                if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
-                    s.push(&buf[..n]);
-                    send(s, out, &meta);
-                }
-                if n == buf.len() && n < 64 * 1024 {
-                    buf.resize(2 * n, 0);
-                }
-            }
+            Ok(_) => send(&mut splitter, &mut out, &meta, &mut spans),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
-    if let (Some(s), Some(out)) = (&mut splitter, &mut out) {
-        s.finish();
-        send(s, out, &meta);
+    splitter.finish();
+    send(&mut splitter, &mut out, &meta, &mut spans);
+}
+
+/// Reads a pipe nobody logs to its end (the child never blocks on it).
+async fn discard(mut reader: impl AsyncRead + Unpin) {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) if n == buf.len() && n < 64 * 1024 => buf.resize(2 * n, 0),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
     }
 }
 
@@ -503,9 +509,8 @@ async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, mut out: Opt
 /// sink one by one, to the channel as one chunk. A sink that panics is
 /// dropped for the rest of the pipe (the rest of that read's lines do not
 /// reach it); the pipe is still drained, and the lines still sent.
-fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
-    let mut spans = Vec::new();
-    let Some(chunk) = splitter.take_lines(&mut spans) else { return };
+fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
+    let Some(chunk) = splitter.take_lines(spans) else { return };
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
     let line_sink = match &out.sink {
         Some(Sink::Line(sink)) => Some(sink),
@@ -517,7 +522,7 @@ fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
         let mut line =
             LogLine { program, incarnation, pid, fd, line: Line { bytes: Bytes::new(), continued: false } };
         let each = std::panic::AssertUnwindSafe(|| {
-            for span in &spans {
+            for span in spans.iter() {
                 line.line = Line { bytes: chunk.slice(span.start..span.end), continued: span.continued };
                 if let Some(ready) = ready {
                     ready.check(&line);
@@ -532,10 +537,10 @@ fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta) {
         }
     }
     if let Some(Sink::Batch(sink)) = &out.sink {
-        let batch = LogBatch { meta, chunk: &chunk, spans: &spans };
+        let batch = LogBatch { meta, chunk: &chunk, spans };
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&batch))).is_err() {
             out.sink = None;
         }
     }
-    out.tx.send(meta, chunk, spans);
+    out.tx.send(meta, chunk, spans, out.max);
 }

@@ -79,7 +79,10 @@
 //! [`LogSpec`]) have `&mut self` setters and `get_` getters, as
 //! `std::process::Command`; values with rules of their own ([`Backoff`],
 //! [`StartLimit`], and core's [`StopPolicy`]) are checked when built and
-//! refined by consuming `with_` methods.
+//! refined by consuming `with_` methods. Each size, count and duration
+//! says what 0 and its largest value mean; outside its range it is a
+//! [`SpecError::OutOfRange`] naming the setting (the capacities of
+//! [`Builder::capacity`] are taken at the nearest end instead).
 //!
 //! ## The policy alone
 //!

@@ -2,8 +2,10 @@
 //! invented empty line (procmon's bugs 1 and 2).
 
 use std::collections::BTreeSet;
+use std::io;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::SpecError;
 
@@ -18,6 +20,7 @@ use crate::error::SpecError;
 /// assert_eq!(logs.get_fds().collect::<Vec<_>>(), [1, 2, 3]);
 /// assert!(logs.validate().is_ok());
 /// assert!(LogSpec::new().max_line(0).validate().is_err());
+/// assert!(LogSpec::new().max_line(LogSpec::MAX_LINE_LIMIT + 1).validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSpec {
@@ -36,19 +39,27 @@ impl LogSpec {
     /// `LineReceiver.MAX_LENGTH`, where procmon's logging breaks.
     pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
 
+    /// The largest [`max_line`](Self::max_line) accepted, 1 MiB: a pipe's
+    /// drain holds that much of a line before it cuts a piece.
+    pub const MAX_LINE_LIMIT: usize = 1024 * 1024;
+
     /// Lines of fds 1 and 2, at most [`DEFAULT_MAX_LINE`](Self::DEFAULT_MAX_LINE) bytes.
     pub fn new() -> LogSpec {
         LogSpec { max_line: LogSpec::DEFAULT_MAX_LINE, fds: BTreeSet::from([1, 2]) }
     }
 
-    /// The longest piece delivered; longer lines come in pieces.
+    /// The longest piece delivered; longer lines come in pieces. From 1 to
+    /// [`MAX_LINE_LIMIT`](Self::MAX_LINE_LIMIT): [`validate`](Self::validate),
+    /// and so [`add`](crate::Supervisor::add), refuses anything else.
     pub fn max_line(&mut self, max_line: usize) -> &mut LogSpec {
         self.max_line = max_line;
         self
     }
 
     /// The child fds whose output is logged (replaces the set; empty logs
-    /// nothing). Each needs an output pipe in the program's command.
+    /// nothing). Each needs an output pipe in the program's command: one
+    /// without logs nothing. A negative fd is refused
+    /// ([`SpecError::NegativeFd`]).
     pub fn fds(&mut self, fds: impl IntoIterator<Item = i32>) -> &mut LogSpec {
         self.fds = fds.into_iter().collect();
         self
@@ -68,10 +79,14 @@ impl LogSpec {
     ///
     /// # Errors
     ///
-    /// [`SpecError::ZeroLineLength`], [`SpecError::NegativeFd`].
+    /// [`SpecError::ZeroLineLength`], [`SpecError::OutOfRange`] above
+    /// [`MAX_LINE_LIMIT`](Self::MAX_LINE_LIMIT), [`SpecError::NegativeFd`].
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.max_line == 0 {
             return Err(SpecError::ZeroLineLength);
+        }
+        if self.max_line > LogSpec::MAX_LINE_LIMIT {
+            return Err(SpecError::out_of_range("LogSpec::max_line", self.max_line, "1..=1048576 (1 MiB)"));
         }
         match self.fds.first() {
             Some(&fd) if fd < 0 => Err(SpecError::NegativeFd(fd)),
@@ -116,6 +131,10 @@ pub struct Line {
 /// - The pieces depend only on the bytes, never on how they were split
 ///   into chunks.
 ///
+/// Once the lines are taken it holds the start of a line not complete
+/// yet, at most the maximum; each [`Line`] it gives has an allocation of
+/// its own, the size of the line.
+///
 /// ```
 /// use procwire_supervisor::LineSplitter;
 ///
@@ -133,12 +152,24 @@ pub struct Line {
 /// ```
 #[derive(Debug)]
 pub struct LineSplitter {
-    buf: BytesMut,
+    /// The bytes not taken yet are `buf[start..]`.
+    buf: Vec<u8>,
+    start: usize,
     max: usize,
-    /// `buf[..scanned]` holds no `\n`.
+    /// `buf[start..start + scanned]` holds no `\n`.
     scanned: usize,
     eof: bool,
+    /// The most [`read_from`](Self::read_from) reads at once.
+    read_size: usize,
 }
+
+/// The first read of a pipe: small while the program is quiet (a thousand
+/// idle programs hold 8 KiB each), doubled up to [`MAX_READ`] while reads
+/// fill it.
+const FIRST_READ: usize = 4096;
+
+/// The largest read of a pipe: a pipe's default size.
+pub(crate) const MAX_READ: usize = 64 * 1024;
 
 impl LineSplitter {
     /// A splitter whose pieces are at most `max_line` bytes.
@@ -148,12 +179,32 @@ impl LineSplitter {
     /// When `max_line` is 0 ([`LogSpec::validate`] rejects it).
     pub fn new(max_line: usize) -> LineSplitter {
         assert!(max_line > 0, "maximum line length is 0");
-        LineSplitter { buf: BytesMut::new(), max: max_line, scanned: 0, eof: false }
+        LineSplitter {
+            buf: Vec::new(),
+            start: 0,
+            max: max_line,
+            scanned: 0,
+            eof: false,
+            read_size: FIRST_READ,
+        }
     }
 
     /// Adds bytes read from the stream.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(chunk);
+    }
+
+    /// Reads once from `reader`, straight into the buffer (at most
+    /// [`MAX_READ`] bytes); `Ok(0)` at end of file.
+    pub(crate) async fn read_from(&mut self, reader: &mut (impl AsyncRead + Unpin)) -> io::Result<usize> {
+        self.compact();
+        self.buf.reserve(self.read_size);
+        let n = reader.read_buf(&mut (&mut self.buf).limit(self.read_size)).await?;
+        if n == self.read_size && n < MAX_READ {
+            self.read_size *= 2;
+        }
+        Ok(n)
     }
 
     /// Marks the end of the stream: once the complete lines are taken,
@@ -165,56 +216,87 @@ impl LineSplitter {
     /// The next line or piece, or `None` until more bytes come (or, after
     /// [`finish`](Self::finish), at the end).
     pub fn next_line(&mut self) -> Option<Line> {
-        let span = self.span_at(0)?;
-        let mut line = self.buf.split_to(span.next);
-        line.truncate(span.end);
-        Some(Line { bytes: line.freeze(), continued: span.continued })
+        let cut = self.cut_at(self.start)?;
+        let bytes = Bytes::copy_from_slice(&self.buf[self.start..self.start + cut.end]);
+        self.consume(cut.next);
+        Some(Line { bytes, continued: cut.continued })
     }
 
     /// Every complete line or piece at once: one chunk of bytes, and where
     /// each line is in it (`spans`, cleared first; the `\n`s are in the
     /// chunk, not in the spans). `None` when there is none. The same lines
-    /// as [`next_line`](Self::next_line), one buffer split a read instead
-    /// of one a line.
+    /// as [`next_line`](Self::next_line).
+    ///
+    /// The chunk is an allocation of its own, exactly its size: whoever
+    /// keeps it keeps what it holds and nothing more. After
+    /// [`read_from`](Self::read_from) it is the buffer read into, cut to
+    /// size (the start of a line not complete yet, if any, is moved out).
     pub(crate) fn take_lines(&mut self, spans: &mut Vec<Span>) -> Option<Bytes> {
         spans.clear();
-        let mut pos = 0;
-        while let Some(span) = self.span_at(pos) {
-            spans.push(Span { start: pos, end: pos + span.end, continued: span.continued });
-            pos += span.next;
+        let from = self.start;
+        let mut pos = from;
+        while let Some(cut) = self.cut_at(pos) {
+            spans.push(Span { start: pos - from, end: pos - from + cut.end, continued: cut.continued });
+            pos += cut.next;
         }
-        (pos > 0).then(|| self.buf.split_to(pos).freeze())
+        if pos == from {
+            return None;
+        }
+        if from > 0 {
+            let chunk = Bytes::copy_from_slice(&self.buf[from..pos]);
+            self.consume(pos - from);
+            return Some(chunk);
+        }
+        let rest = self.buf[pos..].to_vec();
+        let mut chunk = std::mem::replace(&mut self.buf, rest);
+        chunk.truncate(pos);
+        chunk.shrink_to_fit();
+        Some(Bytes::from(chunk))
     }
 
     /// The line or piece that starts at `buf[pos..]`, relative to `pos`, by
     /// the rules above; `self.scanned` counts the bytes from `pos` known to
     /// hold no `\n`, and is kept relative to the next line's start.
-    fn span_at(&mut self, pos: usize) -> Option<SpanAt> {
-        // A `\n` at index `max` or before ends a line of at most `max`
-        // bytes; without one in the first `max + 1` bytes, the first `max`
-        // are a piece of a longer line. Fewer bytes: wait and see.
+    fn cut_at(&mut self, pos: usize) -> Option<Cut> {
         let rest = &self.buf[pos..];
-        let window = rest.len().min(self.max + 1);
-        if let Some(i) = newline(&rest[self.scanned..window]) {
-            let end = self.scanned + i;
-            self.scanned = 0;
-            return Some(SpanAt { end, next: end + 1, continued: false });
+        match first_line(rest, self.max, self.scanned) {
+            Ok(cut) => {
+                // After a piece, the byte that follows it was looked at.
+                self.scanned = usize::from(cut.continued);
+                Some(cut)
+            }
+            Err(scanned) if self.eof && !rest.is_empty() => {
+                debug_assert_eq!(scanned, rest.len());
+                self.scanned = 0;
+                Some(Cut { end: rest.len(), next: rest.len(), continued: false })
+            }
+            Err(scanned) => {
+                self.scanned = scanned;
+                None
+            }
         }
-        self.scanned = window;
-        if rest.len() > self.max {
-            self.scanned -= self.max;
-            return Some(SpanAt { end: self.max, next: self.max, continued: true });
+    }
+
+    /// Drops the first `n` bytes not taken yet.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
         }
-        if self.eof && !rest.is_empty() {
-            self.scanned = 0;
-            return Some(SpanAt { end: rest.len(), next: rest.len(), continued: false });
+    }
+
+    /// Moves the bytes not taken yet to the front of the buffer.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
         }
-        None
     }
 
     /// Bytes held back, waiting for the rest of their line.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 }
 
@@ -228,25 +310,61 @@ pub(crate) struct Span {
 
 /// A line found at some position: its length, where the next one starts
 /// (after the `\n`, if any), and whether it is a piece.
-struct SpanAt {
-    end: usize,
-    next: usize,
-    continued: bool,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cut {
+    pub(crate) end: usize,
+    pub(crate) next: usize,
+    pub(crate) continued: bool,
+}
+
+/// The first line or piece of `rest`, whose first `scanned` bytes are
+/// known to hold no `\n`: a `\n` at index `max` or before ends a line of
+/// at most `max` bytes; without one in the first `max + 1` bytes, the
+/// first `max` are a piece of a longer line. With fewer bytes than that
+/// and no `\n`, it cannot be told yet: `Err` with the number of bytes
+/// now known to hold no `\n` (all of them).
+///
+/// The rule of [`LineSplitter`], and the one a
+/// [`Logs`](crate::Logs) subscriber uses to find the lines of a chunk
+/// again: the cuts depend only on the bytes.
+#[inline]
+pub(crate) fn first_line(rest: &[u8], max: usize, scanned: usize) -> Result<Cut, usize> {
+    let window = rest.len().min(max.saturating_add(1));
+    if let Some(i) = newline(&rest[scanned..window]) {
+        let end = scanned + i;
+        return Ok(Cut { end, next: end + 1, continued: false });
+    }
+    if rest.len() > max {
+        return Ok(Cut { end: max, next: max, continued: true });
+    }
+    Err(window)
+}
+
+/// The line or piece at `chunk[at..]`, in a chunk [`LineSplitter::take_lines`]
+/// gave, found again from its bytes: the last one, when it has no `\n`
+/// (a piece, or the tail at end of file), is `continued` as
+/// `last_continued` says.
+#[inline]
+pub(crate) fn line_in_chunk(chunk: &[u8], at: usize, max: usize, last_continued: bool) -> Cut {
+    let rest = &chunk[at..];
+    first_line(rest, max, 0).unwrap_or(Cut { end: rest.len(), next: rest.len(), continued: last_continued })
 }
 
 /// The index of the first `\n` in `bytes`: eight bytes at a time (the
-/// classic "has a zero byte" test on the word XORed with `\n`s), the
-/// tail one at a time.
+/// classic "has a zero byte" test on the word XORed with `\n`s, read
+/// little-endian so that the lowest flag is the first byte: a borrow only
+/// flags bytes after a real zero), the tail one at a time.
+#[inline]
 fn newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut words = bytes.chunks_exact(8);
     for (i, word) in words.by_ref().enumerate() {
-        let x = u64::from_ne_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            let at = word.iter().position(|&b| b == b'\n').expect("the word has one");
-            return Some(i * 8 + at);
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(i * 8 + (flags.trailing_zeros() / 8) as usize);
         }
     }
     let tail = words.remainder();

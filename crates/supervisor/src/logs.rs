@@ -2,7 +2,15 @@
 //! one pipe travel together in one broadcast slot, numbered, so that a
 //! subscriber pays one channel operation per read rather than per line,
 //! and is told exactly how many lines it missed when it lags.
+//!
+//! What a subscriber that never reads keeps alive is bounded in bytes, not
+//! only in reads: a slot holds the read's bytes, in an allocation of their
+//! own, and a fixed-size record (no record per line: the subscriber finds
+//! the lines again in the bytes, by the splitter's rule). The sender
+//! counts what the last `slots` sends hold and, past the budget, pushes
+//! the oldest out with empty slots first.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -14,10 +22,11 @@ use futures_core::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::LogLine;
-use crate::lines::{Line, Span};
+use crate::lines::{line_in_chunk, Line, Span, MAX_READ};
 use crate::stream::{stream_item, Lagged, Subscription};
 
-/// The lines of one read of one pipe of one incarnation.
+/// The lines of one read of one pipe of one incarnation; with no line, a
+/// filler that pushed an older slot out.
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) program: Arc<str>,
@@ -27,36 +36,49 @@ pub(crate) struct Batch {
     /// The number of the first line: lines are numbered from 0 across the
     /// supervisor, in the channel's order.
     seq: u64,
-    /// The bytes of the read's lines, and where each line is: a subscriber
-    /// cuts its own `Bytes` from the chunk (the reference counts of a
-    /// line's bytes then change on the subscriber's thread only, not on
-    /// the reading task's as well).
+    /// The bytes of the read's lines, `\n`s included: a subscriber cuts
+    /// its own `Bytes` from the chunk (the reference counts of a line's
+    /// bytes then change on the subscriber's thread only, not on the
+    /// reading task's as well).
     chunk: Bytes,
-    spans: Vec<Span>,
+    /// How many lines the chunk holds.
+    lines: usize,
+    /// The maximum line length they were cut at.
+    max: usize,
+    /// Whether the last line is a piece of a longer one.
+    last_continued: bool,
 }
 
 impl Batch {
-    fn line(&self, i: usize) -> LogLine {
-        let span = self.spans[i];
+    /// The line at `chunk[*at..]`; `*at` moves to the next one.
+    fn line(&self, at: &mut usize) -> LogLine {
+        let cut = line_in_chunk(&self.chunk, *at, self.max, self.last_continued);
+        let (start, end) = (*at, *at + cut.end);
+        *at += cut.next;
         LogLine {
             program: self.program.clone(),
             incarnation: self.incarnation,
             pid: self.pid,
             fd: self.fd,
-            line: Line { bytes: self.bytes(span), continued: span.continued },
+            line: Line { bytes: self.bytes(start, end), continued: cut.continued },
         }
     }
 
     /// A short line is copied (an allocation the subscriber alone frees);
     /// a long one shares the chunk (a count the reading task shares too).
-    fn bytes(&self, span: Span) -> Bytes {
-        if span.end - span.start <= 64 {
-            Bytes::copy_from_slice(&self.chunk[span.start..span.end])
+    fn bytes(&self, start: usize, end: usize) -> Bytes {
+        if end - start <= 64 {
+            Bytes::copy_from_slice(&self.chunk[start..end])
         } else {
-            self.chunk.slice(span.start..span.end)
+            self.chunk.slice(start..end)
         }
     }
 }
+
+/// What a slot costs besides its read's bytes: the [`Batch`] in its `Arc`,
+/// the chunk's shared count once a subscriber slices it, and the
+/// allocator's headers and rounding.
+pub(crate) const SLOT_COST: usize = 256;
 
 /// The lines of one read of one pipe, for a
 /// [`batch_sink`](crate::ProgramSpec::batch_sink): the bytes read (the
@@ -117,15 +139,65 @@ impl<'a> LogBatch<'a> {
 #[derive(Debug)]
 pub(crate) struct LogTx {
     tx: broadcast::Sender<Arc<Batch>>,
-    /// The number of the next line. Taken and sent under this lock, so
-    /// that numbers grow in the channel's order.
-    next: Mutex<u64>,
+    ring: Mutex<Ring>,
+    /// The most the channel's slots may hold, in bytes ([`SLOT_COST`]
+    /// included).
+    budget: usize,
+    /// The slot sent to push an older one out.
+    filler: Arc<Batch>,
+}
+
+/// The sender's view of the channel's slots, kept under one lock with the
+/// line numbers (so that numbers grow in the channel's order, and the
+/// costs follow the slots).
+#[derive(Debug)]
+struct Ring {
+    /// The number of the next line.
+    next: u64,
+    /// The cost of each of the last `slots` sends, oldest first (0 for a
+    /// filler): what the channel holds for its slowest subscriber. One
+    /// that read a slot may have freed it already; this counts it still.
+    costs: VecDeque<usize>,
+    /// Their sum.
+    held: usize,
+    /// The channel's slots: each send takes the oldest once all are used.
+    slots: usize,
+}
+
+impl Ring {
+    fn push(&mut self, cost: usize) {
+        self.costs.push_back(cost);
+        self.held += cost;
+        if self.costs.len() > self.slots {
+            self.held -= self.costs.pop_front().expect("more than `slots`");
+        }
+    }
+
+    /// Nobody listens: the channel holds nothing.
+    fn clear(&mut self) {
+        self.costs.clear();
+        self.held = 0;
+    }
 }
 
 impl LogTx {
-    /// A channel keeping `reads` batches for slow subscribers.
+    /// A channel keeping `reads` reads for slow subscribers, and at most
+    /// `reads` times [`MAX_READ`] bytes.
     pub(crate) fn new(reads: usize) -> LogTx {
-        LogTx { tx: broadcast::channel(reads).0, next: Mutex::new(0) }
+        let tx = broadcast::channel(reads).0;
+        let ring = Ring { next: 0, costs: VecDeque::new(), held: 0, slots: reads.next_power_of_two() };
+        let filler = Batch {
+            program: Arc::from(""),
+            incarnation: 0,
+            pid: 0,
+            fd: 0,
+            seq: 0,
+            chunk: Bytes::new(),
+            lines: 0,
+            max: 1,
+            last_continued: false,
+        };
+        LogTx { tx, ring: Mutex::new(ring), budget: reads.saturating_mul(MAX_READ), filler: Arc::new(filler) }
     }
 
     /// Whether anyone subscribed: with nobody, lines need not be kept.
@@ -133,23 +205,45 @@ impl LogTx {
         self.tx.receiver_count() > 0
     }
 
-    /// Sends the lines of one read (in `chunk`, where `spans` say);
-    /// nothing when nobody listens.
-    pub(crate) fn send(&self, batch: &BatchMeta, chunk: Bytes, spans: Vec<Span>) {
-        if spans.is_empty() || !self.listened() {
+    /// Sends the lines of one read (in `chunk`, where `spans` say, cut at
+    /// `max`); nothing when nobody listens. The oldest slots are pushed
+    /// out first (a subscriber that far behind lags) until the channel
+    /// holds at most its budget with this read in it, or this read alone.
+    pub(crate) fn send(&self, batch: &BatchMeta, chunk: Bytes, spans: &[Span], max: usize) {
+        let Some(last) = spans.last() else { return };
+        if !self.listened() {
             return;
         }
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        let seq = *next;
-        *next += spans.len() as u64;
+        let cost = chunk.len() + SLOT_COST;
+        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            // What stays once this read takes its slot (the oldest one,
+            // when every slot is used).
+            let stays = ring.held - if ring.costs.len() == ring.slots { ring.costs[0] } else { 0 };
+            if stays == 0 || stays + cost <= self.budget {
+                break;
+            }
+            if self.tx.send(self.filler.clone()).is_err() {
+                ring.clear();
+                break;
+            }
+            ring.push(0);
+        }
+        let seq = ring.next;
+        ring.next += spans.len() as u64;
         let BatchMeta { program, incarnation, pid, fd } = batch.clone();
-        let _ = self.tx.send(Arc::new(Batch { program, incarnation, pid, fd, seq, chunk, spans }));
+        let (lines, last_continued) = (spans.len(), last.continued);
+        let batch = Batch { program, incarnation, pid, fd, seq, chunk, lines, max, last_continued };
+        match self.tx.send(Arc::new(batch)) {
+            Ok(_) => ring.push(cost),
+            Err(_) => ring.clear(),
+        }
     }
 
     /// A subscriber that sees every line sent from now on.
     pub(crate) fn subscribe(&self) -> Logs {
-        let next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-        Logs { batches: Subscription::new(self.tx.subscribe()), batch: None, at: 0, expected: *next }
+        let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        Logs { batches: Subscription::new(self.tx.subscribe()), batch: None, at: 0, expected: ring.next }
     }
 }
 
@@ -167,9 +261,10 @@ pub(crate) struct BatchMeta {
 /// [`Stream`].
 ///
 /// The lines of one read of a pipe are kept together: the channel holds
-/// [`Supervisor::LOG_CAPACITY`](crate::Supervisor::LOG_CAPACITY) reads
-/// (up to 64 KiB each) for a subscriber that falls behind. One that falls
-/// further loses the oldest and is told exactly how many lines it missed:
+/// [`Supervisor::LOG_CAPACITY`](crate::Supervisor::LOG_CAPACITY) reads,
+/// and at most 64 MiB, for a subscriber that falls behind (see there for
+/// what is counted). One that falls further loses the oldest and is told
+/// exactly how many lines it missed:
 /// `recv` gives `RecvError::Lagged(n)`, the stream an `Err(Lagged(n))`
 /// item; either then goes on with the oldest line kept. The stream ends
 /// (and `recv` gives `RecvError::Closed`) once the supervisor's task has
@@ -193,7 +288,7 @@ pub(crate) struct BatchMeta {
 /// ```
 pub struct Logs {
     batches: Subscription<Arc<Batch>>,
-    /// The batch being taken apart, and the index of its next line.
+    /// The batch being taken apart, and where its next line starts.
     batch: Option<Arc<Batch>>,
     at: usize,
     /// The number of the next line this subscriber should see.
@@ -220,17 +315,18 @@ impl Logs {
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<LogLine, RecvError>> {
         loop {
             if let Some(batch) = &self.batch {
-                if self.at < batch.spans.len() {
-                    self.at += 1;
-                    return Poll::Ready(Ok(batch.line(self.at - 1)));
+                if self.at < batch.chunk.len() {
+                    return Poll::Ready(Ok(batch.line(&mut self.at)));
                 }
                 self.batch = None;
             }
             match ready!(self.batches.poll_recv(cx)) {
+                // A filler.
+                Ok(batch) if batch.lines == 0 => {}
                 Ok(batch) => {
                     // The numbers say how many lines the skipped batches held.
                     let missed = batch.seq.saturating_sub(self.expected);
-                    self.expected = batch.seq + batch.spans.len() as u64;
+                    self.expected = batch.seq + batch.lines as u64;
                     (self.batch, self.at) = (Some(batch), 0);
                     if missed > 0 {
                         return Poll::Ready(Err(RecvError::Lagged(missed)));
@@ -261,25 +357,35 @@ impl fmt::Debug for Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lines::LineSplitter;
 
     fn meta() -> BatchMeta {
         BatchMeta { program: "p".into(), incarnation: 1, pid: 7, fd: 1 }
     }
 
+    const MAX: usize = 16 * 1024;
+
     /// Lines `from..from + n`, as a chunk and its spans.
     fn lines(from: u32, n: u32) -> (Bytes, Vec<Span>) {
-        let (mut chunk, mut spans) = (Vec::new(), Vec::new());
-        for i in from..from + n {
-            let start = chunk.len();
-            chunk.extend_from_slice(i.to_string().as_bytes());
-            spans.push(Span { start, end: chunk.len(), continued: false });
-            chunk.push(b'\n');
+        let text: String = (from..from + n).map(|i| format!("{i}\n")).collect();
+        cut(MAX, text.as_bytes(), true)
+    }
+
+    /// `input` through a splitter of `max`, as a drain sends it (after
+    /// end of file, with `eof`).
+    fn cut(max: usize, input: &[u8], eof: bool) -> (Bytes, Vec<Span>) {
+        let mut s = LineSplitter::new(max);
+        s.push(input);
+        if eof {
+            s.finish();
         }
-        (chunk.into(), spans)
+        let mut spans = Vec::new();
+        let chunk = s.take_lines(&mut spans).unwrap();
+        (chunk, spans)
     }
 
     fn send(tx: &LogTx, (chunk, spans): (Bytes, Vec<Span>)) {
-        tx.send(&meta(), chunk, spans);
+        tx.send(&meta(), chunk, &spans, MAX);
     }
 
     fn text(line: &LogLine) -> String {
@@ -291,7 +397,7 @@ mod tests {
         let tx = LogTx::new(4);
         let mut logs = tx.subscribe();
         send(&tx, lines(0, 3));
-        tx.send(&meta(), Bytes::new(), Vec::new());
+        tx.send(&meta(), Bytes::new(), &[], MAX);
         send(&tx, lines(3, 2));
         drop(tx);
         let mut got = Vec::new();
@@ -324,5 +430,59 @@ mod tests {
         let mut late = tx.subscribe();
         send(&tx, lines(5, 1));
         assert_eq!(text(&late.recv().await.unwrap()), "5");
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_finds_the_splitters_lines_again() {
+        let tx = LogTx::new(4);
+        let mut logs = tx.subscribe();
+        // Pieces, an empty line, and a tail at end of file as long as the
+        // maximum: not a piece.
+        let (chunk, spans) = cut(4, b"ab\n\ncdefgh\nijklmnop", true);
+        tx.send(&meta(), chunk, &spans, 4);
+        // A piece last (the rest of its line not read yet).
+        let (chunk, spans) = cut(4, b"qrstuv", false);
+        tx.send(&meta(), chunk, &spans, 4);
+        drop(tx);
+        let mut got = Vec::new();
+        while let Ok(line) = logs.recv().await {
+            got.push((text(&line), line.line.continued));
+        }
+        let want = [("ab", false), ("", false), ("cdef", true), ("gh", false), ("ijkl", true)];
+        let mut want: Vec<(String, bool)> = want.iter().map(|&(t, c)| (t.into(), c)).collect();
+        want.extend([("mnop".into(), false), ("qrst".into(), true)]);
+        assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn an_unread_subscriber_keeps_at_most_the_budget_in_bytes() {
+        // 4 reads: a budget of 256 KiB, room for two lines of 100 KiB.
+        let tx = LogTx::new(4);
+        let mut logs = tx.subscribe();
+        for i in 0..10 {
+            let mut input = vec![b'a' + i; 100 * 1024];
+            input.push(b'\n');
+            let (chunk, spans) = cut(1 << 20, &input, false);
+            tx.send(&meta(), chunk, &spans, 1 << 20);
+            let ring = tx.ring.lock().unwrap();
+            assert!(ring.held <= tx.budget, "{} held after {i}", ring.held);
+            assert_eq!(ring.held, (i.min(1) as usize + 1) * (100 * 1024 + 1 + SLOT_COST));
+        }
+        // The first 8 were pushed out, by bytes: 3 slots of 4 were free.
+        assert_eq!(logs.recv().await.unwrap_err(), RecvError::Lagged(8));
+        for i in 8..10 {
+            let line = logs.recv().await.unwrap();
+            assert_eq!((line.line.bytes.len(), line.line.bytes[0]), (100 * 1024, b'a' + i));
+        }
+        drop(tx);
+        assert_eq!(logs.recv().await.unwrap_err(), RecvError::Closed);
+    }
+
+    #[test]
+    fn a_slot_costs_what_it_is_said_to() {
+        // The batch in its `Arc`, the chunk's shared count (three words),
+        // and the headers of those and of the chunk: 16 bytes each.
+        let cost = std::mem::size_of::<Batch>() + 2 * 8 + 3 * 8 + 3 * 16;
+        assert!(cost <= SLOT_COST, "{cost}");
     }
 }

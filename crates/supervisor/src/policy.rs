@@ -213,14 +213,19 @@ pub fn decide(spec: &RestartSpec, history: &mut History, exit: Exit, now: Instan
     let delay = if backoff.jitter() > 0.0 { backoff.jittered(base, history.unit()) } else { base };
 
     match spec.get_start_limit() {
+        // A restart past what the clock can say: no start to count.
         Some(limit) => {
-            let at = now + delay;
-            while history.starts.front().is_some_and(|&s| at.saturating_duration_since(s) >= limit.interval())
-            {
-                history.starts.pop_front();
-            }
-            if history.starts.len() >= limit.burst() as usize {
-                return Decision::Fail { cause: FailCause::StartLimit, retry_after: limit.retry_after() };
+            if let Some(at) = now.checked_add(delay) {
+                while history
+                    .starts
+                    .front()
+                    .is_some_and(|&s| at.saturating_duration_since(s) >= limit.interval())
+                {
+                    history.starts.pop_front();
+                }
+                if history.starts.len() >= limit.burst() as usize {
+                    return Decision::Fail { cause: FailCause::StartLimit, retry_after: limit.retry_after() };
+                }
             }
         }
         None => history.starts.clear(),

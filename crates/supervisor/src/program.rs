@@ -274,7 +274,8 @@ impl ProgramSpec {
     /// [`Watchdog`](crate::ExitKind::Watchdog) for the restart policy
     /// ([`RestartPolicy::OnWatchdog`](crate::RestartPolicy::OnWatchdog)).
     /// Zero means none, as systemd's `WatchdogSec=0`; a period too long
-    /// for the clock never fires.
+    /// for the clock never fires, and one of `u64::MAX` microseconds or
+    /// more (systemd's infinity) is not passed in `WATCHDOG_USEC`.
     pub fn watchdog(&mut self, period: Duration) -> &mut ProgramSpec {
         self.watchdog = Some(period);
         self

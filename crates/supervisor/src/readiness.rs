@@ -47,7 +47,7 @@ pub enum Readiness {
     },
     /// s6's `notification-fd`: the program gets a pipe on this fd (3 or
     /// above: [`SpecError::NotificationFd`](crate::SpecError::NotificationFd)
-    /// otherwise) and is
+    /// otherwise; one past the process's fd limit fails each spawn) and is
     /// ready at the first newline it writes there; the supervisor then
     /// closes its end. End of file before a newline is no readiness (the
     /// start timeout applies).
@@ -59,7 +59,9 @@ pub enum Readiness {
     /// Ready when the probe's future gives `true`; it is called every
     /// `interval` (the first time after one interval) until then, each
     /// call awaited before the next interval starts. A zero interval is
-    /// refused ([`SpecError::ZeroProbeInterval`](crate::SpecError::ZeroProbeInterval)).
+    /// refused ([`SpecError::ZeroProbeInterval`](crate::SpecError::ZeroProbeInterval));
+    /// tokio sleeps at most about 30 years, so a longer one (`Duration::MAX`)
+    /// is that.
     Probe {
         /// The wait before each call.
         interval: Duration,

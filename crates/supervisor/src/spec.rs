@@ -92,14 +92,24 @@ pub struct StartLimit {
 }
 
 impl StartLimit {
-    /// At most `burst` starts within `interval`, and no retry once failed.
+    /// The largest `burst`: the supervisor remembers each start within the
+    /// interval, up to `burst` of them (16 bytes each).
+    pub const MAX_BURST: u32 = 10_000;
+
+    /// At most `burst` starts within `interval` (1 to
+    /// [`MAX_BURST`](Self::MAX_BURST), within any positive interval,
+    /// `Duration::MAX` for ever), and no retry once failed.
     ///
     /// # Errors
     ///
-    /// [`SpecError::ZeroBurst`], [`SpecError::ZeroInterval`].
+    /// [`SpecError::ZeroBurst`], [`SpecError::OutOfRange`] above
+    /// [`MAX_BURST`](Self::MAX_BURST), [`SpecError::ZeroInterval`].
     pub fn new(burst: u32, interval: Duration) -> Result<StartLimit, SpecError> {
         if burst == 0 {
             return Err(SpecError::ZeroBurst);
+        }
+        if burst > StartLimit::MAX_BURST {
+            return Err(SpecError::out_of_range("StartLimit burst", burst, "1..=10000"));
         }
         if interval.is_zero() {
             return Err(SpecError::ZeroInterval);
@@ -113,7 +123,9 @@ impl StartLimit {
     }
 
     /// Once `Failed`, start again by itself after `delay`, with a fresh
-    /// history (what supervisord#487 and systemd#2416 ask for).
+    /// history (what supervisord#487 and systemd#2416 ask for). Zero
+    /// starts again at once; the longest wait is about 30 years (tokio's
+    /// longest sleep).
     pub fn with_retry_after(mut self, delay: Duration) -> StartLimit {
         self.retry_after = Some(delay);
         self
@@ -269,7 +281,8 @@ impl RestartSpec {
     /// A run at least this long is stable: it resets the backoff, and the
     /// restart after it waits only [`Backoff::stable`] (procmon's
     /// `threshold`, supervisord's `startsecs`; 1 s unless set). Zero makes
-    /// every run stable, so the backoff is never used.
+    /// every run stable, so the backoff is never used; `Duration::MAX`
+    /// makes none stable.
     pub fn min_uptime(&mut self, min_uptime: Duration) -> &mut RestartSpec {
         self.min_uptime = min_uptime;
         self
@@ -291,6 +304,8 @@ impl RestartSpec {
     /// At most this many automatic restarts in a row after runs shorter
     /// than `min_uptime`; the next quick death is `Failed` (supervisord's
     /// `startretries`; none unless set). A stable run resets the count.
+    /// `Some(0)`: the first quick death is `Failed`; `Some(u32::MAX)`
+    /// never is (the count stops there).
     pub fn max_retries(&mut self, retries: Option<u32>) -> &mut RestartSpec {
         self.max_retries = retries;
         self
@@ -337,9 +352,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn start_limit_rejects_zero() {
+    fn start_limit_rejects_zero_and_a_burst_it_cannot_remember() {
         assert_eq!(StartLimit::new(0, Duration::from_secs(1)), Err(SpecError::ZeroBurst));
         assert_eq!(StartLimit::new(1, Duration::ZERO), Err(SpecError::ZeroInterval));
+        for burst in [StartLimit::MAX_BURST + 1, u32::MAX] {
+            assert_eq!(
+                StartLimit::new(burst, Duration::MAX),
+                Err(SpecError::OutOfRange {
+                    setting: "StartLimit burst",
+                    value: burst.to_string(),
+                    allowed: "1..=10000"
+                })
+            );
+        }
+        for (burst, interval) in [(1, Duration::from_nanos(1)), (StartLimit::MAX_BURST, Duration::MAX)] {
+            assert_eq!(
+                StartLimit::new(burst, interval).map(|l| (l.burst(), l.interval())),
+                Ok((burst, interval))
+            );
+        }
     }
 
     #[test]

@@ -152,8 +152,19 @@ impl Supervisor {
     /// Events kept for a slow [`events`](Self::events) receiver before it lags.
     pub const EVENT_CAPACITY: usize = 1024;
     /// Reads of a pipe kept for a slow [`logs`](Self::logs) receiver
-    /// before it lags: the lines of one read travel together, up to 64 KiB
-    /// of them, so a receiver that never reads holds at most 64 MiB.
+    /// before it lags, and the bytes they may keep alive: 1,024 reads and
+    /// 64 MiB (1,024 times 64 KiB, a pipe's size), whichever comes first,
+    /// whatever the line lengths.
+    ///
+    /// The lines of one read travel together in one slot of the channel:
+    /// the bytes read (plus the start of a line carried from the read
+    /// before), in an allocation of their own, and 256 bytes of
+    /// bookkeeping, counted against the 64 MiB; nothing per line. Past
+    /// either limit the oldest slots go, and a receiver that far behind
+    /// lags. So a receiver that never reads keeps at most 64 MiB alive,
+    /// and one that does, besides, the read it is taking apart. (A
+    /// [`LogLine`](crate::LogLine) longer than 64 bytes shares its read's
+    /// bytes: keeping it keeps them.)
     pub const LOG_CAPACITY: usize = 1024;
 
     /// A supervisor with no program, and its task.
@@ -173,8 +184,8 @@ impl Supervisor {
     }
 
     /// [`new`](Self::new), keeping `events` events and the lines of
-    /// `reads` reads of a pipe for slow receivers (at least 1 each; see
-    /// [`LOG_CAPACITY`](Self::LOG_CAPACITY)).
+    /// `reads` reads of a pipe (and at most `reads` times 64 KiB) for slow
+    /// receivers; as [`Builder::capacity`], which bounds both.
     ///
     /// # Panics
     ///
@@ -355,9 +366,9 @@ impl Supervisor {
 
     /// Every [`LogLine`](crate::LogLine) from now on, through [`recv`](Logs::recv) or as
     /// a `Stream`. The children's pipes are drained whatever the
-    /// receivers do: one more than [`LOG_CAPACITY`](Self::LOG_CAPACITY)
-    /// reads behind lags, and is told how many lines it missed; the child
-    /// never blocks.
+    /// receivers do: one further behind than
+    /// [`LOG_CAPACITY`](Self::LOG_CAPACITY) allows (in reads or in bytes)
+    /// lags, and is told how many lines it missed; the child never blocks.
     ///
     /// # Errors
     ///

@@ -18,13 +18,15 @@ fn split(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, bool)> {
     out
 }
 
-/// The same through `take_lines`, a chunk of lines at a time.
+/// The same through `take_lines`, a chunk of lines at a time; the lines
+/// a subscriber finds again in each chunk are its spans.
 fn split_in_batches(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, bool)> {
     let mut s = LineSplitter::new(max);
     let (mut out, mut spans) = (Vec::new(), Vec::new());
     let mut take = |s: &mut LineSplitter, out: &mut Vec<(Vec<u8>, bool)>| {
         if let Some(bytes) = s.take_lines(&mut spans) {
             out.extend(spans.iter().map(|sp| (bytes[sp.start..sp.end].to_vec(), sp.continued)));
+            assert_eq!(recut(&bytes, max, spans.last().unwrap().continued), spans);
         } else {
             assert!(spans.is_empty());
         }
@@ -37,6 +39,17 @@ fn split_in_batches(max: usize, input: &[u8], chunk: usize) -> Vec<(Vec<u8>, boo
     take(&mut s, &mut out);
     assert_eq!(s.buffered(), 0);
     out
+}
+
+/// The lines of a chunk, as a subscriber finds them again.
+fn recut(chunk: &[u8], max: usize, last_continued: bool) -> Vec<Span> {
+    let (mut spans, mut at) = (Vec::new(), 0);
+    while at < chunk.len() {
+        let cut = line_in_chunk(chunk, at, max, last_continued);
+        spans.push(Span { start: at, end: at + cut.end, continued: cut.continued });
+        at += cut.next;
+    }
+    spans
 }
 
 #[test]
@@ -176,4 +189,52 @@ proptest! {
         }
         prop_assert_eq!(rebuilt, want);
     }
+}
+
+#[tokio::test]
+async fn reads_go_straight_into_chunks_of_their_own_size() {
+    // Lines of 1,000 bytes, read 4 KiB, then 8 KiB ... up to 64 KiB at a
+    // time: the start of a line is carried from one read to the next.
+    let input: Vec<u8> =
+        (0..200u8).flat_map(|i| std::iter::repeat_n(b'a' + i % 26, 999).chain([b'\n'])).collect();
+    let mut reader = &input[..];
+    let mut s = LineSplitter::new(MAX);
+    let (mut got, mut spans, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    while s.read_from(&mut reader).await.unwrap() > 0 {
+        let chunk = s.take_lines(&mut spans).unwrap();
+        sizes.push(chunk.len());
+        got.extend_from_slice(&chunk);
+        // What keeps the chunk keeps its bytes and nothing more.
+        let len = chunk.len();
+        assert_eq!(chunk.try_into_mut().expect("the only reference").capacity(), len);
+    }
+    assert_eq!(got, input);
+    assert_eq!(s.buffered(), 0);
+    // 4096 bytes read, 4000 in lines, 96 carried; 8192 read ...
+    assert_eq!(sizes, [4000, 8000, 16000, 33000, 65000, 66000, 8000]);
+}
+
+// Issue 16, defect 6: `max_line(usize::MAX)` passed validation, then
+// `max + 1` overflowed in the drain task (a panic in debug builds, no line
+// ever in release builds, and a buffer growing without end).
+#[test]
+fn max_line_of_usize_max_is_refused_by_validate() {
+    for max in [usize::MAX, LogSpec::MAX_LINE_LIMIT + 1] {
+        let err = LogSpec::new().max_line(max).validate().unwrap_err();
+        assert_eq!(
+            err,
+            SpecError::OutOfRange {
+                setting: "LogSpec::max_line",
+                value: max.to_string(),
+                allowed: "1..=1048576 (1 MiB)"
+            }
+        );
+    }
+    assert_eq!(LogSpec::new().max_line(0).validate(), Err(SpecError::ZeroLineLength));
+    for max in [1, LogSpec::MAX_LINE_LIMIT] {
+        assert_eq!(LogSpec::new().max_line(max).validate(), Ok(()));
+    }
+    // The splitter itself takes any maximum but 0: `usize::MAX` is no limit.
+    assert_eq!(split(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
+    assert_eq!(split_in_batches(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
 }

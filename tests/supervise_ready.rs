@@ -500,3 +500,28 @@ async fn a_liveness_check_that_cannot_work_is_refused() {
     }
     assert!(sup.statuses().await.unwrap().is_empty(), "nothing added");
 }
+
+/// `WATCHDOG_USEC=0` from the program turns its watchdog off, as in
+/// systemd (it used to arm a watchdog of zero, which fired at once).
+#[tokio::test]
+async fn watchdog_usec_0_turns_the_watchdog_off() {
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let steps = ["notify:READY=1", "notify:WATCHDOG_USEC=0", "notify:STATUS=calm", "sleep-ms:100000"];
+    let mut program = notifier("calm", &steps);
+    program.watchdog(ms(300));
+    never_restart(&mut program);
+    sup.add(program).await.unwrap();
+    next(&mut events, "calm", |e| e.to == State::Running).await;
+    // Datagrams are read in order: once STATUS= is told, the 0 was read.
+    next(
+        &mut events,
+        "calm",
+        |e| matches!(&e.cause, Cause::Notified(n) if n.status.as_deref() == Some("calm")),
+    )
+    .await;
+    // Three periods without a ping: nothing happens.
+    none_within(&mut events, "calm", ms(1000), |e| e.to == State::Stopping).await;
+    assert_eq!(sup.status("calm").await.unwrap().state, State::Running);
+    sup.shutdown().await.unwrap();
+}

@@ -99,10 +99,18 @@ impl Actor {
             p.publish();
         }
         if let Some(usec) = n.watchdog_usec {
-            let period = std::time::Duration::from_micros(usec);
-            p.watchdog = Some(period);
-            if p.state == State::Running {
-                p.arm_watchdog(period, &mut self.tasks, &self.reports_tx);
+            // As systemd: 0 turns the watchdog off.
+            let period = Some(std::time::Duration::from_micros(usec)).filter(|p| !p.is_zero());
+            p.watchdog = period;
+            match period {
+                Some(period) if p.state == State::Running => {
+                    p.arm_watchdog(period, &mut self.tasks, &self.reports_tx)
+                }
+                Some(_) => {}
+                None => {
+                    p.cancel(crate::incarnation::TimerKind::Watchdog);
+                    p.watchdog_deadline = None;
+                }
             }
         }
         if let Some(usec) = n.extend_timeout_usec {

@@ -70,7 +70,8 @@ pub struct Notification {
     pub errno: Option<i32>,
     /// `WATCHDOG=1` or `WATCHDOG=trigger`.
     pub watchdog: Option<WatchdogPing>,
-    /// `WATCHDOG_USEC=...`: a new watchdog timeout, in microseconds (> 0).
+    /// `WATCHDOG_USEC=...`: a new watchdog timeout, in microseconds; 0
+    /// turns the watchdog off, as in systemd.
     pub watchdog_usec: Option<u64>,
     /// `EXTEND_TIMEOUT_USEC=...`: the program needs this many more
     /// microseconds for the current phase (start, run, stop).
@@ -148,7 +149,7 @@ pub enum IgnoreReason {
     /// The line is not UTF-8.
     NotUtf8,
     /// A known key with a value it does not take (`READY=0`, `MAINPID=-1`,
-    /// `WATCHDOG_USEC=0`, `ERRNO=5000`).
+    /// `WATCHDOG_USEC=-1`, `ERRNO=5000`).
     InvalidValue,
     /// A value key already assigned earlier in the datagram (the first
     /// one wins).
@@ -289,7 +290,7 @@ impl Notification {
                     _ => None,
                 },
             ),
-            ValueKey::WatchdogUsec => some(&mut self.watchdog_usec, decimal(value).filter(|u| *u > 0)),
+            ValueKey::WatchdogUsec => some(&mut self.watchdog_usec, decimal(value)),
             ValueKey::ExtendTimeoutUsec => some(&mut self.extend_timeout_usec, decimal(value)),
             ValueKey::MainPid => some(
                 &mut self.main_pid,

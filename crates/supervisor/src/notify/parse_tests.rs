@@ -148,7 +148,7 @@ fn mainpid_is_a_positive_pid() {
 
 #[test]
 fn watchdog_values() {
-    assert_eq!(parse(b"WATCHDOG_USEC=0").watchdog_usec, None, "a timeout of 0 is not one");
+    assert_eq!(parse(b"WATCHDOG_USEC=0").watchdog_usec, Some(0), "0 turns the watchdog off, as in systemd");
     for bad in ["0", "2", "Trigger", "TRIGGER", "ping", ""] {
         let n = parse(format!("WATCHDOG={bad}").as_bytes());
         assert_eq!(n.watchdog, None, "WATCHDOG={bad}");

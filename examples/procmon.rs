@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut command = Command::new(&program);
     command.args(args);
 
-    let mut restart = RestartSpec::new();
+    let mut restart = RestartSpec::procmon();
     restart.min_uptime(secs(threshold)).backoff(Backoff::exponential(secs(min), 2.0, secs(max))?);
     let name = Path::new(&program).file_name().map_or(program.clone(), |n| n.to_string_lossy().into_owned());
     let mut spec = ProgramSpec::new(name, command);

@@ -115,3 +115,49 @@ fn kill_one() {
     }
     assert!(survivors.is_empty(), "still running 20 s after the supervisor was killed: {survivors:?}");
 }
+
+/// A program that crashes 2 s after each start, with the defaults, waits
+/// 1 s, 2 s, 4 s ... up to 5 minutes (never a fixed pace); once a run
+/// lasted past the stability threshold (10 s), its crash is restarted
+/// after the first delay, 1 s, and the growth starts over. Paused clock:
+/// the uptimes are the clock's, and the delays exact.
+#[tokio::test(start_paused = true)]
+async fn a_crash_looping_program_backs_off_by_default_and_a_stable_run_resets_it() {
+    use procwire::Signal;
+    use procwire_supervisor::Decision;
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    sup.add(ProgramSpec::new("worker", sh("exec sleep 1000"))).await.unwrap();
+    let mut delays = Vec::new();
+    let mut crash_after = |uptime: Duration| {
+        let sup = sup.clone();
+        async move {
+            tokio::time::advance(uptime).await;
+            sup.signal("worker", Signal::KILL).await.unwrap();
+        }
+    };
+    for _ in 0..11 {
+        until(&mut events, State::Running).await;
+        crash_after(Duration::from_secs(2)).await;
+        let backoff = until(&mut events, State::Backoff).await;
+        match backoff.cause {
+            Cause::Exited { decision: Decision::Restart { delay }, .. } => delays.push(delay.as_secs()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+    // A stable run (past 10 s), then a crash: the first delay again, and
+    // the growth from the start.
+    let mut after_stable = Vec::new();
+    for uptime in [11, 2, 2] {
+        until(&mut events, State::Running).await;
+        crash_after(Duration::from_secs(uptime)).await;
+        let backoff = until(&mut events, State::Backoff).await;
+        match backoff.cause {
+            Cause::Exited { decision: Decision::Restart { delay }, .. } => after_stable.push(delay.as_secs()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(after_stable, [1, 1, 2]);
+    sup.shutdown().await.unwrap();
+}

@@ -117,6 +117,20 @@ impl Backoff {
         Ok(Backoff::new(step, max, Curve::Linear))
     }
 
+    /// The default ([`RestartSpec::new`](crate::RestartSpec::new)): 1 s
+    /// after the first quick death, doubling, capped at 5 minutes
+    /// (Kubernetes' CrashLoopBackOff cap), and 1 s after a stable run. A
+    /// program that always dies quickly is spawned at 0, 1, 3, 7, 15 ...
+    /// s; the delays reach 256 s, then stay at 300 s.
+    pub fn growing() -> Backoff {
+        Backoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+            Curve::Geometric { factor: 2.0, grain: Duration::from_nanos(1) },
+        )
+        .with_stable(Duration::from_secs(1))
+    }
+
     /// Twisted procmon's (`ProcessMonitor.connectionLost`): `minRestartDelay`
     /// 1 s, doubling, capped at `maxRestartDelay` 3600 s. A program that
     /// always dies at once is spawned at 0, 1, 3, 7, 15, 31 s ...; the

@@ -84,6 +84,30 @@
 //! [`SpecError::OutOfRange`] naming the setting (the capacities of
 //! [`Builder::capacity`] are taken at the nearest end instead).
 //!
+//! # Defaults
+//!
+//! What a program gets from [`ProgramSpec::new`] and a supervisor from
+//! [`Supervisor::new`], and whom each follows:
+//!
+//! | setting | default | follows |
+//! |---|---|---|
+//! | restart policy ([`RestartSpec::policy`]) | always | procmon, Kubernetes (`restartPolicy: Always`) |
+//! | delays between quick deaths ([`Backoff::growing`]) | 1 s, doubling, at most 5 min | Kubernetes' CrashLoopBackOff cap |
+//! | quick death / stable run ([`RestartSpec::min_uptime`]) | a run under 10 s is a quick death; a longer one clears the history | systemd's 10 s `StartLimitIntervalSec=` window |
+//! | delay after a stable run ([`Backoff::with_stable`]) | 1 s | Kubernetes' first delay, systemd's `RestartSec=` order |
+//! | giving up ([`RestartSpec::start_limit`], [`RestartSpec::max_retries`]) | never | procmon, Kubernetes |
+//! | process group ([`ProgramSpec::own_process_group`]) | its own: a terminal's ^C reaches only the supervisor | systemd (a session per service) |
+//! | when the supervisor dies ([`ProgramSpec::parent_death_signal`]) | SIGKILL to the program | tini's and s6's "nothing outlives the supervisor" |
+//! | start timeout, readiness programs ([`ProgramSpec::start_timeout`]) | [`DEFAULT_START_TIMEOUT`], 90 s | systemd's `TimeoutStartSec=` |
+//! | readiness ([`ProgramSpec::ready`]) | ready once spawned | systemd's `Type=exec`, supervisord |
+//! | stop ([`StopPolicy::new`]) | SIGTERM, 5 s grace, SIGKILL, the process only | procmon's `killTime` (systemd waits 90 s, Kubernetes 30 s) |
+//! | output ([`LogSpec::new`]) | fds 1 and 2, lines up to 16 KiB (longer ones in pieces) | procmon's `LineReceiver` |
+//! | strategy ([`Builder::strategy`]) | one for one, no intensity limit | Erlang/OTP's `one_for_one` |
+//!
+//! [`RestartSpec::procmon`] is Twisted procmon's exact behaviour (a 1 s
+//! threshold, 1 s doubling to an hour, a restart at once after a longer
+//! run), [`RestartSpec::supervisord`] and the other presets theirs.
+//!
 //! ## The policy alone
 //!
 //! A program that always dies at once under supervisord's defaults is

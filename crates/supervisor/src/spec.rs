@@ -160,8 +160,8 @@ impl StartLimit {
 /// | [`policy`](Self::policy) | `Always` | always | `autorestart` | `Restart=` |
 /// | [`success_codes`](Self::success_codes) | `{0}` | - | `exitcodes` | `SuccessExitStatus=` |
 /// | [`prevent_codes`](Self::prevent_codes) | `{}` | - | - | `RestartPreventExitStatus=` |
-/// | [`min_uptime`](Self::min_uptime) | 1 s | `threshold` | `startsecs` | - |
-/// | [`backoff`](Self::backoff) | [`Backoff::procmon`] | `min/maxRestartDelay` | BACKOFF | `RestartSec=`, `RestartSteps=` |
+/// | [`min_uptime`](Self::min_uptime) | 10 s | `threshold` | `startsecs` | - |
+/// | [`backoff`](Self::backoff) | [`Backoff::growing`] | `min/maxRestartDelay` | BACKOFF | `RestartSec=`, `RestartSteps=` |
 /// | [`start_limit`](Self::start_limit) | none | - | - | `StartLimitBurst=` |
 /// | [`max_retries`](Self::max_retries) | none | - | `startretries` | - |
 ///
@@ -197,9 +197,35 @@ impl Default for RestartSpec {
 }
 
 impl RestartSpec {
-    /// The defaults (the table above): procmon's behaviour, restart
-    /// always, 1 s doubling to an hour for quick deaths, never give up.
+    /// The defaults (the table above): restart always; a run shorter than
+    /// 10 s is a quick death, and quick deaths in a row wait 1 s, 2 s, 4 s
+    /// ... up to 5 minutes ([`Backoff::growing`]); a run of 10 s or more
+    /// clears that history and is restarted after 1 s; never give up.
+    /// So a program that keeps crashing is never restarted at a fixed
+    /// pace, whether it dies at once or after a few seconds.
+    ///
+    /// Why 10 s: long enough that a program dying of its configuration or
+    /// a busy port (within its first seconds) is counted as crashing,
+    /// short enough that a service which ran properly and then crashed is
+    /// back after 1 s. (Kubernetes resets after 10 minutes without
+    /// trouble; systemd counts starts in 10 s windows, `StartLimitIntervalSec=`.)
     pub fn new() -> RestartSpec {
+        RestartSpec {
+            policy: RestartPolicy::Always,
+            success: ExitSet::default(),
+            prevent: ExitSet::empty(),
+            min_uptime: Duration::from_secs(10),
+            backoff: Backoff::growing(),
+            start_limit: None,
+            max_retries: None,
+        }
+    }
+
+    /// Twisted procmon's, exactly: restart always, a run under 1 s
+    /// (`threshold`) is a quick death, quick deaths wait 1 s doubling to an
+    /// hour ([`Backoff::procmon`]), a longer run restarts at once; never
+    /// give up.
+    pub fn procmon() -> RestartSpec {
         RestartSpec {
             policy: RestartPolicy::Always,
             success: ExitSet::default(),
@@ -209,11 +235,6 @@ impl RestartSpec {
             start_limit: None,
             max_retries: None,
         }
-    }
-
-    /// Twisted procmon's: the defaults.
-    pub fn procmon() -> RestartSpec {
-        RestartSpec::new()
     }
 
     /// supervisord's defaults: `autorestart=unexpected` with `exitcodes=0`

@@ -129,7 +129,7 @@ async fn a_crash_looping_program_backs_off_by_default_and_a_stable_run_resets_it
     let mut events = sup.events().await.unwrap();
     sup.add(ProgramSpec::new("worker", sh("exec sleep 1000"))).await.unwrap();
     let mut delays = Vec::new();
-    let mut crash_after = |uptime: Duration| {
+    let crash_after = |uptime: Duration| {
         let sup = sup.clone();
         async move {
             tokio::time::advance(uptime).await;

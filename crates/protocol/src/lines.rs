@@ -571,3 +571,7 @@ mod tests {
         assert_eq!(p.into_inner().0, want);
     }
 }
+
+#[cfg(test)]
+#[path = "lines/props.rs"]
+mod props;

@@ -66,7 +66,8 @@ fuzz_target!(|input: Input| {
                 framer.finish(i as i32 + 1, |f| frames.push(f));
                 assert_eq!(framer.held(i as i32 + 1), 0);
                 check(max, sent, frames);
-                (sent.clear(), frames.clear());
+                sent.clear();
+                frames.clear();
             }
         }
         assert!(framer.open_fds() <= 3);

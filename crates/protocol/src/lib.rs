@@ -71,3 +71,11 @@ mod handle;
 mod lines;
 mod protocol;
 mod transport;
+
+/// Crate-private entry points for the fuzz targets in `fuzz/`, compiled
+/// only there (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::lines::fuzz::Framer;
+}

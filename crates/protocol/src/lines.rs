@@ -389,6 +389,53 @@ impl Framer {
     }
 }
 
+/// The framer as the fuzz target drives it (see `crate::__fuzz`).
+#[cfg(fuzzing)]
+pub(crate) mod fuzz {
+    use super::*;
+
+    /// [`Lines`]' framer on its own: bytes of any fd in, frames out.
+    #[derive(Debug)]
+    pub struct Framer(super::Framer);
+
+    impl Framer {
+        /// Lines of at most `max_length` bytes.
+        pub fn new(max_length: usize) -> Framer {
+            Framer(super::Framer { max_length, fds: Vec::new() })
+        }
+
+        /// The next bytes of `fd`; `out` gets each line, `None` for one
+        /// too long.
+        pub fn feed(&mut self, fd: RawFd, data: Bytes, mut out: impl FnMut(Option<Bytes>)) {
+            self.0.feed(fd, data, |f| out(f.into_line()))
+        }
+
+        /// The end of `fd`.
+        pub fn finish(&mut self, fd: RawFd, mut out: impl FnMut(Option<Bytes>)) {
+            self.0.finish(fd, |f| out(f.into_line()))
+        }
+
+        /// The bytes held for `fd`'s line begun.
+        pub fn held(&self, fd: RawFd) -> usize {
+            self.0.fds.iter().find(|(f, _)| *f == fd).map_or(0, |(_, p)| p.buf.len())
+        }
+
+        /// The fds with a line begun.
+        pub fn open_fds(&self) -> usize {
+            self.0.fds.len()
+        }
+    }
+
+    impl Frame {
+        fn into_line(self) -> Option<Bytes> {
+            match self {
+                Frame::Line(line) => Some(line),
+                Frame::TooLong => None,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,3 +618,7 @@ mod tests {
         assert_eq!(p.into_inner().0, want);
     }
 }
+
+#[cfg(test)]
+#[path = "lines/props.rs"]
+mod props;

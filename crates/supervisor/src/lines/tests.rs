@@ -238,3 +238,135 @@ fn max_line_of_usize_max_is_refused_by_validate() {
     assert_eq!(split(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
     assert_eq!(split_in_batches(usize::MAX, b"ab\ncd", 1), [line(b"ab"), line(b"cd")]);
 }
+
+/// The pieces the splitter must give for the whole of `input`, as its
+/// documentation says: each line, `\n`-ended or the unterminated tail
+/// when it is not empty, in pieces of `max` bytes, every piece but the
+/// last of its line marked continued; an empty line is one empty piece;
+/// every other byte (`\r` too) kept as it is.
+fn model(max: usize, input: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    // What follows the last `\n`: a line only if something is there.
+    if lines.last().is_some_and(|tail| tail.is_empty()) {
+        lines.pop();
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            out.push((Vec::new(), false));
+        }
+        let pieces = line.chunks(max);
+        let n = pieces.len();
+        out.extend(pieces.enumerate().map(|(i, p)| (p.to_vec(), i + 1 < n)));
+    }
+    out
+}
+
+/// Output made of lines of 0 to 150 bytes (any byte but `\n`, `\r`
+/// often), each ended by `\n`, `\r\n` or nothing (then it runs into the
+/// next one).
+fn long_lines() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![1 => Just(b'\r'), 8 => any::<u8>().prop_filter("a newline", |&b| b != b'\n')];
+    let end = prop::sample::select(vec![&b"\n"[..], b"\r\n", b""]);
+    prop::collection::vec((prop::collection::vec(byte, 0..150), end), 0..8).prop_map(|lines| {
+        lines
+            .into_iter()
+            .flat_map(|(mut line, end)| {
+                line.extend_from_slice(end);
+                line
+            })
+            .collect()
+    })
+}
+
+/// `input` cut at `cuts` (any positions, in any order): the reads.
+fn reads<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(input.len())).collect();
+    cuts.extend([0, input.len()]);
+    cuts.sort_unstable();
+    cuts.windows(2).map(|w| &input[w[0]..w[1]]).collect()
+}
+
+proptest! {
+    /// Whatever the bytes and however they are split into reads, the
+    /// pieces are the documented ones (so the pieces and their `\n`s
+    /// rebuild the input; no empty line is invented; a piece is at most
+    /// `max` and is continued exactly when its line goes on; the tail
+    /// comes once, at the end), through `next_line` and `take_lines`
+    /// alike; and no more than `max` bytes wait once the lines are taken.
+    #[test]
+    fn pieces_are_the_documented_ones_however_the_reads_fall(
+        input in prop_oneof![output(), long_lines()],
+        max in prop_oneof![1usize..8, 1usize..200],
+        cuts in prop::collection::vec(0usize..1200, 0..30),
+    ) {
+        let want = model(max, &input);
+        let mut s = LineSplitter::new(max);
+        let mut batches = LineSplitter::new(max);
+        let (mut pieces, mut batched, mut spans) = (Vec::new(), Vec::new(), Vec::new());
+        let mut take = |s: &mut LineSplitter, batched: &mut Vec<(Vec<u8>, bool)>| {
+            if let Some(chunk) = s.take_lines(&mut spans) {
+                // The chunk is exactly the lines and their `\n`s.
+                let mut at = 0;
+                for sp in &spans {
+                    prop_assert_eq!(sp.start, at);
+                    at = sp.end + usize::from(!sp.continued && sp.end < chunk.len());
+                    batched.push((chunk[sp.start..sp.end].to_vec(), sp.continued));
+                }
+                prop_assert_eq!(at, chunk.len());
+            }
+            Ok(())
+        };
+        for read in reads(&input, &cuts) {
+            s.push(read);
+            pieces.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+            prop_assert!(s.buffered() <= max, "{} bytes wait, max {max}", s.buffered());
+            batches.push(read);
+            take(&mut batches, &mut batched)?;
+            prop_assert_eq!(batches.buffered(), s.buffered());
+        }
+        s.finish();
+        pieces.extend(std::iter::from_fn(|| s.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+        batches.finish();
+        take(&mut batches, &mut batched)?;
+        prop_assert_eq!(&pieces, &want);
+        prop_assert_eq!(&batched, &want);
+        // The tail came once: finished and drained, nothing more.
+        s.finish();
+        prop_assert_eq!(s.next_line(), None);
+        prop_assert_eq!((s.buffered(), batches.buffered()), (0, 0));
+    }
+
+    /// A stream without a single `\n`, in reads of any size: the splitter
+    /// never holds more than `max` plus the read just pushed, and gives
+    /// every byte back in pieces of exactly `max` (the tail at the end).
+    #[test]
+    fn a_stream_without_newlines_holds_at_most_max_plus_a_read(
+        (max, sizes) in prop_oneof![1usize..64, 1usize..=64 * 1024].prop_flat_map(|max| {
+            // Reads of a few bytes to three times the maximum.
+            (Just(max), prop::collection::vec(prop_oneof![1usize..16, 1..=3 * max], 1..24))
+        }),
+    ) {
+        let stream = vec![b'x'; (3 * max).max(16)];
+        let mut s = LineSplitter::new(max);
+        let (mut total, mut given) = (0usize, 0usize);
+        for size in sizes {
+            let before = s.buffered();
+            s.push(&stream[..size]);
+            total += size;
+            prop_assert!(s.buffered() == before + size && before <= max);
+            while let Some(piece) = s.next_line() {
+                prop_assert!(piece.continued && piece.bytes.len() == max);
+                given += max;
+            }
+            prop_assert!(s.buffered() <= max);
+            prop_assert_eq!(given + s.buffered(), total);
+        }
+        s.finish();
+        if let Some(tail) = s.next_line() {
+            prop_assert!(!tail.continued && (1..=max).contains(&tail.bytes.len()));
+            given += tail.bytes.len();
+        }
+        prop_assert_eq!((given, s.next_line(), s.buffered()), (total, None, 0));
+    }
+}

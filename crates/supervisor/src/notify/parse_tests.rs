@@ -246,3 +246,213 @@ proptest::proptest! {
         }
     }
 }
+
+// Properties. The parser reads datagrams from any local process that can
+// reach the socket: whatever the bytes, it must answer (never panic), and
+// say exactly why it refuses a datagram.
+
+use proptest::prelude::*;
+
+/// Bytes rich in what the parser looks at: NUL, line ends, `=`, known
+/// keys' letters, and any byte at all.
+fn datagram_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        1 => Just(0u8),
+        4 => Just(b'\n'),
+        1 => Just(b'\r'),
+        3 => Just(b'='),
+        8 => prop::sample::select(b"READYSTATUSMAINPID1_".to_vec()),
+        8 => any::<u8>(),
+    ];
+    let short = prop::collection::vec(byte, 0..200);
+    // Around the limit: a short one repeated, or padded with one line
+    // (cheaper than 4096 draws).
+    let around = MAX_DATAGRAM - 4..MAX_DATAGRAM + 4;
+    let repeated = (short.clone(), around.clone()).prop_map(|(s, len)| {
+        let s = if s.is_empty() { vec![b'\n'] } else { s };
+        s.iter().copied().cycle().take(len).collect()
+    });
+    let padded = (short.clone(), around).prop_map(|(mut s, len)| {
+        s.resize(len, b'x');
+        s
+    });
+    prop_oneof![8 => short, 1 => repeated, 1 => padded]
+}
+
+/// What a datagram sets, as generated: the [`Notification`] it must give.
+fn known_values() -> impl Strategy<Value = Notification> {
+    let usec = prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()];
+    (
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        proptest::option::of("[^\r\n\0]{0,40}"),
+        proptest::option::of(0i32..=4095),
+        proptest::option::of(prop_oneof![Just(WatchdogPing::Ping), Just(WatchdogPing::Trigger)]),
+        proptest::option::of(prop_oneof![Just(u64::MAX), 1..=u64::MAX]),
+        proptest::option::of(usec.clone()),
+        proptest::option::of(prop_oneof![Just(1u32), Just(i32::MAX as u32), 1..=i32::MAX as u32]),
+        proptest::option::of(usec),
+    )
+        .prop_map(
+            |((ready, reloading, stopping, barrier), status, errno, watchdog, wd, extend, pid, mono)| {
+                Notification {
+                    ready,
+                    reloading,
+                    stopping,
+                    status,
+                    errno,
+                    watchdog,
+                    watchdog_usec: wd,
+                    extend_timeout_usec: extend,
+                    main_pid: pid,
+                    monotonic_usec: mono,
+                    barrier,
+                    ignored: vec![],
+                }
+            },
+        )
+}
+
+/// The lines that say what `n` holds, flags once or twice.
+fn lines_of(n: &Notification) -> Vec<String> {
+    let num = |key: &str, v: Option<u64>| v.map(|v| format!("{key}={v}"));
+    let mut lines: Vec<String> = [
+        num("ERRNO", n.errno.map(|e| e as u64)),
+        num("WATCHDOG_USEC", n.watchdog_usec),
+        num("EXTEND_TIMEOUT_USEC", n.extend_timeout_usec),
+        num("MAINPID", n.main_pid.map(u64::from)),
+        num("MONOTONIC_USEC", n.monotonic_usec),
+        n.status.as_ref().map(|s| format!("STATUS={s}")),
+        n.watchdog.map(|w| format!("WATCHDOG={}", if w == WatchdogPing::Ping { "1" } else { "trigger" })),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (set, key) in
+        [(n.ready, "READY"), (n.reloading, "RELOADING"), (n.stopping, "STOPPING"), (n.barrier, "BARRIER")]
+    {
+        if set {
+            lines.push(format!("{key}=1"));
+            if lines.len().is_multiple_of(2) {
+                lines.push(format!("{key}=1"));
+            }
+        }
+    }
+    lines
+}
+
+/// `lines` joined by line ends picked from `ends` (`\n`, `\r\n`, `\r`,
+/// `\n\n`), with or without a last one and a trailing NUL.
+fn join(lines: &[String], ends: &[u8], last_end: bool, nul: bool) -> Vec<u8> {
+    const ENDS: [&str; 4] = ["\n", "\r\n", "\r", "\n\n"];
+    let mut ends = ends.iter().cycle().map(|e| ENDS[usize::from(e % 4)]);
+    let mut text = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        text.push_str(line);
+        if i + 1 < lines.len() || last_end {
+            text.push_str(ends.next().unwrap_or("\n"));
+        }
+    }
+    let mut bytes = text.into_bytes();
+    if nul {
+        bytes.push(0);
+    }
+    bytes
+}
+
+/// A key procwire does not know: unknown keys are ignored silently.
+fn unknown_line() -> impl Strategy<Value = String> {
+    ("[A-Za-z_][A-Za-z0-9_]{0,15}", "[^\r\n\0]{0,20}")
+        .prop_filter("a known key", |(key, _)| {
+            !["READY", "RELOADING", "STOPPING", "BARRIER"].contains(&key.as_str()) && value_key(key).is_none()
+        })
+        .prop_map(|(key, value)| format!("{key}={value}"))
+}
+
+proptest! {
+    /// The whole datagram is refused exactly when it is over 4096 bytes,
+    /// holds a NUL before its last byte, or has no line; otherwise it is
+    /// read, and every line it skipped is one of its lines, in order.
+    #[test]
+    fn rejections_are_exactly_size_nul_and_no_line(bytes in datagram_bytes()) {
+        let got = Notification::parse(&bytes);
+        let body = bytes.strip_suffix(b"\0").unwrap_or(&bytes);
+        let lines: Vec<&[u8]> = body.split(|&b| b == b'\n' || b == b'\r').filter(|l| !l.is_empty()).collect();
+        if bytes.len() > MAX_DATAGRAM {
+            prop_assert_eq!(got, Err(Rejection::TooLarge { len: bytes.len() }));
+        } else if let Some(at) = body.iter().position(|&b| b == 0) {
+            prop_assert_eq!(got, Err(Rejection::EmbeddedNul { at }));
+        } else if lines.is_empty() {
+            prop_assert_eq!(got, Err(Rejection::Empty));
+        } else {
+            let n = got.expect("a datagram of at most 4096 bytes, no NUL, some line");
+            let mut lines = lines.iter().map(|l| String::from_utf8_lossy(l));
+            for skipped in &n.ignored {
+                prop_assert!(lines.any(|l| l == skipped.line), "{:?} is not a line, in order", skipped.line);
+            }
+        }
+    }
+
+    /// A datagram made of known keys, in any order, with any line ends,
+    /// gives back exactly what it was made from, and skips nothing.
+    #[test]
+    fn known_keys_parse_to_their_values(
+        (want, lines) in known_values().prop_flat_map(|n| {
+            let lines = lines_of(&n);
+            (Just(n), Just(lines).prop_shuffle())
+        }),
+        zeros in prop::collection::vec(any::<u8>(), 1..8),
+        ends in prop::collection::vec(any::<u8>(), 1..8),
+        last_end in any::<bool>(),
+        nul in any::<bool>(),
+    ) {
+        // Leading zeros are put back in (the shuffle kept them out).
+        let lines: Vec<String> = lines.iter().map(|l| add_zeros(l, &zeros)).collect();
+        let bytes = join(&lines, &ends, last_end, nul);
+        match Notification::parse(&bytes) {
+            Err(Rejection::Empty) => prop_assert!(lines.is_empty()),
+            got => prop_assert_eq!(got, Ok(want)),
+        }
+    }
+
+    /// Unknown keys, anywhere, change nothing: neither the values nor the
+    /// list of skipped lines.
+    #[test]
+    fn unknown_keys_change_nothing(
+        want in known_values(),
+        unknown in prop::collection::vec((unknown_line(), any::<prop::sample::Index>()), 1..10),
+        ends in prop::collection::vec(any::<u8>(), 1..8),
+    ) {
+        let mut lines = lines_of(&want);
+        for (line, at) in unknown {
+            lines.insert(at.index(lines.len() + 1), line);
+        }
+        prop_assert_eq!(Notification::parse(&join(&lines, &ends, true, false)), Ok(want));
+    }
+
+    /// A readable datagram stays readable up to exactly 4096 bytes, and
+    /// one byte more refuses it whatever it holds.
+    #[test]
+    fn the_limit_is_4096_bytes_whatever_the_content(want in known_values(), ends in prop::collection::vec(any::<u8>(), 1..8)) {
+        let mut bytes = join(&lines_of(&want), &ends, true, false);
+        bytes.extend_from_slice(b"X_PAD=");
+        bytes.resize(MAX_DATAGRAM, b'p');
+        prop_assert_eq!(Notification::parse(&bytes), Ok(want));
+        bytes.push(b'\n');
+        prop_assert_eq!(Notification::parse(&bytes), Err(Rejection::TooLarge { len: MAX_DATAGRAM + 1 }));
+    }
+}
+
+/// A number's line (`MAINPID=123`) with up to two leading zeros added
+/// (how many taken from `zeros` by the line's length); other lines as
+/// they are.
+fn add_zeros(line: &str, zeros: &[u8]) -> String {
+    match line.split_once('=') {
+        Some((key, value))
+            if !matches!(value_key(key), None | Some(ValueKey::Status | ValueKey::Watchdog)) =>
+        {
+            let z = usize::from(zeros[line.len() % zeros.len()] % 3);
+            format!("{key}={}{value}", "0".repeat(z))
+        }
+        _ => line.to_owned(),
+    }
+}

@@ -20,6 +20,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// |---|---|
 /// | [`exponential(first, factor, max)`](Self::exponential) | `min(first * factor^(n-1), max)`, each step from the one before |
 /// | [`linear(step, max)`](Self::linear) | `min(n * step, max)` |
+/// | [`growing()`](Self::growing) | the default: 1 s doubling to 300 s, and 1 s after a stable run |
 /// | [`procmon()`](Self::procmon) | Twisted procmon: 1 s doubling to 3600 s |
 /// | [`supervisord()`](Self::supervisord) | supervisord's BACKOFF: `n` seconds |
 /// | [`systemd(sec, steps, max)`](Self::systemd) | `sec * (max / sec)^((n-1) / steps)` for `n <= steps`, then `max` |

@@ -126,7 +126,17 @@ fn ready_model() -> impl Strategy<Value = ReadyModel> {
 }
 
 fn signal() -> impl Strategy<Value = (String, i32)> {
-    let names = vec![("TERM", 15), ("SIGINT", 2), ("hup", 1), ("Usr1", 10), ("SIGKILL", 9), (" QUIT ", 3)];
+    // procwire's one signal rule: names with or without SIG in any case,
+    // numbers, real-time offsets; no surrounding blanks (" QUIT " is refused).
+    let names = vec![
+        ("TERM", 15),
+        ("SIGINT", 2),
+        ("hup", 1),
+        ("Usr1", 10),
+        ("SIGKILL", 9),
+        ("3", 3),
+        ("SIGRTMIN+1", 35),
+    ];
     prop_oneof![
         prop::sample::select(names).prop_map(|(name, n)| (name.to_owned(), n)),
         (1..=64).prop_map(|n: i32| (n.to_string(), n)),
@@ -320,7 +330,9 @@ fn expected_builder(sup: &SupervisorModel) -> Builder {
 fn expected_spec(p: &ProgramModel) -> ProgramSpec {
     let mut argv = p.command.iter().map(|a| a.replace("$SELF", THIS));
     let mut command = Command::new(argv.next().expect("a program"));
-    command.args(argv).envs(&p.env).process_group(0);
+    // No group asked for: each program leads its own by the supervisor's
+    // default.
+    command.args(argv).envs(&p.env);
     if let Some(cwd) = &p.cwd {
         command.current_dir(cwd);
     }

@@ -216,6 +216,9 @@ fn restarts_supervisor(rt: &Runtime, sup: &Supervisor, k: usize, window: Duratio
             .max_retries(None);
         let mut program = ProgramSpec::new(name.as_str(), Command::new("/bin/true"));
         program.restart(restart).no_sink();
+        if std::env::var_os("PROCWIRE_BENCH_NO_PDEATHSIG").is_some() {
+            program.parent_death_signal(None);
+        }
         sup.add(program).await.expect("add");
         // Past the first spawn, as the loops are past their first.
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -11,7 +11,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::builder::{Builder, Strategy};
+use crate::command::{Cmd, Reply};
+use crate::error::Error;
 use crate::event::{Cause, Event, ShutdownReport, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
 use crate::incarnation::{self, Ctx, End, Report, TimerKind};
@@ -19,8 +20,8 @@ use crate::logs::LogTx;
 use crate::notify::{Datagram, NotifySocket};
 use crate::policy::{decide, Decision, StartKind};
 use crate::readiness::Readiness;
+use crate::settings::{Settings, Strategy};
 use crate::state::{AfterStop, State};
-use crate::supervisor::{Cmd, Error, Reply};
 
 use order::GroupRestart;
 use program::{Pending, Program};
@@ -84,7 +85,7 @@ enum Wake {
 }
 
 impl Actor {
-    pub(crate) fn new(rx: mpsc::Receiver<Cmd>, settings: &Builder) -> Actor {
+    pub(crate) fn new(rx: mpsc::Receiver<Cmd>, settings: &Settings) -> Actor {
         let (reports_tx, reports) = mpsc::unbounded_channel();
         Actor {
             rx,

@@ -7,32 +7,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
-use crate::error::SpecError;
-use crate::supervisor::{Error, Supervisor, COMMANDS};
-
-/// What a program's automatic restart does to the others (Erlang/OTP's
-/// supervision strategies, for OS processes).
-///
-/// | strategy | when a program exits and its policy restarts it |
-/// |---|---|
-/// | `OneForOne` | it alone restarts |
-/// | `OneForAll` | every other live program is stopped, in the reverse of the order they were added, one after the other; then all start again in order |
-/// | `RestForOne` | the programs added after it are stopped (in reverse order), then it and they start again in order; those added before it are untouched |
-///
-/// Under `OneForAll` and `RestForOne` the restart comes once the others
-/// are stopped, without the failed program's backoff delay (as in OTP:
-/// the [intensity](Builder::intensity) is what stops a loop).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Strategy {
-    /// Each program on its own (the default).
-    #[default]
-    OneForOne,
-    /// One restarts, all restart.
-    OneForAll,
-    /// One restarts, it and those added after it restart.
-    RestForOne,
-}
+use crate::command::COMMANDS;
+use crate::error::{Error, SpecError};
+use crate::settings::{Settings, Strategy};
+use crate::supervisor::Supervisor;
 
 /// Builds a [`Supervisor`] with settings other than [`Supervisor::new`]'s.
 ///
@@ -55,21 +33,19 @@ pub enum Strategy {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
-    pub(crate) events: usize,
-    pub(crate) reads: usize,
-    pub(crate) strategy: Strategy,
-    pub(crate) intensity: Option<(u32, Duration)>,
-    pub(crate) systemd: bool,
+    settings: Settings,
 }
 
 impl Default for Builder {
     fn default() -> Builder {
         Builder {
-            events: Supervisor::EVENT_CAPACITY,
-            reads: Supervisor::LOG_CAPACITY,
-            strategy: Strategy::OneForOne,
-            intensity: None,
-            systemd: false,
+            settings: Settings {
+                events: Supervisor::EVENT_CAPACITY,
+                reads: Supervisor::LOG_CAPACITY,
+                strategy: Strategy::OneForOne,
+                intensity: None,
+                systemd: false,
+            },
         }
     }
 }
@@ -97,7 +73,7 @@ impl Builder {
 
     /// What one program's restart does to the others.
     pub fn strategy(&mut self, strategy: Strategy) -> &mut Builder {
-        self.strategy = strategy;
+        self.settings.strategy = strategy;
         self
     }
 
@@ -120,7 +96,7 @@ impl Builder {
         if period.is_zero() {
             return Err(SpecError::out_of_range("Builder::intensity period", period, "more than 0"));
         }
-        self.intensity = Some((restarts, period));
+        self.settings.intensity = Some((restarts, period));
         Ok(self)
     }
 
@@ -130,8 +106,8 @@ impl Builder {
     /// nearest end. The reads hold at most `reads` times 64 KiB. See
     /// [`Supervisor::EVENT_CAPACITY`] and [`Supervisor::LOG_CAPACITY`].
     pub fn capacity(&mut self, events: usize, reads: usize) -> &mut Builder {
-        self.events = events.clamp(1, Builder::MAX_EVENTS);
-        self.reads = reads.clamp(1, Builder::MAX_READS);
+        self.settings.events = events.clamp(1, Builder::MAX_EVENTS);
+        self.settings.reads = reads.clamp(1, Builder::MAX_READS);
         self
     }
 
@@ -146,7 +122,7 @@ impl Builder {
     /// the supervisor's task without waiting (a full queue at systemd's
     /// end: the report is tried again when the task next wakes up).
     pub fn notify_systemd(&mut self, on: bool) -> &mut Builder {
-        self.systemd = on;
+        self.settings.systemd = on;
         self
     }
 
@@ -160,7 +136,38 @@ impl Builder {
     /// and time enabled.
     pub fn build(&self) -> (Supervisor, JoinHandle<Result<(), Error>>) {
         let (tx, rx) = mpsc::channel(COMMANDS);
-        let task = tokio::spawn(Actor::new(rx, self).run());
+        let task = tokio::spawn(Actor::new(rx, &self.settings).run());
         (Supervisor { tx }, task)
+    }
+}
+
+/// The constructors that take the settings (here, beside them, so that
+/// the handle's module needs nothing of the builder's).
+impl Supervisor {
+    /// A supervisor with no program, and its task.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (it spawns its task). The runtime needs IO
+    /// and time enabled.
+    pub fn new() -> (Supervisor, JoinHandle<Result<(), Error>>) {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] for a supervisor with a [`Strategy`](crate::Strategy),
+    /// an intensity limit, other capacities, or systemd notifications.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// [`new`](Self::new), keeping `events` events and the lines of
+    /// `reads` reads of a pipe (and at most `reads` times 64 KiB) for slow
+    /// receivers; as [`Builder::capacity`], which bounds both.
+    ///
+    /// # Panics
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_capacity(events: usize, reads: usize) -> (Supervisor, JoinHandle<Result<(), Error>>) {
+        Builder::new().capacity(events, reads).build()
     }
 }

@@ -1,6 +1,8 @@
-//! Errors in a supervision spec.
+//! What goes wrong: a supervision spec that cannot work ([`SpecError`]),
+//! and a command that fails ([`Error`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A supervision setting that cannot work, found when the value is built
@@ -90,5 +92,102 @@ impl SpecError {
         allowed: &'static str,
     ) -> SpecError {
         SpecError::OutOfRange { setting, value: format!("{value:?}"), allowed }
+    }
+}
+
+/// What a command can fail with.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No program has this name.
+    #[error("no program named {0:?}")]
+    UnknownProgram(String),
+    /// A program with this name exists already.
+    #[error("a program named {0:?} exists already")]
+    Duplicate(String),
+    /// The supervisor is shutting down (or has shut down): nothing starts.
+    #[error("the supervisor is shut down")]
+    ShutDown,
+    /// The program's settings cannot work.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A start that was asked for could not spawn the program; the
+    /// program is in `Backoff` (or wherever its policy sent it) and is
+    /// retried as any failed attempt.
+    #[error("program {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why, with the spawn step.
+        #[source]
+        source: Arc<procwire_core::Error>,
+    },
+    /// The program has no live process to signal.
+    #[error("program {0:?} is not running")]
+    NotRunning(String),
+    /// The signal could not be sent.
+    #[error("program {program:?}: {source}")]
+    Signal {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: Arc<procwire_core::Error>,
+    },
+    /// A program runs [`after`](crate::ProgramSpec::after) a program that
+    /// does not exist.
+    #[error("program {program:?} runs after {dependency:?}, which does not exist")]
+    UnknownDependency {
+        /// The program added.
+        program: String,
+        /// The name it gave.
+        dependency: String,
+    },
+    /// Programs run after each other in a circle: none could ever start.
+    #[error("programs run after each other in a circle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    /// `remove` of a program others run after.
+    #[error("program {program:?} is needed by {by:?}: remove that first")]
+    Required {
+        /// The program.
+        program: String,
+        /// A program that runs after it.
+        by: String,
+    },
+    /// A program's [`cgroup`](crate::ProgramSpec::cgroup) directory is not
+    /// a cgroup v2 directory this process may write.
+    #[error("program {program:?}: {source}")]
+    Cgroup {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: Arc<procwire_core::CgroupError>,
+    },
+    /// The sd_notify socket for a program with
+    /// [`Readiness::Notify`](crate::Readiness::Notify) could not be made.
+    #[error("cannot make the sd_notify socket: {0}")]
+    NotifySocket(#[source] Arc<std::io::Error>),
+    /// More automatic restarts than the supervisor's intensity allows: it
+    /// stopped every program (what its task resolves to).
+    #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]
+    Intensity {
+        /// The restarts counted, the last one included.
+        restarts: u32,
+        /// Within this period.
+        period: std::time::Duration,
+    },
+}
+
+impl Error {
+    /// A signal that could not be sent to `program`'s live process: one
+    /// that had exited already (reaped by its waiter a moment before the
+    /// actor heard of it) is [`Error::NotRunning`], as the docs say;
+    /// anything else is [`Error::Signal`].
+    pub(crate) fn signal(program: &str, error: procwire_core::Error) -> Error {
+        match error {
+            procwire_core::Error::ProcessExitedAlready => Error::NotRunning(program.into()),
+            error => Error::Signal { program: program.into(), source: Arc::new(error) },
+        }
     }
 }

@@ -21,12 +21,13 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::command::Reply;
+use crate::error::Error;
 use crate::event::LogLine;
 use crate::lines::{Line, LineSplitter, LogSpec, Span};
 use crate::logs::{BatchMeta, LogBatch, LogTx};
 use crate::program::Sink;
 use crate::readiness::{LinePredicate, Probe, Readiness};
-use crate::supervisor::{Error, Reply};
 
 /// What the tasks tell the actor.
 #[derive(Debug)]

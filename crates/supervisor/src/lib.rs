@@ -137,8 +137,8 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use backoff::Backoff;
-pub use builder::{Builder, Strategy};
-pub use error::SpecError;
+pub use builder::Builder;
+pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
 pub use lines::{Line, LineSplitter, LogSpec};
@@ -151,14 +151,16 @@ pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{StopPolicy, StopScope};
 pub use program::{ProgramSpec, DEFAULT_START_TIMEOUT};
 pub use readiness::{LinePredicate, Probe, ProbeFuture, Readiness};
+pub use settings::Strategy;
 pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
 pub use stream::{Lagged, Subscription};
-pub use supervisor::{Error, Supervisor};
+pub use supervisor::Supervisor;
 
 mod actor;
 mod backoff;
 mod builder;
+mod command;
 mod display;
 mod error;
 mod event;
@@ -171,6 +173,7 @@ mod notify;
 mod policy;
 mod program;
 mod readiness;
+mod settings;
 mod spec;
 mod state;
 mod stream;

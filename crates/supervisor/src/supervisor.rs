@@ -1,135 +1,14 @@
 //! The handle: a cloneable `mpsc::Sender` to the actor, and the commands.
 
-use std::sync::Arc;
-
 use procwire_core::Signal;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::builder::Builder;
-use crate::error::SpecError;
+use crate::command::{Cmd, Reply};
+use crate::error::Error;
 use crate::event::{Event, ShutdownReport, Status, StopOutcome};
 use crate::logs::Logs;
 use crate::program::ProgramSpec;
 use crate::stream::Subscription;
-
-/// What a command can fail with.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// No program has this name.
-    #[error("no program named {0:?}")]
-    UnknownProgram(String),
-    /// A program with this name exists already.
-    #[error("a program named {0:?} exists already")]
-    Duplicate(String),
-    /// The supervisor is shutting down (or has shut down): nothing starts.
-    #[error("the supervisor is shut down")]
-    ShutDown,
-    /// The program's settings cannot work.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// A start that was asked for could not spawn the program; the
-    /// program is in `Backoff` (or wherever its policy sent it) and is
-    /// retried as any failed attempt.
-    #[error("program {program:?}: {source}")]
-    Spawn {
-        /// The program.
-        program: String,
-        /// Why, with the spawn step.
-        #[source]
-        source: Arc<procwire_core::Error>,
-    },
-    /// The program has no live process to signal.
-    #[error("program {0:?} is not running")]
-    NotRunning(String),
-    /// The signal could not be sent.
-    #[error("program {program:?}: {source}")]
-    Signal {
-        /// The program.
-        program: String,
-        /// Why.
-        #[source]
-        source: Arc<procwire_core::Error>,
-    },
-    /// A program runs [`after`](crate::ProgramSpec::after) a program that
-    /// does not exist.
-    #[error("program {program:?} runs after {dependency:?}, which does not exist")]
-    UnknownDependency {
-        /// The program added.
-        program: String,
-        /// The name it gave.
-        dependency: String,
-    },
-    /// Programs run after each other in a circle: none could ever start.
-    #[error("programs run after each other in a circle: {}", .0.join(" -> "))]
-    Cycle(Vec<String>),
-    /// `remove` of a program others run after.
-    #[error("program {program:?} is needed by {by:?}: remove that first")]
-    Required {
-        /// The program.
-        program: String,
-        /// A program that runs after it.
-        by: String,
-    },
-    /// A program's [`cgroup`](crate::ProgramSpec::cgroup) directory is not
-    /// a cgroup v2 directory this process may write.
-    #[error("program {program:?}: {source}")]
-    Cgroup {
-        /// The program.
-        program: String,
-        /// Why.
-        #[source]
-        source: Arc<procwire_core::CgroupError>,
-    },
-    /// The sd_notify socket for a program with
-    /// [`Readiness::Notify`](crate::Readiness::Notify) could not be made.
-    #[error("cannot make the sd_notify socket: {0}")]
-    NotifySocket(#[source] Arc<std::io::Error>),
-    /// More automatic restarts than the supervisor's intensity allows: it
-    /// stopped every program (what its task resolves to).
-    #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]
-    Intensity {
-        /// The restarts counted, the last one included.
-        restarts: u32,
-        /// Within this period.
-        period: std::time::Duration,
-    },
-}
-
-impl Error {
-    /// A signal that could not be sent to `program`'s live process: one
-    /// that had exited already (reaped by its waiter a moment before the
-    /// actor heard of it) is [`Error::NotRunning`], as the docs say;
-    /// anything else is [`Error::Signal`].
-    pub(crate) fn signal(program: &str, error: procwire_core::Error) -> Error {
-        match error {
-            procwire_core::Error::ProcessExitedAlready => Error::NotRunning(program.into()),
-            error => Error::Signal { program: program.into(), source: Arc::new(error) },
-        }
-    }
-}
-
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
-
-/// A command to the actor.
-#[derive(Debug)]
-pub(crate) enum Cmd {
-    Add(Box<ProgramSpec>, Reply<Status>),
-    AddAll(Vec<ProgramSpec>, Reply<Vec<Status>>),
-    Remove(String, Reply<Option<StopOutcome>>),
-    Start(String, Reply<Status>),
-    Stop(String, Reply<Option<StopOutcome>>),
-    Restart(String, Reply<Status>),
-    RestartAll(oneshot::Sender<Vec<oneshot::Receiver<Result<Status, Error>>>>),
-    Signal(String, Signal, Reply<()>),
-    Status(String, Reply<Status>),
-    Statuses(oneshot::Sender<Vec<Status>>),
-    Watch(String, Reply<watch::Receiver<Status>>),
-    Events(oneshot::Sender<broadcast::Receiver<Event>>),
-    Logs(oneshot::Sender<Logs>),
-    Shutdown(oneshot::Sender<ShutdownReport>),
-}
 
 /// A handle to a supervisor: one task that owns every program, their
 /// incarnations and timers. Cheap to clone, `Send + Sync`; each command
@@ -137,16 +16,13 @@ pub(crate) enum Cmd {
 ///
 /// When the last handle is dropped, the task shuts everything down in
 /// the background (as [`shutdown`](Self::shutdown), whose report nobody
-/// reads) and ends; the [`JoinHandle`] from [`new`](Self::new) resolves then.
+/// reads) and ends; the [`JoinHandle`](tokio::task::JoinHandle) from [`new`](Self::new) resolves then.
 ///
 /// See the [crate documentation](crate) for an example.
 #[derive(Debug, Clone)]
 pub struct Supervisor {
     pub(crate) tx: mpsc::Sender<Cmd>,
 }
-
-/// Room in the command channel.
-pub(crate) const COMMANDS: usize = 64;
 
 impl Supervisor {
     /// Events kept for a slow [`events`](Self::events) receiver before it lags.
@@ -166,33 +42,6 @@ impl Supervisor {
     /// [`LogLine`](crate::LogLine) longer than 64 bytes shares its read's
     /// bytes: keeping it keeps them.)
     pub const LOG_CAPACITY: usize = 1024;
-
-    /// A supervisor with no program, and its task.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime (it spawns its task). The runtime needs IO
-    /// and time enabled.
-    pub fn new() -> (Supervisor, JoinHandle<Result<(), Error>>) {
-        Builder::new().build()
-    }
-
-    /// A [`Builder`] for a supervisor with a [`Strategy`](crate::Strategy),
-    /// an intensity limit, other capacities, or systemd notifications.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
-    /// [`new`](Self::new), keeping `events` events and the lines of
-    /// `reads` reads of a pipe (and at most `reads` times 64 KiB) for slow
-    /// receivers; as [`Builder::capacity`], which bounds both.
-    ///
-    /// # Panics
-    ///
-    /// As [`new`](Self::new).
-    pub fn with_capacity(events: usize, reads: usize) -> (Supervisor, JoinHandle<Result<(), Error>>) {
-        Builder::new().capacity(events, reads).build()
-    }
 
     async fn call<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, Error> {
         let (reply, rx) = oneshot::channel();

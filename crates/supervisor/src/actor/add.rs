@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{Actor, Program};
+use crate::error::Error;
 use crate::error::SpecError;
 use crate::event::{Cause, Status, Trigger};
 use crate::notify::NotifySocket;
@@ -12,7 +13,6 @@ use crate::policy::StartKind;
 use crate::program::ProgramSpec;
 use crate::readiness::Readiness;
 use crate::state::State;
-use crate::supervisor::Error;
 
 impl Actor {
     pub(super) fn add_all(&mut self, specs: Vec<ProgramSpec>) -> Result<Vec<Status>, Error> {

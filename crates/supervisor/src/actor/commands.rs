@@ -4,7 +4,8 @@ use procwire_core::Signal;
 use tokio::sync::mpsc;
 
 use super::{Actor, Program};
-use crate::supervisor::{Error, Reply};
+use crate::command::Reply;
+use crate::error::Error;
 
 impl Actor {
     /// Sends `sig` to the live process, or in group scope to its group

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Actor, Program};
-use crate::builder::Strategy;
+use crate::error::Error;
 use crate::event::{Cause, Trigger};
 use crate::policy::StartKind;
+use crate::settings::Strategy;
 use crate::state::{AfterStop, State};
-use crate::supervisor::Error;
 
 /// A strategy's restart: the programs still to stop (the last one first),
 /// the one stopping now, and those to start again once all are stopped.

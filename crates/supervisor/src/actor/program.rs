@@ -8,6 +8,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::command::Reply;
+use crate::error::Error;
 use crate::event::{Cause, Event, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
 use crate::incarnation::{Live, Report, TimerKind};
@@ -15,7 +17,6 @@ use crate::policy::History;
 use crate::policy::StartKind;
 use crate::program::ProgramSpec;
 use crate::state::{AfterStop, State};
-use crate::supervisor::{Error, Reply};
 
 /// A command waiting for a stop to complete.
 #[derive(Debug)]

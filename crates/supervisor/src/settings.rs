@@ -1,0 +1,42 @@
+//! A supervisor's settings, as its builder gathers them and its actor
+//! reads them, and the strategies.
+
+use std::time::Duration;
+
+/// What a program's automatic restart does to the others (Erlang/OTP's
+/// supervision strategies, for OS processes).
+///
+/// | strategy | when a program exits and its policy restarts it |
+/// |---|---|
+/// | `OneForOne` | it alone restarts |
+/// | `OneForAll` | every other live program is stopped, in the reverse of the order they were added, one after the other; then all start again in order |
+/// | `RestForOne` | the programs added after it are stopped (in reverse order), then it and they start again in order; those added before it are untouched |
+///
+/// Under `OneForAll` and `RestForOne` the restart comes once the others
+/// are stopped, without the failed program's backoff delay (as in OTP:
+/// the [intensity](crate::Builder::intensity) is what stops a loop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Each program on its own (the default).
+    #[default]
+    OneForOne,
+    /// One restarts, all restart.
+    OneForAll,
+    /// One restarts, it and those added after it restart.
+    RestForOne,
+}
+
+/// What a [`Builder`](crate::Builder) sets, for the actor.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Room in the events channel.
+    pub(crate) events: usize,
+    /// Reads kept in the logs channel.
+    pub(crate) reads: usize,
+    pub(crate) strategy: Strategy,
+    /// At most this many automatic restarts within this period.
+    pub(crate) intensity: Option<(u32, Duration)>,
+    /// Report to this process's own systemd.
+    pub(crate) systemd: bool,
+}

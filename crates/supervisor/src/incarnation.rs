@@ -425,8 +425,8 @@ fn serve_signals(
 /// The child, and its cgroup if it has one of its own. If the waiter is
 /// dropped before the incarnation is over (the runtime torn down without
 /// `shutdown`, the supervisor's task aborted), the whole cgroup gets
-/// `cgroup.kill` and is removed once empty, by a thread of its own (the
-/// members die asynchronously; nothing waits on the runtime). The child's
+/// `cgroup.kill` and is removed once empty, by one thread for all of them
+/// (the members die asynchronously; nothing waits on the runtime). The child's
 /// own `kill_on_drop` takes the child and, in group scope, its group; a
 /// cgroup, which a core `Command` may share between children, is the
 /// supervisor's to kill.
@@ -442,16 +442,49 @@ impl Drop for Waiter {
         if cgroup.remove().is_ok() {
             return;
         }
-        let remove = move || {
-            // A runtime of its own, for `wait_empty`'s inotify watch.
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                let _ = rt.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await
+        remove_when_empty(cgroup);
+    }
+}
+
+/// Hands a killed cgroup to one thread, started at the first need, that
+/// removes each once its members are gone (a runtime torn down with a
+/// thousand programs sends a thousand: one thread, not one each). It
+/// looks every 10 ms while it has any, gives each 10 s, and sleeps on its
+/// channel otherwise. (If the thread cannot start, the cgroups stay.)
+fn remove_when_empty(cgroup: Cgroup) {
+    use std::sync::{mpsc as std_mpsc, Mutex, OnceLock};
+    static REMOVER: OnceLock<Option<Mutex<std_mpsc::Sender<Cgroup>>>> = OnceLock::new();
+    let remover = REMOVER.get_or_init(|| {
+        let (tx, rx) = std_mpsc::channel::<Cgroup>();
+        let run = move || {
+            let mut pending: Vec<(Cgroup, std::time::Instant)> = Vec::new();
+            loop {
+                let next = if pending.is_empty() {
+                    rx.recv().map_err(|_| std_mpsc::RecvTimeoutError::Disconnected)
+                } else {
+                    rx.recv_timeout(Duration::from_millis(10))
+                };
+                match next {
+                    Ok(cgroup) => pending.push((cgroup, std::time::Instant::now())),
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) if pending.is_empty() => return,
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => {}
+                }
+                pending.retain(|(cgroup, since)| {
+                    let done =
+                        !cgroup.is_populated().unwrap_or(false) || since.elapsed() > Duration::from_secs(10);
+                    if done {
+                        let _ = cgroup.remove();
+                    }
+                    !done
                 });
             }
-            let _ = cgroup.remove();
         };
-        let _ = std::thread::Builder::new().name("procwire-cgroup-rm".into()).spawn(remove);
+        let started = std::thread::Builder::new().name("procwire-cgroup-rm".into()).spawn(run);
+        started.ok().map(|_| Mutex::new(tx))
+    });
+    if let Some(tx) = remover {
+        let _ = tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(cgroup);
     }
 }
 

@@ -167,6 +167,74 @@ impl Clone for Command {
     }
 }
 
+/// Two commands are equal when spawning them would do the same: the same
+/// program, arguments, environment, directory, fd map, credentials,
+/// terminal and every other setting. A descriptor handed over
+/// ([`ChildFd::Fd`], [`pty_pair`](Command::pty_pair)) is the same only
+/// if it is the very same one: a clone's, not a copy made with `dup`.
+///
+/// ```
+/// use procwire_core::Command;
+///
+/// let mut a = Command::new("sleep");
+/// a.arg("1");
+/// assert_eq!(a, a.clone());
+/// assert_ne!(a, Command::new("sleep"));
+/// ```
+impl PartialEq for Command {
+    fn eq(&self, other: &Command) -> bool {
+        // Listed field by field, so that a new field is a compile error
+        // here until it is compared.
+        let Command {
+            program,
+            program_c: _,
+            arg0,
+            args,
+            env_clear,
+            env,
+            cwd,
+            fds,
+            stdio_defaults,
+            setsid,
+            process_group,
+            kill_on_drop,
+            uid,
+            gid,
+            groups,
+            parent_death_signal,
+            keep_signal_mask,
+            pty,
+            pipe_capacity,
+            cgroup,
+            pid_env,
+            invalid,
+        } = self;
+        *program == other.program
+            && *arg0 == other.arg0
+            && *args == other.args
+            && *env_clear == other.env_clear
+            && *env == other.env
+            && cwd.as_ref().map(|c| &c.0) == other.cwd.as_ref().map(|c| &c.0)
+            && *fds == other.fds
+            && *stdio_defaults == other.stdio_defaults
+            && *setsid == other.setsid
+            && *process_group == other.process_group
+            && *kill_on_drop == other.kill_on_drop
+            && *uid == other.uid
+            && *gid == other.gid
+            && *groups == other.groups
+            && *parent_death_signal == other.parent_death_signal
+            && *keep_signal_mask == other.keep_signal_mask
+            && *pty == other.pty
+            && *pipe_capacity == other.pipe_capacity
+            && *cgroup == other.cgroup
+            && *pid_env == other.pid_env
+            && *invalid == other.invalid
+    }
+}
+
+impl Eq for Command {}
+
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {

@@ -71,6 +71,21 @@ pub(crate) enum PtySpec {
     Pair { master: Arc<OwnedFd>, slave: Arc<OwnedFd> },
 }
 
+/// A caller's pair is equal only to itself (and its clones).
+impl PartialEq for PtySpec {
+    fn eq(&self, other: &PtySpec) -> bool {
+        match (self, other) {
+            (PtySpec::New(a), PtySpec::New(b)) => a == b,
+            (PtySpec::Pair { master: a, slave: b }, PtySpec::Pair { master: c, slave: d }) => {
+                Arc::ptr_eq(a, c) && Arc::ptr_eq(b, d)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PtySpec {}
+
 /// The parent's side of a spawn's terminal, and the child's.
 pub(crate) struct OpenedPty {
     /// Registered with the reactor before the spawn, so nothing can fail

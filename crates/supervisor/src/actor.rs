@@ -32,6 +32,7 @@ mod notify;
 mod order;
 mod program;
 mod reports;
+mod update;
 
 /// How long the output pipes get to reach their end once shutdown has
 /// reaped every incarnation (a grandchild may hold them open).
@@ -186,6 +187,12 @@ impl Actor {
                 let _ = reply.send(self.add_all(specs));
             }
             Cmd::Remove(name, reply) => self.stop(&name, AfterStop::Remove, reply),
+            Cmd::Update(spec, reply) => {
+                let _ = reply.send(self.update(*spec));
+            }
+            Cmd::Apply(specs, reply) => {
+                let _ = reply.send(self.apply(specs));
+            }
             Cmd::Stop(name, reply) => self.stop(&name, AfterStop::Stay, reply),
             Cmd::Start(name, reply) => self.start_cmd(&name, Trigger::Command, reply),
             Cmd::Restart(name, reply) => self.start_cmd(&name, Trigger::Restart, reply),
@@ -325,18 +332,9 @@ impl Actor {
         p.ended_pid = None;
         p.history.record_start(now, kind);
         let ctx = Ctx {
-            program: &p.spec.name,
+            spec: &p.spec,
             incarnation: p.incarnation,
-            command: &p.spec.command,
-            policy: p.spec.stop,
-            log: &p.spec.log,
-            sink: p.spec.sink.as_ref(),
-            ready: &p.spec.ready,
             notify_socket: self.notify.as_ref().map(NotifySocket::env_value),
-            watchdog: p.spec.watchdog,
-            cgroup: p.spec.cgroup.as_deref(),
-            own_group: p.spec.own_group,
-            parent_death: p.spec.parent_death,
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,

@@ -5,7 +5,6 @@
 use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,10 +23,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use crate::command::Reply;
 use crate::error::Error;
 use crate::event::LogLine;
-use crate::lines::{Line, LineSplitter, LogSpec, Span};
+use crate::lines::{Line, LineSplitter, Span};
 use crate::logs::{BatchMeta, LogBatch, LogTx};
-use crate::program::Sink;
+use crate::program::{ProgramSpec, Sink};
 use crate::readiness::{LinePredicate, Probe, Readiness};
+use crate::trace;
 
 /// What the tasks tell the actor.
 #[derive(Debug)]
@@ -83,6 +83,8 @@ pub(crate) struct Live {
     /// Group scope: signals for the whole group, sent by the waiter task
     /// (which knows whether the leader is still unreaped).
     pub(crate) group: Option<mpsc::UnboundedSender<GroupSignal>>,
+    /// Its `tracing` span (program, incarnation, pid).
+    pub(crate) span: trace::Span,
 }
 
 impl Drop for Live {
@@ -98,42 +100,32 @@ pub(crate) type GroupSignal = (Signal, Reply<()>);
 
 /// Everything an incarnation needs from the actor.
 pub(crate) struct Ctx<'a> {
-    pub(crate) program: &'a Arc<str>,
+    pub(crate) spec: &'a ProgramSpec,
     pub(crate) incarnation: u64,
-    pub(crate) command: &'a Command,
-    pub(crate) policy: StopPolicy,
-    pub(crate) log: &'a LogSpec,
-    pub(crate) sink: Option<&'a Sink>,
-    pub(crate) ready: &'a Readiness,
     /// The supervisor's notification socket, for `Readiness::Notify`.
     pub(crate) notify_socket: Option<&'a OsStr>,
-    pub(crate) watchdog: Option<Duration>,
-    /// The directory the incarnation's own cgroup is made in.
-    pub(crate) cgroup: Option<&'a Path>,
-    /// Leads a process group of its own.
-    pub(crate) own_group: bool,
-    /// Its parent-death signal, unless the command has one.
-    pub(crate) parent_death: Option<Signal>,
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
 }
 
-/// Spawns the incarnation and its tasks (the waiter and one drain per
-/// output pipe) into `ctx.tasks`.
-pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
-    let mut command = ctx.command.clone();
+/// The command an incarnation of `spec` is spawned from: the spec's, with
+/// what the supervisor adds (its own process group, the parent-death
+/// signal, the readiness protocol's variables and fd, the watchdog's).
+/// Two specs whose commands are equal here run the same program.
+pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Command {
+    let mut command = spec.command.clone();
     command.kill_on_drop(true);
     // A group of its own: by default, and for group scope whatever the
     // command says. (0 is accepted with a new session too.)
-    if ctx.policy.scope == StopScope::Group || (ctx.own_group && command.get_process_group().is_none()) {
+    if spec.stop.scope == StopScope::Group || (spec.own_group && command.get_process_group().is_none()) {
         command.process_group(0);
     }
-    if let (Some(sig), None) = (ctx.parent_death, command.get_parent_death_signal()) {
+    if let (Some(sig), None) = (spec.parent_death, command.get_parent_death_signal()) {
         command.parent_death_signal(sig);
     }
     const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
-    match (ctx.ready, ctx.notify_socket) {
+    match (&spec.ready, notify_socket) {
         (Readiness::Notify { .. }, Some(socket)) => {
             command.env(NOTIFY_SOCKET, socket);
         }
@@ -147,17 +139,25 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     // A period systemd's `usec_t` cannot hold is infinity there: not
     // passed on, as systemd passes no `WatchdogSec=infinity`.
     let told = |p: &Duration| !p.is_zero() && p.as_micros() < u128::from(u64::MAX);
-    if let Some(period) = ctx.watchdog.filter(told) {
+    if let Some(period) = spec.watchdog.filter(told) {
         command.env("WATCHDOG_USEC", period.as_micros().max(1).to_string());
         // For the main process only: its children see another pid.
         command.env_pid("WATCHDOG_PID");
     }
-    if let Readiness::NotificationFd(fd) = ctx.ready {
-        command.child_fd(*fd, ChildFd::ReadPipe);
+    if let Readiness::NotificationFd(fd) = spec.ready {
+        command.child_fd(fd, ChildFd::ReadPipe);
     }
-    let cgroup = match ctx.cgroup {
+    command
+}
+
+/// Spawns the incarnation and its tasks (the waiter and one drain per
+/// output pipe) into `ctx.tasks`.
+pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
+    let spec = ctx.spec;
+    let mut command = command(spec, ctx.notify_socket);
+    let cgroup = match spec.cgroup.as_deref() {
         Some(parent) => {
-            let cgroup = Cgroup::create(parent, &cgroup_name(ctx.program)).map_err(|e| {
+            let cgroup = Cgroup::create(parent, &cgroup_name(&spec.name)).map_err(|e| {
                 procwire_core::Error::Spawn {
                     program: command.get_program().to_string_lossy().into_owned(),
                     step: SpawnStep::Cgroup,
@@ -179,15 +179,16 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
     };
     let pid = child.id().expect("a child just spawned has a pid");
+    let span = trace::incarnation(&spec.name, ctx.incarnation, pid);
     // fd 0 (and any input pipe): closed at once, the child reads EOF.
     drop(child.take_writers());
     let ready = || ReadyTell {
         reports: ctx.reports.clone(),
-        program: ctx.program.clone(),
+        program: spec.name.clone(),
         incarnation: ctx.incarnation,
     };
     let mut helpers = Vec::new();
-    match ctx.ready {
+    match &spec.ready {
         Readiness::NotificationFd(fd) => {
             if let Some(reader) = child.take_reader(*fd) {
                 helpers.push(ctx.tasks.spawn(notification_fd(reader, ready())));
@@ -198,7 +199,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         _ => {}
     }
-    let line_ready = match ctx.ready {
+    let line_ready = match &spec.ready {
         Readiness::LogLine(predicate) => Some(Arc::new(LineReady {
             tell: ready(),
             predicate: predicate.clone(),
@@ -207,25 +208,25 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         _ => None,
     };
     let out = |fd: i32| {
-        let logged = ctx.log.get_fds().any(|f| f == fd);
+        let logged = spec.log.get_fds().any(|f| f == fd);
         logged.then(|| Out {
             tx: ctx.lines.clone(),
-            max: ctx.log.get_max_line(),
-            sink: ctx.sink.cloned(),
+            max: spec.log.get_max_line(),
+            sink: spec.sink.clone(),
             ready: line_ready.clone(),
         })
     };
-    let meta = |fd| BatchMeta { program: ctx.program.clone(), incarnation: ctx.incarnation, pid, fd };
+    let meta = |fd| BatchMeta { program: spec.name.clone(), incarnation: ctx.incarnation, pid, fd };
     for reader in child.take_readers() {
         let fd = reader.child_fd();
-        ctx.tasks.spawn(drain(reader, meta(fd), out(fd)));
+        ctx.tasks.spawn(trace::instrument(drain(reader, meta(fd), out(fd)), &span));
     }
     // A terminal's output is logged as fd 1's.
     if let Some(pty) = child.take_pty() {
-        ctx.tasks.spawn(drain(pty, meta(1), out(1)));
+        ctx.tasks.spawn(trace::instrument(drain(pty, meta(1), out(1)), &span));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (group_tx, group_rx) = match ctx.policy.scope {
+    let (group_tx, group_rx) = match spec.stop.scope {
         StopScope::Group | StopScope::Cgroup => {
             let (tx, rx) = mpsc::unbounded_channel();
             (Some(tx), Some(rx))
@@ -235,9 +236,9 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let signal = child.signal_handle();
     let cgroup_path = cgroup.as_ref().map(|c| c.path().to_owned());
     let reports = ctx.reports.clone();
-    let program = ctx.program.clone();
+    let program = spec.name.clone();
     let incarnation = ctx.incarnation;
-    let policy = ctx.policy;
+    let policy = spec.stop;
     ctx.tasks.spawn(async move {
         let mut waiter = Waiter { child, cgroup };
         let end = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
@@ -246,7 +247,7 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         }
         let _ = reports.send(Report::Ended { program, incarnation, end });
     });
-    Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx })
+    Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx, span })
 }
 
 /// A cgroup name for an incarnation of `program`: its name (bytes a

@@ -10,7 +10,10 @@
 //! timeout, a watchdog, the programs it runs [`after`](ProgramSpec::after)).
 //! Commands (`add`, `add_all`, `remove`, `start`, `stop`, `restart`,
 //! `restart_all`, `signal`, `shutdown`) resolve once they have taken
-//! effect; [`Supervisor::watch`] reads a program's [`Status`] without the
+//! effect; [`Supervisor::update`] replaces a program's spec while it runs
+//! (restarting it only when what it runs changed) and
+//! [`Supervisor::apply`] brings the whole supervisor to a new list of
+//! programs, as `supervisorctl update` does; [`Supervisor::watch`] reads a program's [`Status`] without the
 //! task; every state change is an [`Event`] and every output line a
 //! [`LogLine`], on broadcast channels read through a [`Subscription`] and
 //! [`Logs`] (`recv`, or a `Stream`), and each line also goes to the
@@ -54,6 +57,32 @@
 //!     }
 //! }
 //! ```
+//!
+//! # Logs and `tracing`
+//!
+//! With the `tracing` feature (on by default), each incarnation has an
+//! INFO span named `program` (target `procwire_supervisor`, fields
+//! `name`, `incarnation`, `pid`) around the tasks that read its output,
+//! so what a sink logs, the default sink included, carries them; and
+//! every state change is an event of target `procwire_supervisor::event`
+//! whose message is the [`Event`]'s `Display` line: ERROR for a move to
+//! `Failed`, WARN for a restart after a failure and for a stop the
+//! supervisor begins by itself (start timeout, watchdog, liveness), INFO
+//! otherwise. The default sink logs each line as an INFO event of target
+//! `procwire_supervisor::log`, `[name] line`, with a `stream` field
+//! (`"stdout"`, `"stderr"`, `"other"`) and the `fd`.
+//!
+//! A filter that names only the service's own crate hides them: with
+//! `tracing-subscriber`'s `EnvFilter`, add the supervisor's target,
+//!
+//! ```text
+//! RUST_LOG=myservice=info,procwire_supervisor=info
+//! ```
+//!
+//! (`procwire_supervisor::log=info` for the programs' output alone, or
+//! `procwire_supervisor=warn` for the bad news alone.) To log output
+//! under a target of your own instead, give the programs a
+//! [`sink`](ProgramSpec::sink).
 //!
 //! # The layer beneath
 //!
@@ -156,6 +185,7 @@ pub use spec::{RestartPolicy, RestartSpec, StartLimit};
 pub use state::{AfterStop, Input, State};
 pub use stream::{Lagged, Subscription};
 pub use supervisor::Supervisor;
+pub use update::{ApplyReport, Update};
 
 mod actor;
 mod backoff;
@@ -178,6 +208,8 @@ mod spec;
 mod state;
 mod stream;
 mod supervisor;
+mod trace;
+mod update;
 
 /// Crate-private entry points for the fuzz targets in `fuzz/`, compiled
 /// only there (`cargo fuzz` builds with `--cfg fuzzing`).

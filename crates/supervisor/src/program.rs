@@ -85,26 +85,40 @@ pub(crate) enum Sink {
 
 /// The sink a program starts with: with the `tracing` feature (on by
 /// default), each line is an INFO event of target
-/// `procwire_supervisor::log`, with the program's name, incarnation, pid
-/// and fd as fields and `[name] line` as the message, as procmon's
-/// `LoggingProtocol` logs; without it, none. Nothing is formatted unless a
-/// subscriber wants the event.
+/// `procwire_supervisor::log`, with the program's name, incarnation, pid,
+/// fd and `stream` (`"stdout"`, `"stderr"`, or `"other"` for any other
+/// fd) as fields and `[name] line` as the message, as procmon's
+/// `LoggingProtocol` logs, inside the incarnation's span; without it,
+/// none. Nothing is formatted unless a subscriber wants the event. One
+/// sink shared by every program: nothing allocated per spec.
 fn default_sink() -> Option<Sink> {
     #[cfg(feature = "tracing")]
     {
-        Some(Sink::Line(Arc::new(|l: &LogLine| {
-            tracing::info!(
-                target: "procwire_supervisor::log",
-                program = %l.program,
-                incarnation = l.incarnation,
-                pid = l.pid,
-                fd = l.fd,
-                continued = l.line.continued,
-                "[{}] {}",
-                l.program,
-                String::from_utf8_lossy(&l.line.bytes)
-            )
-        })))
+        static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+        Some(
+            SINK.get_or_init(|| {
+                Sink::Line(Arc::new(|l: &LogLine| {
+                    let stream = match l.fd {
+                        1 => "stdout",
+                        2 => "stderr",
+                        _ => "other",
+                    };
+                    tracing::info!(
+                        target: "procwire_supervisor::log",
+                        program = %l.program,
+                        incarnation = l.incarnation,
+                        pid = l.pid,
+                        fd = l.fd,
+                        stream,
+                        continued = l.line.continued,
+                        "[{}] {}",
+                        l.program,
+                        String::from_utf8_lossy(&l.line.bytes)
+                    )
+                }))
+            })
+            .clone(),
+        )
     }
     #[cfg(not(feature = "tracing"))]
     {

@@ -3,12 +3,13 @@
 use procwire_core::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::command::{Cmd, Reply};
+use crate::command::{ApplyPlan, Cmd, Reply, Updating};
 use crate::error::Error;
 use crate::event::{Event, ShutdownReport, Status, StopOutcome};
 use crate::logs::Logs;
 use crate::program::ProgramSpec;
 use crate::stream::Subscription;
+use crate::update::{ApplyReport, Update};
 
 /// A handle to a supervisor: one task that owns every program, their
 /// incarnations and timers. Cheap to clone, `Send + Sync`; each command
@@ -103,6 +104,144 @@ impl Supervisor {
     /// after it), [`Error::ShutDown`].
     pub async fn remove(&self, name: &str) -> Result<Option<StopOutcome>, Error> {
         self.ask(|r| Cmd::Remove(name.into(), r)).await
+    }
+
+    /// Replaces a program's spec while it runs, as editing a unit and
+    /// `systemctl daemon-reload` do, and restarts it only when what it
+    /// runs changed.
+    ///
+    /// What it runs is the command as the supervisor spawns it (program,
+    /// arguments, environment, working directory, fd map, credentials,
+    /// terminal, process group, parent-death signal, and what the
+    /// readiness protocol and the watchdog add: `NOTIFY_SOCKET`, the
+    /// notification fd, `WATCHDOG_USEC`) and its cgroup directory. When
+    /// that changed and an incarnation is starting or running, it is
+    /// stopped with the *old* stop policy and one of the new spec spawned
+    /// at once (as [`restart`](Self::restart): not counted as a failure;
+    /// programs that [`require`](ProgramSpec::requires) it restart too);
+    /// the call resolves once spawned. Otherwise the incarnation runs on:
+    /// the restart policy, backoff, stop policy, dependencies and
+    /// autostart apply from now on, a running incarnation's
+    /// [`liveness`](ProgramSpec::liveness) check starts again with the
+    /// new settings, and the start timeout, the readiness check and the
+    /// log settings from the next start. A program not running (stopped,
+    /// exited, failed, backing off, waiting) just gets the new spec for
+    /// its next start. Its history (the backoff's count) is kept.
+    ///
+    /// ```no_run
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::{ProgramSpec, Supervisor, Update};
+    ///
+    /// # async fn f(sup: Supervisor) -> Result<(), procwire_supervisor::Error> {
+    /// let mut command = Command::new("web-server");
+    /// command.arg("--port=8081");
+    /// match sup.update(ProgramSpec::new("web", command)).await? {
+    ///     Update::Restarted(status) => println!("restarted: {status}"),
+    ///     Update::Kept(status) => println!("updated in place: {status}"),
+    ///     _ => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Checked as [`add`](Self::add) checks, before anything changes:
+    /// [`Error::UnknownProgram`] (no program has the spec's name),
+    /// [`Error::Spec`], [`Error::UnknownDependency`], [`Error::Cycle`],
+    /// [`Error::Cgroup`], [`Error::NotifySocket`], [`Error::ShutDown`];
+    /// and, when it restarts, [`Error::Spawn`] if the new spawn failed
+    /// (the program is then in `Backoff`, with the new spec).
+    pub async fn update(&self, spec: ProgramSpec) -> Result<Update, Error> {
+        match self.ask(|r| Cmd::Update(Box::new(spec), r)).await? {
+            Updating::Kept(status) => Ok(Update::Kept(status)),
+            Updating::Restarting(rx) => Ok(Update::Restarted(rx.await.unwrap_or(Err(Error::ShutDown))?)),
+        }
+    }
+
+    /// Brings the supervisor to a new list of programs, as `supervisorctl
+    /// update` brings supervisord to a new configuration: programs not in
+    /// the list are removed, programs new in it are added, and those in
+    /// both are [`update`](Self::update)d (restarted only when what they
+    /// run changed; untouched ones keep their incarnation and pid).
+    ///
+    /// The whole list is checked first, as [`add_all`](Self::add_all)
+    /// checks a batch: names, settings, every dependency among the list's
+    /// programs, no cycle; a list refused changes nothing. Then, in this
+    /// order: the programs in both lists get their new specs (restarts
+    /// begin); the programs gone are removed, those that run after others
+    /// first, each level's stops in parallel, so that a program replaced
+    /// by another under a new name has let go of its port before the new
+    /// one starts; then the new programs are added, in dependency order.
+    /// Resolves once all of that is done and every restart has spawned.
+    ///
+    /// The work is done by a task of its own: dropping the returned future
+    /// (a timeout, a `select!`) does not leave it half done, only
+    /// unreported. The supervisor's own settings (strategy, intensity)
+    /// are not part of the list. Commands sent meanwhile by other tasks take effect
+    /// between these steps: a program another task adds under a name the
+    /// list adds makes the add fail with [`Error::Duplicate`], after the
+    /// removals.
+    ///
+    /// ```no_run
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::{ProgramSpec, Supervisor};
+    ///
+    /// # async fn f(sup: Supervisor) -> Result<(), procwire_supervisor::Error> {
+    /// let db = ProgramSpec::new("db", Command::new("database"));
+    /// let mut web = ProgramSpec::new("web", Command::new("web-server"));
+    /// web.after(["db"]);
+    /// let report = sup.apply([db, web]).await?; // every other program is removed
+    /// println!("added {}, removed {}", report.added.len(), report.removed.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// From the checks, with nothing changed: [`Error::Duplicate`] (a
+    /// name twice in the list), [`Error::Spec`],
+    /// [`Error::UnknownDependency`] (a dependency not in the list),
+    /// [`Error::Cycle`], [`Error::Cgroup`], [`Error::NotifySocket`],
+    /// [`Error::ShutDown`]. Past the checks, the first error of a removal
+    /// or of the add (the steps before it are done). A restart's spawn
+    /// error is not an error of the call: it is in
+    /// [`ApplyReport::restarted`].
+    pub async fn apply(&self, specs: impl IntoIterator<Item = ProgramSpec>) -> Result<ApplyReport, Error> {
+        let specs = specs.into_iter().collect();
+        let this = self.clone();
+        match tokio::spawn(async move { this.apply_now(specs).await }).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(Error::ShutDown),
+        }
+    }
+
+    async fn apply_now(&self, specs: Vec<ProgramSpec>) -> Result<ApplyReport, Error> {
+        let ApplyPlan { remove, add, restarting, kept } = self.ask(|r| Cmd::Apply(specs, r)).await?;
+        let mut report = ApplyReport { kept, ..ApplyReport::default() };
+        for level in remove {
+            let mut pending = Vec::with_capacity(level.len());
+            for name in level {
+                let (tx, rx) = oneshot::channel();
+                self.tx.send(Cmd::Remove(name.to_string(), tx)).await.map_err(|_| Error::ShutDown)?;
+                pending.push((name, rx));
+            }
+            for (name, rx) in pending {
+                match rx.await.unwrap_or(Err(Error::ShutDown)) {
+                    Ok(outcome) => report.removed.push((name, outcome)),
+                    // Removed meanwhile by another task: gone all the same.
+                    Err(Error::UnknownProgram(_)) => report.removed.push((name, None)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if !add.is_empty() {
+            report.added = self.add_all(add).await?;
+        }
+        for (name, rx) in restarting {
+            report.restarted.push((name, rx.await.unwrap_or(Err(Error::ShutDown))));
+        }
+        Ok(report)
     }
 
     /// Starts a program by hand: not counted by the start limit nor
@@ -254,6 +393,8 @@ mod tests {
         send_sync(&sup);
         send(sup.add(ProgramSpec::new("p", procwire_core::Command::new("true"))));
         send(sup.remove("p"));
+        send(sup.update(ProgramSpec::new("p", procwire_core::Command::new("true"))));
+        send(sup.apply([ProgramSpec::new("p", procwire_core::Command::new("true"))]));
         send(sup.start("p"));
         send(sup.stop("p"));
         send(sup.restart("p"));

@@ -24,9 +24,7 @@ impl Actor {
             if self.programs.contains_key(&spec.name) || batch.insert(spec.name.clone(), i).is_some() {
                 return Err(Error::Duplicate(spec.name.to_string()));
             }
-            spec.log.validate()?;
-            check_ready(spec)?;
-            check_cgroup(spec)?;
+            check_spec(spec)?;
         }
         for spec in &specs {
             for dependency in &spec.after {
@@ -40,11 +38,8 @@ impl Actor {
         }
         // Programs already added cannot run after new ones: a cycle is
         // within the batch.
-        let order = topological(&specs, &batch)?;
-        if self.notify.is_none() && specs.iter().any(|s| matches!(s.ready, Readiness::Notify { .. })) {
-            let socket = NotifySocket::bind().map_err(|e| Error::NotifySocket(Arc::new(e)))?;
-            self.notify = Some(socket);
-        }
+        let order = topological(&specs.iter().collect::<Vec<_>>(), &batch)?;
+        self.bind_notify(&specs)?;
         let names: Vec<Arc<str>> = specs.iter().map(|s| s.name.clone()).collect();
         let mut specs: Vec<Option<ProgramSpec>> = specs.into_iter().map(Some).collect();
         let mut autostart = Vec::new();
@@ -67,10 +62,33 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// Binds the sd_notify socket if one of `specs` needs it and it is not
+    /// bound yet.
+    pub(super) fn bind_notify(&mut self, specs: &[ProgramSpec]) -> Result<(), Error> {
+        if self.notify.is_none() && specs.iter().any(|s| matches!(s.ready, Readiness::Notify { .. })) {
+            let socket = NotifySocket::bind().map_err(|e| Error::NotifySocket(Arc::new(e)))?;
+            self.notify = Some(socket);
+        }
+        Ok(())
+    }
+}
+
+/// What `add` refuses in one spec by itself: its log settings, its
+/// readiness settings, its cgroup.
+pub(super) fn check_spec(spec: &ProgramSpec) -> Result<(), Error> {
+    spec.log.validate()?;
+    check_ready(spec)?;
+    check_cgroup(spec)
+}
+
 /// The batch's indices with each program after those of the batch it runs
 /// after (depth first, without recursion: a chain of any length fits), or
 /// the first cycle found.
-fn topological(specs: &[ProgramSpec], batch: &BTreeMap<Arc<str>, usize>) -> Result<Vec<usize>, Error> {
+pub(super) fn topological(
+    specs: &[&ProgramSpec],
+    batch: &BTreeMap<Arc<str>, usize>,
+) -> Result<Vec<usize>, Error> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,

@@ -174,6 +174,7 @@ impl Program {
             at: tokio::time::Instant::now(),
         };
         self.state = to;
+        crate::trace::event(&event, self.live.as_ref().map(|l| &l.span));
         let _ = events.send(event);
     }
 
@@ -286,7 +287,7 @@ impl Program {
     }
 
     /// The liveness check runs no more.
-    fn end_liveness(&mut self) {
+    pub(super) fn end_liveness(&mut self) {
         if let Some(task) = self.liveness.take() {
             task.abort();
         }

@@ -16,7 +16,7 @@
 //!
 //! | you want to | use |
 //! |---|---|
-//! | run a program to its end and collect its output | [`Run`] (timeout, input, output limit), or [`get_process_output`] for Twisted's defaults |
+//! | run a program to its end and collect its output | [`Run::output`], as tokio's `output()` (plus a timeout, input, an output limit), or [`get_process_output`] for Twisted's semantics |
 //! | ... and it must succeed: stdout as text, or an error with its stderr | [`Run::checked_string`] |
 //! | write to and read from the child yourself, as with `tokio::process` | [`Command::spawn`], then the [`Child`]'s pipes |
 //! | react to each event with a callback, as Twisted does | [`spawn_process`] with a [`ProcessProtocol`] (wrapped in [`Lines`] for lines) |
@@ -33,11 +33,12 @@
 //! # async fn main() -> Result<(), procwire::RunError> {
 //! use std::time::Duration;
 //!
-//! let out = procwire::get_process_output("echo", ["hi"]).await?; // Twisted's getProcessOutput
-//! assert_eq!(out, b"hi\n");
 //! let mut tr = procwire::Run::new("tr");
 //! tr.args(["a-z", "A-Z"]).input("shout\n").timeout(Duration::from_secs(10));
-//! assert_eq!(tr.output().await?, b"SHOUT\n");
+//! let out = tr.output().await?; // tokio's output(): stdout, stderr, status
+//! assert_eq!((&out.stdout[..], out.status.success()), (&b"SHOUT\n"[..], true));
+//! let out = procwire::get_process_output("echo", ["hi"]).await?; // Twisted's getProcessOutput
+//! assert_eq!(out, b"hi\n");
 //! # Ok(()) }
 //! ```
 //!

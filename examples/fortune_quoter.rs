@@ -58,7 +58,7 @@ async fn quote(mut stream: TcpStream, program: &[String], running: &Semaphore) {
     let Ok(_permit) = running.acquire().await else { return };
     let mut run = Run::new(&program[0]);
     run.args(&program[1..]).timeout(Duration::from_secs(10)).max_output(1 << 20);
-    match run.output().await {
+    match run.get_process_output().await {
         Ok(response) => {
             let _ = stream.write_all(&response).await;
         }

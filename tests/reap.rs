@@ -159,6 +159,31 @@ async fn immediate_exit_and_self_kill_give_their_statuses() {
     assert_eq!(status.reason().unwrap_err().to_string(), "process ended by signal 9 (SIGKILL)");
 }
 
+/// Issue 18: a status converts to std's `ExitStatus` (what
+/// `tokio::process` gives too) and back exactly, for exit codes and
+/// signals, whichever side reaped the child.
+#[tokio::test]
+async fn exit_statuses_convert_to_and_from_std_both_ways() {
+    use std::os::unix::process::ExitStatusExt;
+    for (steps, code, signal) in
+        [(["exit:0"], Some(0), None), (["exit:7"], Some(7), None), (["kill:9"], None, Some(9))]
+    {
+        let ours = guard(10, "wait", pw(&steps).spawn().expect("spawn").wait()).await.expect("wait");
+        let std = std::process::ExitStatus::from(ours);
+        assert_eq!((std.code(), std.signal(), std.success()), (code, signal, code == Some(0)), "{steps:?}");
+        assert_eq!(procwire::ExitStatus::from(std), ours, "{steps:?}: back");
+
+        let std = std::process::Command::new(pw_child!()).args(steps).status().expect("std status");
+        let ours = procwire::ExitStatus::from(std);
+        assert_eq!(
+            (ours.code(), ours.signal(), ours.success()),
+            (code, signal, code == Some(0)),
+            "{steps:?}"
+        );
+        assert_eq!(std::process::ExitStatus::from(ours), std, "{steps:?}: back");
+    }
+}
+
 #[tokio::test]
 async fn many_children_exiting_at_once_each_get_their_own_status() {
     // Each waiter must collect its own child, never a sibling's status.

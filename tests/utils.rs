@@ -55,10 +55,84 @@ fn errortoo_merges_stderr_into_the_output() {
     serial(async {
         let mut run = Run::new(pw_child!());
         run.args(["write:1:foo", "write:2:foo"]).errortoo(true);
-        assert_eq!(guard(10, "errortoo", run.output()).await.unwrap(), b"foofoo");
-        // output_and_value keeps the two streams apart whatever errortoo says.
-        let out = guard(10, "errortoo and value", run.output_and_value()).await.unwrap();
+        assert_eq!(guard(10, "errortoo", run.get_process_output()).await.unwrap(), b"foofoo");
+        // get_process_output_and_value keeps the two streams apart whatever errortoo says.
+        let out = guard(10, "errortoo and value", run.get_process_output_and_value()).await.unwrap();
         assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"foo"[..], &b"foo"[..]));
+    });
+}
+
+// Issue 18: `Run::output` is tokio's `output()`: an `Output` however the
+// child ended, never an error because it wrote to stderr; Twisted's
+// semantics are `get_process_output`'s.
+#[test]
+fn run_output_is_tokios_and_get_process_output_keeps_twisteds() {
+    serial(async {
+        let steps = ["write:1:out", "write:2:warning", "exit:0"];
+        let out = guard(10, "stderr, exit 0", Run::new(pw_child!()).args(steps).output()).await.unwrap();
+        assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"out"[..], &b"warning"[..]));
+        assert!(out.status.success(), "{:?}", out.status);
+        let err =
+            guard(10, "Twisted's", Run::new(pw_child!()).args(steps).get_process_output()).await.unwrap_err();
+        assert!(matches!(&err, RunError::Stderr { output, .. } if output.stderr == b"warning"), "{err:?}");
+        let err = guard(10, "the function", get_process_output(pw_child!(), steps)).await.unwrap_err();
+        assert!(matches!(err, RunError::Stderr { .. }), "{err:?}");
+
+        // A non-zero code and a signal are statuses, not errors.
+        let out = guard(10, "exit 3", Run::new(pw_child!()).args(["write:2:bad", "exit:3"]).output())
+            .await
+            .unwrap();
+        assert_eq!((out.status.code(), &out.stderr[..]), (Some(3), &b"bad"[..]));
+        let out = guard(10, "kill 9", Run::new(pw_child!()).args(["write:1:partial", "kill:9"]).output())
+            .await
+            .unwrap();
+        assert_eq!((&out.stdout[..], out.status.signal()), (&b"partial"[..], Some(9)));
+        // errortoo merges stderr into stdout here too.
+        let out =
+            guard(10, "errortoo", Run::new(pw_child!()).args(steps).errortoo(true).output()).await.unwrap();
+        assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"outwarning"[..], &b""[..]));
+        // The run's own failures stay errors.
+        let mut run = Run::new("sleep");
+        run.arg("100").timeout(Duration::from_millis(100));
+        let err = guard(10, "timeout", run.output()).await.unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err:?}");
+        assert_eq!(zombie_children(), Vec::<u32>::new());
+    });
+}
+
+// Issue 18: `?` takes procwire's errors in a function returning
+// `io::Result`, with a fitting kind and the procwire error inside.
+#[test]
+fn io_result_functions_take_spawn_and_run_errors_with_question_mark() {
+    async fn spawn_then_run(program: &str, timeout: Duration) -> std::io::Result<()> {
+        let mut child = Command::new(program).spawn()?; // procwire::Error
+        child.wait().await?;
+        Run::new("sleep").arg("100").timeout(timeout).output().await?; // RunError
+        Ok(())
+    }
+    serial(async {
+        let err = spawn_then_run(NOT_IN_PATH, Duration::from_secs(10)).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
+        assert!(err.to_string().contains(NOT_IN_PATH), "{err}");
+        assert!(matches!(err.downcast::<Error>(), Ok(Error::Spawn { step: SpawnStep::PathSearch, .. })));
+
+        let err = guard(10, "timeout", spawn_then_run("true", Duration::from_millis(100))).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("timed out"), "{err}");
+        let err = err.downcast::<RunError>().expect("the RunError inside");
+        assert_eq!(err.output().map(|o| o.status.signal()), Some(Some(15)));
+    });
+}
+
+// Issue 18: an `Output`'s Debug shows text, not a list of numbers.
+#[test]
+fn output_debug_shows_stdout_and_stderr_as_text() {
+    serial(async {
+        let out = guard(10, "echo", Run::new("sh").args(["-c", "echo hello; echo oops >&2"]).output())
+            .await
+            .unwrap();
+        let text = format!("{out:?}");
+        assert!(text.contains(r#"stdout: "hello\n""#) && text.contains(r#"stderr: "oops\n""#), "{text}");
     });
 }
 
@@ -110,16 +184,18 @@ fn input_reaches_the_child_exactly() {
         let all_bytes: Vec<u8> = (0..=255u8).chain(0..=255).collect();
         let mut run = Run::new(pw_child!());
         run.arg("echo:0:1").input(all_bytes.clone());
-        assert_eq!(guard(10, "echo:0:1", run.output()).await.unwrap(), all_bytes);
+        assert_eq!(guard(10, "echo:0:1", run.get_process_output()).await.unwrap(), all_bytes);
 
         let big = pattern(MIB);
-        let out = guard(30, "1 MiB through cat", Run::new("cat").input(big.clone()).output()).await.unwrap();
+        let out = guard(30, "1 MiB through cat", Run::new("cat").input(big.clone()).get_process_output())
+            .await
+            .unwrap();
         assert!(out == big, "cat gave back {} bytes, not the same 1 MiB", out.len());
 
         // A child that never reads its stdin: the unwritten input is dropped.
         let mut run = Run::new(pw_child!());
         run.args(["write:1:done", "exit:0"]).input(big);
-        assert_eq!(guard(10, "non-reader", run.output()).await.unwrap(), b"done");
+        assert_eq!(guard(10, "non-reader", run.get_process_output()).await.unwrap(), b"done");
     });
 }
 
@@ -142,13 +218,16 @@ fn working_directory_is_honoured() {
     serial(async {
         let dir = scratch_dir("cwd");
         let expected = [dir.as_os_str().as_encoded_bytes(), b"\n"].concat();
-        assert_eq!(guard(10, "cwd", in_dir(&dir, pw_child!(), &["cwd:1"]).output()).await.unwrap(), expected);
-        let out = in_dir(&dir, pw_child!(), &["cwd:1"]).output_and_value().await.unwrap();
+        assert_eq!(
+            guard(10, "cwd", in_dir(&dir, pw_child!(), &["cwd:1"]).get_process_output()).await.unwrap(),
+            expected
+        );
+        let out = in_dir(&dir, pw_child!(), &["cwd:1"]).get_process_output_and_value().await.unwrap();
         assert_eq!((out.stdout, out.status.code()), (expected, Some(0)));
         let dir_str = dir.to_str().expect("utf-8 temp dir");
         let test_cwd = ["-c", r#"[ "$(pwd -P)" = "$1" ]"#, "sh", dir_str];
-        assert_eq!(in_dir(&dir, "sh", &test_cwd).value().await.unwrap(), 0);
-        assert_eq!(in_dir(Path::new("/"), "sh", &test_cwd).value().await.unwrap(), 1);
+        assert_eq!(in_dir(&dir, "sh", &test_cwd).get_process_value().await.unwrap(), 0);
+        assert_eq!(in_dir(Path::new("/"), "sh", &test_cwd).get_process_value().await.unwrap(), 1);
         std::fs::remove_dir(&dir).unwrap();
     });
 }
@@ -189,7 +268,7 @@ fn timeout_stops_the_child_with_sigterm() {
         let started = Instant::now();
         let mut run = Run::new(pw_child!());
         run.args(["pid:1", "sleep-ms:100000"]).timeout(Duration::from_millis(200));
-        let err = guard(10, "timeout", run.output()).await.unwrap_err();
+        let err = guard(10, "timeout", run.get_process_output()).await.unwrap_err();
         let elapsed = started.elapsed();
         println!("SIGTERM after {elapsed:?}");
         assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(1), "{elapsed:?}");
@@ -219,7 +298,7 @@ fn timeout_kills_a_child_that_resists_sigterm_after_the_grace() {
         let mut run = Run::new(pw_child!());
         run.args(["pid:1", "sleep-ms:100000"]).timeout(timeout).grace(grace);
         run.command().keep_signal_mask(true);
-        let result = guard(10, "timeout + grace", run.output()).await;
+        let result = guard(10, "timeout + grace", run.get_process_output()).await;
         term.thread_unblock().unwrap();
         let elapsed = started.elapsed();
         println!("SIGKILL after {elapsed:?}");
@@ -240,7 +319,7 @@ fn timeout_bounds_a_grandchild_holding_stdout_open() {
         let started = Instant::now();
         let mut run = Run::new("sh");
         run.args(["-c", "sleep 100 & echo $!"]).timeout(Duration::from_millis(300));
-        let err = guard(10, "grandchild", run.output()).await.unwrap_err();
+        let err = guard(10, "grandchild", run.get_process_output()).await.unwrap_err();
         let elapsed = started.elapsed();
         assert!(matches!(err, RunError::Timeout { .. }), "{err:?}");
         let out = err.output().unwrap();
@@ -262,7 +341,7 @@ fn output_limit_stops_yes_with_bounded_memory() {
         let rss_before = status_kib("VmRSS");
         let mut run = Run::new("yes");
         run.max_output(MIB);
-        let err = guard(30, "yes under a cap", run.output()).await.unwrap_err();
+        let err = guard(30, "yes under a cap", run.get_process_output()).await.unwrap_err();
         let peak_growth = status_kib("VmHWM").saturating_sub(rss_before);
         println!("peak RSS growth under a 1 MiB cap: {peak_growth} KiB");
         assert!(matches!(err, RunError::OutputLimit { limit: MIB, fd: 1, .. }), "{err:?}");
@@ -283,7 +362,7 @@ fn output_limit_on_stderr_and_with_errortoo() {
         const CAP: usize = 64 * 1024;
         let mut run = Run::new(pw_child!());
         run.args(["write:1:out".to_owned(), format!("fill:2:{MIB}")]).max_output(CAP);
-        let err = guard(10, "stderr cap", run.output_and_value()).await.unwrap_err();
+        let err = guard(10, "stderr cap", run.get_process_output_and_value()).await.unwrap_err();
         assert!(matches!(err, RunError::OutputLimit { limit: CAP, fd: 2, .. }), "{err:?}");
         let out = err.output().unwrap();
         assert_eq!((&out.stdout[..], out.stderr.len()), (&b"out"[..], CAP));
@@ -293,7 +372,7 @@ fn output_limit_on_stderr_and_with_errortoo() {
         // fit, so fd 2 is the one that goes past it.
         let mut run = Run::new(pw_child!());
         run.args(["fill:1:40000".to_owned(), format!("fill:2:{MIB}")]).max_output(CAP).errortoo(true);
-        let err = guard(10, "merged cap", run.output()).await.unwrap_err();
+        let err = guard(10, "merged cap", run.get_process_output()).await.unwrap_err();
         assert!(matches!(err, RunError::OutputLimit { limit: CAP, fd: 2, .. }), "{err:?}");
         let out = err.output().unwrap();
         assert_eq!((out.stdout.len(), out.stderr.len()), (CAP, 0));
@@ -311,7 +390,7 @@ fn dropping_the_future_kills_and_reaps_the_child() {
         let mut run = Run::new(pw_child!());
         run.args(["pid:3", "sleep-ms:100000"]).command().child_fd(3, ChildFd::Fd(file.into()));
         let pid = tokio::select! {
-            res = run.output() => panic!("the child ended on its own: {res:?}"),
+            res = run.get_process_output() => panic!("the child ended on its own: {res:?}"),
             pid = guard(10, "pid file", read_pid_file(&pid_file)) => pid,
         };
         // select! has dropped the run's future: SIGKILL, then the reaper.
@@ -337,7 +416,7 @@ fn stop_group_stops_the_childs_children_on_timeout() {
             let mut run = Run::new("sh");
             run.args(["-c", script]).timeout(Duration::from_millis(300)).stop_group(true);
             let start = Instant::now();
-            let err = guard(10, script, run.output()).await.unwrap_err();
+            let err = guard(10, script, run.get_process_output()).await.unwrap_err();
             assert!(matches!(err, RunError::Timeout { .. }), "{script}: {err}");
             assert!(start.elapsed() < Duration::from_secs(3), "{script}: {:?}", start.elapsed());
             let sleep = pid_in(&err.output().unwrap().stdout);
@@ -366,7 +445,7 @@ fn dropping_a_stop_group_run_kills_the_childs_children() {
             }
         };
         let pids = tokio::select! {
-            res = run.output() => panic!("the shell ended on its own: {res:?}"),
+            res = run.get_process_output() => panic!("the shell ended on its own: {res:?}"),
             text = guard(10, "pid file", written) => text,
         };
         let pids: Vec<u32> = pids.split_whitespace().map(|p| p.parse().unwrap()).collect();
@@ -420,11 +499,13 @@ fn a_command_on_a_terminal_is_read_through_its_master() {
     serial(async {
         let mut cmd = Command::new(pw_child!());
         cmd.args(["write:1:hello\\n", "write:2:err\\n"]).pty(PtySize::default());
-        let out = guard(10, "pty output", Run::from(cmd).output()).await.unwrap();
+        let out = guard(10, "pty output", Run::from(cmd).get_process_output()).await.unwrap();
         assert_eq!(out, b"hello\r\nerr\r\n");
         let mut cmd = Command::new(pw_child!());
         cmd.args(["read:0:4:abc\\n", "write:1:got"]).pty(PtySize::default());
-        let out = guard(10, "pty input", Run::from(cmd).input("abc\n").output_and_value()).await.unwrap();
+        let out = guard(10, "pty input", Run::from(cmd).input("abc\n").get_process_output_and_value())
+            .await
+            .unwrap();
         assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"abc\r\ngot"[..], &b""[..]));
         assert_eq!(out.status.code(), Some(0));
         assert_eq!(zombie_children(), Vec::<u32>::new());
@@ -440,10 +521,10 @@ fn pipes_on_other_fds_are_closed_at_once() {
     serial(async {
         let mut cmd = Command::new(pw_child!());
         cmd.args(["expect-eof:3", "write:1:ok"]).child_fd(3, ChildFd::WritePipe);
-        assert_eq!(guard(10, "fd 3 input", Run::from(cmd).output()).await.unwrap(), b"ok");
+        assert_eq!(guard(10, "fd 3 input", Run::from(cmd).get_process_output()).await.unwrap(), b"ok");
         let mut cmd = Command::new(pw_child!());
         cmd.args(["fill:4:1048576", "write:1:unreached"]).child_fd(4, ChildFd::ReadPipe);
-        let err = guard(10, "fd 4 output", Run::from(cmd).output_and_value()).await.unwrap_err();
+        let err = guard(10, "fd 4 output", Run::from(cmd).get_process_output_and_value()).await.unwrap_err();
         assert!(matches!(err, RunError::Signal { signal: 13, .. }), "{err}");
         assert_eq!(err.output().unwrap().stdout, b"");
         assert_eq!(zombie_children(), Vec::<u32>::new());
@@ -527,15 +608,20 @@ fn run_on_a_terminal_keeps_the_master_until_the_reap() {
     serial(async {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo hi; exec 0<&- 1>&- 2>&-; sleep 0.3; exit 0"]).pty(PtySize::default());
-        let out = guard(10, "closes its terminal, lives on", Run::from(cmd).output_and_value()).await;
+        let out =
+            guard(10, "closes its terminal, lives on", Run::from(cmd).get_process_output_and_value()).await;
         let out = out.expect("no SIGHUP: exit 0");
         assert_eq!((out.stdout.as_slice(), out.status.code()), (&b"hi\r\n"[..], Some(0)));
         // `head` closes its output at exit, before it is reaped: 40 runs.
         for i in 0..40 {
             let mut cmd = Command::new("head");
             cmd.args(["-n", "1"]).pty(PtySize::default());
-            let out =
-                guard(10, "head on a terminal", Run::from(cmd).input("one\ntwo\n").output_and_value()).await;
+            let out = guard(
+                10,
+                "head on a terminal",
+                Run::from(cmd).input("one\ntwo\n").get_process_output_and_value(),
+            )
+            .await;
             let out = out.unwrap_or_else(|e| panic!("run {i}: {e}"));
             assert_eq!(out.status.code(), Some(0), "run {i}: {:?}", out.status);
         }
@@ -550,14 +636,14 @@ fn grace_and_timeout_of_duration_max_are_accepted() {
     serial(async {
         let mut run = Run::new("sleep");
         run.arg("100").timeout(Duration::from_millis(100)).grace(Duration::MAX);
-        let err = guard(10, "timeout with an endless grace", run.output()).await.unwrap_err();
+        let err = guard(10, "timeout with an endless grace", run.get_process_output()).await.unwrap_err();
         match err {
             RunError::Timeout { output, .. } => assert_eq!(output.status.signal(), Some(15), "SIGTERM"),
             other => panic!("a timeout, got {other}"),
         }
         let mut run = Run::new("true");
         run.timeout(Duration::MAX).grace(Duration::MAX);
-        assert_eq!(guard(10, "endless timeout", run.value()).await.unwrap(), 0);
+        assert_eq!(guard(10, "endless timeout", run.get_process_value()).await.unwrap(), 0);
     });
 }
 
@@ -617,7 +703,7 @@ fn output_and_errors_carry_the_pid() {
     serial(async {
         let mut run = Run::new(pw_child!());
         run.args(["pid:1", "exit:4"]);
-        let out = guard(10, "pid", run.output_and_value()).await.unwrap();
+        let out = guard(10, "pid", run.get_process_output_and_value()).await.unwrap();
         assert_eq!(out.pid, pid_in(&out.stdout));
         let err = guard(10, "pid in error", run.checked_output()).await.unwrap_err();
         let out = err.output().unwrap();
@@ -647,7 +733,7 @@ fn stop_group_run_ends_when_only_a_setsid_process_holds_the_pipe() {
             .timeout(Duration::from_millis(300))
             .stop_group(true);
         let started = Instant::now();
-        let err = guard(10, "setsid holder", run.output()).await.unwrap_err();
+        let err = guard(10, "setsid holder", run.get_process_output()).await.unwrap_err();
         let elapsed = started.elapsed();
         let out = err.output().expect("output");
         let holder = pid_in(&out.stdout);
@@ -669,7 +755,7 @@ fn a_command_runs_in_one_chain() {
     serial(async {
         use procwire::CommandExt;
         let out = Run::from(Command::new("tr").args(["a-z", "A-Z"])).input("abc\n").output().await.unwrap();
-        assert_eq!(out, b"ABC\n");
+        assert_eq!(out.stdout, b"ABC\n");
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo $GREETING"]);
         let text =
@@ -685,7 +771,7 @@ fn a_command_runs_in_one_chain() {
 /// `cat /proc/self/stat`'s pid and process group, as a run of `run` sees
 /// them.
 async fn pid_and_group(run: &mut Run) -> (u32, u32) {
-    let stat = guard(10, "cat /proc/self/stat", run.output()).await.expect("run");
+    let stat = guard(10, "cat /proc/self/stat", run.get_process_output()).await.expect("run");
     let stat = String::from_utf8(stat).expect("ASCII");
     let pid = stat.split_whitespace().next().and_then(|p| p.parse().ok()).expect("a pid");
     // "pid (comm) state ppid pgrp ...".

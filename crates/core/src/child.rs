@@ -408,8 +408,7 @@ impl Child {
     pub async fn kill(&mut self) -> io::Result<ExitStatus> {
         match self.start_kill() {
             Ok(()) | Err(Error::ProcessExitedAlready) => {}
-            Err(Error::Io(e)) => return Err(e),
-            Err(e) => return Err(io::Error::other(e)),
+            Err(e) => return Err(e.into()),
         }
         self.wait().await
     }

@@ -90,6 +90,71 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+impl Error {
+    /// The [`io::ErrorKind`] this error has as an [`io::Error`] (see the
+    /// `From<Error> for io::Error` conversion): the OS error's own kind
+    /// for [`Spawn`](Self::Spawn) and [`Io`](Self::Io) (`NotFound`,
+    /// `PermissionDenied`...), `InvalidInput` for what the caller asked
+    /// wrongly (bad input, signals, a child reaped already, a group or
+    /// cgroup it does not have, as tokio's `start_kill` on a reaped child),
+    /// `BrokenPipe` for a closed pipe, `Other` without a runtime.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use procwire_core::Error;
+    /// assert_eq!(Error::ProcessExitedAlready.io_error_kind(), ErrorKind::InvalidInput);
+    /// assert_eq!(Error::PipeClosed { fd: 0 }.io_error_kind(), ErrorKind::BrokenPipe);
+    /// ```
+    pub fn io_error_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Spawn { source, .. } | Error::Io(source) => source.kind(),
+            Error::InvalidInput(_)
+            | Error::ProcessExitedAlready
+            | Error::UnknownSignal(_)
+            | Error::InvalidSignal(_)
+            | Error::NoCgroup
+            | Error::NotGroupLeader => io::ErrorKind::InvalidInput,
+            Error::PipeClosed { .. } | Error::NoInputPipe { .. } => io::ErrorKind::BrokenPipe,
+            Error::NoRuntime => io::ErrorKind::Other,
+        }
+    }
+}
+
+/// So that `?` takes a procwire error in a function returning
+/// [`io::Result`]: the [`io::Error`] has the kind of
+/// [`Error::io_error_kind`] and the procwire error inside it, so its
+/// message is the same and [`io::Error::downcast`] (or
+/// [`get_ref`](io::Error::get_ref)) gives the procwire error back.
+/// [`Error::Io`] gives back the [`io::Error`] it holds, with its
+/// `raw_os_error`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use procwire_core::{Command, Error, SpawnStep};
+///
+/// async fn exit_code(program: &str) -> std::io::Result<Option<i32>> {
+///     let mut child = Command::new(program).spawn()?; // a procwire::Error
+///     Ok(child.wait().await?.code()) // an io::Error
+/// }
+///
+/// assert_eq!(exit_code("true").await.unwrap(), Some(0));
+/// let err = exit_code("/no/such/program").await.unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// assert!(err.to_string().starts_with("failed to spawn `/no/such/program`: exec: "), "{err}");
+/// let err = err.downcast::<Error>().unwrap();
+/// assert!(matches!(err, Error::Spawn { step: SpawnStep::Exec, .. }));
+/// # }
+/// ```
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        match err {
+            Error::Io(source) => source,
+            err => io::Error::new(err.io_error_kind(), err),
+        }
+    }
+}
+
 /// The step of a spawn that failed, carried by [`Error::Spawn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -234,3 +299,45 @@ pub enum InputError {
 
 /// `Result` with procwire-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn_error(errno: i32) -> Error {
+        Error::Spawn {
+            program: "prog".into(),
+            step: SpawnStep::Exec,
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    #[test]
+    fn into_io_error_keeps_the_kind_the_message_and_the_error() {
+        for (err, kind) in [
+            (spawn_error(2), io::ErrorKind::NotFound),
+            (spawn_error(13), io::ErrorKind::PermissionDenied),
+            (Error::ProcessExitedAlready, io::ErrorKind::InvalidInput),
+            (Error::UnknownSignal("NOPE".into()), io::ErrorKind::InvalidInput),
+            (Error::InvalidInput(InputError::EnvKey("A=B".into())), io::ErrorKind::InvalidInput),
+            (Error::NoInputPipe { fd: 3 }, io::ErrorKind::BrokenPipe),
+            (Error::NoRuntime, io::ErrorKind::Other),
+        ] {
+            let text = err.to_string();
+            let io = io::Error::from(err);
+            assert_eq!((io.kind(), io.to_string()), (kind, text.clone()));
+            let back = io.downcast::<Error>().expect("the procwire error inside");
+            assert_eq!(back.to_string(), text);
+        }
+        let back = io::Error::from(spawn_error(13)).downcast::<Error>().unwrap();
+        let Error::Spawn { step, source, .. } = back else { panic!("{back:?}") };
+        assert_eq!((step, source.raw_os_error()), (SpawnStep::Exec, Some(13)));
+    }
+
+    #[test]
+    fn an_io_error_comes_back_as_it_was() {
+        let io = io::Error::from(Error::Io(io::Error::from_raw_os_error(32)));
+        assert_eq!((io.kind(), io.raw_os_error()), (io::ErrorKind::BrokenPipe, Some(32)));
+        assert!(io.get_ref().is_none(), "not wrapped again");
+    }
+}

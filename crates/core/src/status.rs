@@ -102,10 +102,35 @@ impl fmt::Debug for ExitStatus {
     }
 }
 
+/// A status from `std::process` or `tokio::process`: both hold the raw
+/// `waitpid(2)` word, as this one does, so nothing is lost either way.
+///
+/// ```
+/// use procwire_core::ExitStatus;
+/// let std_status = std::process::Command::new("sh").args(["-c", "exit 3"]).status().unwrap();
+/// assert_eq!(ExitStatus::from(std_status).code(), Some(3));
+/// ```
 impl From<std::process::ExitStatus> for ExitStatus {
     fn from(st: std::process::ExitStatus) -> Self {
         use std::os::unix::process::ExitStatusExt;
         ExitStatus(st.into_raw())
+    }
+}
+
+/// The same status as std's, for code that takes a
+/// `std::process::ExitStatus` (what `tokio::process` gives too): the raw
+/// `waitpid(2)` word is carried over, so the code, the signal and the
+/// core-dump flag are the same, and converting back gives an equal status.
+///
+/// ```
+/// use procwire_core::ExitStatus;
+/// let killed = std::process::ExitStatus::from(ExitStatus::from_raw(9));
+/// assert_eq!((killed.code(), std::os::unix::process::ExitStatusExt::signal(&killed)), (None, Some(9)));
+/// ```
+impl From<ExitStatus> for std::process::ExitStatus {
+    fn from(st: ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        std::process::ExitStatus::from_raw(st.0)
     }
 }
 
@@ -184,6 +209,24 @@ mod tests {
             assert_eq!(ours.core_dumped(), std.core_dumped(), "{raw:#x}");
             assert_eq!(ours.success(), std.success(), "{raw:#x}");
             assert_eq!(ExitStatus::from(std), ours);
+        }
+    }
+
+    #[test]
+    fn converts_to_and_from_std_exactly() {
+        use std::os::unix::process::ExitStatusExt;
+        // Exit codes, signals with and without a core dump, and the
+        // stopped and continued words waitpid can report.
+        for raw in [0, 1 << 8, 23 << 8, 255 << 8, 1, 9, 15, 64, 11 | 0x80, 6 | 0x80, 0x137f, 0xffff] {
+            let ours = ExitStatus::from_raw(raw);
+            let std = std::process::ExitStatus::from(ours);
+            assert_eq!(std.into_raw(), raw, "{raw:#x}");
+            assert_eq!(
+                (std.code(), std.signal(), std.core_dumped()),
+                (ours.code(), ours.signal(), ours.core_dumped())
+            );
+            assert_eq!(ExitStatus::from(std), ours, "{raw:#x}: the round trip");
+            assert_eq!(std::process::ExitStatus::from(ExitStatus::from(std)), std, "{raw:#x}: the other way");
         }
     }
 

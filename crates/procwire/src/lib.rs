@@ -9,14 +9,17 @@
 //! [`Error`]) and [procwire-protocol](procwire_protocol)
 //! ([`ProcessProtocol`], [`Transport`], [`spawn_process`]) and
 //! [procwire-utils](procwire_utils) ([`get_process_output`],
-//! [`get_process_value`], [`get_process_output_and_value`], [`Run`]).
-//! `docs/from-twisted.md` maps every Twisted name to its procwire name.
+//! [`get_process_value`], [`get_process_output_and_value`], [`Run`]), and
+//! has procwire-supervisor as [`supervisor`]. [`prelude`] is the set of
+//! names to glob-import. `docs/from-tokio.md` maps every
+//! `tokio::process` name and habit to procwire's, `docs/from-twisted.md`
+//! every Twisted name.
 //!
 //! # Which API do I want?
 //!
 //! | you want to | use |
 //! |---|---|
-//! | run a program to its end and collect its output | [`Run`] (timeout, input, output limit), or [`get_process_output`] for Twisted's defaults |
+//! | run a program to its end and collect its output | [`Run::output`], as tokio's `output()` (plus a timeout, input, an output limit), or [`get_process_output`] for Twisted's semantics |
 //! | ... and it must succeed: stdout as text, or an error with its stderr | [`Run::checked_string`] |
 //! | write to and read from the child yourself, as with `tokio::process` | [`Command::spawn`], then the [`Child`]'s pipes |
 //! | react to each event with a callback, as Twisted does | [`spawn_process`] with a [`ProcessProtocol`] (wrapped in [`Lines`] for lines) |
@@ -33,11 +36,12 @@
 //! # async fn main() -> Result<(), procwire::RunError> {
 //! use std::time::Duration;
 //!
-//! let out = procwire::get_process_output("echo", ["hi"]).await?; // Twisted's getProcessOutput
-//! assert_eq!(out, b"hi\n");
 //! let mut tr = procwire::Run::new("tr");
 //! tr.args(["a-z", "A-Z"]).input("shout\n").timeout(Duration::from_secs(10));
-//! assert_eq!(tr.output().await?, b"SHOUT\n");
+//! let out = tr.output().await?; // tokio's output(): stdout, stderr, status
+//! assert_eq!((&out.stdout[..], out.status.success()), (&b"SHOUT\n"[..], true));
+//! let out = procwire::get_process_output("echo", ["hi"]).await?; // Twisted's getProcessOutput
+//! assert_eq!(out, b"hi\n");
 //! # Ok(()) }
 //! ```
 //!
@@ -120,6 +124,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## `?` in a function returning `io::Result`
+//!
+//! procwire's errors convert into [`std::io::Error`] (with a fitting
+//! [`ErrorKind`](std::io::ErrorKind), `NotFound` for a missing program,
+//! `TimedOut` for a run's timeout; the procwire error inside, for
+//! `downcast`), and [`ExitStatus`] into std's and back:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use procwire::{Command, Run};
+//!
+//! async fn kernel_and_status() -> std::io::Result<(String, std::process::ExitStatus)> {
+//!     let kernel = Run::new("uname").arg("-s").checked_string().await?; // a RunError
+//!     let mut child = Command::new("true").spawn()?; // a procwire::Error
+//!     Ok((kernel, child.wait().await?.into()))
+//! }
+//! let (kernel, status) = kernel_and_status().await?;
+//! assert_eq!((kernel.trim(), status.success()), ("Linux", true));
+//! # Ok(()) }
+//! ```
+//!
+//! ## Names: `use procwire::prelude::*`
+//!
+//! `use procwire::*` and `use procwire::supervisor::*` together make two
+//! names ambiguous, `Error` and `Event` (each level has its own: rustc
+//! warns and picks one), and the first also brings a `Result` that hides
+//! std's. The [`prelude`] is a
+//! set without them, for a glob import, covering the whole crate: name
+//! the two by their path (`procwire::Error`,
+//! `procwire::supervisor::Event`). See [`prelude`] for the list.
+//!
 //! The repository's `examples/` has a whole program for each need
 //! (`run_with_timeout`, `stream_lines`, `pipeline`, `interactive`) and a
 //! Rust twin of each listing of Twisted's "Using Processes" howto.
@@ -138,6 +174,92 @@ pub use procwire_protocol::{
 pub use procwire_utils::{
     get_process_output, get_process_output_and_value, get_process_value, CommandExt, Output, Run, RunError,
 };
+
+pub mod prelude {
+    //! The names to glob-import: `use procwire::prelude::*;`.
+    //!
+    //! The everyday types, functions and traits of every layer, none of which
+    //! collide: procwire-core's [`Command`], [`Child`], [`ChildFd`],
+    //! [`ExitStatus`], [`Signal`], [`StopPolicy`], [`StopScope`]; the protocol
+    //! layer's [`spawn_process`], [`spawn_events`], [`ProcessProtocol`],
+    //! [`LineProtocol`], [`Lines`], [`Transport`], [`EndReason`], [`Options`],
+    //! [`Bytes`]; the utilities' [`Run`], [`CommandExt`], [`Output`],
+    //! [`RunError`] and Twisted's three functions; the supervisor's
+    //! [`Supervisor`], [`ProgramSpec`], [`RestartSpec`], [`RestartPolicy`],
+    //! [`Backoff`], [`Readiness`].
+    //!
+    //! Left out, and written with their path: `Error` and `Event`, which exist
+    //! at both levels ([`procwire::Error`](crate::Error) and
+    //! [`procwire::Event`](crate::Event) for a spawned process,
+    //! [`procwire::supervisor::Error`](crate::supervisor::Error) and
+    //! [`procwire::supervisor::Event`](crate::supervisor::Event) for the
+    //! supervisor), and `Result`, which would hide std's. The prelude may be
+    //! combined with `use procwire::*` or `use procwire::supervisor::*` (the
+    //! same item reached twice is not ambiguous), but those two together make
+    //! `Error` and `Event` ambiguous, and today's rustc only warns
+    //! (`ambiguous_glob_imports`, to become an error) and picks one:
+    //!
+    //! ```compile_fail
+    //! #![deny(ambiguous_glob_imports)]
+    //! use procwire::*;
+    //! use procwire::supervisor::*;
+    //!
+    //! fn on_event(_: &Event) {} // `Event` is ambiguous
+    //! ```
+    //!
+    //! # Example
+    //!
+    //! ```
+    //! use procwire::prelude::*;
+    //!
+    //! struct Count(usize);
+    //! impl ProcessProtocol for Count {
+    //!     fn out_received(&mut self, _: &mut Transport, data: Bytes) {
+    //!         self.0 += data.len();
+    //!     }
+    //!     fn process_ended(&mut self, _: &mut Transport, reason: EndReason) {
+    //!         assert!(reason.status.success());
+    //!     }
+    //! }
+    //!
+    //! #[tokio::main(flavor = "current_thread")]
+    //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    //!     let out: Output = Run::new("echo").arg("hi").output().await?;
+    //!     let status: ExitStatus = out.status;
+    //!     assert_eq!((&out.stdout[..], status.code()), (&b"hi\n"[..], Some(0)));
+    //!     assert_eq!(Command::new("echo").arg("hi").run().checked_string().await?, "hi\n");
+    //!     assert_eq!(get_process_value("true", [""; 0]).await?, 0);
+    //!
+    //!     let ended = spawn_process(Count(0), Command::new("echo").arg("hi"), Options::new())?.await?;
+    //!     assert_eq!(ended.protocol.0, 3);
+    //!
+    //!     let mut restart = RestartSpec::new();
+    //!     restart.policy(RestartPolicy::Never).backoff(Backoff::procmon());
+    //!     let mut sleep = Command::new("sleep");
+    //!     sleep.arg("60");
+    //!     let mut sleeper = ProgramSpec::new("sleeper", sleep);
+    //!     sleeper.restart(restart).stop(StopPolicy::new().with_scope(StopScope::Process));
+    //!     let (supervisor, _task) = Supervisor::new();
+    //!     let mut events = supervisor.events().await?;
+    //!     supervisor.add(sleeper).await?;
+    //!     let event: procwire::supervisor::Event = events.recv().await?; // named by its path
+    //!     println!("{event}");
+    //!     supervisor.shutdown().await?;
+    //!     Ok(())
+    //! }
+    //! ```
+
+    pub use procwire_core::{Child, ChildFd, Command, ExitStatus, Signal, StopPolicy, StopScope};
+    pub use procwire_protocol::{
+        spawn_events, spawn_process, Bytes, EndReason, LineProtocol, Lines, Options, ProcessProtocol,
+        Transport,
+    };
+    pub use procwire_supervisor::{Backoff, ProgramSpec, Readiness, RestartPolicy, RestartSpec, Supervisor};
+    pub use procwire_utils::{
+        get_process_output, get_process_output_and_value, get_process_value, CommandExt, Output, Run,
+        RunError,
+    };
+}
 
 /// Keeping programs running: Twisted's procmon with the restart policies,
 /// backoff presets, start limits and stop ladders of supervisord, systemd

@@ -83,8 +83,11 @@ async fn utils_futures_are_send() {
     send_future(&procwire::get_process_output_and_value("true", [""; 0]));
     let mut run = Run::new("true");
     send_future(&run.output());
-    send_future(&run.value());
-    send_future(&run.output_and_value());
+    send_future(&run.get_process_output());
+    send_future(&run.get_process_value());
+    send_future(&run.get_process_output_and_value());
+    send_future(&run.checked_output());
+    send_future(&run.checked_string());
 }
 
 /// A protocol with every default.

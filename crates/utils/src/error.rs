@@ -21,7 +21,7 @@ use procwire_core::ExitStatus;
 /// assert_eq!((&out.stdout[..], &out.stderr[..], out.status.code()), (&b"out\n"[..], &b"err\n"[..], Some(3)));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Output {
     /// Everything the child wrote to fd 1 (with fd 2 merged in when
@@ -46,6 +46,42 @@ impl Output {
     /// ```
     pub fn new(stdout: Vec<u8>, stderr: Vec<u8>, status: ExitStatus, pid: u32) -> Output {
         Output { stdout, stderr, status, pid }
+    }
+}
+
+/// Shows stdout and stderr as text when they are UTF-8, as std's
+/// `Output` does, and as an escaped byte string (`b"ok\xff"`) when they
+/// are not, never as a list of numbers.
+///
+/// ```
+/// use procwire_core::ExitStatus;
+/// let out = procwire_utils::Output::new(b"hi\n".to_vec(), b"\xff".to_vec(), ExitStatus::from_raw(0), 42);
+/// assert_eq!(
+///     format!("{out:?}"),
+///     r#"Output { status: ExitStatus(exit code 0, raw=0x0), stdout: "hi\n", stderr: b"\xff", pid: 42 }"#
+/// );
+/// ```
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("status", &self.status)
+            .field("stdout", &TextOrBytes(&self.stdout))
+            .field("stderr", &TextOrBytes(&self.stderr))
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+/// Bytes in a `Debug`: a string when they are UTF-8, else `b"..."` with
+/// the other bytes escaped.
+struct TextOrBytes<'a>(&'a [u8]);
+
+impl fmt::Debug for TextOrBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => fmt::Debug::fmt(text, f),
+            Err(_) => write!(f, "b\"{}\"", self.0.escape_ascii()),
+        }
     }
 }
 
@@ -199,6 +235,52 @@ impl RunError {
     }
 }
 
+/// So that `?` takes a run's error in a function returning
+/// [`io::Result`]. The [`io::Error`] keeps the [`RunError`] inside, so its
+/// message is the same (with the child's stderr) and
+/// [`io::Error::downcast`] gives the `RunError` back, output included. Its
+/// kind: a spawn error's own ([`procwire_core::Error::io_error_kind`]:
+/// `NotFound` for a missing program, `PermissionDenied`...), `TimedOut`
+/// for [`Timeout`](RunError::Timeout), `InvalidData` for
+/// [`NotUtf8`](RunError::NotUtf8), the OS error's for
+/// [`Io`](RunError::Io), and `Other` for a child that failed (a non-zero
+/// exit, a signal, stderr output, an output limit).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use procwire_utils::{Run, RunError};
+///
+/// async fn kernel() -> std::io::Result<String> {
+///     Ok(Run::new("uname").arg("-s").checked_string().await?)
+/// }
+///
+/// assert_eq!(kernel().await.unwrap(), "Linux\n");
+/// async fn fails() -> std::io::Result<String> {
+///     Ok(Run::new("sh").args(["-c", "echo oops >&2; exit 3"]).checked_string().await?)
+/// }
+/// let err = fails().await.unwrap_err();
+/// assert_eq!((err.kind(), err.to_string()), (std::io::ErrorKind::Other, "`sh` failed (exit code 3): oops".to_owned()));
+/// let err = err.downcast::<RunError>().unwrap();
+/// assert_eq!(err.output().unwrap().status.code(), Some(3));
+/// # }
+/// ```
+impl From<RunError> for io::Error {
+    fn from(err: RunError) -> io::Error {
+        let kind = match &err {
+            RunError::Spawn(source) => source.io_error_kind(),
+            RunError::Timeout { .. } => io::ErrorKind::TimedOut,
+            RunError::NotUtf8 { .. } => io::ErrorKind::InvalidData,
+            RunError::Io { source, .. } => source.kind(),
+            RunError::Stderr { .. }
+            | RunError::Signal { .. }
+            | RunError::OutputLimit { .. }
+            | RunError::Failed { .. } => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
 /// The child's stderr for an error message: trimmed, on the same line when
 /// it is one line, between rules when it is several; nothing when empty.
 struct StderrText<'a>(&'a [u8]);
@@ -268,5 +350,62 @@ mod tests {
         assert_eq!(err.into_output().unwrap().stdout, b"out");
         let err = RunError::Failed { program: "git".into(), output: output(b"fatal: bad ref\n", 128 << 8) };
         assert_eq!(err.to_string(), "`git` failed (exit code 128): fatal: bad ref");
+    }
+
+    #[test]
+    fn output_debug_shows_text() {
+        let out = Output::new(b"hello\n".to_vec(), "café".into(), ExitStatus::from_raw(0), 7);
+        let text = format!("{out:?}");
+        assert!(text.contains(r#"stdout: "hello\n""#) && text.contains(r#"stderr: "café""#), "{text}");
+        assert!(!text.contains("104, 101"), "bytes as numbers: {text}");
+        let out = Output::new(b"ok\xff\n".to_vec(), Vec::new(), ExitStatus::from_raw(0), 7);
+        assert!(format!("{out:?}").contains(r#"stdout: b"ok\xff\n", stderr: """#), "{out:?}");
+        // Errors show their output the same way.
+        let err = RunError::Failed { program: "x".into(), output: output(b"oops", 1 << 8) };
+        assert!(format!("{err:?}").contains(r#"stderr: "oops""#), "{err:?}");
+    }
+
+    #[test]
+    fn into_io_error_keeps_a_kind_the_message_and_the_run_error() {
+        let not_found = procwire_core::Error::Spawn {
+            program: "x".into(),
+            step: procwire_core::SpawnStep::Exec,
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        let not_utf8 = String::from_utf8(vec![b'o', b'k', 0xff]).unwrap_err().utf8_error();
+        for (err, kind) in [
+            (RunError::Spawn(not_found), io::ErrorKind::NotFound),
+            (
+                RunError::Timeout {
+                    program: "x".into(),
+                    after: Duration::from_secs(1),
+                    output: output(b"", 15),
+                },
+                io::ErrorKind::TimedOut,
+            ),
+            (
+                RunError::NotUtf8 { program: "x".into(), source: not_utf8, output: output(b"", 0) },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                RunError::Io { program: "x".into(), source: io::Error::from(io::ErrorKind::BrokenPipe) },
+                io::ErrorKind::BrokenPipe,
+            ),
+            (RunError::Failed { program: "x".into(), output: output(b"oops", 1 << 8) }, io::ErrorKind::Other),
+            (RunError::Stderr { program: "x".into(), output: output(b"oops", 0) }, io::ErrorKind::Other),
+            (
+                RunError::Signal { program: "x".into(), signal: 9, output: output(b"", 9) },
+                io::ErrorKind::Other,
+            ),
+            (
+                RunError::OutputLimit { program: "x".into(), limit: 1, fd: 1, output: output(b"", 0) },
+                io::ErrorKind::Other,
+            ),
+        ] {
+            let text = err.to_string();
+            let io = io::Error::from(err);
+            assert_eq!((io.kind(), io.to_string()), (kind, text.clone()));
+            assert_eq!(io.downcast::<RunError>().expect("the RunError inside").to_string(), text);
+        }
     }
 }

@@ -7,12 +7,17 @@
 //! - [`get_process_value`] resolves to the exit code.
 //! - [`get_process_output_and_value`] resolves to an [`Output`]: stdout,
 //!   stderr and the exit status.
-//! - [`Run`] is the builder behind the three, for a prepared
+//! - [`Run`] is the builder behind the three (which it has as methods
+//!   too: [`Run::get_process_output`]...), for a prepared
 //!   [`Command`](procwire_core::Command) and the options Twisted lacks:
 //!   [`input`](Run::input) for stdin, a [`timeout`](Run::timeout) with a
 //!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL), an
 //!   output limit ([`max_output`](Run::max_output)), and
 //!   [`stop_group`](Run::stop_group) to stop the child's own children too.
+//!   It also has tokio's `output()` ([`Run::output`]: an [`Output`]
+//!   however the child ended) and a checked mode
+//!   ([`Run::checked_output`], [`Run::checked_string`]: a child that
+//!   fails is an error).
 //!
 //! Without Twisted's traps: stdout and stderr are read side by side, so a
 //! child filling one pipe never deadlocks against a parent waiting on the
@@ -32,7 +37,7 @@
 //! assert_eq!(get_process_output("echo", ["hello"]).await?, b"hello\n");
 //! assert_eq!(get_process_value("false", [""; 0]).await?, 1);
 //!
-//! let err = Run::new("sleep").arg("100").timeout(Duration::from_millis(100)).value().await.unwrap_err();
+//! let err = Run::new("sleep").arg("100").timeout(Duration::from_millis(100)).get_process_value().await.unwrap_err();
 //! assert!(matches!(err, RunError::Timeout { .. }), "{err}");
 //! assert_eq!(err.output().unwrap().status.signal(), Some(15)); // SIGTERM was enough
 //! # Ok(()) }

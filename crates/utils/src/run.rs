@@ -20,9 +20,19 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 ///
 /// Build it from a program ([`Run::new`]) or from a prepared
 /// [`Command`] (`Run::from(command)`: environment, working directory,
-/// credentials, a terminal...), set options, then await
-/// [`output`](Self::output), [`value`](Self::value) or
-/// [`output_and_value`](Self::output_and_value). A `Run` can be awaited
+/// credentials, a terminal...), set options, then await one of:
+///
+/// | method | resolves to | also an error when the child |
+/// |---|---|---|
+/// | [`output`](Self::output) (as tokio's and std's `output()`) | [`Output`]: stdout, stderr, status | never: read the status |
+/// | [`checked_output`](Self::checked_output), [`checked_string`](Self::checked_string) | [`Output`], stdout as a `String` | exits non-zero or is killed |
+/// | [`get_process_output`](Self::get_process_output) (Twisted's `getProcessOutput`) | stdout | writes to stderr, or is killed |
+/// | [`get_process_value`](Self::get_process_value) (Twisted's `getProcessValue`) | the exit code | is killed |
+/// | [`get_process_output_and_value`](Self::get_process_output_and_value) (Twisted's `getProcessOutputAndValue`) | [`Output`] | is killed |
+///
+/// A spawn failure, a [`timeout`](Self::timeout) and an
+/// [output limit](Self::max_output) are errors for every one of them.
+/// A `Run` can be awaited
 /// again; each call spawns a new child, from the `Run` as it is at that
 /// call: the run's own settings (the fds below, `kill_on_drop`, the
 /// process group of [`stop_group`](Self::stop_group)) are applied to a
@@ -33,7 +43,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// [`input`](Self::input) and then closed (`/dev/null` without input, so a
 /// child reading its stdin sees end of file instead of hanging, unlike
 /// Twisted, #9692); fd 1 and fd 2 are pipes read side by side (`/dev/null`
-/// for [`value`](Self::value)); pipes the command maps on other fds are
+/// for [`get_process_value`](Self::get_process_value)); pipes the command maps on other fds are
 /// closed at once; the child is killed if the run is dropped. On a
 /// [terminal](procwire_core::Command::pty), everything the child writes
 /// to it is the output on fd 1, and the input is written to it (a
@@ -62,7 +72,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 ///     .max_output(1 << 20)
 ///     .output()
 ///     .await?;
-/// assert_eq!(out, b"HELLO\n");
+/// assert_eq!((&out.stdout[..], out.status.success()), (&b"HELLO\n"[..], true));
 /// # Ok(()) }
 /// ```
 pub struct Run {
@@ -239,9 +249,13 @@ impl Run {
         self
     }
 
-    /// Twisted's `errortoo`: merge what the child writes to stderr into the
-    /// output of [`output`](Self::output), in the order it arrives, instead
-    /// of failing with [`RunError::Stderr`].
+    /// Twisted's `errortoo`: merge what the child writes to stderr into
+    /// its stdout, in the order it arrives. For
+    /// [`get_process_output`](Self::get_process_output), stderr output is
+    /// then no longer an error ([`RunError::Stderr`]); [`output`](Self::output)
+    /// and the checked mode merge too;
+    /// [`get_process_output_and_value`](Self::get_process_output_and_value)
+    /// keeps the two apart, as Twisted's does.
     pub fn errortoo(&mut self, errortoo: bool) -> &mut Run {
         self.errortoo = errortoo;
         self
@@ -304,9 +318,52 @@ impl Run {
         self
     }
 
-    /// Runs the child and resolves to what it wrote to stdout: Twisted's
-    /// `getProcessOutput`. The exit code is not checked (as in Twisted);
-    /// [`output_and_value`](Self::output_and_value) has it.
+    /// Runs the child and resolves to its stdout, its stderr and its exit
+    /// status, as `tokio::process::Command::output()` does: a child that
+    /// exits non-zero, is killed by a signal or writes to stderr is not an
+    /// error; judge `output.status` yourself, or use
+    /// [`checked_output`](Self::checked_output) for "it must succeed".
+    ///
+    /// As tokio's, stdin is not the parent's: it is the
+    /// [`input`](Self::input), or `/dev/null`. Beyond tokio's: the
+    /// [`timeout`](Self::timeout), [`max_output`](Self::max_output) and
+    /// [`errortoo`](Self::errortoo) (stderr merged into stdout) apply.
+    ///
+    /// # Errors
+    ///
+    /// Only when the run itself fails: [`RunError::Spawn`],
+    /// [`RunError::Timeout`], [`RunError::OutputLimit`], [`RunError::Io`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future kills the child (SIGKILL; its whole group with
+    /// [`stop_group`](Self::stop_group)) and hands it to procwire's
+    /// reaper: no zombie remains.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), procwire_utils::RunError> {
+    /// use procwire_utils::Run;
+    ///
+    /// let out = Run::new("sh").args(["-c", "echo ok; echo warning >&2; exit 3"]).output().await?;
+    /// assert_eq!((&out.stdout[..], &out.stderr[..]), (&b"ok\n"[..], &b"warning\n"[..]));
+    /// assert_eq!(out.status.code(), Some(3));
+    /// # Ok(()) }
+    /// ```
+    pub async fn output(&mut self) -> Result<Output, RunError> {
+        match self.finish(true, self.errortoo).await {
+            Err(RunError::Signal { output, .. }) => Ok(output),
+            result => result,
+        }
+    }
+
+    /// Runs the child and resolves to what it wrote to stdout, with
+    /// Twisted's `getProcessOutput` semantics: output on stderr is the
+    /// failure, and the exit code is not looked at.
+    /// [`get_process_output_and_value`](Self::get_process_output_and_value)
+    /// has the code; [`output`](Self::output) is tokio's semantics.
     ///
     /// # Errors
     ///
@@ -319,10 +376,8 @@ impl Run {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future kills the child (SIGKILL; its whole group with
-    /// [`stop_group`](Self::stop_group)) and hands it to procwire's
-    /// reaper: no zombie remains.
-    pub async fn output(&mut self) -> Result<Vec<u8>, RunError> {
+    /// As [`output`](Self::output).
+    pub async fn get_process_output(&mut self) -> Result<Vec<u8>, RunError> {
         let output = self.finish(true, self.errortoo).await?;
         if !self.errortoo && !output.stderr.is_empty() {
             return Err(RunError::Stderr { program: self.program(), output });
@@ -342,14 +397,17 @@ impl Run {
     /// # Cancel safety
     ///
     /// As [`output`](Self::output).
-    pub async fn value(&mut self) -> Result<i32, RunError> {
+    pub async fn get_process_value(&mut self) -> Result<i32, RunError> {
         let output = self.finish(false, false).await?;
         Ok(output.status.code().unwrap_or_default())
     }
 
     /// Runs the child and resolves to its stdout, its stderr and its exit
     /// status: Twisted's `getProcessOutputAndValue`. A non-zero exit code
-    /// is not an error; the status says it.
+    /// is not an error; the status says it. It differs from
+    /// [`output`](Self::output) in two ways: death by a signal is an error
+    /// (Twisted's errback), and [`errortoo`](Self::errortoo) does not
+    /// apply.
     ///
     /// # Errors
     ///
@@ -360,7 +418,7 @@ impl Run {
     /// # Cancel safety
     ///
     /// As [`output`](Self::output).
-    pub async fn output_and_value(&mut self) -> Result<Output, RunError> {
+    pub async fn get_process_output_and_value(&mut self) -> Result<Output, RunError> {
         self.finish(true, false).await
     }
 
@@ -372,10 +430,9 @@ impl Run {
     /// write progress or warnings there).
     ///
     /// Which to pick: this for "run it, it must work";
-    /// [`output`](Self::output) / [`get_process_output`] for Twisted's
-    /// semantics (stderr is the failure, the exit code is not looked at);
-    /// [`output_and_value`](Self::output_and_value) to judge the status
-    /// yourself.
+    /// [`output`](Self::output) to judge the status yourself;
+    /// [`get_process_output`](Self::get_process_output) for Twisted's
+    /// semantics (stderr is the failure, the exit code is not looked at).
     ///
     /// # Errors
     ///
@@ -532,16 +589,16 @@ impl Run {
 /// [`Run::errortoo`] merges it; the child is always waited for, never left
 /// a zombie. Stdin is `/dev/null`. For input, a timeout, an output limit,
 /// or a prepared [`Command`], use [`Run`]: this is
-/// `Run::new(program).args(args).output()`. Without arguments,
-/// `Run::new(program).output()` reads better than an empty array (which
-/// needs a type: `[""; 0]`).
+/// `Run::new(program).args(args).get_process_output()`. Without
+/// arguments, `Run::new(program).get_process_output()` reads better than
+/// an empty array (which needs a type: `[""; 0]`).
 ///
 /// The future owns everything it needs (`'static`, `Send`), so it can be
 /// spawned as a task.
 ///
 /// # Errors
 ///
-/// See [`Run::output`].
+/// See [`Run::get_process_output`].
 ///
 /// # Cancel safety
 ///
@@ -566,7 +623,7 @@ where
 {
     let mut run = Run::new(program);
     run.args(args);
-    async move { run.output().await }
+    async move { run.get_process_output().await }
 }
 
 /// Runs `program` with `args`, its output thrown away, and resolves to its
@@ -574,11 +631,11 @@ where
 ///
 /// Where Twisted gives `None` for a child killed by a signal, this fails
 /// with [`RunError::Signal`], which has the signal number. This is
-/// `Run::new(program).args(args).value()`.
+/// `Run::new(program).args(args).get_process_value()`.
 ///
 /// # Errors
 ///
-/// See [`Run::value`].
+/// See [`Run::get_process_value`].
 ///
 /// # Cancel safety
 ///
@@ -602,7 +659,7 @@ where
 {
     let mut run = Run::new(program);
     run.args(args);
-    async move { run.value().await }
+    async move { run.get_process_value().await }
 }
 
 /// Runs `program` with `args` and resolves to its stdout, stderr and exit
@@ -610,11 +667,11 @@ where
 ///
 /// Death by a signal fails with [`RunError::Signal`], carrying `(stdout,
 /// stderr, signal)` as Twisted's errback does. This is
-/// `Run::new(program).args(args).output_and_value()`.
+/// `Run::new(program).args(args).get_process_output_and_value()`.
 ///
 /// # Errors
 ///
-/// See [`Run::output_and_value`].
+/// See [`Run::get_process_output_and_value`].
 ///
 /// # Cancel safety
 ///
@@ -639,5 +696,5 @@ where
 {
     let mut run = Run::new(program);
     run.args(args);
-    async move { run.output_and_value().await }
+    async move { run.get_process_output_and_value().await }
 }

@@ -18,6 +18,22 @@ use crate::spec::RestartSpec;
 /// cwd and PTYs all apply), its [`RestartSpec`], its [`StopPolicy`],
 /// whether it starts when added, and its [`LogSpec`].
 ///
+/// # Restarts, by default
+///
+/// A program that exits is started again, whatever its exit status
+/// ([`RestartSpec::new`]). A run shorter than 10 s
+/// ([`min_uptime`](RestartSpec::min_uptime)) is a *quick death*: the
+/// first in a row waits 1 s, and each further one twice the delay before,
+/// up to 5 minutes ([`Backoff::growing`](crate::Backoff::growing)). A run
+/// of 10 s or more clears the count: the restart after it waits 1 s, and
+/// the next quick death 1 s again. The supervisor never gives up unless a
+/// [`start_limit`](RestartSpec::start_limit) or
+/// [`max_retries`](RestartSpec::max_retries) says so. A spawn that fails
+/// counts as a quick death. [`RestartSpec::procmon`] and the other
+/// presets give other anchors' rules.
+///
+/// # Spawning
+///
 /// Each incarnation is spawned from a clone of the command with
 /// [`StdioDefaults::Twisted`](procwire_core::StdioDefaults::Twisted): fds
 /// 1 and 2 are pipes unless the command maps them, and an input pipe on

@@ -149,13 +149,27 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// The `id`s of a page (`None` for a file that is not HTML).
+/// The `id`s of a page (`None` for a file that is not HTML). A rustdoc
+/// redirect page (an item reached through a private module's path) keeps
+/// the fragment as it redirects: its target's ids count.
 fn page_ids(path: &Path) -> Option<BTreeSet<String>> {
-    if path.extension().is_none_or(|e| e != "html") {
-        return None;
+    let mut path = path.to_path_buf();
+    for _hop in 0..4 {
+        if path.extension().is_none_or(|e| e != "html") {
+            return None;
+        }
+        let html = std::fs::read_to_string(&path).ok()?;
+        const REFRESH: &str = "<meta http-equiv=\"refresh\" content=\"0;URL=";
+        match html.find(REFRESH) {
+            Some(at) => {
+                let rest = &html[at + REFRESH.len()..];
+                let target = &rest[..rest.find('"')?];
+                path = normalize(&path.parent()?.join(target));
+            }
+            None => return Some(attributes(&html, &["id"]).into_iter().collect()),
+        }
     }
-    let html = std::fs::read_to_string(path).ok()?;
-    Some(attributes(&html, &["id"]).into_iter().collect())
+    None
 }
 
 /// The source pages' line anchors (`#42`, `#10-20`), made by script.

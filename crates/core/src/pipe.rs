@@ -130,7 +130,7 @@ impl AsRawFd for ChildReader {
 
 /// The parent's end of a pipe the child reads (Twisted's `"w"`).
 ///
-/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the pipe, so the
+/// [`shutdown`](https://docs.rs/tokio/1/tokio/io/trait.AsyncWriteExt.html#method.shutdown) closes the pipe, so the
 /// child sees end of file (Twisted's `closeStdin` / `closeChildFD`). A write
 /// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
 /// [`Error::PipeClosed`]. [`poll_closed`](Self::poll_closed) /
@@ -180,7 +180,7 @@ impl ChildWriter {
         self.child_fd
     }
 
-    /// Whether [`shutdown`](tokio::io::AsyncWriteExt::shutdown) or
+    /// Whether [`shutdown`](https://docs.rs/tokio/1/tokio/io/trait.AsyncWriteExt.html#method.shutdown) or
     /// [`close`](Self::close) closed the pipe already.
     pub fn is_closed(&self) -> bool {
         self.inner.is_none()

@@ -157,7 +157,7 @@ fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
 /// Reading returns end of file once the child side is closed everywhere
 /// (Linux reports `EIO` then; procwire turns it into EOF). Line endings are
 /// the terminal's: the child's `"\n"` arrives as `"\r\n"`.
-/// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) does nothing; to signal
+/// [`shutdown`](https://docs.rs/tokio/1/tokio/io/trait.AsyncWriteExt.html#method.shutdown) does nothing; to signal
 /// end of input to a program reading its terminal in canonical mode, write
 /// the EOF character (`b"\x04"`, Ctrl-D). Dropping the master hangs the
 /// terminal up: the child's session gets SIGHUP.

@@ -1,19 +1,21 @@
-//! procwire brings Twisted's process API (`reactor.spawnProcess`,
-//! `childFDs`, `signalProcess`, `ProcessDone` / `ProcessTerminated`) to
-//! tokio: spawn any program with any map of child descriptors, talk to it
-//! over async pipes, and reap it through a pidfd, without ever forking.
+//! procwire runs programs from tokio: spawn any program with any map of
+//! child descriptors, talk to it over async pipes, follow it through a
+//! pidfd without ever forking, collect its output, or keep it running
+//! under a supervisor. Its API is Twisted's process API
+//! (`reactor.spawnProcess`, `childFDs`, `signalProcess`, `ProcessDone` /
+//! `ProcessTerminated`) made async.
 //!
-//! This is the facade users depend on; it re-exports
-//! [procwire-core](procwire_core) ([`Command`], [`ChildFd`], [`Child`],
-//! [`ChildReader`], [`ChildWriter`], [`PtyMaster`], [`ExitStatus`],
-//! [`Error`]) and [procwire-protocol](procwire_protocol)
-//! ([`ProcessProtocol`], [`Transport`], [`spawn_process`]) and
-//! [procwire-utils](procwire_utils) ([`get_process_output`],
-//! [`get_process_value`], [`get_process_output_and_value`], [`Run`]), and
-//! has procwire-supervisor as [`supervisor`]. [`prelude`] is the set of
-//! names to glob-import. `docs/from-tokio.md` maps every
-//! `tokio::process` name and habit to procwire's, `docs/from-twisted.md`
-//! every Twisted name.
+//! This is the crate users depend on. At its root: spawning
+//! ([`Command`], [`ChildFd`], [`Child`], [`ChildReader`], [`ChildWriter`],
+//! [`PtyMaster`], [`ExitStatus`], [`Error`], from procwire-core), Twisted's
+//! protocols ([`ProcessProtocol`], [`Transport`], [`spawn_process`],
+//! [`spawn_events`], from procwire-protocol) and running to the end
+//! ([`Run`], [`get_process_output`], [`get_process_value`],
+//! [`get_process_output_and_value`], from procwire-utils). The
+//! [`supervisor`] module is procwire-supervisor, with its overview;
+//! [`prelude`] is the set of names to glob-import. `docs/from-tokio.md`
+//! maps every `tokio::process` name and habit to procwire's,
+//! `docs/from-twisted.md` every Twisted name.
 //!
 //! # Which API do I want?
 //!
@@ -261,14 +263,8 @@ pub mod prelude {
     };
 }
 
-/// Keeping programs running: Twisted's procmon with the restart policies,
-/// backoff presets, start limits and stop ladders of supervisord, systemd
-/// and pm2, systemd's and s6's readiness protocols, watchdogs,
-/// dependencies and cgroup stops, and Erlang/OTP's strategies
-/// ([procwire-supervisor](procwire_supervisor)).
-pub mod supervisor {
-    pub use procwire_supervisor::*;
-}
+#[doc(inline)]
+pub use procwire_supervisor as supervisor;
 
 /// The README's example is compiled and run as a doctest, so it cannot rot.
 #[cfg(doctest)]

@@ -17,7 +17,7 @@ use crate::update::{ApplyReport, Update};
 ///
 /// When the last handle is dropped, the task shuts everything down in
 /// the background (as [`shutdown`](Self::shutdown), whose report nobody
-/// reads) and ends; the [`JoinHandle`](tokio::task::JoinHandle) from [`new`](Self::new) resolves then.
+/// reads) and ends; the [`JoinHandle`](https://docs.rs/tokio/1/tokio/task/struct.JoinHandle.html) from [`new`](Self::new) resolves then.
 ///
 /// See the [crate documentation](crate) for an example.
 #[derive(Debug, Clone)]

@@ -134,9 +134,6 @@ pub struct Command {
     pub(crate) invalid: Option<InputError>,
 }
 
-/// Reads like `std`'s: `cd "/tmp" && LC_ALL="C" "ls" "-l"`, then the fds
-/// set explicitly; `{:#?}` lists every setting. Nothing internal, and no
-/// environment value beyond the ones the command sets.
 /// A clone shares the descriptors handed over with
 /// [`ChildFd::Fd`] and [`pty_pair`](Command::pty_pair): they stay open
 /// until the last clone is dropped.
@@ -237,6 +234,10 @@ impl PartialEq for Command {
 
 impl Eq for Command {}
 
+/// Shows the command as a shell line, `cd "/tmp" && LC_ALL="C" "ls" "-l"`
+/// (as std's `Command` does), then the fds set explicitly; `{:#?}` lists
+/// every setting. Nothing internal, and no environment value beyond the
+/// ones the command sets.
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {

@@ -27,8 +27,8 @@ pub(crate) struct InputQueue {
 ///
 /// On a terminal ([`Command::pty`](procwire_core::Command::pty)), fds 0, 1
 /// and 2 are one channel: [`write`](Self::write) types into the
-/// terminal, all its output arrives
-/// on fd 1, and [`close_stdin`](Self::close_stdin),
+/// terminal, all its output arrives on fd 1, and
+/// [`close_stdin`](Self::close_stdin),
 /// [`close_stdout`](Self::close_stdout) and
 /// [`close_stderr`](Self::close_stderr) do nothing (a terminal cannot be
 /// half-closed: write `b"\x04"` for end of input in canonical mode);
@@ -41,8 +41,7 @@ pub(crate) struct InputQueue {
 /// # Example
 ///
 /// A producer: 1 MiB for `wc -c`, written while the buffer has room and
-/// again at each
-/// [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
+/// again at each [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
 /// most the high-water mark and one chunk are ever queued.
 ///
 /// ```

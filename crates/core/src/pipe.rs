@@ -135,9 +135,9 @@ impl AsRawFd for ChildReader {
 /// [`Child::take_writer`](crate::Child::take_writer).
 ///
 /// [`shutdown`](tokio::io::AsyncWriteExt::shutdown) closes the pipe, so the
-/// child sees end of file. A write
-/// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
-/// [`Error::PipeClosed`]. [`poll_closed`](Self::poll_closed) /
+/// child sees end of file. A write after that fails with
+/// [`io::ErrorKind::BrokenPipe`] carrying [`Error::PipeClosed`].
+/// [`poll_closed`](Self::poll_closed) /
 /// [`closed`](Self::closed) tell when the child has closed its end.
 ///
 /// Like [`ChildReader`], it may be used from another runtime than the one

@@ -19,8 +19,8 @@ use crate::reap::{Reaper, Target};
 use crate::signal::IntoSignal;
 use crate::status::ExitStatus;
 
-/// A spawned child process (Twisted's process transport, minus the
-/// protocol): the parent's ends of its pipes, and its lifecycle.
+/// A spawned child process: the parent's ends of its pipes, and its
+/// lifecycle (wait, signal, stop, kill).
 ///
 /// Its pipes are those of the command's fd map; fds 0, 1 and 2 left unset
 /// are, for [`Command::spawn`](crate::Command::spawn), a pipe to write
@@ -132,16 +132,16 @@ impl Child {
     }
 
     /// Takes the parent's end of the pipe on child fd `fd` that the child
-    /// writes (a [`ChildFd::ReadPipe`](crate::ChildFd::ReadPipe), Twisted's
-    /// `"r"`). `None` if `fd` has no such pipe or it was taken already.
+    /// writes (a [`ChildFd::ReadPipe`](crate::ChildFd::ReadPipe), `"r"`).
+    /// `None` if `fd` has no such pipe or it was taken already.
     pub fn take_reader(&mut self, fd: RawFd) -> Option<ChildReader> {
         let i = self.readers.iter().position(|r| r.child_fd() == fd)?;
         Some(self.readers.swap_remove(i))
     }
 
     /// Takes the parent's end of the pipe on child fd `fd` that the child
-    /// reads (a [`ChildFd::WritePipe`](crate::ChildFd::WritePipe), Twisted's
-    /// `"w"`). `None` if `fd` has no such pipe or it was taken already.
+    /// reads (a [`ChildFd::WritePipe`](crate::ChildFd::WritePipe), `"w"`).
+    /// `None` if `fd` has no such pipe or it was taken already.
     pub fn take_writer(&mut self, fd: RawFd) -> Option<ChildWriter> {
         let i = self.writers.iter().position(|w| w.child_fd() == fd)?;
         Some(self.writers.swap_remove(i))
@@ -167,12 +167,11 @@ impl Child {
     /// `wait` never blocks on a pipe end nobody took: input pipes that were
     /// never taken with [`take_writer`](Self::take_writer) are closed
     /// first, so a child reading its stdin sees end of file instead of
-    /// waiting forever (as tokio's `wait` does), and output pipes never
-    /// taken with [`take_reader`](Self::take_reader) are read while it
-    /// waits and what they carry is thrown away (as Twisted's reactor does
-    /// with data no protocol handles), so a child writing to a full pipe
-    /// nobody reads still gets to exit. Take the readers you want before
-    /// calling `wait`.
+    /// waiting forever, and output pipes never taken with
+    /// [`take_reader`](Self::take_reader) are read while it waits and what
+    /// they carry is thrown away, so a child writing to a full pipe nobody
+    /// reads still gets to exit. Take the readers you want before calling
+    /// `wait`.
     ///
     /// A [terminal](crate::Command::pty) nobody took with
     /// [`take_pty`](Self::take_pty) is the child's input and output at

@@ -1,5 +1,5 @@
-//! What one of the child's descriptors is connected to: Twisted's
-//! `childFDs` values, plus `/dev/null` and a descriptor handed over.
+//! What one of the child's descriptors is connected to: a pipe either
+//! way, one of the parent's fds, `/dev/null`, or a descriptor handed over.
 
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -8,14 +8,16 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::pipe::{ChildReader, ChildWriter};
 
-/// The state of one child fd, the value side of Twisted's `childFDs`.
+/// What one child fd is connected to: a pipe the parent reads
+/// ([`ReadPipe`](ChildFd::ReadPipe)), a pipe the parent writes
+/// ([`WritePipe`](ChildFd::WritePipe)), one of the parent's fds
+/// ([`Parent`](ChildFd::Parent)), `/dev/null` ([`Null`](ChildFd::Null)),
+/// or a descriptor handed over ([`Fd`](ChildFd::Fd)).
 ///
-/// | Twisted `childFDs` value | procwire |
-/// |---|---|
-/// | `"r"` (a pipe the parent reads) | [`ChildFd::ReadPipe`] |
-/// | `"w"` (a pipe the parent writes) | [`ChildFd::WritePipe`] |
-/// | an int N (the parent's fd N) | [`ChildFd::Parent`]`(N)` |
-/// | (none) | [`ChildFd::Null`], [`ChildFd::Fd`] |
+/// These docs write a whole map as `{0: "w", 1: "r", 2: 2}`: `"r"` is a
+/// `ReadPipe`, `"w"` a `WritePipe`, a number `N` is `Parent(N)` (the
+/// spelling of Twisted's `childFDs`, which [`from_twisted`](Self::from_twisted)
+/// parses).
 ///
 /// Another child's pipe end converts into a `ChildFd` (`From<ChildReader>`,
 /// `TryFrom<ChildWriter>`), which is how a shell pipeline is built; see
@@ -23,9 +25,9 @@ use crate::pipe::{ChildReader, ChildWriter};
 ///
 /// Fds 0, 1 and 2 left unset get the spawning consumer's
 /// [`StdioDefaults`](crate::StdioDefaults) (`{0: "w", 1: "r", 2: 2}` for
-/// [`Command::spawn`](crate::Command::spawn), Twisted's
-/// `{0: "w", 1: "r", 2: "r"}` for the protocol driver). Child fds not in
-/// the map are closed in the child, close-on-exec or not.
+/// [`Command::spawn`](crate::Command::spawn), `{0: "w", 1: "r", 2: "r"}`
+/// for the protocol driver). Child fds not in the map are closed in the
+/// child, close-on-exec or not.
 ///
 /// # Example
 ///
@@ -46,14 +48,14 @@ use crate::pipe::{ChildReader, ChildWriter};
 /// ```
 #[non_exhaustive]
 pub enum ChildFd {
-    /// A pipe the child writes and the parent reads (Twisted's `"r"`); the
+    /// A pipe the child writes and the parent reads (`"r"`); the
     /// parent's end is [`Child::take_reader`](crate::Child::take_reader).
     ReadPipe,
-    /// A pipe the parent writes and the child reads (Twisted's `"w"`); the
+    /// A pipe the parent writes and the child reads (`"w"`); the
     /// parent's end is [`Child::take_writer`](crate::Child::take_writer).
     WritePipe,
-    /// The parent's own fd with this number, shared with the child
-    /// (Twisted's integer values; `{0: 0, 1: 1, 2: 2}` inherits stdio). It
+    /// The parent's own fd with this number, shared with the child (`N`
+    /// in a map; `{0: 0, 1: 1, 2: 2}` inherits stdio). It
     /// reaches the child even if it is close-on-exec in the parent. It must
     /// be open when `spawn()` runs.
     ///
@@ -82,7 +84,10 @@ pub enum ChildFd {
 }
 
 impl ChildFd {
-    /// Parses Twisted's string spellings: `"r"` and `"w"`.
+    /// Parses a map's string values: `"r"` is
+    /// [`ReadPipe`](ChildFd::ReadPipe), `"w"` is
+    /// [`WritePipe`](ChildFd::WritePipe), anything else `None`. They are
+    /// Twisted's `childFDs` strings.
     pub fn from_twisted(value: &str) -> Option<ChildFd> {
         match value {
             "r" => Some(ChildFd::ReadPipe),

@@ -1,5 +1,5 @@
-//! The `Command` builder: `std::process::Command`'s shape, Twisted's
-//! `spawnProcess` arguments.
+//! The `Command` builder: what to run, and with which environment,
+//! working directory, credentials, terminal and descriptor map.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -14,17 +14,15 @@ use crate::error::InputError;
 use crate::pty::{PtySize, PtySpec};
 use crate::signal::{IntoSignal, Signal};
 
-/// A process to spawn: program, arguments, environment, working directory
-/// and the child's descriptor map (Twisted's `reactor.spawnProcess`
-/// arguments, in `std::process::Command`'s builder shape).
+/// A process to spawn: program, arguments, environment, working directory,
+/// credentials and the child's descriptor map, set with
+/// `std::process::Command`'s `&mut self` builder methods.
 ///
-/// Defaults, and where they differ from Twisted's:
-/// - the environment is inherited from the parent, as Rust users expect.
-///   Twisted's default is an empty environment: call
-///   [`env_clear`](Self::env_clear) to get it;
-/// - the program is searched in `PATH` when it has no `/` (Twisted wants a
-///   full path), as `execvp` searches it; see [program
-///   lookup](#program-lookup);
+/// Defaults:
+/// - the environment is inherited from the parent;
+///   [`env_clear`](Self::env_clear) starts from an empty one;
+/// - a program without `/` is searched in `PATH`, as `execvp` searches
+///   it; see [program lookup](#program-lookup);
 /// - fds 0, 1 and 2, where the command does not set them, get the default
 ///   of whoever spawns it, as with `std` (where `spawn` inherits and
 ///   `output` captures); anything set explicitly always wins:
@@ -32,14 +30,15 @@ use crate::signal::{IntoSignal, Signal};
 ///   | consumer | fd 0 | fd 1 | fd 2 |
 ///   |---|---|---|---|
 ///   | [`Command::spawn`] (a raw [`Child`](crate::Child)) | pipe (`"w"`) | pipe (`"r"`) | the parent's fd 2 |
-///   | `spawn_process`, `spawn_events`, `run_process` (Twisted's callbacks) | pipe | pipe | pipe |
+///   | `spawn_process`, `spawn_events`, `run_process` (the protocol driver) | pipe | pipe | pipe |
 ///   | `Run`, `get_process_output`... | set by the run itself | | |
 ///
 ///   The raw child's stderr goes where the parent's does, so a caller that
-///   reads only stdout cannot deadlock on a stderr pipe nobody drains;
-///   Twisted's callbacks get `{0: "w", 1: "r", 2: "r"}` (its reactor reads
-///   every pipe). [`StdioDefaults`] names the two; [`clear_child_fds`]
-///   starts from Twisted's `childFDs={}` instead (no fds, no defaults).
+///   reads only stdout cannot deadlock on a stderr pipe nobody drains; the
+///   protocol driver reads every pipe, so it gets
+///   `{0: "w", 1: "r", 2: "r"}`. [`StdioDefaults`] names the two;
+///   [`clear_child_fds`] starts from an empty map instead (no fds, no
+///   defaults).
 ///
 /// [`clear_child_fds`]: Self::clear_child_fds
 ///
@@ -81,6 +80,9 @@ use crate::signal::{IntoSignal, Signal};
 /// A file found (or named) that the kernel cannot execute (`ENOEXEC`: a
 /// script without `#!`) is run by `/bin/sh`, as `/bin/sh path args...`,
 /// as `execvp` does.
+///
+/// The methods are the arguments of Twisted's `reactor.spawnProcess`,
+/// whose defaults differ (`docs/from-twisted.md`).
 ///
 /// # Example
 ///
@@ -132,9 +134,6 @@ pub struct Command {
     pub(crate) invalid: Option<InputError>,
 }
 
-/// Reads like `std`'s: `cd "/tmp" && LC_ALL="C" "ls" "-l"`, then the fds
-/// set explicitly; `{:#?}` lists every setting. Nothing internal, and no
-/// environment value beyond the ones the command sets.
 /// A clone shares the descriptors handed over with
 /// [`ChildFd::Fd`] and [`pty_pair`](Command::pty_pair): they stay open
 /// until the last clone is dropped.
@@ -235,6 +234,10 @@ impl PartialEq for Command {
 
 impl Eq for Command {}
 
+/// Shows the command as a shell line, `cd "/tmp" && LC_ALL="C" "ls" "-l"`
+/// (as std's `Command` does), then the fds set explicitly; `{:#?}` lists
+/// every setting. Nothing internal, and no environment value beyond the
+/// ones the command sets.
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {
@@ -342,9 +345,9 @@ pub enum StdioDefaults {
     /// [`Child`](crate::Child): a caller reading only stdout cannot
     /// deadlock on a stderr pipe nobody drains.
     Spawn,
-    /// Twisted's `{0: "w", 1: "r", 2: "r"}`: a pipe on each, for consumers
-    /// that read every output pipe (the protocol driver, as Twisted's
-    /// reactor does).
+    /// `{0: "w", 1: "r", 2: "r"}`: a pipe on each, for consumers that read
+    /// every output pipe (the protocol driver). Twisted's default
+    /// `childFDs`.
     Twisted,
 }
 
@@ -468,8 +471,8 @@ impl Command {
         self
     }
 
-    /// Starts the child from an empty environment, Twisted's default
-    /// (`env={}`); variables set afterwards are still passed.
+    /// Starts the child from an empty environment; variables set
+    /// afterwards are still passed. Twisted's default (`env={}`).
     pub fn env_clear(&mut self) -> &mut Command {
         self.env_clear = true;
         self.env.clear();
@@ -501,10 +504,10 @@ impl Command {
         self
     }
 
-    /// Replaces the whole map with `fds`, Twisted's `childFDs` dictionary:
-    /// fds 0, 1 and 2 not in it are closed, as in Twisted (no defaults).
-    /// A child fd given twice is reported by `spawn()` as
-    /// [`InputError::DuplicateChildFd`].
+    /// Replaces the whole map with `fds`: fds 0, 1 and 2 not in it are
+    /// closed (no defaults). A child fd given twice is reported by
+    /// `spawn()` as [`InputError::DuplicateChildFd`]. Twisted's `childFDs`
+    /// dictionary.
     ///
     /// ```
     /// use procwire_core::{ChildFd, Command};
@@ -529,9 +532,9 @@ impl Command {
         self
     }
 
-    /// Empties the fd map: Twisted's `childFDs={}`. With nothing added
-    /// afterwards, the child starts with no descriptors at all (fds 0, 1
-    /// and 2 get no defaults either).
+    /// Empties the fd map: with nothing added afterwards, the child starts
+    /// with no descriptors at all (fds 0, 1 and 2 get no defaults either).
+    /// Twisted's `childFDs={}`.
     pub fn clear_child_fds(&mut self) -> &mut Command {
         self.fds.clear();
         self.stdio_defaults = false;
@@ -587,21 +590,20 @@ impl Command {
         self
     }
 
-    /// Runs the child as user `uid` (Twisted's `uid`; the last credential
-    /// step, after [`groups`](Self::groups) and [`gid`](Self::gid)).
+    /// Runs the child as user `uid`: the last credential step, after
+    /// [`groups`](Self::groups) and [`gid`](Self::gid). Twisted's `uid`.
     ///
     /// Unless [`groups`](Self::groups) is set, the supplementary groups
-    /// become the target user's (`initgroups` semantics, as Twisted does),
-    /// never the parent's; and unless [`gid`](Self::gid) is set, the group
-    /// becomes the user's primary group. A uid without a passwd entry gets
-    /// no supplementary groups and, without [`gid`](Self::gid), keeps the
+    /// become the target user's (`initgroups` semantics), never the
+    /// parent's; and unless [`gid`](Self::gid) is set, the group becomes
+    /// the user's primary group. A uid without a passwd entry gets no
+    /// supplementary groups and, without [`gid`](Self::gid), keeps the
     /// parent's group: under root that is gid 0, so set
     /// [`gid`](Self::gid) too whenever the uid may have no passwd entry.
-    /// (Twisted's `spawnProcess(uid=...)` without `gid` always keeps the
-    /// parent's effective gid, even for a user that has an entry.) As in Twisted's `switchUID`, asking for the
-    /// uid the parent already runs as changes no groups (so a non-root
-    /// parent may name its own uid). A refused step fails `spawn()` with
-    /// [`SpawnStep::Setgroups`](crate::SpawnStep::Setgroups), [`SpawnStep::Setgid`](crate::SpawnStep::Setgid) or
+    /// Asking for the uid the parent already runs as changes no groups (so
+    /// a non-root parent may name its own uid). A refused step fails
+    /// `spawn()` with [`SpawnStep::Setgroups`](crate::SpawnStep::Setgroups),
+    /// [`SpawnStep::Setgid`](crate::SpawnStep::Setgid) or
     /// [`SpawnStep::Setuid`](crate::SpawnStep::Setuid) and the errno.
     ///
     /// Spawns with credentials go through procwire's `clone(CLONE_VM |
@@ -665,23 +667,24 @@ impl Command {
         self
     }
 
-    /// Runs the child on a new pseudo-terminal of `size` (Twisted's
-    /// `usePTY=True`): the child gets a new session with the terminal as
-    /// its controlling terminal on fds 0, 1 and 2, and the parent the master
-    /// side, from [`Child::take_pty`](crate::Child::take_pty).
+    /// Runs the child on a new pseudo-terminal of `size`: the child gets a
+    /// new session with the terminal as its controlling terminal on fds 0,
+    /// 1 and 2, and the parent the master side, from
+    /// [`Child::take_pty`](crate::Child::take_pty). Twisted's
+    /// `usePTY=True`.
     ///
-    /// Unlike Twisted (which raises `ValueError`), other fds of the map
-    /// still apply: pipes on fds 3 and up can be combined with a terminal on
-    /// 0/1/2. The map's entries for 0, 1 and 2 are ignored.
+    /// Other fds of the map still apply: pipes on fds 3 and up can be
+    /// combined with a terminal on 0/1/2. The map's entries for 0, 1 and 2
+    /// are ignored.
     pub fn pty(&mut self, size: PtySize) -> &mut Command {
         self.pty = Some(PtySpec::New(size));
         self
     }
 
-    /// Runs the child on a terminal pair the caller opened (Twisted's
-    /// `usePTY=(master, slave, ttyname)`); each spawn gives the child the
-    /// slave and the [`Child`](crate::Child) a copy of the master. The
-    /// slave becomes the controlling terminal if it is nobody's yet.
+    /// Runs the child on a terminal pair the caller opened: each spawn
+    /// gives the child the slave and the [`Child`](crate::Child) a copy of
+    /// the master. The slave becomes the controlling terminal if it is
+    /// nobody's yet. Twisted's `usePTY=(master, slave, ttyname)`.
     ///
     /// The command keeps the caller's slave open (so it can spawn again),
     /// so the master reads end of file only once the command, and every
@@ -747,9 +750,9 @@ impl Command {
     }
 
     /// Sets `key` in the child's environment to the child's own pid, in
-    /// decimal, as systemd sets `WATCHDOG_PID` and `LISTEN_PID`: a program
-    /// compares it with `getpid()` to know that the variable is meant for
-    /// it and not for a process it started. Replaces any value set with
+    /// decimal: a program compares it with `getpid()` to know that the
+    /// variable is meant for it and not for a process it started (as with
+    /// systemd's `WATCHDOG_PID` and `LISTEN_PID`). Replaces any value set with
     /// [`env`](Self::env) (and a later `env` or `env_remove` of the same
     /// key replaces this).
     ///

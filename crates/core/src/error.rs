@@ -43,9 +43,9 @@ pub enum Error {
     /// The command was given something the OS cannot express.
     #[error(transparent)]
     InvalidInput(#[from] InputError),
-    /// The process was already reaped: it cannot be signalled any more
-    /// (Twisted's `ProcessExitedAlready`). procwire never signals a pid it
-    /// has reaped, so a recycled pid can never be hit.
+    /// The process was already reaped: it cannot be signalled any more.
+    /// procwire never signals a pid it has reaped, so a recycled pid can
+    /// never be hit.
     #[error("process has exited already")]
     ProcessExitedAlready,
     /// A string that names no signal: see [`Signal`](crate::Signal#names)
@@ -74,8 +74,8 @@ pub enum Error {
         fd: RawFd,
     },
     /// A write to a child fd that has no input pipe (not a
-    /// `ChildFd::WritePipe`, Twisted's `"w"`), or whose pipe was closed
-    /// already (Twisted raises `KeyError` from `writeToChild`).
+    /// [`ChildFd::WritePipe`](crate::ChildFd::WritePipe)), or whose pipe was
+    /// closed already.
     #[error("child fd {fd} has no open input pipe")]
     NoInputPipe {
         /// The child's fd number.

@@ -1,13 +1,12 @@
-//! procwire-core spawns child processes onto tokio with Twisted's full
-//! `childFDs` map, follows them through a pidfd, and reports a typed exit
+//! procwire-core spawns child processes onto tokio with any map of child
+//! descriptors, follows them through a pidfd, and reports a typed exit
 //! status.
 //!
-//! - [`Command`] is the builder (`std::process::Command`'s shape, the
-//!   arguments of Twisted's `reactor.spawnProcess`); [`ChildFd`] says what
-//!   each child fd is connected to: a pipe the parent reads (`"r"`), one it
-//!   writes (`"w"`), one of the parent's fds, `/dev/null`, or a descriptor
-//!   handed over. Any child fd number may be used, and every fd not in the
-//!   map is closed in the child.
+//! - [`Command`] is the builder, in `std::process::Command`'s shape;
+//!   [`ChildFd`] says what each child fd is connected to: a pipe the
+//!   parent reads (`"r"`), one it writes (`"w"`), one of the parent's fds,
+//!   `/dev/null`, or a descriptor handed over. Any child fd number may be
+//!   used, and every fd not in the map is closed in the child.
 //! - [`Child`] is the running process: [`ChildReader`] / [`ChildWriter`]
 //!   pipe ends (`AsyncRead` / `AsyncWrite` over tokio's `AsyncFd`),
 //!   [`Child::wait`], and [`Child::signal`] with signal names, numbers or
@@ -21,10 +20,11 @@
 //!   ([`Cgroup`]: create, list, signal, kill, await empty, remove), so
 //!   nothing it starts can escape a stop, not even a `setsid`'d,
 //!   double-forked daemon.
-//! - [`ExitStatus`] reads the status Twisted's way: [`ProcessDone`] for
-//!   exit code 0, [`ProcessTerminated`] for anything else.
+//! - [`ExitStatus`] is how the child ended; [`ExitStatus::reason`] sorts
+//!   it into [`ProcessDone`] (exit code 0) or [`ProcessTerminated`]
+//!   (anything else).
 //! - [`Command::pty`] runs the child on a pseudo-terminal of a given
-//!   [`PtySize`] (Twisted's `usePTY`); the parent's side is a
+//!   [`PtySize`]; the parent's side is a
 //!   [`PtyMaster`]. [`Command::uid`], [`gid`](Command::gid),
 //!   [`groups`](Command::groups) and
 //!   [`parent_death_signal`](Command::parent_death_signal) set what the
@@ -49,6 +49,9 @@
 //! one while the parent waits: it marks them close-on-exec in one
 //! `close_range` call instead.
 //!
+//! This is Twisted's `reactor.spawnProcess`, with its `childFDs` and
+//! `usePTY`; `docs/from-twisted.md` and `docs/from-tokio.md` map the names.
+//!
 //! # Example
 //!
 //! ```
@@ -57,11 +60,11 @@
 //! use procwire_core::{ChildFd, Command};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
-//! // Twisted's childFDs={0: "w", 1: "r", 2: 2}
+//! // {0: "w", 1: "r", 2: 2}: pipes on stdin and stdout, our own stderr
 //! let mut child = Command::new("wc").arg("-l").child_fd(2, ChildFd::Parent(2)).spawn()?;
 //! let mut stdin = child.take_writer(0).unwrap();
 //! stdin.write_all(b"one\ntwo\nthree\n").await?;
-//! stdin.shutdown().await?; // closeStdin
+//! stdin.shutdown().await?; // wc sees end of file
 //! let mut out = String::new();
 //! child.take_reader(1).unwrap().read_to_string(&mut out).await?;
 //! assert_eq!(out.trim(), "3");

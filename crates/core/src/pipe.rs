@@ -38,7 +38,9 @@ fn into_blocking(fd: OwnedFd) -> OwnedFd {
     fd
 }
 
-/// The parent's end of a pipe the child writes (Twisted's `"r"`).
+/// The parent's end of a pipe the child writes: a
+/// [`ChildFd::ReadPipe`](crate::ChildFd::ReadPipe), from
+/// [`Child::take_reader`](crate::Child::take_reader).
 ///
 /// Reading returns 0 (end of file) once the child, and every process it
 /// shared the pipe with, has closed its end.
@@ -128,12 +130,14 @@ impl AsRawFd for ChildReader {
     }
 }
 
-/// The parent's end of a pipe the child reads (Twisted's `"w"`).
+/// The parent's end of a pipe the child reads: a
+/// [`ChildFd::WritePipe`](crate::ChildFd::WritePipe), from
+/// [`Child::take_writer`](crate::Child::take_writer).
 ///
-/// [`shutdown`](https://docs.rs/tokio/1/tokio/io/trait.AsyncWriteExt.html#method.shutdown) closes the pipe, so the
-/// child sees end of file (Twisted's `closeStdin` / `closeChildFD`). A write
-/// after that fails with [`io::ErrorKind::BrokenPipe`] carrying
-/// [`Error::PipeClosed`]. [`poll_closed`](Self::poll_closed) /
+/// [`shutdown`](https://docs.rs/tokio/1/tokio/io/trait.AsyncWriteExt.html#method.shutdown)
+/// closes the pipe, so the child sees end of file. A write after that
+/// fails with [`io::ErrorKind::BrokenPipe`] carrying [`Error::PipeClosed`].
+/// [`poll_closed`](Self::poll_closed) /
 /// [`closed`](Self::closed) tell when the child has closed its end.
 ///
 /// Like [`ChildReader`], it may be used from another runtime than the one

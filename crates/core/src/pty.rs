@@ -1,4 +1,5 @@
-//! Pseudo-terminals: Twisted's `usePTY`, with window sizes.
+//! Pseudo-terminals for children: a new one per spawn or a caller's pair,
+//! the parent's master side, and window sizes.
 
 use std::ffi::CString;
 use std::fs::OpenOptions;
@@ -66,8 +67,7 @@ impl Default for PtySize {
 pub(crate) enum PtySpec {
     /// A new pseudo-terminal per spawn, with this size.
     New(PtySize),
-    /// A caller-supplied pair (Twisted's `usePTY=(master, slave, name)`),
-    /// shared by the command's clones.
+    /// A caller-supplied pair, shared by the command's clones.
     Pair { master: Arc<OwnedFd>, slave: Arc<OwnedFd> },
 }
 
@@ -150,9 +150,9 @@ fn set_size(fd: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
     sys::pty::set_window_size(fd, size.rows, size.cols, size.pixel_width, size.pixel_height)
 }
 
-/// The parent's side of a child's pseudo-terminal (Twisted's `usePTY`):
-/// what the child writes to its terminal is read here, and what is written
-/// here is typed into it.
+/// The parent's side of a child's pseudo-terminal: what the child writes
+/// to its terminal is read here, and what is written here is typed into
+/// it.
 ///
 /// Reading returns end of file once the child side is closed everywhere
 /// (Linux reports `EIO` then; procwire turns it into EOF). Line endings are

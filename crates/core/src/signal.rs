@@ -1,7 +1,6 @@
-//! Naming signals the way Twisted users do (`"KILL"`, `"TERM"`), the way C
-//! users do (`"SIGKILL"`, `9`, `"SIGRTMIN+1"`), with procwire's own
-//! [`Signal`], and (with the `nix` feature) the way nix users do
-//! (`nix::sys::signal::Signal`).
+//! Naming a signal: by name with or without `SIG` (`"KILL"`, `"SIGTERM"`,
+//! `"SIGRTMIN+1"`), by number (`9`), as procwire's own [`Signal`], or
+//! (with the `nix` feature) as a `nix::sys::signal::Signal`.
 //!
 //! One parser, [`Signal`]'s `FromStr`, reads every string that names a
 //! signal: [`IntoSignal`] for `&str` and `String` calls it, and so does

@@ -72,7 +72,7 @@ impl Command {
 
     /// [`spawn`](Self::spawn), with `defaults` for those of fds 0, 1 and 2
     /// that the command leaves unset: what a consumer that reads every
-    /// output pipe (Twisted's callbacks) uses to get pipes on all three.
+    /// output pipe (the protocol driver) uses to get pipes on all three.
     ///
     /// # Errors
     ///

@@ -1,4 +1,4 @@
-//! Exit status with Twisted's meanings.
+//! Exit status: how a child ended, and whether that counts as done.
 
 use std::fmt;
 
@@ -6,9 +6,9 @@ use crate::signal::Signal;
 
 /// How a child ended, as collected when it was reaped.
 ///
-/// Twisted's reading: the child is *done* when it exited with code 0
-/// ([`ProcessDone`]), *terminated* otherwise, by a non-zero code or a signal
-/// ([`ProcessTerminated`]); see [`ExitStatus::reason`].
+/// [`reason`](ExitStatus::reason) sorts it in two: the child is *done*
+/// when it exited with code 0 ([`ProcessDone`]), *terminated* otherwise,
+/// by a non-zero code or a signal ([`ProcessTerminated`]).
 ///
 /// # Example
 ///
@@ -39,7 +39,7 @@ impl ExitStatus {
         self.0
     }
 
-    /// Exited with code 0 (Twisted's `ProcessDone`).
+    /// Exited with code 0: [`reason`](Self::reason) is [`ProcessDone`].
     pub const fn success(&self) -> bool {
         self.0 == 0
     }
@@ -66,8 +66,9 @@ impl ExitStatus {
         self.signal().is_some() && self.0 & 0x80 != 0
     }
 
-    /// Twisted's reading of the status: `Ok(ProcessDone)` for exit code 0,
-    /// `Err(ProcessTerminated)` for any other code or a signal.
+    /// Sorts the status in two: `Ok(ProcessDone)` for exit code 0,
+    /// `Err(ProcessTerminated)` for any other code or a signal. Twisted's
+    /// `reason.value`.
     pub fn reason(&self) -> Result<ProcessDone, ProcessTerminated> {
         if self.success() {
             Ok(ProcessDone { status: *self })

@@ -86,9 +86,8 @@ pub enum StopScope {
 }
 
 /// How to stop a child: the signal that asks, how long it gets, the
-/// signal that makes it, and whom they reach. systemd's `KillSignal=`,
-/// `TimeoutStopSec=`, `FinalKillSignal=` and `KillMode=`; Twisted's
-/// procmon's `killTime`.
+/// signal that makes it, and whom they reach. As systemd's `KillSignal=`,
+/// `TimeoutStopSec=`, `FinalKillSignal=` and `KillMode=`.
 ///
 /// The defaults: SIGTERM, 5 s, SIGKILL, the child alone. Any grace is
 /// accepted: one too long for the clock means never. A zero grace skips

@@ -38,12 +38,12 @@ impl Writable {
     }
 }
 
-/// A cloneable handle that acts on a driven process from anywhere, the way
-/// Twisted code calls its transport from any callback of the reactor: the
-/// same writes, closes and flow control as [`Transport`](crate::Transport),
-/// carried out by the driver in the order they were made, between its
-/// callbacks. From [`ProcessHandle::control`](crate::ProcessHandle::control)
-/// or [`Driver::control`](crate::Driver::control).
+/// A cloneable handle that acts on a driven process from anywhere (another
+/// task, a timer, a network peer): the same writes, closes and flow
+/// control as [`Transport`](crate::Transport), carried out by the driver
+/// in the order they were made, between its callbacks. From
+/// [`ProcessHandle::control`](crate::ProcessHandle::control) or
+/// [`Driver::control`](crate::Driver::control).
 ///
 /// Writes go through an unbounded queue. [`buffered`](Self::buffered) and
 /// [`write_buffer_full`](Self::write_buffer_full) count them with what the

@@ -1,5 +1,5 @@
 //! The driver: one future that reads the child's pipes, flushes its input,
-//! reaps it, and calls the protocol in Twisted's order.
+//! reaps it, and calls the protocol in its guaranteed order.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -45,18 +45,20 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Twisted's behaviour: wait for every pipe forever, 64 KiB / 256 KiB
-    /// write-buffer marks, 64 KiB reads.
+    /// The defaults: no drain deadline (every output pipe is waited for,
+    /// however long, as Twisted does), write-buffer marks of 64 KiB (low)
+    /// and 256 KiB (high), 64 KiB reads.
     pub fn new() -> Self {
         Options::default()
     }
 
     /// After the child is reaped, wait at most `deadline` for its output
-    /// pipes to close (Go's `WaitDelay`): a grandchild that inherited them
-    /// can otherwise hold [`process_ended`](ProcessProtocol::process_ended)
-    /// forever (Twisted #10635). When it fires, the pipes are closed
-    /// (with [`child_connection_lost`](ProcessProtocol::child_connection_lost)
-    /// for each) and [`EndReason::pipes_force_closed`] is set.
+    /// pipes to close: a grandchild that inherited them can otherwise hold
+    /// [`process_ended`](ProcessProtocol::process_ended) forever. When it
+    /// fires, the pipes are closed (with
+    /// [`child_connection_lost`](ProcessProtocol::child_connection_lost)
+    /// for each) and [`EndReason::pipes_force_closed`] is set. As Go's
+    /// `WaitDelay`.
     pub fn drain_deadline(mut self, deadline: Duration) -> Self {
         self.drain_deadline = Some(deadline);
         self
@@ -217,9 +219,9 @@ impl<P> Unpin for Driver<P> {}
 impl<P: ProcessProtocol> Driver<P> {
     /// Wraps a spawned child; takes all of its pipes (and its terminal).
     /// A child from [`Command::spawn`] shares the parent's stderr unless
-    /// the command maps fd 2; [`run_process`] and [`spawn_process`](crate::spawn_process) spawn
-    /// with Twisted's `{0: "w", 1: "r", 2: "r"}`
-    /// ([`StdioDefaults::Twisted`]).
+    /// the command maps fd 2; [`run_process`] and
+    /// [`spawn_process`](crate::spawn_process) spawn with pipes on all
+    /// three, `{0: "w", 1: "r", 2: "r"}` ([`StdioDefaults::Twisted`]).
     pub fn new(protocol: P, mut child: Child, options: Options) -> Self {
         let mut outputs: Vec<(RawFd, Reader)> =
             child.take_readers().into_iter().map(|r| (r.child_fd(), Reader::Pipe(r))).collect();
@@ -576,11 +578,9 @@ impl InputQueue {
 
 /// Spawns `command` and drives it for `protocol` in place: the returned
 /// future runs the callbacks when polled and resolves to the protocol and
-/// how the process ended (Twisted's `reactor.spawnProcess`, with the
-/// protocol's final state awaitable like a Deferred). Unlike
-/// [`spawn_process`](crate::spawn_process), nothing runs unless the
-/// [`Driver`] is polled, and the protocol may borrow (`&mut P`, or a
-/// protocol holding references).
+/// how the process ended. Unlike [`spawn_process`](crate::spawn_process),
+/// nothing runs unless the [`Driver`] is polled, and the protocol may
+/// borrow (`&mut P`, or a protocol holding references).
 ///
 /// # Errors
 ///

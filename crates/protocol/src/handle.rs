@@ -23,13 +23,14 @@ use crate::driver::{run_process, Ended, Options};
 use crate::protocol::{EndReason, ProcessProtocol};
 use crate::transport::Transport;
 
-/// Spawns `command` and drives it for `protocol` on a tokio task
-/// (Twisted's `reactor.spawnProcess`): the callbacks run whether or not the
-/// handle is awaited, and awaiting it gives the protocol back once
+/// Spawns `command` and drives it for `protocol` on a tokio task: the
+/// callbacks run whether or not the handle is awaited, and awaiting it
+/// gives the protocol back once
 /// [`process_ended`](ProcessProtocol::process_ended) has run. Dropping the
 /// handle detaches the task, or aborts it if the command set
 /// [`kill_on_drop`](Command::kill_on_drop) (see
-/// [`ProcessHandle`](ProcessHandle#cancel-safety)).
+/// [`ProcessHandle`](ProcessHandle#cancel-safety)). Twisted's
+/// `reactor.spawnProcess`.
 ///
 /// # Errors
 ///
@@ -84,12 +85,10 @@ pub fn spawn_process<P: ProcessProtocol + 'static>(
 ///
 /// - `kill_on_drop(true)`: dropping the handle is [`abort`](Self::abort):
 ///   no callback runs after it, and the child is killed and reaped.
-/// - otherwise (the default): the task runs on, detached, as in Twisted,
-///   where the reactor runs a protocol whether or not anyone holds its
-///   Deferred: every callback up to
-///   [`process_ended`](ProcessProtocol::process_ended) still runs, and the
-///   protocol is dropped after it. Call [`abort`](Self::abort) before
-///   dropping to stop it instead.
+/// - otherwise (the default): the task runs on, detached: every callback
+///   up to [`process_ended`](ProcessProtocol::process_ended) still runs,
+///   and the protocol is dropped after it. Call [`abort`](Self::abort)
+///   before dropping to stop it instead.
 ///
 /// Awaiting `&mut handle` in a `select!` branch that loses, or under a
 /// timeout that fires, drops nothing: the handle can be awaited again.
@@ -148,12 +147,10 @@ impl<P> ProcessHandle<P> {
         self.control.clone()
     }
 
-    /// Stops driving the process (Twisted has no such call: the nearest is
-    /// `transport.loseConnection()` plus `signalProcess('KILL')`).
-    ///
-    /// No callback starts after `abort` returns; one running at that
-    /// moment on another worker thread finishes. The task is cancelled and
-    /// drops the [`Child`](procwire_core::Child): if the command set
+    /// Stops driving the process: no callback starts after `abort`
+    /// returns; one running at that moment on another worker thread
+    /// finishes. The task is cancelled and drops the
+    /// [`Child`](procwire_core::Child): if the command set
     /// [`kill_on_drop`](Command::kill_on_drop), the child is sent SIGKILL;
     /// either way it is reaped in the background whenever it exits, never
     /// left a zombie (see [`Child`](procwire_core::Child#dropping)). Our

@@ -1,25 +1,31 @@
-//! procwire-protocol is Twisted's `ProcessProtocol` on tokio: a child
-//! process driven by callbacks, one per event, in Twisted's order.
+//! procwire-protocol drives a child process through callbacks, one per
+//! event (data on any child fd, a child fd closed, the process reaped,
+//! everything ended), in a guaranteed order, with flow control both ways.
 //!
 //! - [`ProcessProtocol`] is the callback trait (`connection_made`,
 //!   `child_data_received`, `out_received`, `err_received`,
 //!   `child_connection_lost`, `process_exited`, `process_ended`...); every
-//!   method has a default that dispatches as Twisted's does.
-//! - [`Transport`] is what each callback gets to act with (Twisted's
-//!   `IProcessTransport`): `write`, `write_to_child`, `close_stdin`,
-//!   `close_child_fd`, `lose_connection`, `signal_process`, and flow control
-//!   (`buffered`, `write_buffer_full`).
+//!   method has a default, and the defaults dispatch by fd (fd 1's data to
+//!   `out_received`, fd 2's to `err_received`).
+//! - [`Transport`] is what each callback gets to act with: `write`,
+//!   `write_to_child`, `close_stdin`, `close_child_fd`, `lose_connection`,
+//!   `signal_process`, and flow control (`buffered`, `write_buffer_full`).
 //! - [`spawn_process`] spawns a [`Command`](procwire_core::Command) and
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
 //!   the [`EndReason`] once `process_ended` has run, and can
 //!   [`abort`](ProcessHandle::abort) it. [`run_process`] gives the
-//!   [`Driver`] future to run in place.
-//! - [`Lines`] and [`ByteLines`] frame every output fd into lines
-//!   (Twisted's `LineReceiver`), as text or as bytes.
+//!   [`Driver`] future to run in place, and [`spawn_events`] the same
+//!   events as a `Stream` of [`Event`]s.
+//! - [`Lines`] and [`ByteLines`] frame every output fd into lines, as
+//!   text or as bytes.
 //!
-//! Beyond Twisted: [`Options::drain_deadline`] bounds how long a grandchild
-//! holding an output pipe can delay `process_ended`; a write to an fd
-//! without an input pipe is an error, not silent loss.
+//! [`Options::drain_deadline`] bounds how long a grandchild holding an
+//! output pipe can delay `process_ended`; a write to an fd without an
+//! input pipe is an error, not silent loss.
+//!
+//! This is Twisted's `ProcessProtocol`, `IProcessTransport` and
+//! `LineReceiver`, with their callbacks and order; `docs/from-twisted.md`
+//! maps every name.
 //!
 //! # Example
 //!
@@ -30,13 +36,13 @@
 //! use procwire_core::Command;
 //! use procwire_protocol::{spawn_process, Options, ProcessProtocol, Transport};
 //!
-//! /// Twisted's WCProcessProtocol: write text to `wc`, collect its counts.
+//! /// Writes text to `wc`, collects its counts.
 //! #[derive(Default)]
 //! struct Wc(String);
 //!
 //! impl ProcessProtocol for Wc {
 //!     fn connection_made(&mut self, transport: &mut Transport) {
-//!         transport.write("accessing protocols through Twisted is fun!\n").unwrap();
+//!         transport.write("one line of text for wc to count\n").unwrap();
 //!         transport.close_stdin();
 //!     }
 //!     fn out_received(&mut self, _transport: &mut Transport, data: Bytes) {
@@ -46,7 +52,7 @@
 //!
 //! let ended = spawn_process(Wc::default(), &mut Command::new("wc"), Options::new())?.await?;
 //! let counts: Vec<&str> = ended.protocol.0.split_whitespace().collect();
-//! assert_eq!(counts, ["1", "6", "44"]);
+//! assert_eq!(counts, ["1", "8", "33"]);
 //! assert!(ended.reason.status.success());
 //! # Ok(()) }
 //! ```

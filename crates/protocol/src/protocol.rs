@@ -1,4 +1,4 @@
-//! The callback trait: Twisted's `ProcessProtocol`.
+//! The callback trait, and how a process ended.
 
 use std::os::fd::RawFd;
 
@@ -26,14 +26,14 @@ use crate::transport::Transport;
 /// let EndReason { status, pipes_force_closed, .. } = reason;
 /// assert_eq!(status.code(), Some(23));
 /// assert!(!pipes_force_closed);
-/// // Twisted's `reason.value`: ProcessTerminated, with its exit code.
+/// // Not done but terminated, with its exit code.
 /// assert_eq!(reason.status.reason().unwrap_err().exit_code(), Some(23));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EndReason {
-    /// The exit status; [`ExitStatus::reason`] gives Twisted's
-    /// `ProcessDone` / `ProcessTerminated`.
+    /// The exit status; [`ExitStatus::reason`] sorts it into done or
+    /// terminated.
     pub status: ExitStatus,
     /// The drain deadline fired: output pipes still open then were closed
     /// by procwire, so output written to them afterwards was not read.
@@ -49,12 +49,11 @@ impl EndReason {
     }
 }
 
-/// Twisted's `ProcessProtocol`: what happens to a child process, one
-/// callback per event, each given the [`Transport`] so it can act (write,
-/// close a pipe, signal).
+/// What happens to a child process, one callback per event, each given
+/// the [`Transport`] so it can act (write, close a pipe, signal).
 ///
-/// Every method has a default body, and the defaults dispatch exactly as
-/// Twisted's: [`child_data_received`](Self::child_data_received) on fd 1
+/// Every method has a default body, and the defaults dispatch by fd:
+/// [`child_data_received`](Self::child_data_received) on fd 1
 /// calls [`out_received`](Self::out_received), on fd 2
 /// [`err_received`](Self::err_received); [`child_connection_lost`](Self::child_connection_lost)
 /// on 0/1/2 calls [`in_connection_lost`](Self::in_connection_lost) /
@@ -69,13 +68,16 @@ impl EndReason {
 /// reap and after every pipe is closed, so everything the child wrote has
 /// been delivered.
 ///
+/// Twisted's `ProcessProtocol`, with the same callbacks, defaults and
+/// order.
+///
 /// # Example
 ///
 /// ```no_run
 /// use bytes::Bytes;
 /// use procwire_protocol::{EndReason, ProcessProtocol, Transport};
 ///
-/// /// Twisted's WCProcessProtocol.
+/// /// Writes text to `wc`, keeps its counts.
 /// struct Wc { text: &'static str, counts: Option<String> }
 ///
 /// impl ProcessProtocol for Wc {
@@ -94,8 +96,8 @@ pub trait ProcessProtocol: Send {
         let _ = transport;
     }
 
-    /// Data from one of the child's output pipes (a `ChildFd::ReadPipe`,
-    /// Twisted's `"r"`); on a terminal, everything arrives on fd 1.
+    /// Data from one of the child's output pipes (a `ChildFd::ReadPipe`);
+    /// on a terminal, everything arrives on fd 1.
     fn child_data_received(&mut self, transport: &mut Transport, fd: RawFd, data: Bytes) {
         match fd {
             1 => self.out_received(transport, data),
@@ -150,9 +152,9 @@ pub trait ProcessProtocol: Send {
         let _ = (transport, reason);
     }
 
-    /// The transport's write buffer passed its high-water mark (Twisted's
-    /// `pauseProducing` on a registered producer): stop writing until
-    /// [`resume_producing`](Self::resume_producing).
+    /// The transport's write buffer passed its high-water mark: stop
+    /// writing until [`resume_producing`](Self::resume_producing).
+    /// Twisted's `pauseProducing` on a registered producer.
     fn pause_producing(&mut self, transport: &mut Transport) {
         let _ = transport;
     }

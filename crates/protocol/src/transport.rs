@@ -1,5 +1,4 @@
-//! The process transport handed to every callback: Twisted's
-//! `IProcessTransport`.
+//! The transport handed to every callback: what it can do to its process.
 
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
@@ -19,17 +18,17 @@ pub(crate) struct InputQueue {
     pub(crate) closed: bool,
 }
 
-/// What a callback can do to its process (Twisted's `IProcessTransport`):
-/// write to its input pipes, close any of its pipes, signal it.
+/// What a callback can do to its process: write to its input pipes, close
+/// any of its pipes, signal it.
 ///
 /// Writes are queued and flushed by the driver as the pipes take them, so
 /// they never block; see [`ProcessProtocol::pause_producing`](crate::ProcessProtocol::pause_producing)
 /// for pushing back on a producer that writes faster than the child reads.
 ///
 /// On a terminal ([`Command::pty`](procwire_core::Command::pty)), fds 0, 1
-/// and 2 are one channel, as in Twisted's `PTYProcess`:
-/// [`write`](Self::write) types into the terminal, all its output arrives
-/// on fd 1, and [`close_stdin`](Self::close_stdin),
+/// and 2 are one channel: [`write`](Self::write) types into the
+/// terminal, all its output arrives on fd 1, and
+/// [`close_stdin`](Self::close_stdin),
 /// [`close_stdout`](Self::close_stdout) and
 /// [`close_stderr`](Self::close_stderr) do nothing (a terminal cannot be
 /// half-closed: write `b"\x04"` for end of input in canonical mode);
@@ -37,11 +36,12 @@ pub(crate) struct InputQueue {
 /// hangs the child up (SIGHUP). Pipes on fds 3 and up work exactly as
 /// without a terminal.
 ///
+/// Twisted's `IProcessTransport`, with its method names.
+///
 /// # Example
 ///
-/// A producer, as Twisted's `IPushProducer` registered on the transport:
-/// 1 MiB for `wc -c`, written while the buffer has room and again at each
-/// [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
+/// A producer: 1 MiB for `wc -c`, written while the buffer has room and
+/// again at each [`resume_producing`](crate::ProcessProtocol::resume_producing), so at
 /// most the high-water mark and one chunk are ever queued.
 ///
 /// ```
@@ -107,12 +107,12 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// The child's pid (Twisted's `transport.pid`), `None` once reaped.
+    /// The child's pid, `None` once reaped.
     pub fn pid(&self) -> Option<u32> {
         self.pid
     }
 
-    /// Queues `data` for the child's stdin (Twisted's `write`).
+    /// Queues `data` for the child's stdin.
     ///
     /// Once the child closes its end (or exits), what is still queued is
     /// dropped and [`child_connection_lost`](crate::ProcessProtocol::child_connection_lost)
@@ -127,7 +127,7 @@ impl Transport {
     }
 
     /// Queues several buffers for the child's stdin, written with vectored
-    /// writes (Twisted's `writeSequence`).
+    /// writes.
     ///
     /// # Errors
     ///
@@ -148,13 +148,13 @@ impl Transport {
         Ok(())
     }
 
-    /// Queues `data` for child fd `fd` (Twisted's `writeToChild`).
+    /// Queues `data` for child fd `fd`.
     ///
     /// # Errors
     ///
     /// [`Error::NoInputPipe`] when `fd` is not an input pipe (a
-    /// `ChildFd::WritePipe`, Twisted's `"w"`) or was closed: a clear error
-    /// where Twisted raises `KeyError`, never silent loss.
+    /// `ChildFd::WritePipe`) or was closed: a clear error, never silent
+    /// loss.
     pub fn write_to_child(&mut self, fd: RawFd, data: impl Into<Bytes>) -> Result<(), Error> {
         let input = self.input(fd)?;
         let data = data.into();
@@ -174,27 +174,27 @@ impl Transport {
     }
 
     /// Closes the child's stdin once what was written is flushed, so the
-    /// child sees end of file (Twisted's `closeStdin`).
+    /// child sees end of file.
     pub fn close_stdin(&mut self) {
         self.close_child_fd(0);
     }
 
-    /// Closes our end of the child's stdout (Twisted's `closeStdout`); the
-    /// child gets EPIPE / SIGPIPE if it writes there again.
+    /// Closes our end of the child's stdout; the child gets EPIPE / SIGPIPE
+    /// if it writes there again.
     pub fn close_stdout(&mut self) {
         self.close_child_fd(1);
     }
 
-    /// Closes our end of the child's stderr (Twisted's `closeStderr`).
+    /// Closes our end of the child's stderr.
     pub fn close_stderr(&mut self) {
         self.close_child_fd(2);
     }
 
-    /// Closes one of the child's pipes (Twisted's `closeChildFD`): an input
-    /// pipe after its queued data is flushed, an output pipe at once.
+    /// Closes one of the child's pipes: an input pipe after its queued data
+    /// is flushed, an output pipe at once.
     /// [`child_connection_lost`](crate::ProcessProtocol::child_connection_lost)
-    /// follows. Unknown or already closed fds are ignored, as in Twisted,
-    /// and so are fds 0, 1 and 2 on a terminal.
+    /// follows. Unknown or already closed fds are ignored, and so are fds
+    /// 0, 1 and 2 on a terminal.
     pub fn close_child_fd(&mut self, fd: RawFd) {
         if self.pty && (0..=2).contains(&fd) {
             return;
@@ -207,8 +207,7 @@ impl Transport {
         }
     }
 
-    /// Closes stdin, stdout and stderr (Twisted's `loseConnection`); on a
-    /// terminal, closes the terminal.
+    /// Closes stdin, stdout and stderr; on a terminal, closes the terminal.
     pub fn lose_connection(&mut self) {
         if self.pty {
             self.lose_pty = true;
@@ -219,8 +218,8 @@ impl Transport {
         self.close_stdout();
     }
 
-    /// Sends a signal (Twisted's `signalProcess`): a name such as `"KILL"`,
-    /// a number, or a nix `Signal`.
+    /// Sends a signal: a name such as `"KILL"`, a number, or a nix
+    /// `Signal`.
     ///
     /// # Errors
     ///
@@ -236,14 +235,14 @@ impl Transport {
         }
     }
 
-    /// Stops reading the child's output (Twisted's `pauseProducing` on the
-    /// transport): the child blocks once its pipes are full, so a slow
-    /// consumer pushes back instead of buffering without bound.
+    /// Stops reading the child's output: the child blocks once its pipes
+    /// are full, so a slow consumer pushes back instead of buffering
+    /// without bound.
     pub fn pause_producing(&mut self) {
         self.reading_paused = true;
     }
 
-    /// Reads the child's output again (Twisted's `resumeProducing`).
+    /// Reads the child's output again.
     pub fn resume_producing(&mut self) {
         self.reading_paused = false;
     }
@@ -258,11 +257,10 @@ impl Transport {
     /// ([`Options::write_buffer_limits`](crate::Options::write_buffer_limits),
     /// 256 KiB by default): the test a producer loop makes between writes.
     ///
-    /// In Twisted, `write` itself calls the producer's `pauseProducing` once
-    /// the buffer is full, so `while not self.paused: transport.write(..)`
-    /// stops in time. procwire calls
+    /// The driver calls
     /// [`pause_producing`](crate::ProcessProtocol::pause_producing) only
-    /// between callbacks, so a loop in one callback asks this instead:
+    /// between callbacks, never from inside [`write`](Self::write), so a
+    /// loop that writes in one callback asks this instead:
     /// `while !t.write_buffer_full() { t.write(..) }` queues at most one
     /// write beyond the mark, and the driver then calls `pause_producing`,
     /// and `resume_producing` once the child has read down to the low mark.

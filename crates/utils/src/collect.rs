@@ -187,10 +187,9 @@ impl Collect {
         }
     }
 
-    /// Starts core's stop ladder (Twisted's `killTime`, as a
-    /// [`StopPolicy`]: SIGTERM, the grace, SIGKILL; the group in group
-    /// mode). The first cause wins; a child reaped already is not
-    /// signalled.
+    /// Starts core's stop ladder (a [`StopPolicy`]: SIGTERM, the grace,
+    /// SIGKILL; the group in group mode). The first cause wins; a child
+    /// reaped already is not signalled.
     fn begin_stop(&mut self, cause: Cause) {
         self.cause.get_or_insert(cause);
         if self.ladder.is_some() {

@@ -9,8 +9,7 @@ use std::time::Duration;
 use procwire_core::ExitStatus;
 
 /// Everything a finished child left behind: its output on fd 1 and fd 2,
-/// and how it ended (Twisted's `(out, err, code)` from
-/// `getProcessOutputAndValue`, with the full status instead of the code).
+/// how it ended, and the pid it had.
 ///
 /// # Example
 ///
@@ -117,9 +116,8 @@ pub enum RunError {
     #[error(transparent)]
     Spawn(#[from] procwire_core::Error),
     /// The child wrote to stderr and [`errortoo`](crate::Run::errortoo) was
-    /// not set ([`get_process_output`](crate::get_process_output) only, as
-    /// Twisted's `getProcessOutput`). Unlike Twisted, the child has been
-    /// waited for, and its whole stderr is here.
+    /// not set ([`get_process_output`](crate::get_process_output) only). The
+    /// child has been waited for, and its whole stderr is here.
     #[error("`{program}` wrote to stderr ({}){}", .output.status, StderrText(&.output.stderr))]
     Stderr {
         /// The program, as given.
@@ -127,8 +125,7 @@ pub enum RunError {
         /// What it wrote, and how it ended.
         output: Output,
     },
-    /// A signal killed the child (Twisted errbacks with `(out, err,
-    /// signalNum)` here; its `getProcessValue` gives `None`).
+    /// A signal killed the child; the output is what it wrote before.
     #[error("`{program}` was killed by {}{}", .output.status, StderrText(&.output.stderr))]
     Signal {
         /// The program, as given.
@@ -150,8 +147,7 @@ pub enum RunError {
         output: Output,
     },
     /// The child wrote more than [`Run::max_output`](crate::Run::max_output)
-    /// bytes to `fd` (Node's `maxBuffer`) and was stopped. The output is
-    /// kept up to the limit.
+    /// bytes to `fd` and was stopped. The output is kept up to the limit.
     #[error(
         "`{program}` wrote more than {limit} bytes to fd {fd} (the output limit) ({}){}",
         Stopped(.output.status),

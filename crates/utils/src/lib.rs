@@ -1,30 +1,34 @@
-//! procwire-utils is Twisted's `twisted.internet.utils` on tokio: "doing it
-//! the easy way" — run a program, get its output or its exit code.
+//! procwire-utils runs a program to completion and gives back its output
+//! or its exit code, with every child reaped, whatever happens.
 //!
+//! - [`Run`] is the builder: a program ([`Run::new`]) or a prepared
+//!   [`Command`](procwire_core::Command) (`Run::from`), with
+//!   [`input`](Run::input) for stdin, a [`timeout`](Run::timeout) with a
+//!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL), an
+//!   output limit ([`max_output`](Run::max_output)), and
+//!   [`stop_group`](Run::stop_group) to stop the child's own children too.
+//!   Await [`Run::output`] for an [`Output`] (stdout, stderr, status)
+//!   however the child ended, or the checked mode
+//!   ([`Run::checked_output`], [`Run::checked_string`]), where a child
+//!   that fails is an error.
 //! - [`get_process_output`] resolves to what the child wrote to stdout;
 //!   stderr output is an error ([`RunError::Stderr`], which shows it)
 //!   unless [`Run::errortoo`] merges it.
 //! - [`get_process_value`] resolves to the exit code.
 //! - [`get_process_output_and_value`] resolves to an [`Output`]: stdout,
-//!   stderr and the exit status.
-//! - [`Run`] is the builder behind the three (which it has as methods
-//!   too: [`Run::get_process_output`]...), for a prepared
-//!   [`Command`](procwire_core::Command) and the options Twisted lacks:
-//!   [`input`](Run::input) for stdin, a [`timeout`](Run::timeout) with a
-//!   stop ladder (SIGTERM, a [`grace`](Run::grace) period, SIGKILL), an
-//!   output limit ([`max_output`](Run::max_output)), and
-//!   [`stop_group`](Run::stop_group) to stop the child's own children too.
-//!   It also has tokio's `output()` ([`Run::output`]: an [`Output`]
-//!   however the child ended) and a checked mode
-//!   ([`Run::checked_output`], [`Run::checked_string`]: a child that
-//!   fails is an error).
+//!   stderr and the exit status. The three are methods of [`Run`] too
+//!   ([`Run::get_process_output`]...).
 //!
-//! Without Twisted's traps: stdout and stderr are read side by side, so a
-//! child filling one pipe never deadlocks against a parent waiting on the
-//! other; stdin is closed (or `/dev/null`), so a child reading it cannot
-//! hang; every error comes after the child was reaped, with what it wrote;
-//! a signal is never mistaken for an exit code; dropping the future kills
-//! the child and reaps it.
+//! Stdout and stderr are read side by side, so a child filling one pipe
+//! never deadlocks against a parent waiting on the other; stdin is closed
+//! (or `/dev/null`), so a child reading it cannot hang; every error comes
+//! after the child was reaped, with what it wrote; a signal is never
+//! mistaken for an exit code; dropping the future kills the child and
+//! reaps it.
+//!
+//! The three functions are Twisted's `twisted.internet.utils`, and
+//! [`Run::output`] is tokio's `output()`; `docs/from-twisted.md` and
+//! `docs/from-tokio.md` say where they differ.
 //!
 //! # Example
 //!

@@ -1,5 +1,5 @@
-//! [`Run`], the options of a run, and the three Twisted functions as
-//! one-line forwards to it.
+//! [`Run`], the options of a run, and the three `get_process_*`
+//! functions as one-line forwards to it.
 
 use std::ffi::OsStr;
 use std::future::Future;
@@ -24,11 +24,11 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 ///
 /// | method | resolves to | also an error when the child |
 /// |---|---|---|
-/// | [`output`](Self::output) (as tokio's and std's `output()`) | [`Output`]: stdout, stderr, status | never: read the status |
+/// | [`output`](Self::output) | [`Output`]: stdout, stderr, status | never: read the status |
 /// | [`checked_output`](Self::checked_output), [`checked_string`](Self::checked_string) | [`Output`], stdout as a `String` | exits non-zero or is killed |
-/// | [`get_process_output`](Self::get_process_output) (Twisted's `getProcessOutput`) | stdout | writes to stderr, or is killed |
-/// | [`get_process_value`](Self::get_process_value) (Twisted's `getProcessValue`) | the exit code | is killed |
-/// | [`get_process_output_and_value`](Self::get_process_output_and_value) (Twisted's `getProcessOutputAndValue`) | [`Output`] | is killed |
+/// | [`get_process_output`](Self::get_process_output) | stdout | writes to stderr, or is killed |
+/// | [`get_process_value`](Self::get_process_value) | the exit code | is killed |
+/// | [`get_process_output_and_value`](Self::get_process_output_and_value) | [`Output`] | is killed |
 ///
 /// A spawn failure, a [`timeout`](Self::timeout) and an
 /// [output limit](Self::max_output) are errors for every one of them.
@@ -41,8 +41,8 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 ///
 /// What the run does with the command: fd 0 is a pipe fed with
 /// [`input`](Self::input) and then closed (`/dev/null` without input, so a
-/// child reading its stdin sees end of file instead of hanging, unlike
-/// Twisted, #9692); fd 1 and fd 2 are pipes read side by side (`/dev/null`
+/// child reading its stdin sees end of file instead of hanging); fd 1 and
+/// fd 2 are pipes read side by side (`/dev/null`
 /// for [`get_process_value`](Self::get_process_value)); pipes the command maps on other fds are
 /// closed at once; the child is killed if the run is dropped. On a
 /// [terminal](procwire_core::Command::pty), everything the child writes
@@ -54,6 +54,10 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// timers (the [`timeout`](Self::timeout) and the stop ladder's grace, each
 /// a [`Deadline`](procwire_core::Deadline)) move to the runtime that
 /// polls them, and the timeout still counts from the spawn.
+///
+/// [`output`](Self::output) is tokio's and std's `output()`; the
+/// `get_process_*` methods are Twisted's `getProcessOutput`,
+/// `getProcessValue` and `getProcessOutputAndValue`.
 ///
 /// # Example
 ///
@@ -249,21 +253,20 @@ impl Run {
         self
     }
 
-    /// Twisted's `errortoo`: merge what the child writes to stderr into
-    /// its stdout, in the order it arrives. For
-    /// [`get_process_output`](Self::get_process_output), stderr output is
-    /// then no longer an error ([`RunError::Stderr`]); [`output`](Self::output)
-    /// and the checked mode merge too;
+    /// Merges what the child writes to stderr into its stdout, in the order
+    /// it arrives. For [`get_process_output`](Self::get_process_output),
+    /// stderr output is then no longer an error ([`RunError::Stderr`]);
+    /// [`output`](Self::output) and the checked mode merge too;
     /// [`get_process_output_and_value`](Self::get_process_output_and_value)
-    /// keeps the two apart, as Twisted's does.
+    /// keeps the two apart. Twisted's `errortoo`.
     pub fn errortoo(&mut self, errortoo: bool) -> &mut Run {
         self.errortoo = errortoo;
         self
     }
 
-    /// Stops the child once it has run this long (Twisted has no timeout,
-    /// #9693): SIGTERM, then SIGKILL after the [`grace`](Self::grace)
-    /// period, then [`RunError::Timeout`] with what it wrote. The timeout
+    /// Stops the child once it has run this long: SIGTERM, then SIGKILL
+    /// after the [`grace`](Self::grace) period, then [`RunError::Timeout`]
+    /// with what it wrote. The timeout
     /// also bounds the wait for pipes that the child's own children keep
     /// open after it exited.
     ///
@@ -289,10 +292,10 @@ impl Run {
     }
 
     /// The most bytes kept from fd 1 and from fd 2, each (from both
-    /// together under [`errortoo`](Self::errortoo)); Node's `maxBuffer`.
-    /// Past it the child's pipe is closed, the child is stopped as for a
-    /// timeout, and the run fails with [`RunError::OutputLimit`] holding
-    /// the output up to the limit. Unlimited unless set.
+    /// together under [`errortoo`](Self::errortoo)). Past it the child's
+    /// pipe is closed, the child is stopped as for a timeout, and the run
+    /// fails with [`RunError::OutputLimit`] holding the output up to the
+    /// limit. Unlimited unless set. As Node's `maxBuffer`.
     pub fn max_output(&mut self, bytes: usize) -> &mut Run {
         self.max_output = Some(bytes);
         self
@@ -304,9 +307,8 @@ impl Run {
     /// [`timeout`](Self::timeout) or [`max_output`](Self::max_output), and
     /// dropping the run, signal the whole group: a shell script's
     /// `sleep`, a build tool's compilers. Without it only the child is
-    /// signalled, as with every peer (Twisted, Python's `subprocess.run`,
-    /// Node's `execFile`, Go's `exec.CommandContext`), and a descendant
-    /// holding the output pipe runs on after the timeout.
+    /// signalled, and a descendant holding the output pipe runs on after
+    /// the timeout.
     ///
     /// Safe against pid reuse: the child is reaped only at the end of the
     /// run, so until then its group id cannot belong to anyone else.
@@ -319,15 +321,15 @@ impl Run {
     }
 
     /// Runs the child and resolves to its stdout, its stderr and its exit
-    /// status, as `tokio::process::Command::output()` does: a child that
-    /// exits non-zero, is killed by a signal or writes to stderr is not an
-    /// error; judge `output.status` yourself, or use
-    /// [`checked_output`](Self::checked_output) for "it must succeed".
+    /// status: a child that exits non-zero, is killed by a signal or
+    /// writes to stderr is not an error; judge `output.status` yourself,
+    /// or use [`checked_output`](Self::checked_output) for "it must
+    /// succeed". As `tokio::process::Command::output()`.
     ///
-    /// As tokio's, stdin is not the parent's: it is the
-    /// [`input`](Self::input), or `/dev/null`. Beyond tokio's: the
-    /// [`timeout`](Self::timeout), [`max_output`](Self::max_output) and
-    /// [`errortoo`](Self::errortoo) (stderr merged into stdout) apply.
+    /// Stdin is not the parent's: it is the [`input`](Self::input), or
+    /// `/dev/null`. The [`timeout`](Self::timeout),
+    /// [`max_output`](Self::max_output) and [`errortoo`](Self::errortoo)
+    /// (stderr merged into stdout) apply.
     ///
     /// # Errors
     ///
@@ -359,17 +361,17 @@ impl Run {
         }
     }
 
-    /// Runs the child and resolves to what it wrote to stdout, with
-    /// Twisted's `getProcessOutput` semantics: output on stderr is the
-    /// failure, and the exit code is not looked at.
+    /// Runs the child and resolves to what it wrote to stdout: output on
+    /// stderr is the failure, and the exit code is not looked at.
     /// [`get_process_output_and_value`](Self::get_process_output_and_value)
-    /// has the code; [`output`](Self::output) is tokio's semantics.
+    /// has the code; [`output`](Self::output) has everything, and fails
+    /// for neither stderr output nor a signal. Twisted's
+    /// `getProcessOutput`.
     ///
     /// # Errors
     ///
     /// [`RunError::Stderr`] if the child wrote anything to stderr and
-    /// [`errortoo`](Self::errortoo) is not set, once the child has ended
-    /// (Twisted fails at the first byte and leaves the child running);
+    /// [`errortoo`](Self::errortoo) is not set, once the child has ended;
     /// [`RunError::Signal`] if a signal killed it, as the output may be cut
     /// short; and the errors every run has: [`RunError::Spawn`],
     /// [`RunError::Timeout`], [`RunError::OutputLimit`], [`RunError::Io`].
@@ -386,12 +388,12 @@ impl Run {
     }
 
     /// Runs the child with its output thrown away and resolves to its exit
-    /// code: Twisted's `getProcessValue`.
+    /// code. Twisted's `getProcessValue`.
     ///
     /// # Errors
     ///
-    /// [`RunError::Signal`] if a signal killed the child, where Twisted
-    /// gives `None`: a code cannot be confused with a signal number. Then
+    /// [`RunError::Signal`] if a signal killed the child, so that a code
+    /// cannot be confused with a signal number. Then
     /// [`RunError::Spawn`], [`RunError::Timeout`], [`RunError::Io`].
     ///
     /// # Cancel safety
@@ -403,16 +405,15 @@ impl Run {
     }
 
     /// Runs the child and resolves to its stdout, its stderr and its exit
-    /// status: Twisted's `getProcessOutputAndValue`. A non-zero exit code
-    /// is not an error; the status says it. It differs from
-    /// [`output`](Self::output) in two ways: death by a signal is an error
-    /// (Twisted's errback), and [`errortoo`](Self::errortoo) does not
-    /// apply.
+    /// status. A non-zero exit code is not an error; the status says it.
+    /// It differs from [`output`](Self::output) in two ways: death by a
+    /// signal is an error, and [`errortoo`](Self::errortoo) does not
+    /// apply. Twisted's `getProcessOutputAndValue`.
     ///
     /// # Errors
     ///
-    /// [`RunError::Signal`] with `(stdout, stderr, signal)` if a signal
-    /// killed the child (Twisted's errback); [`RunError::Spawn`],
+    /// [`RunError::Signal`] with stdout, stderr and the signal if a signal
+    /// killed the child; [`RunError::Spawn`],
     /// [`RunError::Timeout`], [`RunError::OutputLimit`], [`RunError::Io`].
     ///
     /// # Cancel safety
@@ -431,8 +432,8 @@ impl Run {
     ///
     /// Which to pick: this for "run it, it must work";
     /// [`output`](Self::output) to judge the status yourself;
-    /// [`get_process_output`](Self::get_process_output) for Twisted's
-    /// semantics (stderr is the failure, the exit code is not looked at).
+    /// [`get_process_output`](Self::get_process_output) when stderr output
+    /// is the failure and the exit code does not matter.
     ///
     /// # Errors
     ///
@@ -581,8 +582,7 @@ impl Run {
     }
 }
 
-/// Runs `program` with `args` and resolves to its stdout: Twisted's
-/// `utils.getProcessOutput(executable, args)`.
+/// Runs `program` with `args` and resolves to its stdout.
 ///
 /// Output on stderr is an error ([`RunError::Stderr`], carrying the stderr
 /// text and shown in its message) unless
@@ -595,6 +595,8 @@ impl Run {
 ///
 /// The future owns everything it needs (`'static`, `Send`), so it can be
 /// spawned as a task.
+///
+/// Twisted's `utils.getProcessOutput(executable, args)`.
 ///
 /// # Errors
 ///
@@ -627,11 +629,12 @@ where
 }
 
 /// Runs `program` with `args`, its output thrown away, and resolves to its
-/// exit code: Twisted's `utils.getProcessValue(executable, args)`.
+/// exit code.
 ///
-/// Where Twisted gives `None` for a child killed by a signal, this fails
-/// with [`RunError::Signal`], which has the signal number. This is
-/// `Run::new(program).args(args).get_process_value()`.
+/// A child killed by a signal fails with [`RunError::Signal`], which has
+/// the signal number. This is
+/// `Run::new(program).args(args).get_process_value()`. Twisted's
+/// `utils.getProcessValue(executable, args)`.
 ///
 /// # Errors
 ///
@@ -663,11 +666,12 @@ where
 }
 
 /// Runs `program` with `args` and resolves to its stdout, stderr and exit
-/// status: Twisted's `utils.getProcessOutputAndValue(executable, args)`.
+/// status.
 ///
-/// Death by a signal fails with [`RunError::Signal`], carrying `(stdout,
-/// stderr, signal)` as Twisted's errback does. This is
+/// Death by a signal fails with [`RunError::Signal`], carrying stdout,
+/// stderr and the signal. This is
 /// `Run::new(program).args(args).get_process_output_and_value()`.
+/// Twisted's `utils.getProcessOutputAndValue(executable, args)`.
 ///
 /// # Errors
 ///

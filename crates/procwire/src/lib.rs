@@ -15,7 +15,8 @@
 //! [`supervisor`] module is procwire-supervisor, with its overview;
 //! [`prelude`] is the set of names to glob-import. `docs/from-tokio.md`
 //! maps every `tokio::process` name and habit to procwire's,
-//! `docs/from-twisted.md` every Twisted name.
+//! `docs/from-twisted.md` every Twisted name, and
+//! `docs/from-std-and-others.md` std's, Python's, Node's and Go's.
 //!
 //! # Which API do I want?
 //!

@@ -138,6 +138,11 @@
 
 pub use backoff::Backoff;
 pub use builder::Builder;
+#[cfg(feature = "config")]
+pub use config::{
+    format_duration, parse_duration, BackoffConfig, ConfigError, IntensityConfig, LivenessConfig,
+    ProgramConfig, ReadyConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
+};
 pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
@@ -161,6 +166,8 @@ mod actor;
 mod backoff;
 mod builder;
 mod command;
+#[cfg(feature = "config")]
+mod config;
 mod display;
 mod error;
 mod event;

@@ -138,7 +138,7 @@ fn parse(text: &str) -> Result<Duration, String> {
         } else {
             let scale = 10u128.pow(fraction.len() as u32);
             let nanos = fraction.parse::<u128>().map_err(|_| too_long())? * length;
-            if nanos % scale != 0 {
+            if !nanos.is_multiple_of(scale) {
                 return Err(format!("{text:?} is finer than a nanosecond"));
             }
             part.checked_add(nanos / scale).ok_or_else(too_long)?

@@ -85,6 +85,15 @@ pub struct SupervisorConfig {
 /// The `[supervisor]` table: the settings of a [`Builder`], each left as
 /// [`Builder::new`] has it when its key is left out. Available with the
 /// `config` feature.
+///
+/// ```
+/// use procwire_supervisor::{Strategy, SupervisorConfig};
+///
+/// let config: SupervisorConfig = "[supervisor]\nstrategy = \"rest-for-one\"".parse()?;
+/// assert_eq!(config.supervisor.strategy, Some(Strategy::RestForOne));
+/// assert_eq!(config.supervisor.intensity, None); // no limit, as Builder::new
+/// # Ok::<(), procwire_supervisor::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -270,6 +279,15 @@ impl Serialize for SupervisorConfig {
 /// (`supervisor.intensity`). Display: `program "web", key "stop_signal":
 /// unknown signal name "TERMM"`; a TOML syntax error is toml's message,
 /// with its line and column.
+///
+/// ```
+/// use procwire_supervisor::SupervisorConfig;
+///
+/// let err = "[program.web]\ncommand = [\"web\"]\nbackoff = { first = \"1s\" }"
+///     .parse::<SupervisorConfig>()
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "program \"web\", key \"backoff.max\": missing field `max`");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConfigError {

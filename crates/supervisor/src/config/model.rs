@@ -9,6 +9,13 @@ use proptest::prelude::*;
 
 use crate::{Builder, LogSpec, NotifyAccess, RestartPolicy, StartLimit, Strategy as Supervision};
 
+/// A signal as written (`"TERM"`, `"15"`; `"#15"` for the TOML integer
+/// 15) and its number.
+pub(super) type SignalModel = (String, i32);
+
+/// `liveness`: exec, interval, timeout, failures.
+pub(super) type LivenessModel = (Vec<String>, Option<Duration>, Option<Duration>, Option<u32>);
+
 /// `[supervisor]`, as generated.
 #[derive(Debug, Clone)]
 pub(super) struct SupervisorModel {
@@ -29,7 +36,7 @@ pub(super) struct ProgramModel {
     pub(super) ids: Option<(u32, u32, Vec<u32>)>,
     pub(super) restart: Option<(&'static str, RestartPolicy)>,
     pub(super) codes: Option<(Vec<u8>, Vec<u8>)>,
-    pub(super) signals: Option<(Vec<(String, i32)>, Vec<(String, i32)>)>,
+    pub(super) signals: Option<(Vec<SignalModel>, Vec<SignalModel>)>,
     pub(super) min_uptime: Option<Duration>,
     pub(super) backoff: Option<BackoffModel>,
     pub(super) start_limit: Option<(u32, Duration, Option<Duration>)>,
@@ -37,7 +44,7 @@ pub(super) struct ProgramModel {
     pub(super) ready: Option<ReadyModel>,
     pub(super) start_timeout: Option<Duration>,
     pub(super) watchdog: Option<Duration>,
-    pub(super) liveness: Option<(Vec<String>, Option<Duration>, Option<Duration>, Option<u32>)>,
+    pub(super) liveness: Option<LivenessModel>,
     pub(super) after: Vec<String>,
     pub(super) requires: Option<bool>,
     pub(super) autostart: Option<bool>,

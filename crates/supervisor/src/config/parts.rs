@@ -33,11 +33,13 @@ use crate::spec::StartLimit;
 ///
 /// ```
 /// use std::time::Duration;
-/// use procwire_supervisor::BackoffConfig;
+/// use procwire_supervisor::{Backoff, BackoffConfig};
 ///
-/// let table: BackoffConfig = "{ first = \"100ms\", max = \"5s\" }".parse::<toml::Value>()?.try_into()?;
-/// # let _ = table;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let (ms, zero) = (Duration::from_millis, Duration::ZERO);
+/// let table = BackoffConfig::Exponential { first: ms(100), factor: 2.0, max: ms(5000), stable: zero, jitter: 0.0 };
+/// assert_eq!(table.to_backoff()?, Backoff::exponential(ms(100), 2.0, ms(5000))?);
+/// assert_eq!(BackoffConfig::Growing.to_backoff()?, Backoff::growing());
+/// # Ok::<(), procwire_supervisor::SpecError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -124,15 +126,18 @@ fn two() -> f64 {
 
 impl Serialize for BackoffConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match *self {
+        let name = match *self {
+            BackoffConfig::Growing => "growing",
+            BackoffConfig::Procmon => "procmon",
+            BackoffConfig::Supervisord => "supervisord",
+            BackoffConfig::Systemd => "systemd",
+            BackoffConfig::Pm2 => "pm2",
+            BackoffConfig::None => "none",
             BackoffConfig::Exponential { first, factor, max, stable, jitter } => {
-                ExponentialTable { first, factor, max, stable, jitter }.serialize(s)
+                return ExponentialTable { first, factor, max, stable, jitter }.serialize(s);
             }
-            ref preset => {
-                let name = PRESETS.iter().find(|(_, p)| p == preset).map_or("growing", |(n, _)| n);
-                s.serialize_str(name)
-            }
-        }
+        };
+        s.serialize_str(name)
     }
 }
 
@@ -274,6 +279,15 @@ impl<'de> Deserialize<'de> for ReadyConfig {
 
 /// A program's `start_limit`: `{ burst, interval, retry_after }`, a
 /// [`StartLimit`]. Available with the `config` feature.
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{StartLimit, StartLimitConfig};
+///
+/// let limit = StartLimitConfig::new(5, Duration::from_secs(10));
+/// assert_eq!(limit.to_start_limit()?, StartLimit::systemd());
+/// # Ok::<(), procwire_supervisor::SpecError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -316,6 +330,19 @@ impl StartLimitConfig {
 /// and working directory and `/dev/null` on fds 0, 1 and 2; a run past
 /// `timeout` is killed and counts as a failure, as does a command that
 /// cannot be spawned. Available with the `config` feature.
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{LivenessConfig, ProgramConfig};
+///
+/// let mut web = ProgramConfig::new(["./web"]);
+/// let mut check = LivenessConfig::new(["curl", "-fs", "http://127.0.0.1:8080/health"]);
+/// check.interval = Some(Duration::from_secs(5));
+/// web.liveness = Some(check);
+/// let spec = web.to_spec("web")?;
+/// assert_eq!(spec.get_liveness().map(|l| l.get_interval()), Some(Duration::from_secs(5)));
+/// # Ok::<(), procwire_supervisor::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -392,6 +419,17 @@ impl LivenessConfig {
 /// The supervisor's `intensity`: `{ restarts, period }`, for
 /// [`Builder::intensity`](crate::Builder::intensity). Available with the
 /// `config` feature.
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{IntensityConfig, SupervisorConfig};
+///
+/// let mut config = SupervisorConfig::default();
+/// config.supervisor.intensity = Some(IntensityConfig::new(3, Duration::from_secs(5)));
+/// let builder = config.builder()?; // as Builder::intensity(3, 5 s)
+/// # let _ = builder;
+/// # Ok::<(), procwire_supervisor::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

@@ -1,6 +1,6 @@
-//! What the property tests cannot see from outside a spec: the predicate
-//! of a `log-line:` readiness, and the liveness check a `liveness` table
-//! runs.
+//! What the property tests do not look at: the predicate of a `log-line:`
+//! readiness (a spec shows it as `..`), toml's line and column in a
+//! syntax error, and a configuration read through `Deserialize`.
 
 use std::sync::Arc;
 
@@ -41,4 +41,20 @@ fn a_syntax_error_keeps_tomls_line_and_column() {
     let err = SupervisorConfig::from_toml("[program.web]\ncommand = [\"web\"\n").unwrap_err();
     assert_eq!((err.program, err.key), (None, None));
     assert!(err.message.starts_with("TOML parse error at line 2, column"), "{}", err.message);
+}
+
+/// Through `Deserialize` (here from a `toml::Value`, a serde format of
+/// its own): the same configuration, and an error whose text is the
+/// `ConfigError`'s.
+#[test]
+fn any_serde_format_reads_through_deserialize() {
+    let text = "[program.web]\ncommand = [\"web\"]\nstop_grace = \"2s\"";
+    let value = toml::Value::Table(toml::from_str(text).unwrap());
+    let config: SupervisorConfig = value.try_into().unwrap();
+    assert_eq!(config, SupervisorConfig::from_toml(text).unwrap());
+    let bad =
+        toml::Value::Table(toml::from_str("[program.web]\ncommand = [\"web\"]\nstop_grace = 2").unwrap());
+    let err = bad.try_into::<SupervisorConfig>().unwrap_err();
+    let want = "program \"web\", key \"stop_grace\": a duration is text with its unit: write \"2s\" (or ms, m, h ...), not 2";
+    assert_eq!(err.message(), want);
 }

@@ -22,12 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use procwire::supervisor::{Builder, Event, LogLine, Logs, ProgramSpec, Subscription};
+use procwire::supervisor::{Builder, Event, LogLine, Logs, ProgramSpec, Subscription, SupervisorConfig};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast::error::RecvError;
-
-#[path = "supervise/config.rs"]
-mod config;
 
 const USAGE: &str = "usage: supervise [CONFIG]\n       supervise --notify-ready-after MS";
 
@@ -188,9 +185,22 @@ fn notify_ready_after(ms: &str) -> ExitCode {
     }
 }
 
-/// The supervisor's settings and its programs, in the file's order.
+/// The supervisor's settings and its programs, in the file's order, read
+/// by the library; `$SELF` in a command is this binary's path.
 fn load(path: &Path) -> Result<(Builder, Vec<ProgramSpec>), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let this = std::env::current_exe().map_err(|e| format!("the path of this binary, for $SELF: {e}"))?;
-    config::parse(&text, &this)
+    let mut config = SupervisorConfig::from_toml(&text).map_err(|e| e.to_string())?;
+    for (_, program) in &mut config.programs {
+        for arg in &mut program.command {
+            *arg = arg.replace("$SELF", &this.to_string_lossy());
+        }
+    }
+    let builder = config.builder().map_err(|e| e.to_string())?;
+    let mut programs = config.programs().map_err(|e| e.to_string())?;
+    for spec in &mut programs {
+        // Lines are printed from the logs channel, with the events.
+        spec.no_sink();
+    }
+    Ok((builder, programs))
 }

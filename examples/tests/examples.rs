@@ -364,15 +364,18 @@ async fn supervise_example_until(group_sigint: bool) {
 #[tokio::test]
 async fn supervise_example_refuses_a_bad_config_naming_program_and_key() {
     let cases = [
-        ("restart = \"sometimes\"", "key `restart`"),
-        ("stop_grace = 5", "`stop_grace`"),
-        ("start_timeout_ms = \"soon\"", "key `start_timeout_ms`"),
-        ("ready = \"whenever\"", "key `ready`"),
-        ("backoff = \"fast\"", "key `backoff`"),
-        ("stop_signal = \"TREM\"", "key `stop_signal`"),
+        ("restart = \"sometimes\"", "key \"restart\""),
+        ("stop_grace_ms = 5000", "key \"stop_grace_ms\": unknown field"),
+        ("stop_grace = 5", "key \"stop_grace\": a duration is text with its unit: write \"5s\""),
+        ("start_timeout = \"soon\"", "key \"start_timeout\""),
+        ("ready = \"whenever\"", "key \"ready\""),
+        ("backoff = \"fast\"", "key \"backoff\""),
+        ("backoff = { first = \"1s\", max = \"1m\", factor = 0.5 }", "key \"backoff\": backoff factor 0.5"),
+        ("stop_signal = \"TREM\"", "key \"stop_signal\""),
         // One signal parser everywhere (issue 21): no surrounding space.
-        ("stop_signal = \" TERM\"", "key `stop_signal`"),
-        ("stop_signal = 0", "key `stop_signal`"),
+        ("stop_signal = \" TERM\"", "key \"stop_signal\""),
+        ("stop_signal = 0", "key \"stop_signal\""),
+        ("after = [\"cache\"]", "key \"after\""),
     ];
     for (i, (bad, key)) in cases.into_iter().enumerate() {
         let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("supervise-bad-{i}.toml"));

@@ -162,11 +162,60 @@
 //! assert!(matches!(end, Decision::Fail { cause: FailCause::Retries, .. }));
 //! assert_eq!(State::Running.next(procwire_supervisor::Input::Exited(end)), Some(State::Failed));
 //! ```
+#![cfg_attr(
+    feature = "config",
+    doc = r##"
+# Configuration files
+
+With the `config` feature (serde and toml), a [`SupervisorConfig`] reads a
+supervisor and its programs from TOML (or any serde format): the
+`[supervisor]` table is a [`Builder`]'s settings, each `[program.NAME]`
+table a [`ProgramConfig`], with durations as text (`"5s"`, `"1m30s"`). A
+key left out is the default above; a bad file is one [`ConfigError`]
+naming the program and the key.
+
+```
+use procwire_supervisor::SupervisorConfig;
+
+let config: SupervisorConfig = r#"
+    [supervisor]
+    strategy = "one-for-all"
+
+    [program.db]
+    command = ["postgres", "-D", "/var/lib/postgres"]
+    ready = "notify"
+
+    [program.web]
+    command = ["./web"]
+    after = ["db"]
+    stop_grace = "2s"
+"#.parse()?;
+let builder = config.builder()?; // then builder.build(), in a tokio runtime
+let programs = config.programs()?; // for Supervisor::add_all, in the file's order
+assert_eq!(programs[1].get_after().collect::<Vec<_>>(), ["db"]);
+# let _ = builder;
+# Ok::<(), procwire_supervisor::ConfigError>(())
+```
+"##
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = "
+# Configuration files
+
+With the `config` feature, `SupervisorConfig` reads a supervisor and its
+programs from TOML (or any serde format)."
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use backoff::Backoff;
 pub use builder::Builder;
+#[cfg(feature = "config")]
+pub use config::{
+    format_duration, parse_duration, BackoffConfig, ConfigError, IntensityConfig, LivenessConfig,
+    ProgramConfig, ReadyConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
+};
 pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
 pub use exit::{Exit, ExitKind, ExitSet};
@@ -191,6 +240,8 @@ mod actor;
 mod backoff;
 mod builder;
 mod command;
+#[cfg(feature = "config")]
+mod config;
 mod display;
 mod error;
 mod event;

@@ -1,7 +1,10 @@
 //! A small supervisord: runs the programs of a TOML file, each in a
 //! `[program.NAME]` table, with its restart policy, backoff, readiness,
 //! dependencies and stop ladder; prints every event and every output line;
-//! stops everything cleanly on SIGTERM or SIGINT, dependents first.
+//! stops everything cleanly on SIGTERM or SIGINT, dependents first;
+//! reloads its file on SIGHUP, as `supervisorctl update` does (new
+//! programs added, gone ones removed, changed ones updated: restarted only
+//! when what they run changed).
 //!
 //! ```text
 //! cargo run -p procwire-examples --example supervise -- [CONFIG]
@@ -22,7 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use procwire::supervisor::{Builder, Event, LogLine, Logs, ProgramSpec, Subscription, SupervisorConfig};
+use procwire::supervisor::{
+    Builder, Event, LogLine, Logs, ProgramSpec, Subscription, Supervisor, SupervisorConfig,
+    SupervisorSettings,
+};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -39,7 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (builder, programs) = match load(&path) {
+    let (builder, programs, settings) = match load(&path) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("supervise: {}: {e}", path.display());
@@ -47,15 +53,23 @@ fn main() -> ExitCode {
         }
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    runtime.block_on(supervise(&path, builder, programs))
+    runtime.block_on(supervise(&path, builder, programs, settings))
 }
 
 /// Runs the programs until SIGTERM or SIGINT (0), or until the
-/// supervisor gives up (1).
-async fn supervise(path: &Path, builder: Builder, programs: Vec<ProgramSpec>) -> ExitCode {
+/// supervisor gives up (1); applies the file again on SIGHUP. `settings`:
+/// what the supervisor was built with, to tell on reload that a change
+/// there needs a new start of supervise.
+async fn supervise(
+    path: &Path,
+    builder: Builder,
+    programs: Vec<ProgramSpec>,
+    settings: SupervisorSettings,
+) -> ExitCode {
     // Before any child exists, so that a signal never finds us undefended.
     let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("a SIGHUP handler");
     let (supervisor, mut task) = builder.build();
     let (Ok(events), Ok(logs)) = (supervisor.events().await, supervisor.logs().await) else {
         unreachable!("a new supervisor is not shut down");
@@ -68,15 +82,23 @@ async fn supervise(path: &Path, builder: Builder, programs: Vec<ProgramSpec>) ->
         return ExitCode::from(2);
     }
 
-    let ended = out
-        .print_until(async {
-            tokio::select! {
-                _ = int.recv() => Ok("SIGINT"),
-                _ = term.recv() => Ok("SIGTERM"),
-                result = &mut task => Err(result),
-            }
-        })
-        .await;
+    let ended = loop {
+        let wake = out
+            .print_until(async {
+                tokio::select! {
+                    _ = int.recv() => Wake::Stop("SIGINT"),
+                    _ = term.recv() => Wake::Stop("SIGTERM"),
+                    _ = hup.recv() => Wake::Reload,
+                    result = &mut task => Wake::Ended(result),
+                }
+            })
+            .await;
+        match wake {
+            Wake::Reload => out.print_until(reload(&supervisor, path, &settings)).await,
+            Wake::Stop(signal) => break Ok(signal),
+            Wake::Ended(result) => break Err(result),
+        }
+    };
     let (report, result) = match ended {
         Ok(signal) => {
             println!("[supervise] {signal}: stopping every program, dependents first");
@@ -110,6 +132,48 @@ async fn supervise(path: &Path, builder: Builder, programs: Vec<ProgramSpec>) ->
             eprintln!("supervise: the supervisor's task failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What woke the main loop.
+enum Wake {
+    Stop(&'static str),
+    Reload,
+    Ended(Result<Result<(), procwire::supervisor::Error>, tokio::task::JoinError>),
+}
+
+/// SIGHUP: the file read again and applied. A file that cannot be read or
+/// is refused changes nothing: the programs run on as they were.
+async fn reload(supervisor: &Supervisor, path: &Path, settings: &SupervisorSettings) {
+    println!("[supervise] SIGHUP: reading {} again", path.display());
+    let (programs, now) = match load(path) {
+        Ok((_, programs, now)) => (programs, now),
+        Err(e) => {
+            eprintln!("supervise: {}: {e}; nothing changed", path.display());
+            return;
+        }
+    };
+    if now != *settings {
+        println!("[supervise] [supervisor] settings change only when supervise starts again");
+    }
+    match supervisor.apply(programs).await {
+        Ok(report) => {
+            let names =
+                |names: Vec<&str>| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+            let added = names(report.added.iter().map(|s| &*s.name).collect());
+            let removed = names(report.removed.iter().map(|(n, _)| &**n).collect());
+            let restarted = names(report.restarted.iter().map(|(n, _)| &**n).collect());
+            let kept = names(report.kept.iter().map(|n| &**n).collect());
+            println!(
+                "[supervise] reloaded: added {added}; removed {removed}; restarted {restarted}; kept {kept}"
+            );
+            for (name, result) in &report.restarted {
+                if let Err(e) = result {
+                    eprintln!("supervise: {name}: {e}");
+                }
+            }
+        }
+        Err(e) => eprintln!("supervise: {}: {e}; nothing changed", path.display()),
     }
 }
 
@@ -185,9 +249,9 @@ fn notify_ready_after(ms: &str) -> ExitCode {
     }
 }
 
-/// The supervisor's settings and its programs, in the file's order, read
-/// by the library; `$SELF` in a command is this binary's path.
-fn load(path: &Path) -> Result<(Builder, Vec<ProgramSpec>), String> {
+/// The supervisor's builder, its programs in the file's order and the
+/// `[supervisor]` settings, read by the library; `$SELF` in a command is this binary's path.
+fn load(path: &Path) -> Result<(Builder, Vec<ProgramSpec>, SupervisorSettings), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let this = std::env::current_exe().map_err(|e| format!("the path of this binary, for $SELF: {e}"))?;
     let mut config = SupervisorConfig::from_toml(&text).map_err(|e| e.to_string())?;
@@ -202,5 +266,5 @@ fn load(path: &Path) -> Result<(Builder, Vec<ProgramSpec>), String> {
         // Lines are printed from the logs channel, with the events.
         spec.no_sink();
     }
-    Ok((builder, programs))
+    Ok((builder, programs, config.supervisor))
 }

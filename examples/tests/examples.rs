@@ -4,11 +4,15 @@
 //! if it hangs) and checks its stdout and exit status.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use procwire::{ChildFd, ChildReader, Command, ExitStatus};
+use procwire::{ChildFd, Command};
 use tokio::io::AsyncReadExt;
+
+mod common;
+
+use common::*;
 
 /// The howto's verbose `wc` program (MyPP): ten verses of four lines are
 /// written, stdin is closed, wc reports 40 lines, and every callback prints
@@ -273,152 +277,6 @@ async fn procmon_example_restarts_with_doubling_delays_and_stops_on_sigint() {
     assert!(processes_mentioning(marker).is_empty(), "{:?}", processes_mentioning(marker));
 }
 
-/// The small supervisord on its sample configuration: "db" (the example's
-/// own binary, ready through sd_notify after 300 ms) is `Running` before
-/// "web", which runs after it, starts; SIGTERM stops web before db, then
-/// supervise exits 0 and no process of the run (nor of web's group) is
-/// left alive.
-#[tokio::test]
-async fn supervise_example_starts_db_then_web_and_stops_web_first_on_sigterm() {
-    supervise_example_until(false).await;
-}
-
-/// A terminal's ^C: SIGINT to the whole foreground process group, which
-/// the supervisor leads here. With the defaults, each program leads a
-/// group of its own, so the signal reaches the supervisor only, and the
-/// programs stop in order, web first, by its hand (#17).
-#[tokio::test]
-async fn supervise_example_stops_in_order_on_a_terminals_sigint() {
-    supervise_example_until(true).await;
-}
-
-/// Runs the sample until web is up, then stops it with SIGTERM, or with
-/// SIGINT to its process group (`group_sigint`); checks the order.
-async fn supervise_example_until(group_sigint: bool) {
-    use tokio::io::AsyncBufReadExt;
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("supervise.toml");
-    let mut child = Command::new(example("supervise"))
-        .arg(&sample)
-        .stdin(ChildFd::Null)
-        .stderr(ChildFd::Parent(2))
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start supervise");
-    let mut stdout = tokio::io::BufReader::new(child.take_reader(1).expect("stdout")).lines();
-    let mut lines = Vec::new();
-    let up = async {
-        // Up: web ready, and its lines printed.
-        let web_running = |lines: &[String]| lines.iter().any(|l| is_event(l, "web", "-> Running"));
-        while !(web_running(&lines) && lines.iter().any(|l| l.starts_with("[web] serving"))) {
-            match stdout.next_line().await.expect("read") {
-                Some(line) => lines.push(line),
-                None => panic!("supervise ended early: {lines:#?}"),
-            }
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(60), up).await.is_err() {
-        panic!("web never ran: {lines:#?}");
-    }
-    if group_sigint {
-        child.signal_group("INT").expect("SIGINT to the group of supervise");
-    } else {
-        child.signal("TERM").expect("signal supervise");
-    }
-    let rest = async {
-        while let Some(line) = stdout.next_line().await.expect("read") {
-            lines.push(line);
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(30), rest).await.is_err() {
-        panic!("supervise did not stop: {lines:#?}");
-    }
-    let status =
-        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("exit").expect("wait");
-    assert!(status.success(), "{status}: {lines:#?}");
-
-    let at = |program: &str, what: &str| {
-        let at = lines.iter().position(|l| is_event(l, program, what));
-        at.unwrap_or_else(|| panic!("no {program} {what:?} event: {lines:#?}"))
-    };
-    assert!(at("db", "-> Running: ready") < at("web", "-> Starting"), "{lines:#?}");
-    assert!(at("web", "Stopping -> Stopped") < at("db", "-> Stopping"), "{lines:#?}");
-    assert!(at("db", "-> Stopping") < at("db", "Stopping -> Stopped"), "{lines:#?}");
-    assert_eq!(lines.last().map(String::as_str), Some("[supervise] stopped"), "{lines:#?}");
-    // Both incarnations' pids, from the events; web led a group (its
-    // `sleep` in it).
-    let mut pids: Vec<u32> = lines
-        .iter()
-        .filter(|l| l.starts_with("[event] "))
-        .filter_map(|l| l.split_once(" (pid ")?.1.split_once(')')?.0.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    pids.dedup();
-    assert_eq!(pids.len(), 2, "{lines:#?}");
-    let left = live_processes_of(&pids);
-    assert!(left.is_empty(), "left running: {left:?}");
-}
-
-/// A bad configuration is refused before anything runs: exit 2, nothing
-/// on stdout, and the message names the program and the key.
-#[tokio::test]
-async fn supervise_example_refuses_a_bad_config_naming_program_and_key() {
-    let cases = [
-        ("restart = \"sometimes\"", "key \"restart\""),
-        ("stop_grace_ms = 5000", "key \"stop_grace_ms\": unknown field"),
-        ("stop_grace = 5", "key \"stop_grace\": a duration is text with its unit: write \"5s\""),
-        ("start_timeout = \"soon\"", "key \"start_timeout\""),
-        ("ready = \"whenever\"", "key \"ready\""),
-        ("backoff = \"fast\"", "key \"backoff\""),
-        ("backoff = { first = \"1s\", max = \"1m\", factor = 0.5 }", "key \"backoff\": backoff factor 0.5"),
-        ("stop_signal = \"TREM\"", "key \"stop_signal\""),
-        // One signal parser everywhere (issue 21): no surrounding space.
-        ("stop_signal = \" TERM\"", "key \"stop_signal\""),
-        ("stop_signal = 0", "key \"stop_signal\""),
-        ("after = [\"cache\"]", "key \"after\""),
-    ];
-    for (i, (bad, key)) in cases.into_iter().enumerate() {
-        let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("supervise-bad-{i}.toml"));
-        let text =
-            format!("[program.db]\ncommand = [\"true\"]\n\n[program.web]\ncommand = [\"true\"]\n{bad}\n");
-        std::fs::write(&config, text).expect("write the config");
-        let run = run_example_with("supervise", &[config.as_os_str()]).await;
-        assert_eq!(run.status.code(), Some(2), "{bad}: {run:?}");
-        assert_eq!(run.stdout, "", "{bad}");
-        assert!(run.stderr.contains("program \"web\""), "{bad}: {}", run.stderr);
-        assert!(run.stderr.contains(key), "{bad}: {}", run.stderr);
-        let _ = std::fs::remove_file(&config);
-    }
-}
-
-/// Whether `line` is an event of `program` that mentions `what`.
-fn is_event(line: &str, program: &str, what: &str) -> bool {
-    line.strip_prefix("[event] ").and_then(|l| l.strip_prefix(program)).is_some_and(|l| l.starts_with(' '))
-        && line.contains(what)
-}
-
-/// Live processes (not zombies) that are one of `pids` or in the process
-/// group of one, from `/proc/PID/stat`.
-fn live_processes_of(pids: &[u32]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        // Numbers only: not `self` and `thread-self`, which are this process.
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // "pid (comm) S ppid pgrp ...": comm may hold spaces, so split after ')'.
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let mut fields = rest.split_whitespace();
-        let (Some(state), Some(_ppid), Some(pgrp)) = (fields.next(), fields.next(), fields.next()) else {
-            continue;
-        };
-        let ours = pids.contains(&pid) || pgrp.parse().is_ok_and(|g: u32| pids.contains(&g));
-        if ours && !matches!(state, "Z" | "X") {
-            found.push(stat);
-        }
-    }
-    found
-}
-
 /// Every example file is built and run: it is listed as an `[[example]]`
 /// in this package's `Cargo.toml` (cargo does not find examples kept beside
 /// the manifest on its own) and a test in this file runs it by name.
@@ -426,7 +284,7 @@ fn live_processes_of(pids: &[u32]) -> Vec<String> {
 fn every_example_is_listed_and_tested() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("read Cargo.toml");
-    let tests = include_str!("examples.rs");
+    let tests = [include_str!("examples.rs"), include_str!("supervise.rs")].concat();
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read the examples directory").flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
@@ -518,112 +376,4 @@ fn wc_output_len(input: &str) -> usize {
     let out = wc.wait_with_output().expect("wait for wc");
     assert!(out.status.success());
     out.stdout.len()
-}
-
-/// What a finished example printed.
-#[derive(Debug)]
-struct Run {
-    name: &'static str,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn assert_success(&self) {
-        assert!(
-            self.status.success(),
-            "{} example: {}\n{}\n{}",
-            self.name,
-            self.status,
-            self.stdout,
-            self.stderr
-        );
-    }
-}
-
-/// Runs an example to its end; a hang fails the test after a minute, and
-/// the example is then killed and reaped (`kill_on_drop`).
-async fn run_example(name: &'static str) -> Run {
-    run_example_with(name, &[]).await
-}
-
-/// [`run_example`] with arguments.
-async fn run_example_with(name: &'static str, args: &[&std::ffi::OsStr]) -> Run {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(ChildFd::Null)
-        .stderr(ChildFd::ReadPipe)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("run the {name} example: {e}"));
-    let out = read_all(child.take_reader(1).expect("stdout"));
-    let err = read_all(child.take_reader(2).expect("stderr"));
-    let run = async {
-        let (stdout, stderr) = tokio::join!(out, err);
-        (stdout, stderr, child.wait().await.expect("wait"))
-    };
-    let (stdout, stderr, status) = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .unwrap_or_else(|_| panic!("the {name} example hung"));
-    Run { name, status, stdout, stderr }
-}
-
-async fn read_all(mut pipe: ChildReader) -> String {
-    let mut text = String::new();
-    pipe.read_to_string(&mut text).await.expect("read the example's output");
-    text
-}
-
-/// The example's binary, `target/<profile>/examples/NAME`, one level above
-/// the test's `deps/`. `cargo test` builds examples only when no target is
-/// selected, so under `cargo test --test examples` they could be missing or
-/// stale: the first call builds them all with the cargo running this test,
-/// into the same target directory and with the same `RUSTFLAGS`.
-fn example(name: &str) -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
-    BUILT.call_once(|| build_examples(profile_dir));
-    let path = profile_dir.join("examples").join(name);
-    assert!(path.exists(), "{} not built", path.display());
-    path
-}
-
-fn build_examples(profile_dir: &Path) {
-    let Some(cargo) = std::env::var_os("CARGO") else {
-        println!("CARGO is not set (not run by cargo): using the examples as built");
-        return;
-    };
-    let target_dir = profile_dir.parent().expect("target dir");
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "procwire-examples", "--examples", "--target-dir"]).arg(target_dir);
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build --examples");
-    assert!(status.success(), "cargo build --examples: {status}");
-}
-
-fn in_path(program: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
-}
-
-/// Live processes (not zombies: those have no command line) whose command
-/// line mentions `text`, as `(pid, command line)`.
-fn processes_mentioning(text: &str) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(text) {
-            found.push((pid, cmdline));
-        }
-    }
-    found
 }

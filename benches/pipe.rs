@@ -19,6 +19,10 @@
 //!     reading, 64 KiB buffers.
 //! - lines: L lines of 32 bytes (31 characters and `\n`) echoed through
 //!   `cat` and framed back into lines; the writer writes 1 MiB batches:
+//!   - `protocol`: procwire's [`Lines`] under `spawn_process`, the 1 MiB
+//!     batches written as refcounted slices of one `Bytes` (honouring
+//!     `pause_producing`), the lines counted in `line_received` (a
+//!     `String` each);
 //!   - `pipes`: procwire's raw pipes, the reader a `FramedRead` with
 //!     tokio-util's `LinesCodec`;
 //!   - `tokio`: tokio::process, the same `FramedRead`;
@@ -49,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use procwire::{ChildFd, Options, ProcessProtocol, Transport};
+use procwire::{ChildFd, LineProtocol, Lines, Options, ProcessProtocol, Transport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -95,10 +99,12 @@ fn main() {
         ],
     );
     let text = &line_text(lines);
+    let shared = &Bytes::copy_from_slice(text);
     let framed = measure(
         rounds,
         reps,
         vec![
+            ("protocol", Box::new(move || lines_protocol(rt, shared, lines))),
             ("pipes", Box::new(move || lines_pipes(rt, text, lines))),
             ("tokio", Box::new(move || lines_tokio(rt, text, lines))),
             ("floor", Box::new(move || lines_floor(text, lines))),
@@ -301,6 +307,68 @@ fn line_text(n: usize) -> Vec<u8> {
     text
 }
 
+/// Writes `text` into `cat` in 1 MiB refcounted slices, as [`CatBulk`]
+/// writes its chunks, and counts the lines [`Lines`] frames back.
+#[derive(Debug)]
+struct CatLines {
+    text: Bytes,
+    sent: usize,
+    paused: bool,
+    /// The write-buffer high-water mark given to the driver.
+    high: usize,
+    got: usize,
+}
+
+impl CatLines {
+    fn produce(&mut self, t: &mut Transport) {
+        while !self.paused && self.sent < self.text.len() && t.buffered() <= self.high {
+            let end = (self.sent + LINE_BATCH).min(self.text.len());
+            t.write(self.text.slice(self.sent..end)).expect("write to cat");
+            self.sent = end;
+        }
+        if self.sent == self.text.len() {
+            t.close_stdin();
+        }
+    }
+}
+
+impl ProcessProtocol for CatLines {
+    fn connection_made(&mut self, t: &mut Transport) {
+        self.produce(t);
+    }
+    fn pause_producing(&mut self, _t: &mut Transport) {
+        self.paused = true;
+    }
+    fn resume_producing(&mut self, t: &mut Transport) {
+        self.paused = false;
+        self.produce(t);
+    }
+}
+
+impl LineProtocol for CatLines {
+    fn line_received(&mut self, _t: &mut Transport, _fd: i32, line: String) {
+        assert_eq!(line.len(), LINE - 1, "line length");
+        self.got += 1;
+    }
+}
+
+fn lines_protocol(rt: &Runtime, text: &Bytes, n: usize) -> f64 {
+    let high = 256 * 1024;
+    let protocol = CatLines { text: text.clone(), sent: 0, paused: false, high, got: 0 };
+    rt.block_on(async {
+        let mut cmd = procwire::Command::new(CAT);
+        cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
+        let t = Instant::now();
+        let lines = Lines::new(protocol, 4 * LINE);
+        let handle = procwire::spawn_process(lines, &mut cmd, Options::new()).expect("spawn cat");
+        let ended = stall_guard("protocol", handle).await.expect("drive cat");
+        let secs = t.elapsed().as_secs_f64();
+        assert!(ended.reason.status.success(), "cat: {}", ended.reason.status);
+        assert_eq!(ended.protocol.into_inner().got, n, "protocol: lines back");
+        secs
+    })
+}
+
 fn lines_pipes(rt: &Runtime, text: &[u8], n: usize) -> f64 {
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
@@ -481,9 +549,10 @@ impl Row {
 }
 
 /// The ratios reported, as (numerator, denominator) contender names.
-const RATIOS: [(&str, &str); 5] = [
+const RATIOS: [(&str, &str); 6] = [
     ("protocol", "floor"),
     ("protocol", "tokio"),
+    ("protocol", "pipes"),
     ("pipes", "floor"),
     ("pipes", "tokio"),
     ("tokio", "floor"),
@@ -492,9 +561,9 @@ const RATIOS: [(&str, &str); 5] = [
 fn print_table(rows: &[Row]) {
     println!(
         "| workload | procwire protocol | procwire pipes | tokio::process | blocking threads \
-         | protocol/floor | protocol/tokio | pipes/floor | pipes/tokio | tokio/floor |"
+         | protocol/floor | protocol/tokio | protocol/pipes | pipes/floor | pipes/tokio | tokio/floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let rate =
             |name| row.median(name).map_or_else(|| "-".into(), |r| format!("{} {}", thousands(r), row.unit));

@@ -296,6 +296,14 @@ macro_rules! wrapper {
 wrapper!(Lines, LineProtocol, deliver_text);
 wrapper!(ByteLines, ByteLineProtocol, deliver_bytes);
 
+impl<P: ByteLineProtocol> ByteLines<P> {
+    /// The maximum of the lines begun from now on (the line stream's
+    /// setter, before its first poll).
+    pub(crate) fn set_max_length(&mut self, max_length: usize) {
+        self.framer.rules = Framer::new(max_length).rules;
+    }
+}
+
 fn deliver_text<P: LineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, chunk: &Bytes, span: &Span) {
     if span.continued {
         return p.line_length_exceeded(t, fd);

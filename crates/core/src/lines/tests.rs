@@ -22,35 +22,26 @@ fn piece(bytes: &[u8]) -> Got {
     (bytes.to_vec(), true)
 }
 
-/// Every line of `reads` through `next_line`, pushed as copies; then the
-/// end of output.
-fn frame(rules: LineRules, reads: &[&[u8]]) -> Vec<Got> {
-    let mut framer = LineFramer::with_rules(rules);
-    let mut out = Vec::new();
-    let mut take = |f: &mut LineFramer| {
-        out.extend(std::iter::from_fn(|| f.next_line()).map(|l| (l.bytes.to_vec(), l.continued)))
-    };
-    for read in reads {
-        framer.push(read);
-        take(&mut framer);
-    }
-    framer.finish();
-    take(&mut framer);
-    assert_eq!(framer.buffered(), 0);
-    out
-}
-
-/// The same through `push_bytes` and `take_lines`, as the protocol feeds it.
-fn frame_shared(rules: LineRules, reads: &[&[u8]]) -> Vec<Got> {
+/// Every line of `reads`, then the end of output: pushed as copies and
+/// taken through `next_line`, or (`shared`) pushed as `Bytes` and taken
+/// through `take_lines`, as the protocol feeds it.
+fn frame(rules: LineRules, reads: &[&[u8]], shared: bool) -> Vec<Got> {
     let mut framer = LineFramer::with_rules(rules);
     let (mut out, mut spans) = (Vec::new(), Vec::new());
     let mut take = |f: &mut LineFramer| {
+        if !shared {
+            out.extend(std::iter::from_fn(|| f.next_line()).map(|l| (l.bytes.to_vec(), l.continued)));
+        }
         while let Some(chunk) = f.take_lines(&mut spans) {
             out.extend(spans.iter().map(|s| (chunk[s.start..s.end].to_vec(), s.continued)));
         }
     };
     for read in reads {
-        framer.push_bytes(Bytes::copy_from_slice(read));
+        if shared {
+            framer.push_bytes(Bytes::copy_from_slice(read));
+        } else {
+            framer.push(read);
+        }
         take(&mut framer);
     }
     framer.finish();
@@ -61,8 +52,8 @@ fn frame_shared(rules: LineRules, reads: &[&[u8]]) -> Vec<Got> {
 
 /// Both ways, which must agree.
 fn frames(rules: LineRules, reads: &[&[u8]]) -> Vec<Got> {
-    let got = frame(rules, reads);
-    assert_eq!(frame_shared(rules, reads), got, "push_bytes and take_lines");
+    let got = frame(rules, reads, false);
+    assert_eq!(frame(rules, reads, true), got, "push_bytes and take_lines");
     got
 }
 

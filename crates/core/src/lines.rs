@@ -130,8 +130,8 @@ impl Cutter {
     /// The next line or piece in `rest` (the bytes from a line's start):
     /// how many bytes before it were dropped (the rest of a truncated
     /// line), and the line relative to them; `None` when more bytes must
-    /// come first.
-    #[inline]
+    /// come first. Inlined in every caller: it is the per-line cost.
+    #[inline(always)]
     fn next(&mut self, rest: &[u8], eof: bool) -> (usize, Option<Cut>) {
         let mut dropped = 0;
         if self.dropping {
@@ -265,6 +265,7 @@ impl LineFramer {
 
     /// The next line or piece, or `None` until more bytes come (or, after
     /// [`finish`](Self::finish), at the end).
+    #[inline]
     pub fn next_line(&mut self) -> Option<Line> {
         if self.start < self.buf.len() {
             let rest = &self.buf[self.start..];

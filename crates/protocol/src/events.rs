@@ -65,7 +65,7 @@ pub enum Event {
 
 /// Queues events instead of reacting to them.
 #[derive(Debug, Default)]
-struct Collector {
+pub(crate) struct Collector {
     queue: VecDeque<Event>,
 }
 

@@ -1,22 +1,25 @@
 //! A child's output lines as a `Stream`, for `while let Some(..) = ...`:
 //! no protocol to write, the rules of [`ByteLines`](crate::ByteLines).
+//! The child's events (as [`ProcessEvents`](crate::ProcessEvents) queues
+//! them) are cut into lines as they are taken, one read at a time: no
+//! record per line is queued.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::str::Utf8Error;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
+use procwire_core::lines::{LineFramer, LineRules};
 use procwire_core::{Child, Command, Error, ExitStatus, StdioDefaults};
 
 use crate::driver::{Driver, Options};
-use crate::lines::{ByteLineProtocol, ByteLines};
-use crate::protocol::{EndReason, ProcessProtocol};
-use crate::queued::{Queue, Queued};
+use crate::events::{Collector, Event};
+use crate::lines;
+use crate::queued::Queued;
 use crate::transport::Transport;
 
 /// One line a child wrote: the fd it came from and its bytes, without the
@@ -107,7 +110,7 @@ pub enum LineEvent {
     Line(OutputLine),
     /// A line of `fd` was longer than the maximum: it is dropped, through
     /// its end, and the lines after it come as usual
-    /// ([`ByteLineProtocol::line_length_exceeded`]).
+    /// ([`ByteLineProtocol::line_length_exceeded`](crate::ByteLineProtocol::line_length_exceeded)).
     TooLong {
         /// The child's fd.
         fd: RawFd,
@@ -115,35 +118,6 @@ pub enum LineEvent {
     /// The child's exit status: the last item, once the child is reaped
     /// and every output pipe is closed, so every line came before it.
     Exited(ExitStatus),
-}
-
-/// Queues lines instead of reacting to them.
-#[derive(Debug, Default)]
-struct LineQueue {
-    queue: VecDeque<LineEvent>,
-}
-
-impl ProcessProtocol for LineQueue {
-    fn process_ended(&mut self, _t: &mut Transport, reason: EndReason) {
-        self.queue.push_back(LineEvent::Exited(reason.status));
-    }
-}
-
-impl ByteLineProtocol for LineQueue {
-    fn line_received(&mut self, _t: &mut Transport, fd: RawFd, line: Bytes) {
-        self.queue.push_back(LineEvent::Line(OutputLine { fd, bytes: line }));
-    }
-    fn line_length_exceeded(&mut self, _t: &mut Transport, fd: RawFd) {
-        self.queue.push_back(LineEvent::TooLong { fd });
-    }
-}
-
-impl Queue for ByteLines<LineQueue> {
-    type Item = LineEvent;
-
-    fn queue(&mut self) -> &mut VecDeque<LineEvent> {
-        &mut self.inner_mut().queue
-    }
 }
 
 /// Spawns `command` and returns its output as a stream of lines: the
@@ -189,7 +163,7 @@ pub fn spawn_lines(command: &mut Command) -> Result<ProcessLines, Error> {
 /// read, then [`LineEvent::Exited`]; from [`spawn_lines`], or from a
 /// [`Child`] with [`new`](Self::new).
 ///
-/// The lines follow [`ByteLines`]' rules: a line ends at `\n`, a `\r` just
+/// The lines follow [`ByteLines`](crate::ByteLines)' rules: a line ends at `\n`, a `\r` just
 /// before it is part of the terminator, the last line of an fd comes even
 /// without its `\n`, bytes that are not UTF-8 are kept (see
 /// [`OutputLine`]), and a line longer than the maximum (64 KiB unless
@@ -200,7 +174,8 @@ pub fn spawn_lines(command: &mut Command) -> Result<ProcessLines, Error> {
 /// is polled, so a slow consumer pushes back on the child.
 ///
 /// What it costs: the protocol driver (as [`spawn_process`](crate::spawn_process),
-/// without a task) and one queue; each line is a slice of the read it came
+/// without a task) and a [`LineFramer`] per output fd, which cuts each
+/// read's lines as they are taken; a line is a slice of the read it came
 /// in, not a copy (copy one to keep it without its read).
 ///
 /// # Cancel safety
@@ -243,7 +218,14 @@ pub fn spawn_lines(command: &mut Command) -> Result<ProcessLines, Error> {
 /// ```
 #[derive(Debug)]
 pub struct ProcessLines {
-    queued: Queued<ByteLines<LineQueue>>,
+    /// The child's events: its reads are cut into lines as they are taken.
+    events: Queued<Collector>,
+    rules: LineRules,
+    /// A framer per output fd with a line begun.
+    fds: Vec<(RawFd, LineFramer)>,
+    /// The framer with lines to give, and whether its fd has ended (then it
+    /// goes once it has given them).
+    giving: Option<(usize, bool)>,
 }
 
 impl ProcessLines {
@@ -256,17 +238,19 @@ impl ProcessLines {
     /// [`transport`](Self::transport), or taken before
     /// ([`Child::take_writer`]) and written directly.
     pub fn new(child: Child) -> ProcessLines {
-        let lines = ByteLines::new(LineQueue::default(), ProcessLines::DEFAULT_MAX_LENGTH);
-        ProcessLines { queued: Queued::new(Driver::new(lines, child, Options::new())) }
+        ProcessLines {
+            events: Queued::new(Driver::new(Collector::default(), child, Options::new())),
+            rules: lines::rules(ProcessLines::DEFAULT_MAX_LENGTH),
+            fds: Vec::new(),
+            giving: None,
+        }
     }
 
     /// Lines of at most `max_length` bytes, not counting the `\n` or
-    /// `\r\n`; longer ones are [`LineEvent::TooLong`]. For the lines read
+    /// `\r\n`; longer ones are [`LineEvent::TooLong`]. For the lines begun
     /// from now on: set it before the first poll.
     pub fn max_length(mut self, max_length: usize) -> ProcessLines {
-        if let Some(lines) = self.queued.protocol_mut() {
-            lines.set_max_length(max_length);
-        }
+        self.rules = lines::rules(max_length);
         self
     }
 
@@ -282,7 +266,7 @@ impl ProcessLines {
     ///
     /// Cancel safe: a line is never lost by dropping the future.
     pub async fn next_line(&mut self) -> Result<Option<LineEvent>, Error> {
-        poll_fn(|cx| self.queued.poll_next(cx)).await.transpose()
+        poll_fn(|cx| self.poll_line(cx)).await.transpose()
     }
 
     /// The transport, to signal the child, write to an input pipe the
@@ -290,7 +274,56 @@ impl ProcessLines {
     /// flushed while the stream is polled. `None` once the stream has
     /// ended.
     pub fn transport(&mut self) -> Option<&mut Transport> {
-        self.queued.transport()
+        self.events.transport()
+    }
+
+    /// The next line of the framer giving lines, or of the next read;
+    /// `Exited` at the end.
+    #[inline]
+    fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<LineEvent, Error>>> {
+        loop {
+            if let Some((i, ended)) = self.giving {
+                let (fd, framer) = &mut self.fds[i];
+                if let Some(line) = framer.next_line() {
+                    let fd = *fd;
+                    return Poll::Ready(Some(Ok(if line.continued {
+                        LineEvent::TooLong { fd }
+                    } else {
+                        LineEvent::Line(OutputLine { fd, bytes: line.bytes })
+                    })));
+                }
+                if ended {
+                    self.fds.swap_remove(i);
+                }
+                self.giving = None;
+            }
+            match ready!(self.events.poll_next(cx)) {
+                Some(Ok(Event::Data { fd, data })) => {
+                    let i = match self.fds.iter().position(|(f, _)| *f == fd) {
+                        Some(i) => i,
+                        None => {
+                            self.fds.push((fd, LineFramer::with_rules(self.rules)));
+                            self.fds.len() - 1
+                        }
+                    };
+                    self.fds[i].1.push_bytes(data);
+                    self.giving = Some((i, false));
+                }
+                Some(Ok(Event::Closed { fd })) => {
+                    if let Some(i) = self.fds.iter().position(|(f, _)| *f == fd) {
+                        self.fds[i].1.finish();
+                        self.giving = Some((i, true));
+                    }
+                }
+                Some(Ok(Event::Ended(reason))) => {
+                    return Poll::Ready(Some(Ok(LineEvent::Exited(reason.status))))
+                }
+                // The reap: the status comes with `Ended`, after the last line.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
     }
 }
 
@@ -304,6 +337,6 @@ impl Stream for ProcessLines {
     type Item = Result<LineEvent, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.queued.poll_next(cx)
+        self.poll_line(cx)
     }
 }

@@ -296,14 +296,6 @@ macro_rules! wrapper {
 wrapper!(Lines, LineProtocol, deliver_text);
 wrapper!(ByteLines, ByteLineProtocol, deliver_bytes);
 
-impl<P: ByteLineProtocol> ByteLines<P> {
-    /// The maximum of the lines begun from now on (the line stream's
-    /// setter, before its first poll).
-    pub(crate) fn set_max_length(&mut self, max_length: usize) {
-        self.framer.rules = Framer::new(max_length).rules;
-    }
-}
-
 fn deliver_text<P: LineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, chunk: &Bytes, span: &Span) {
     if span.continued {
         return p.line_length_exceeded(t, fd);
@@ -322,6 +314,13 @@ fn deliver_bytes<P: ByteLineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, c
     p.line_received(t, fd, chunk.slice(span.start..span.end))
 }
 
+/// The rules of [`Lines`], [`ByteLines`] and the line stream: `\r\n` ends
+/// a line as `\n` does; a line longer than `max_length` is cut short
+/// (`continued`: too long) and the rest of it dropped.
+pub(crate) fn rules(max_length: usize) -> LineRules {
+    LineRules::new(max_length).with_crlf(true).with_long_lines(LongLines::Truncate)
+}
+
 /// A [`LineFramer`] per output fd with a line begun, by the wrappers'
 /// rules.
 #[derive(Debug)]
@@ -334,8 +333,7 @@ struct Framer {
 
 impl Framer {
     fn new(max_length: usize) -> Framer {
-        let rules = LineRules::new(max_length).with_crlf(true).with_long_lines(LongLines::Truncate);
-        Framer { rules, fds: Vec::new(), spans: Vec::new() }
+        Framer { rules: rules(max_length), fds: Vec::new(), spans: Vec::new() }
     }
 
     /// Frames `data`, the next bytes of `fd`; `out` gets each line, in

@@ -23,9 +23,10 @@ pub(crate) trait Queue: ProcessProtocol {
 }
 
 /// A driver whose protocol queues items, read as a stream: the engine of
-/// the event and line streams. The child's output is read
-/// only while it is polled and its queue is empty, so a slow consumer
-/// pushes back on the child.
+/// the event and line streams. The child's output is read only while it
+/// is polled and its queue is empty, one read at a time, so a slow
+/// consumer pushes back on the child, and takes each read's items while
+/// they are still in the cache.
 #[derive(Debug)]
 pub(crate) struct Queued<P: Queue> {
     driver: Option<Driver<P>>,
@@ -33,18 +34,14 @@ pub(crate) struct Queued<P: Queue> {
 }
 
 impl<P: Queue> Queued<P> {
-    pub(crate) fn new(driver: Driver<P>) -> Self {
+    pub(crate) fn new(mut driver: Driver<P>) -> Self {
+        driver.yield_after_read();
         Queued { driver: Some(driver), queue: VecDeque::new() }
     }
 
     /// The transport, until the stream has ended.
     pub(crate) fn transport(&mut self) -> Option<&mut Transport> {
         self.driver.as_mut().map(Driver::transport_mut)
-    }
-
-    /// The protocol, until the stream has ended.
-    pub(crate) fn protocol_mut(&mut self) -> Option<&mut P> {
-        self.driver.as_mut().and_then(Driver::protocol_mut)
     }
 
     /// The next item, once the queue has one; `None` after the last.
@@ -64,7 +61,10 @@ impl<P: Queue> Queued<P> {
                     return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Pending => {
-                    self.queue = driver.protocol_mut().map(|p| std::mem::take(p.queue())).unwrap_or_default();
+                    // Swapped, not taken: both queues keep their capacity.
+                    if let Some(protocol) = driver.protocol_mut() {
+                        std::mem::swap(&mut self.queue, protocol.queue());
+                    }
                     if self.queue.is_empty() {
                         return Poll::Pending;
                     }

@@ -23,6 +23,9 @@
 //!     batches written as refcounted slices of one `Bytes` (honouring
 //!     `pause_producing`), the lines counted in `line_received` (a
 //!     `String` each);
+//!   - `stream`: procwire's line stream, `ProcessLines` over a child whose
+//!     stdin is written beside it (`tokio::join!`), each line checked as
+//!     UTF-8 (`to_str`, no copy);
 //!   - `pipes`: procwire's raw pipes, the reader a `FramedRead` with
 //!     tokio-util's `LinesCodec`;
 //!   - `tokio`: tokio::process, the same `FramedRead`;
@@ -53,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use procwire::{ChildFd, LineProtocol, Lines, Options, ProcessProtocol, Transport};
+use procwire::{ChildFd, LineEvent, LineProtocol, Lines, Options, ProcessLines, ProcessProtocol, Transport};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -105,6 +108,7 @@ fn main() {
         reps,
         vec![
             ("protocol", Box::new(move || lines_protocol(rt, shared, lines))),
+            ("stream", Box::new(move || lines_stream(rt, text, lines))),
             ("pipes", Box::new(move || lines_pipes(rt, text, lines))),
             ("tokio", Box::new(move || lines_tokio(rt, text, lines))),
             ("floor", Box::new(move || lines_floor(text, lines))),
@@ -127,29 +131,37 @@ fn main() {
 
 // ---- bulk ----------------------------------------------------------------
 
-/// Streams `total` bytes into `cat` in refcounted 64 KiB chunks and counts
-/// what comes back (Twisted's streaming producer, as in
-/// `shared/peers/twisted_bench.py`).
+/// Streams `total` bytes into `cat` as refcounted slices of `source`, at
+/// most `batch` bytes a write (Twisted's streaming producer, as in
+/// `shared/peers/twisted_bench.py`), and counts what comes back: bytes in
+/// `out_received`, or, wrapped in [`Lines`], lines in `line_received`.
 #[derive(Debug)]
-struct CatBulk {
-    chunk: Bytes,
+struct Cat {
+    source: Bytes,
+    batch: usize,
     total: u64,
     sent: u64,
     received: u64,
+    lines: usize,
     paused: bool,
     /// The write-buffer high-water mark given to the driver.
     high: usize,
 }
 
-impl CatBulk {
+impl Cat {
+    fn new(source: Bytes, batch: usize, total: u64, high: usize) -> Cat {
+        Cat { source, batch, total, sent: 0, received: 0, lines: 0, paused: false, high }
+    }
+
     /// Writes until paused, done, or past the high-water mark: the driver
     /// calls `pause_producing` after the callback has returned (Twisted
     /// calls it from inside `write`), so Twisted's `while not paused:
     /// write()` would queue the whole stream at once.
     fn produce(&mut self, t: &mut Transport) {
         while !self.paused && self.sent < self.total && t.buffered() <= self.high {
-            let n = (self.total - self.sent).min(self.chunk.len() as u64) as usize;
-            t.write(self.chunk.slice(..n)).expect("write to cat");
+            let at = (self.sent % self.source.len() as u64) as usize;
+            let n = (self.total - self.sent).min((self.source.len() - at).min(self.batch) as u64) as usize;
+            t.write(self.source.slice(at..at + n)).expect("write to cat");
             self.sent += n as u64;
         }
         if self.sent == self.total {
@@ -158,7 +170,7 @@ impl CatBulk {
     }
 }
 
-impl ProcessProtocol for CatBulk {
+impl ProcessProtocol for Cat {
     fn connection_made(&mut self, t: &mut Transport) {
         self.produce(t);
     }
@@ -174,11 +186,17 @@ impl ProcessProtocol for CatBulk {
     }
 }
 
+impl LineProtocol for Cat {
+    fn line_received(&mut self, _t: &mut Transport, _fd: i32, line: String) {
+        assert_eq!(line.len(), LINE - 1, "line length");
+        self.lines += 1;
+    }
+}
+
 /// `capacity`: `Command::pipe_capacity`, or the kernel's default 64 KiB.
 fn bulk_protocol(rt: &Runtime, total: u64, capacity: Option<usize>) -> f64 {
     let (low, high) = (64 * 1024, 256 * 1024);
-    let chunk = Bytes::from(vec![b'x'; CHUNK]);
-    let protocol = CatBulk { chunk, total, sent: 0, received: 0, paused: false, high };
+    let protocol = Cat::new(Bytes::from(vec![b'x'; CHUNK]), CHUNK, total, high);
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
@@ -307,54 +325,9 @@ fn line_text(n: usize) -> Vec<u8> {
     text
 }
 
-/// Writes `text` into `cat` in 1 MiB refcounted slices, as [`CatBulk`]
-/// writes its chunks, and counts the lines [`Lines`] frames back.
-#[derive(Debug)]
-struct CatLines {
-    text: Bytes,
-    sent: usize,
-    paused: bool,
-    /// The write-buffer high-water mark given to the driver.
-    high: usize,
-    got: usize,
-}
-
-impl CatLines {
-    fn produce(&mut self, t: &mut Transport) {
-        while !self.paused && self.sent < self.text.len() && t.buffered() <= self.high {
-            let end = (self.sent + LINE_BATCH).min(self.text.len());
-            t.write(self.text.slice(self.sent..end)).expect("write to cat");
-            self.sent = end;
-        }
-        if self.sent == self.text.len() {
-            t.close_stdin();
-        }
-    }
-}
-
-impl ProcessProtocol for CatLines {
-    fn connection_made(&mut self, t: &mut Transport) {
-        self.produce(t);
-    }
-    fn pause_producing(&mut self, _t: &mut Transport) {
-        self.paused = true;
-    }
-    fn resume_producing(&mut self, t: &mut Transport) {
-        self.paused = false;
-        self.produce(t);
-    }
-}
-
-impl LineProtocol for CatLines {
-    fn line_received(&mut self, _t: &mut Transport, _fd: i32, line: String) {
-        assert_eq!(line.len(), LINE - 1, "line length");
-        self.got += 1;
-    }
-}
-
 fn lines_protocol(rt: &Runtime, text: &Bytes, n: usize) -> f64 {
-    let high = 256 * 1024;
-    let protocol = CatLines { text: text.clone(), sent: 0, paused: false, high, got: 0 };
+    // 1 MiB writes, as the other contenders'; the driver's default marks.
+    let protocol = Cat::new(text.clone(), LINE_BATCH, text.len() as u64, 256 * 1024);
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
@@ -364,7 +337,38 @@ fn lines_protocol(rt: &Runtime, text: &Bytes, n: usize) -> f64 {
         let ended = stall_guard("protocol", handle).await.expect("drive cat");
         let secs = t.elapsed().as_secs_f64();
         assert!(ended.reason.status.success(), "cat: {}", ended.reason.status);
-        assert_eq!(ended.protocol.into_inner().got, n, "protocol: lines back");
+        assert_eq!(ended.protocol.into_inner().lines, n, "protocol: lines back");
+        secs
+    })
+}
+
+fn lines_stream(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+    rt.block_on(async {
+        let mut cmd = procwire::Command::new(CAT);
+        cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
+        let t = Instant::now();
+        let mut child = cmd.spawn().expect("spawn cat");
+        let stdin = child.take_writer(0).expect("stdin pipe");
+        let mut lines = ProcessLines::new(child).max_length(4 * LINE);
+        let read = async {
+            let (mut got, mut status) = (0, None);
+            while let Some(event) = lines.next_line().await.expect("read from cat") {
+                match event {
+                    LineEvent::Line(line) => {
+                        assert_eq!(line.to_str().expect("UTF-8").len(), LINE - 1, "line length");
+                        got += 1;
+                    }
+                    LineEvent::Exited(exit) => status = Some(exit),
+                    other => panic!("stream: {other:?}"),
+                }
+            }
+            (got, status.expect("the status last"))
+        };
+        let (got, status) =
+            stall_guard("stream", async { tokio::join!(write_lines(stdin, text), read).1 }).await;
+        let secs = t.elapsed().as_secs_f64();
+        assert!(status.success(), "cat: {status}");
+        assert_eq!(got, n, "stream: lines back");
         secs
     })
 }
@@ -579,6 +583,18 @@ fn print_table(rows: &[Row]) {
         );
     }
     for row in rows {
+        if let Some(rate) = row.median("stream") {
+            let ratio = |b| row.ratio("stream", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
+            println!(
+                "\n{}: procwire spawn_lines stream: {} {}, {} the floor, {} procwire pipes + LinesCodec, {} tokio",
+                row.workload,
+                thousands(rate),
+                row.unit,
+                ratio("floor"),
+                ratio("pipes"),
+                ratio("tokio"),
+            );
+        }
         if let Some(rate) = row.median("protocol-1mib") {
             let ratio = |b| row.ratio("protocol-1mib", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
             println!(

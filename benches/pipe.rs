@@ -50,13 +50,17 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use procwire::{ChildFd, LineEvent, LineProtocol, Lines, Options, ProcessLines, ProcessProtocol, Transport};
+use procwire::{
+    Child, ChildFd, ExitStatus, LineEvent, LineProtocol, Lines, Options, ProcessLines, ProcessProtocol,
+    Transport,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -342,52 +346,50 @@ fn lines_protocol(rt: &Runtime, text: &Bytes, n: usize) -> f64 {
     })
 }
 
-fn lines_stream(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+/// Spawns `cat` with procwire and writes `text` into it while `read`,
+/// given the child, frames its output; `read` returns the lines it
+/// counted and `cat`'s status.
+fn lines_procwire<F>(rt: &Runtime, what: &str, text: &[u8], n: usize, read: impl FnOnce(Child) -> F) -> f64
+where
+    F: Future<Output = (usize, ExitStatus)>,
+{
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
         let t = Instant::now();
         let mut child = cmd.spawn().expect("spawn cat");
         let stdin = child.take_writer(0).expect("stdin pipe");
-        let mut lines = ProcessLines::new(child).max_length(4 * LINE);
-        let read = async {
-            let (mut got, mut status) = (0, None);
-            while let Some(event) = lines.next_line().await.expect("read from cat") {
-                match event {
-                    LineEvent::Line(line) => {
-                        assert_eq!(line.to_str().expect("UTF-8").len(), LINE - 1, "line length");
-                        got += 1;
-                    }
-                    LineEvent::Exited(exit) => status = Some(exit),
-                    other => panic!("stream: {other:?}"),
-                }
-            }
-            (got, status.expect("the status last"))
-        };
         let (got, status) =
-            stall_guard("stream", async { tokio::join!(write_lines(stdin, text), read).1 }).await;
+            stall_guard(what, async { tokio::join!(write_lines(stdin, text), read(child)).1 }).await;
         let secs = t.elapsed().as_secs_f64();
         assert!(status.success(), "cat: {status}");
-        assert_eq!(got, n, "stream: lines back");
+        assert_eq!(got, n, "{what}: lines back");
         secs
     })
 }
 
+fn lines_stream(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+    lines_procwire(rt, "stream", text, n, |child| async move {
+        let mut lines = ProcessLines::new(child).max_length(4 * LINE);
+        let (mut got, mut status) = (0, None);
+        while let Some(event) = lines.next_line().await.expect("read from cat") {
+            match event {
+                LineEvent::Line(line) => {
+                    assert_eq!(line.to_str().expect("UTF-8").len(), LINE - 1, "line length");
+                    got += 1;
+                }
+                LineEvent::Exited(exit) => status = Some(exit),
+                other => panic!("stream: {other:?}"),
+            }
+        }
+        (got, status.expect("the status last"))
+    })
+}
+
 fn lines_pipes(rt: &Runtime, text: &[u8], n: usize) -> f64 {
-    rt.block_on(async {
-        let mut cmd = procwire::Command::new(CAT);
-        cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
-        let t = Instant::now();
-        let mut child = cmd.spawn().expect("spawn cat");
-        let stdin = child.take_writer(0).expect("stdin pipe");
-        let stdout = child.take_reader(1).expect("stdout pipe");
-        let got =
-            stall_guard("pipes", async { tokio::join!(write_lines(stdin, text), frame(stdout)).1 }).await;
-        let status = child.wait().await.expect("wait cat");
-        let secs = t.elapsed().as_secs_f64();
-        assert!(status.success(), "cat: {status}");
-        assert_eq!(got, n, "pipes: lines back");
-        secs
+    lines_procwire(rt, "pipes", text, n, |mut child| async move {
+        let got = frame(child.take_reader(1).expect("stdout pipe")).await;
+        (got, child.wait().await.expect("wait cat"))
     })
 }
 
@@ -562,6 +564,10 @@ const RATIOS: [(&str, &str); 6] = [
     ("tokio", "floor"),
 ];
 
+/// A contender printed below the table: its name, what it is, and the
+/// contenders it is compared with (name, words).
+type Extra = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 fn print_table(rows: &[Row]) {
     println!(
         "| workload | procwire protocol | procwire pipes | tokio::process | blocking threads \
@@ -582,29 +588,29 @@ fn print_table(rows: &[Row]) {
             RATIOS.map(ratio).join(" | "),
         );
     }
+    // The contenders outside the table, against the ones it has.
+    let extras: [Extra; 2] = [
+        (
+            "stream",
+            "procwire spawn_lines stream",
+            &[("floor", "the floor"), ("pipes", "procwire pipes + LinesCodec"), ("tokio", "tokio")],
+        ),
+        (
+            "protocol-1mib",
+            "procwire protocol with pipe_capacity(1 MiB)",
+            &[("floor", "the floor"), ("tokio", "tokio")],
+        ),
+    ];
     for row in rows {
-        if let Some(rate) = row.median("stream") {
-            let ratio = |b| row.ratio("stream", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
-            println!(
-                "\n{}: procwire spawn_lines stream: {} {}, {} the floor, {} procwire pipes + LinesCodec, {} tokio",
-                row.workload,
-                thousands(rate),
-                row.unit,
-                ratio("floor"),
-                ratio("pipes"),
-                ratio("tokio"),
-            );
-        }
-        if let Some(rate) = row.median("protocol-1mib") {
-            let ratio = |b| row.ratio("protocol-1mib", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
-            println!(
-                "\n{}: procwire protocol with pipe_capacity(1 MiB): {} {}, {} the floor, {} tokio",
-                row.workload,
-                thousands(rate),
-                row.unit,
-                ratio("floor"),
-                ratio("tokio"),
-            );
+        for (name, label, against) in extras {
+            let Some(rate) = row.median(name) else { continue };
+            let ratios: Vec<String> = against
+                .iter()
+                .map(|(b, words)| {
+                    row.ratio(name, b).map_or_else(|| format!("- {words}"), |r| format!("{r:.2}x {words}"))
+                })
+                .collect();
+            println!("\n{}: {label}: {} {}, {}", row.workload, thousands(rate), row.unit, ratios.join(", "));
         }
     }
     println!("\nrates: median over rounds; ratios: median over rounds of the same-round ratio.");

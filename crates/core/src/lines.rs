@@ -54,6 +54,19 @@ impl Line {
 
 /// Where a line is in a chunk from [`LineFramer::take_lines`]:
 /// `chunk[start..end]`, its terminator (if any) up to `next`.
+///
+/// ```
+/// use procwire_core::lines::{LineFramer, LineRules};
+///
+/// let mut framer = LineFramer::with_rules(LineRules::new(80).with_crlf(true));
+/// framer.push(b"one\r\ntwo\nthr");
+/// let mut spans = Vec::new();
+/// let chunk = framer.take_lines(&mut spans).unwrap();
+/// assert_eq!(&chunk[..], b"one\r\ntwo\n"); // "thr" waits for its end
+/// let at: Vec<_> = spans.iter().map(|s| (s.start, s.end, s.next)).collect();
+/// assert_eq!(at, [(0, 3, 5), (5, 8, 9)]);
+/// assert_eq!(&chunk[spans[1].start..spans[1].end], b"two");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Span {

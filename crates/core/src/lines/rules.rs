@@ -36,6 +36,23 @@ pub struct LineRules {
 /// the maximum.
 ///
 /// More may come: a `match` outside this crate needs a `_` arm.
+///
+/// ```
+/// use procwire_core::lines::{LineFramer, LineRules, LongLines};
+///
+/// let lines = |long| {
+///     let mut framer = LineFramer::with_rules(LineRules::new(4).with_long_lines(long));
+///     framer.push(b"abcdefghij\nok\n");
+///     std::iter::from_fn(|| framer.next_line()).map(|l| (l.bytes.to_vec(), l.continued)).collect::<Vec<_>>()
+/// };
+/// assert_eq!(lines(LongLines::Split), [
+///     (b"abcd".to_vec(), true),
+///     (b"efgh".to_vec(), true),
+///     (b"ij".to_vec(), false),
+///     (b"ok".to_vec(), false),
+/// ]);
+/// assert_eq!(lines(LongLines::Truncate), [(b"abcd".to_vec(), true), (b"ok".to_vec(), false)]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum LongLines {

@@ -36,11 +36,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let allowed: BTreeSet<&str> = ALLOW
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let allowed: BTreeSet<&str> =
+        ALLOW.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
     let mut allowed_seen = 0usize;
     let mut ids: BTreeMap<PathBuf, Option<BTreeSet<String>>> = BTreeMap::new();
     let (mut links, mut dead) = (0usize, 0usize);
@@ -75,7 +72,10 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("doclinks: {} pages, {links} links, {dead} dead, {allowed_seen} allowed (doclinks.allow)", pages.len());
+    println!(
+        "doclinks: {} pages, {links} links, {dead} dead, {allowed_seen} allowed (doclinks.allow)",
+        pages.len()
+    );
     if dead == 0 {
         ExitCode::SUCCESS
     } else {
@@ -114,7 +114,11 @@ fn attributes(html: &str, names: &[&str]) -> Vec<String> {
 }
 
 fn decode(s: &str) -> String {
-    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'")
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
 }
 
 /// The file and fragment a link on `page` leads to, or `None` for a link

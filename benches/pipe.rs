@@ -19,6 +19,13 @@
 //!     reading, 64 KiB buffers.
 //! - lines: L lines of 32 bytes (31 characters and `\n`) echoed through
 //!   `cat` and framed back into lines; the writer writes 1 MiB batches:
+//!   - `protocol`: procwire's [`Lines`] under `spawn_process`, the 1 MiB
+//!     batches written as refcounted slices of one `Bytes` (honouring
+//!     `pause_producing`), the lines counted in `line_received` (a
+//!     `String` each);
+//!   - `stream`: procwire's line stream, `ProcessLines` over a child whose
+//!     stdin is written beside it (`tokio::join!`), each line checked as
+//!     UTF-8 (`to_str`, no copy);
 //!   - `pipes`: procwire's raw pipes, the reader a `FramedRead` with
 //!     tokio-util's `LinesCodec`;
 //!   - `tokio`: tokio::process, the same `FramedRead`;
@@ -43,13 +50,17 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use procwire::{ChildFd, Options, ProcessProtocol, Transport};
+use procwire::{
+    Child, ChildFd, ExitStatus, LineEvent, LineProtocol, Lines, Options, ProcessLines, ProcessProtocol,
+    Transport,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -95,10 +106,13 @@ fn main() {
         ],
     );
     let text = &line_text(lines);
+    let shared = &Bytes::copy_from_slice(text);
     let framed = measure(
         rounds,
         reps,
         vec![
+            ("protocol", Box::new(move || lines_protocol(rt, shared, lines))),
+            ("stream", Box::new(move || lines_stream(rt, text, lines))),
             ("pipes", Box::new(move || lines_pipes(rt, text, lines))),
             ("tokio", Box::new(move || lines_tokio(rt, text, lines))),
             ("floor", Box::new(move || lines_floor(text, lines))),
@@ -121,29 +135,37 @@ fn main() {
 
 // ---- bulk ----------------------------------------------------------------
 
-/// Streams `total` bytes into `cat` in refcounted 64 KiB chunks and counts
-/// what comes back (Twisted's streaming producer, as in
-/// `shared/peers/twisted_bench.py`).
+/// Streams `total` bytes into `cat` as refcounted slices of `source`, at
+/// most `batch` bytes a write (Twisted's streaming producer, as in
+/// `shared/peers/twisted_bench.py`), and counts what comes back: bytes in
+/// `out_received`, or, wrapped in [`Lines`], lines in `line_received`.
 #[derive(Debug)]
-struct CatBulk {
-    chunk: Bytes,
+struct Cat {
+    source: Bytes,
+    batch: usize,
     total: u64,
     sent: u64,
     received: u64,
+    lines: usize,
     paused: bool,
     /// The write-buffer high-water mark given to the driver.
     high: usize,
 }
 
-impl CatBulk {
+impl Cat {
+    fn new(source: Bytes, batch: usize, total: u64, high: usize) -> Cat {
+        Cat { source, batch, total, sent: 0, received: 0, lines: 0, paused: false, high }
+    }
+
     /// Writes until paused, done, or past the high-water mark: the driver
     /// calls `pause_producing` after the callback has returned (Twisted
     /// calls it from inside `write`), so Twisted's `while not paused:
     /// write()` would queue the whole stream at once.
     fn produce(&mut self, t: &mut Transport) {
         while !self.paused && self.sent < self.total && t.buffered() <= self.high {
-            let n = (self.total - self.sent).min(self.chunk.len() as u64) as usize;
-            t.write(self.chunk.slice(..n)).expect("write to cat");
+            let at = (self.sent % self.source.len() as u64) as usize;
+            let n = (self.total - self.sent).min((self.source.len() - at).min(self.batch) as u64) as usize;
+            t.write(self.source.slice(at..at + n)).expect("write to cat");
             self.sent += n as u64;
         }
         if self.sent == self.total {
@@ -152,7 +174,7 @@ impl CatBulk {
     }
 }
 
-impl ProcessProtocol for CatBulk {
+impl ProcessProtocol for Cat {
     fn connection_made(&mut self, t: &mut Transport) {
         self.produce(t);
     }
@@ -168,11 +190,17 @@ impl ProcessProtocol for CatBulk {
     }
 }
 
+impl LineProtocol for Cat {
+    fn line_received(&mut self, _t: &mut Transport, _fd: i32, line: String) {
+        assert_eq!(line.len(), LINE - 1, "line length");
+        self.lines += 1;
+    }
+}
+
 /// `capacity`: `Command::pipe_capacity`, or the kernel's default 64 KiB.
 fn bulk_protocol(rt: &Runtime, total: u64, capacity: Option<usize>) -> f64 {
     let (low, high) = (64 * 1024, 256 * 1024);
-    let chunk = Bytes::from(vec![b'x'; CHUNK]);
-    let protocol = CatBulk { chunk, total, sent: 0, received: 0, paused: false, high };
+    let protocol = Cat::new(Bytes::from(vec![b'x'; CHUNK]), CHUNK, total, high);
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
@@ -301,21 +329,67 @@ fn line_text(n: usize) -> Vec<u8> {
     text
 }
 
-fn lines_pipes(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+fn lines_protocol(rt: &Runtime, text: &Bytes, n: usize) -> f64 {
+    // 1 MiB writes, as the other contenders'; the driver's default marks.
+    let protocol = Cat::new(text.clone(), LINE_BATCH, text.len() as u64, 256 * 1024);
+    rt.block_on(async {
+        let mut cmd = procwire::Command::new(CAT);
+        cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
+        let t = Instant::now();
+        let lines = Lines::new(protocol, 4 * LINE);
+        let handle = procwire::spawn_process(lines, &mut cmd, Options::new()).expect("spawn cat");
+        let ended = stall_guard("protocol", handle).await.expect("drive cat");
+        let secs = t.elapsed().as_secs_f64();
+        assert!(ended.reason.status.success(), "cat: {}", ended.reason.status);
+        assert_eq!(ended.protocol.into_inner().lines, n, "protocol: lines back");
+        secs
+    })
+}
+
+/// Spawns `cat` with procwire and writes `text` into it while `read`,
+/// given the child, frames its output; `read` returns the lines it
+/// counted and `cat`'s status.
+fn lines_procwire<F>(rt: &Runtime, what: &str, text: &[u8], n: usize, read: impl FnOnce(Child) -> F) -> f64
+where
+    F: Future<Output = (usize, ExitStatus)>,
+{
     rt.block_on(async {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
         let t = Instant::now();
         let mut child = cmd.spawn().expect("spawn cat");
         let stdin = child.take_writer(0).expect("stdin pipe");
-        let stdout = child.take_reader(1).expect("stdout pipe");
-        let got =
-            stall_guard("pipes", async { tokio::join!(write_lines(stdin, text), frame(stdout)).1 }).await;
-        let status = child.wait().await.expect("wait cat");
+        let (got, status) =
+            stall_guard(what, async { tokio::join!(write_lines(stdin, text), read(child)).1 }).await;
         let secs = t.elapsed().as_secs_f64();
         assert!(status.success(), "cat: {status}");
-        assert_eq!(got, n, "pipes: lines back");
+        assert_eq!(got, n, "{what}: lines back");
         secs
+    })
+}
+
+fn lines_stream(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+    lines_procwire(rt, "stream", text, n, |child| async move {
+        let mut lines = ProcessLines::new(child).max_length(4 * LINE);
+        let (mut got, mut status) = (0, None);
+        while let Some(event) = lines.next_line().await.expect("read from cat") {
+            match event {
+                LineEvent::Line(line) => {
+                    assert_eq!(line.to_str().expect("UTF-8").len(), LINE - 1, "line length");
+                    got += 1;
+                }
+                LineEvent::Exited(exit) => status = Some(exit),
+                other => panic!("stream: {other:?}"),
+            }
+        }
+        (got, status.expect("the status last"))
+    })
+}
+
+fn lines_pipes(rt: &Runtime, text: &[u8], n: usize) -> f64 {
+    lines_procwire(rt, "pipes", text, n, |mut child| async move {
+        let got = frame(child.take_reader(1).expect("stdout pipe")).await;
+        (got, child.wait().await.expect("wait cat"))
     })
 }
 
@@ -481,20 +555,25 @@ impl Row {
 }
 
 /// The ratios reported, as (numerator, denominator) contender names.
-const RATIOS: [(&str, &str); 5] = [
+const RATIOS: [(&str, &str); 6] = [
     ("protocol", "floor"),
     ("protocol", "tokio"),
+    ("protocol", "pipes"),
     ("pipes", "floor"),
     ("pipes", "tokio"),
     ("tokio", "floor"),
 ];
 
+/// A contender printed below the table: its name, what it is, and the
+/// contenders it is compared with (name, words).
+type Extra = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 fn print_table(rows: &[Row]) {
     println!(
         "| workload | procwire protocol | procwire pipes | tokio::process | blocking threads \
-         | protocol/floor | protocol/tokio | pipes/floor | pipes/tokio | tokio/floor |"
+         | protocol/floor | protocol/tokio | protocol/pipes | pipes/floor | pipes/tokio | tokio/floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let rate =
             |name| row.median(name).map_or_else(|| "-".into(), |r| format!("{} {}", thousands(r), row.unit));
@@ -509,17 +588,29 @@ fn print_table(rows: &[Row]) {
             RATIOS.map(ratio).join(" | "),
         );
     }
+    // The contenders outside the table, against the ones it has.
+    let extras: [Extra; 2] = [
+        (
+            "stream",
+            "procwire spawn_lines stream",
+            &[("floor", "the floor"), ("pipes", "procwire pipes + LinesCodec"), ("tokio", "tokio")],
+        ),
+        (
+            "protocol-1mib",
+            "procwire protocol with pipe_capacity(1 MiB)",
+            &[("floor", "the floor"), ("tokio", "tokio")],
+        ),
+    ];
     for row in rows {
-        if let Some(rate) = row.median("protocol-1mib") {
-            let ratio = |b| row.ratio("protocol-1mib", b).map_or_else(|| "-".into(), |r| format!("{r:.2}x"));
-            println!(
-                "\n{}: procwire protocol with pipe_capacity(1 MiB): {} {}, {} the floor, {} tokio",
-                row.workload,
-                thousands(rate),
-                row.unit,
-                ratio("floor"),
-                ratio("tokio"),
-            );
+        for (name, label, against) in extras {
+            let Some(rate) = row.median(name) else { continue };
+            let ratios: Vec<String> = against
+                .iter()
+                .map(|(b, words)| {
+                    row.ratio(name, b).map_or_else(|| format!("- {words}"), |r| format!("{r:.2}x {words}"))
+                })
+                .collect();
+            println!("\n{}: {label}: {} {}, {}", row.workload, thousands(rate), row.unit, ratios.join(", "));
         }
     }
     println!("\nrates: median over rounds; ratios: median over rounds of the same-round ratio.");

@@ -122,7 +122,7 @@ async fn run_with_timeout_example_returns_strings_and_typed_errors() {
     assert_eq!(run.stderr, "");
 }
 
-/// `Lines` over stdout and stderr: every line once, tagged with its
+/// `spawn_lines` over stdout and stderr: every line once, tagged with its
 /// stream, each stream in order, then the exit status.
 #[tokio::test]
 async fn stream_lines_example_logs_both_streams_in_order() {

@@ -1,4 +1,5 @@
-//! `LineSplitter` on any output, in reads of any size, some repeated many
+//! `LineSplitter` (procwire-core's `LineFramer` under its default rules)
+//! on any output, in reads of any size, some repeated many
 //! times (a long stream from a short input): never a panic; the pieces
 //! are the documented ones, through `next_line` and `take_lines` alike;
 //! no more than `max` bytes wait once the lines are taken, `max` plus the
@@ -11,7 +12,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use procwire_supervisor::{__fuzz::take_lines, LineSplitter};
+use procwire_supervisor::LineSplitter;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -46,12 +47,13 @@ fuzz_target!(|input: Input| {
     let mut batch = LineSplitter::new(max);
     let (mut all, mut pieces, mut batched, mut spans) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut take = |s: &mut LineSplitter, batched: &mut Vec<(Vec<u8>, bool)>| {
-        if let Some(chunk) = take_lines(s, &mut spans) {
+        if let Some(chunk) = s.take_lines(&mut spans) {
             let mut at = 0;
-            for &(start, end, continued) in &spans {
-                assert_eq!(start, at, "lines of a chunk follow each other");
-                at = end + usize::from(!continued && end < chunk.len());
-                batched.push((chunk[start..end].to_vec(), continued));
+            for span in &spans {
+                assert_eq!(span.start, at, "lines of a chunk follow each other");
+                at = span.end + usize::from(!span.continued && span.end < chunk.len());
+                assert_eq!(span.next, at, "a span's next is after its newline");
+                batched.push((chunk[span.start..span.end].to_vec(), span.continued));
             }
             assert_eq!(at, chunk.len(), "a chunk is its lines and their newlines");
         } else {

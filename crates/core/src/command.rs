@@ -349,6 +349,11 @@ pub enum StdioDefaults {
     /// every output pipe (the protocol driver). Twisted's default
     /// `childFDs`.
     Twisted,
+    /// `{0: /dev/null, 1: "r", 2: "r"}`: a pipe on each output, nothing to
+    /// read on stdin, for consumers that read every output and write
+    /// nothing (the protocol's line stream): a child that reads its stdin
+    /// sees end of file at once, as under std's `output()`.
+    Output,
 }
 
 impl StdioDefaults {
@@ -357,7 +362,9 @@ impl StdioDefaults {
         static WRITE: Entry = Entry::WritePipe;
         static READ: Entry = Entry::ReadPipe;
         static STDERR: Entry = Entry::Parent(2);
+        static NULL: Entry = Entry::Null;
         match (fd, self) {
+            (0, StdioDefaults::Output) => &NULL,
             (0, _) => &WRITE,
             (2, StdioDefaults::Spawn) => &STDERR,
             _ => &READ,

@@ -23,6 +23,10 @@
 //! - [`ExitStatus`] is how the child ended; [`ExitStatus::reason`] sorts
 //!   it into [`ProcessDone`] (exit code 0) or [`ProcessTerminated`]
 //!   (anything else).
+//! - [`lines::LineFramer`] cuts a child's output into lines, by
+//!   [`lines::LineRules`] (`\n` or `\r\n`; long lines in pieces or cut
+//!   short): the one framer under the protocol's `Lines`, its line stream
+//!   and the supervisor's logs.
 //! - [`Command::pty`] runs the child on a pseudo-terminal of a given
 //!   [`PtySize`]; the parent's side is a
 //!   [`PtyMaster`]. [`Command::uid`], [`gid`](Command::gid),
@@ -92,6 +96,8 @@ pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 pub use stop::{StopLadder, StopPolicy, StopScope, Stopped};
+
+pub mod lines;
 
 mod cgroup;
 mod child;

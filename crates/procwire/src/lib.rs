@@ -27,6 +27,7 @@
 //! | write to and read from the child yourself, as with `tokio::process` | [`Command::spawn`], then the [`Child`]'s pipes |
 //! | react to each event with a callback, as Twisted does | [`spawn_process`] with a [`ProcessProtocol`] (wrapped in [`Lines`] for lines) |
 //! | the same events as a `Stream`, for `while let` | [`spawn_events`] |
+//! | a child's stdout and stderr line by line, each line with its fd, then the exit status | [`spawn_lines`] (the framer alone: [`lines::LineFramer`]) |
 //! | keep programs running: restarts with backoff, stop ladders, line logs, readiness, watchdogs, dependencies, strategies, cgroups | [`supervisor::Supervisor`] |
 //!
 //! None of them leaves a zombie, even when dropped halfway: the child is
@@ -127,6 +128,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Lines as they come: `spawn_lines`
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), procwire::Error> {
+//! use procwire::{spawn_lines, Command, LineEvent};
+//!
+//! let mut lines = spawn_lines(Command::new("printf").arg(r"one\ntwo\n"))?;
+//! while let Some(event) = lines.next_line().await? {
+//!     match event {
+//!         LineEvent::Line(line) => println!("[fd {}] {line}", line.fd),
+//!         LineEvent::Exited(status) => assert!(status.success()),
+//!         _ => {} // a line over the maximum
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! ## `?` in a function returning `io::Result`
 //!
 //! procwire's errors convert into [`std::io::Error`] (with a fitting
@@ -171,9 +190,17 @@ pub use procwire_core::{
     Result, Signal, SignalHandle, SpawnStep, StdioDefaults, StopLadder, StopPolicy, StopScope, Stopped,
 };
 pub use procwire_protocol::{
-    run_process, spawn_events, spawn_process, ByteLineProtocol, ByteLines, Bytes, Control, Driver, EndReason,
-    Ended, Event, LineProtocol, Lines, Options, ProcessEvents, ProcessHandle, ProcessProtocol, Transport,
+    run_process, spawn_events, spawn_lines, spawn_process, ByteLineProtocol, ByteLines, Bytes, Control,
+    Driver, EndReason, Ended, Event, LineEvent, LineProtocol, Lines, Options, OutputLine, ProcessEvents,
+    ProcessHandle, ProcessLines, ProcessProtocol, Transport,
 };
+
+/// Output cut into lines: procwire-core's one line framer, under
+/// [`Lines`], [`spawn_lines`] and the supervisor's logs
+/// ([procwire_core::lines]).
+pub mod lines {
+    pub use procwire_core::lines::*;
+}
 pub use procwire_utils::{
     get_process_output, get_process_output_and_value, get_process_value, CommandExt, Output, Run, RunError,
 };
@@ -184,10 +211,11 @@ pub mod prelude {
     //! The everyday types, functions and traits of every layer, none of which
     //! collide: procwire-core's [`Command`], [`Child`], [`ChildFd`],
     //! [`ExitStatus`], [`Signal`], [`StopPolicy`], [`StopScope`]; the protocol
-    //! layer's [`spawn_process`], [`spawn_events`], [`ProcessProtocol`],
-    //! [`LineProtocol`], [`Lines`], [`Transport`], [`EndReason`], [`Options`],
-    //! [`Bytes`]; the utilities' [`Run`], [`CommandExt`], [`Output`],
-    //! [`RunError`] and Twisted's three functions; the supervisor's
+    //! layer's [`spawn_process`], [`spawn_events`], [`spawn_lines`],
+    //! [`LineEvent`], [`ProcessProtocol`], [`LineProtocol`], [`Lines`],
+    //! [`Transport`], [`EndReason`], [`Options`], [`Bytes`]; the utilities'
+    //! [`Run`], [`CommandExt`], [`Output`], [`RunError`] and Twisted's three
+    //! functions; the supervisor's
     //! [`Supervisor`], [`ProgramSpec`], [`RestartSpec`], [`RestartPolicy`],
     //! [`Backoff`], [`Readiness`].
     //!
@@ -254,8 +282,8 @@ pub mod prelude {
 
     pub use procwire_core::{Child, ChildFd, Command, ExitStatus, Signal, StopPolicy, StopScope};
     pub use procwire_protocol::{
-        spawn_events, spawn_process, Bytes, EndReason, LineProtocol, Lines, Options, ProcessProtocol,
-        Transport,
+        spawn_events, spawn_lines, spawn_process, Bytes, EndReason, LineEvent, LineProtocol, Lines, Options,
+        ProcessProtocol, Transport,
     };
     pub use procwire_supervisor::{Backoff, ProgramSpec, Readiness, RestartPolicy, RestartSpec, Supervisor};
     pub use procwire_utils::{

@@ -211,6 +211,9 @@ pub struct Driver<P> {
     /// What `control.buffered` counts of the transport's queues: the
     /// driver adds or takes the difference as they change.
     published: usize,
+    /// Return after each round that read something (the queued streams:
+    /// their consumer takes what one read gave before the next is made).
+    yield_after_read: bool,
 }
 
 // The driver never pins its fields: `P` is only ever used by `&mut`.
@@ -279,6 +282,7 @@ impl<P: ProcessProtocol> Driver<P> {
             requests,
             control,
             published: 0,
+            yield_after_read: false,
         }
     }
 
@@ -335,6 +339,12 @@ impl<P: ProcessProtocol> Driver<P> {
     /// The transport, as the callbacks see it.
     pub(crate) fn transport_mut(&mut self) -> &mut Transport {
         &mut self.transport
+    }
+
+    /// Makes each poll return once a read has been delivered (the queued
+    /// streams), instead of reading on while the pipes have data.
+    pub(crate) fn yield_after_read(&mut self) {
+        self.yield_after_read = true;
     }
 
     /// The protocol, between polls.
@@ -525,7 +535,14 @@ impl<P: ProcessProtocol> Driver<P> {
             let mut progress = self.apply_requests(cx);
             progress |= self.apply_closes(protocol);
             progress |= self.flush(cx, protocol);
-            progress |= self.read(cx, protocol);
+            let read = self.read(cx, protocol);
+            if read && self.yield_after_read {
+                // Woken at once: the task comes back for the rest as soon
+                // as its consumer has taken what this read gave.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            progress |= read;
             if self.status.is_none() {
                 if let Poll::Ready(status) = self.child.poll_wait(cx) {
                     let status = status?;

@@ -1,7 +1,6 @@
 //! The same events as a `Stream`, for `while let Some(event) = ...`.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,6 +11,7 @@ use procwire_core::{ChildWriter, Command, Error, ExitStatus, StdioDefaults};
 
 use crate::driver::{Driver, Options};
 use crate::protocol::{EndReason, ProcessProtocol};
+use crate::queued::{Queue, Queued};
 use crate::transport::Transport;
 
 /// One thing that happened to a child, in the order
@@ -65,7 +65,7 @@ pub enum Event {
 
 /// Queues events instead of reacting to them.
 #[derive(Debug, Default)]
-struct Collector {
+pub(crate) struct Collector {
     queue: VecDeque<Event>,
 }
 
@@ -115,8 +115,7 @@ impl ProcessProtocol for Collector {
 /// ```
 #[derive(Debug)]
 pub struct ProcessEvents {
-    driver: Option<Driver<Collector>>,
-    queue: VecDeque<Event>,
+    queued: Queued<Collector>,
 }
 
 /// Spawns `command` and returns its events as a stream, with the parent's
@@ -132,7 +131,7 @@ pub fn spawn_events(
     let mut child = command.spawn_with(StdioDefaults::Twisted)?;
     let writers = child.take_writers();
     let driver = Driver::new(Collector::default(), child, options);
-    Ok((ProcessEvents { driver: Some(driver), queue: VecDeque::new() }, writers))
+    Ok((ProcessEvents { queued: Queued::new(driver) }, writers))
 }
 
 impl ProcessEvents {
@@ -140,7 +139,7 @@ impl ProcessEvents {
     /// write to a terminal; what it queues is flushed while the stream is
     /// polled. `None` once the stream has ended.
     pub fn transport(&mut self) -> Option<&mut Transport> {
-        self.driver.as_mut().map(Driver::transport_mut)
+        self.queued.transport()
     }
 }
 
@@ -148,29 +147,14 @@ impl Stream for ProcessEvents {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if let Some(event) = this.queue.pop_front() {
-                return Poll::Ready(Some(Ok(event)));
-            }
-            let Some(driver) = this.driver.as_mut() else { return Poll::Ready(None) };
-            match Pin::new(&mut *driver).poll(cx) {
-                Poll::Ready(Ok(ended)) => {
-                    this.queue = ended.protocol.queue;
-                    this.driver = None;
-                }
-                Poll::Ready(Err(e)) => {
-                    this.driver = None;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                Poll::Pending => {
-                    this.queue =
-                        driver.protocol_mut().map(|c| std::mem::take(&mut c.queue)).unwrap_or_default();
-                    if this.queue.is_empty() {
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
+        self.queued.poll_next(cx)
+    }
+}
+
+impl Queue for Collector {
+    type Item = Event;
+
+    fn queue(&mut self) -> &mut VecDeque<Event> {
+        &mut self.queue
     }
 }

@@ -14,10 +14,14 @@
 //!   drives it on a task; its [`ProcessHandle`] resolves to the protocol and
 //!   the [`EndReason`] once `process_ended` has run, and can
 //!   [`abort`](ProcessHandle::abort) it. [`run_process`] gives the
-//!   [`Driver`] future to run in place, and [`spawn_events`] the same
-//!   events as a `Stream` of [`Event`]s.
+//!   [`Driver`] future to run in place.
 //! - [`Lines`] and [`ByteLines`] frame every output fd into lines, as
-//!   text or as bytes.
+//!   text or as bytes, with procwire-core's one line framer
+//!   ([`procwire_core::lines`]).
+//! - [`spawn_events`] gives the callbacks as a `Stream` of [`Event`]s, and
+//!   [`spawn_lines`] a child's output lines as a `Stream` of
+//!   [`LineEvent`]s (each line with its fd, then the exit status), for
+//!   the everyday case without a protocol to write.
 //!
 //! [`Options::drain_deadline`] bounds how long a grandchild holding an
 //! output pipe can delay `process_ended`; a write to an fd without an
@@ -66,6 +70,7 @@ pub use control::Control;
 pub use driver::{run_process, Driver, Ended, Options};
 pub use events::{spawn_events, Event, ProcessEvents};
 pub use handle::{spawn_process, ProcessHandle};
+pub use line_stream::{spawn_lines, LineEvent, OutputLine, ProcessLines};
 pub use lines::{ByteLineProtocol, ByteLines, LineProtocol, Lines};
 pub use protocol::{EndReason, ProcessProtocol};
 pub use transport::Transport;
@@ -74,8 +79,10 @@ mod control;
 mod driver;
 mod events;
 mod handle;
+mod line_stream;
 mod lines;
 mod protocol;
+mod queued;
 mod transport;
 
 /// Crate-private entry points for the fuzz targets in `fuzz/`, compiled

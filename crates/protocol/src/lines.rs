@@ -1,13 +1,16 @@
 //! Line framing for any fd: Twisted's `LineReceiver` mixed into a process
 //! protocol, as text ([`Lines`]) or as bytes ([`ByteLines`]).
 //!
-//! One framer serves both: a line ends at `\n`, and a `\r` just before the
-//! `\n` is part of the terminator; the maximum length counts the line
-//! without its terminator, however the reads split it.
+//! Both cut with procwire-core's [`LineFramer`], one per output fd, by one
+//! set of rules: a line ends at `\n`, and a `\r` just before the `\n` is
+//! part of the terminator; the maximum length counts the line without its
+//! terminator, however the reads split it; a longer line is cut short
+//! ([`LongLines::Truncate`]), reported, and the rest of it dropped.
 
 use std::os::fd::RawFd;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use procwire_core::lines::{LineFramer, LineRules, LongLines, Span};
 use procwire_core::ExitStatus;
 
 use crate::protocol::{EndReason, ProcessProtocol};
@@ -242,7 +245,7 @@ macro_rules! wrapper {
             /// Frames `inner`'s output into lines of at most `max_length`
             /// bytes, not counting the `\n` or `\r\n`.
             pub fn new(inner: P, max_length: usize) -> Self {
-                $ty { inner, framer: Framer { max_length, fds: Vec::new() } }
+                $ty { inner, framer: Framer::new(max_length) }
             }
 
             /// The wrapped protocol.
@@ -267,11 +270,11 @@ macro_rules! wrapper {
             }
             fn child_data_received(&mut self, t: &mut Transport, fd: RawFd, data: Bytes) {
                 let inner = &mut self.inner;
-                self.framer.feed(fd, data, |frame| $deliver(inner, t, fd, frame));
+                self.framer.feed(fd, data, |chunk, span| $deliver(inner, t, fd, chunk, span));
             }
             fn child_connection_lost(&mut self, t: &mut Transport, fd: RawFd) {
                 let inner = &mut self.inner;
-                self.framer.finish(fd, |frame| $deliver(inner, t, fd, frame));
+                self.framer.finish(fd, |chunk, span| $deliver(inner, t, fd, chunk, span));
                 self.inner.child_connection_lost(t, fd)
             }
             fn process_exited(&mut self, t: &mut Transport, status: ExitStatus) {
@@ -293,98 +296,75 @@ macro_rules! wrapper {
 wrapper!(Lines, LineProtocol, deliver_text);
 wrapper!(ByteLines, ByteLineProtocol, deliver_bytes);
 
-fn deliver_text<P: LineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, frame: Frame) {
-    match frame {
-        Frame::Line(line) => match std::str::from_utf8(&line) {
-            Ok(text) => p.line_received(t, fd, text.to_owned()),
-            Err(_) => p.line_not_utf8(t, fd, line),
-        },
-        Frame::TooLong => p.line_length_exceeded(t, fd),
+fn deliver_text<P: LineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, chunk: &Bytes, span: &Span) {
+    if span.continued {
+        return p.line_length_exceeded(t, fd);
+    }
+    // Decoded from the chunk: no `Bytes` of its own unless it is not UTF-8.
+    match std::str::from_utf8(&chunk[span.start..span.end]) {
+        Ok(text) => p.line_received(t, fd, text.to_owned()),
+        Err(_) => p.line_not_utf8(t, fd, chunk.slice(span.start..span.end)),
     }
 }
 
-fn deliver_bytes<P: ByteLineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, frame: Frame) {
-    match frame {
-        Frame::Line(line) => p.line_received(t, fd, line),
-        Frame::TooLong => p.line_length_exceeded(t, fd),
+fn deliver_bytes<P: ByteLineProtocol>(p: &mut P, t: &mut Transport, fd: RawFd, chunk: &Bytes, span: &Span) {
+    if span.continued {
+        return p.line_length_exceeded(t, fd);
     }
+    p.line_received(t, fd, chunk.slice(span.start..span.end))
 }
 
-/// What the framer found.
-#[derive(Debug, PartialEq, Eq)]
-enum Frame {
-    /// A line, without its terminator, of at most the maximum length.
-    Line(Bytes),
-    /// A line longer than the maximum; reported once, the rest of it is
-    /// dropped through its newline.
-    TooLong,
+/// The rules of [`Lines`], [`ByteLines`] and the line stream: `\r\n` ends
+/// a line as `\n` does; a line longer than `max_length` is cut short
+/// (`continued`: too long) and the rest of it dropped.
+pub(crate) fn rules(max_length: usize) -> LineRules {
+    LineRules::new(max_length).with_crlf(true).with_long_lines(LongLines::Truncate)
 }
 
-/// Splits each output fd's bytes into lines.
+/// A [`LineFramer`] per output fd with a line begun, by the wrappers'
+/// rules.
 #[derive(Debug)]
 struct Framer {
-    max_length: usize,
-    /// Per output fd with a line begun: its state.
-    fds: Vec<(RawFd, Partial)>,
-}
-
-/// The line begun on one fd.
-#[derive(Debug, Default)]
-struct Partial {
-    /// Its bytes so far: at most `max_length + 1` (the `+ 1` for a `\r`
-    /// whose `\n` is in the next read).
-    buf: BytesMut,
-    /// It was too long: dropping through its newline.
-    discarding: bool,
+    rules: LineRules,
+    fds: Vec<(RawFd, LineFramer)>,
+    /// Where the lines of a chunk are, reused from read to read.
+    spans: Vec<Span>,
 }
 
 impl Framer {
-    /// Frames `data`, the next bytes of `fd`; `out` gets each frame, in order.
-    fn feed(&mut self, fd: RawFd, mut data: Bytes, mut out: impl FnMut(Frame)) {
-        let max = self.max_length;
+    fn new(max_length: usize) -> Framer {
+        Framer { rules: rules(max_length), fds: Vec::new(), spans: Vec::new() }
+    }
+
+    /// Frames `data`, the next bytes of `fd`; `out` gets each line, in
+    /// order, as a chunk and where the line is in it (a `continued` one:
+    /// too long).
+    fn feed(&mut self, fd: RawFd, data: Bytes, mut out: impl FnMut(&Bytes, &Span)) {
         let i = match self.fds.iter().position(|(f, _)| *f == fd) {
             Some(i) => i,
             None => {
-                self.fds.push((fd, Partial::default()));
+                self.fds.push((fd, LineFramer::with_rules(self.rules)));
                 self.fds.len() - 1
             }
         };
-        let partial = &mut self.fds[i].1;
-        while let Some(end) = data.iter().position(|&b| b == b'\n') {
-            let piece = data.split_to(end + 1);
-            if std::mem::take(&mut partial.discarding) {
-                continue;
+        let framer = &mut self.fds[i].1;
+        framer.push_bytes(data);
+        while let Some(chunk) = framer.take_lines(&mut self.spans) {
+            for span in &self.spans {
+                out(&chunk, span);
             }
-            // Whole lines of one read are slices of it: no copy.
-            let line = if partial.buf.is_empty() {
-                piece
-            } else {
-                partial.buf.extend_from_slice(&piece);
-                partial.buf.split().freeze()
-            };
-            let content = line.len() - 1 - usize::from(line.ends_with(b"\r\n"));
-            out(if content > max { Frame::TooLong } else { Frame::Line(line.slice(..content)) });
-        }
-        if data.is_empty() || partial.discarding {
-            return;
-        }
-        partial.buf.extend_from_slice(&data);
-        // A last `\r` may be the start of `\r\n`: not counted yet.
-        let begun = partial.buf.len() - usize::from(partial.buf.ends_with(b"\r"));
-        if begun > max {
-            partial.buf = BytesMut::new();
-            partial.discarding = true;
-            out(Frame::TooLong);
         }
     }
 
     /// `fd` reached its end: what is left of its line is one, as it is.
-    fn finish(&mut self, fd: RawFd, mut out: impl FnMut(Frame)) {
+    fn finish(&mut self, fd: RawFd, mut out: impl FnMut(&Bytes, &Span)) {
         let Some(i) = self.fds.iter().position(|(f, _)| *f == fd) else { return };
-        let (_, partial) = self.fds.swap_remove(i);
-        if !partial.discarding && !partial.buf.is_empty() {
-            let line = partial.buf.freeze();
-            out(if line.len() > self.max_length { Frame::TooLong } else { Frame::Line(line) });
+        let (_, mut framer) = self.fds.swap_remove(i);
+        framer.finish();
+        while let Some(chunk) = framer.take_lines(&mut self.spans) {
+            for span in &self.spans {
+                out(&chunk, span);
+            }
         }
     }
 }
@@ -401,23 +381,23 @@ pub(crate) mod fuzz {
     impl Framer {
         /// Lines of at most `max_length` bytes.
         pub fn new(max_length: usize) -> Framer {
-            Framer(super::Framer { max_length, fds: Vec::new() })
+            Framer(super::Framer::new(max_length))
         }
 
         /// The next bytes of `fd`; `out` gets each line, `None` for one
         /// too long.
         pub fn feed(&mut self, fd: RawFd, data: Bytes, mut out: impl FnMut(Option<Bytes>)) {
-            self.0.feed(fd, data, |f| out(f.into_line()))
+            self.0.feed(fd, data, |chunk, span| out(line(chunk, span)))
         }
 
         /// The end of `fd`.
         pub fn finish(&mut self, fd: RawFd, mut out: impl FnMut(Option<Bytes>)) {
-            self.0.finish(fd, |f| out(f.into_line()))
+            self.0.finish(fd, |chunk, span| out(line(chunk, span)))
         }
 
         /// The bytes held for `fd`'s line begun.
         pub fn held(&self, fd: RawFd) -> usize {
-            self.0.fds.iter().find(|(f, _)| *f == fd).map_or(0, |(_, p)| p.buf.len())
+            self.0.fds.iter().find(|(f, _)| *f == fd).map_or(0, |(_, f)| f.buffered())
         }
 
         /// The fds with a line begun.
@@ -426,13 +406,8 @@ pub(crate) mod fuzz {
         }
     }
 
-    impl Frame {
-        fn into_line(self) -> Option<Bytes> {
-            match self {
-                Frame::Line(line) => Some(line),
-                Frame::TooLong => None,
-            }
-        }
+    fn line(chunk: &Bytes, span: &Span) -> Option<Bytes> {
+        (!span.continued).then(|| chunk.slice(span.start..span.end))
     }
 }
 
@@ -528,59 +503,11 @@ mod tests {
         assert_eq!(got, raw(&[b"a", b"\xffb", b"c"]));
     }
 
-    // Issue 9, defect 4: a line of exactly `max_length` was rejected when it
-    // ended in `\r\n`; the length is the content's, without the terminator.
-    #[test]
-    fn lines_max_length_counts_content_not_crlf() {
-        let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r\nabcd\nabcde\r\nabcde\nok\r\n"]);
-        let mut want = raw(&[b"abcd", b"abcd"]);
-        want.splice(2..2, [Got::TooLong(1), Got::TooLong(1), Got::Raw(1, b"ok".to_vec())]);
-        assert_eq!(got.into_inner().0, want);
-        // A `\r` not before `\n` is content, and counts.
-        let got = drive(ByteLines::new(Rec::default(), 4), &[b"ab\rc\nabc\rd\n"]).into_inner().0;
-        assert_eq!(got, [Got::Raw(1, b"ab\rc".to_vec()), Got::TooLong(1), Got::Lost(1)]);
-    }
-
-    // Issue 9, defect 4: the same when `\r` and `\n` come in separate reads.
-    #[test]
-    fn lines_crlf_split_across_reads() {
-        let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r", b"\nef\r", b"\n", b"abcd\r", b"x\n"]);
-        let want =
-            [Got::Raw(1, b"abcd".to_vec()), Got::Raw(1, b"ef".to_vec()), Got::TooLong(1), Got::Lost(1)];
-        assert_eq!(got.into_inner().0, want);
-    }
-
-    /// Every way of splitting a text into two or three reads frames it as
-    /// one read does.
-    #[test]
-    fn lines_do_not_depend_on_how_reads_split_them() {
-        let all: &[u8] = b"one\r\n\r\ntoo long here\r\nfour\n\xff\xfe\r\nsixsix\r\r\nseven\r";
-        let once = drive(Lines::new(Picky::default(), 6), &[all]).into_inner().0;
-        assert_eq!(
-            once,
-            [
-                Got::Text(1, "one".into()),
-                Got::Text(1, String::new()),
-                Got::TooLong(1),
-                Got::Text(1, "four".into()),
-                Got::NotUtf8(1, b"\xff\xfe".to_vec()),
-                // Only the `\r` before `\n` is terminator: 7 bytes of content.
-                Got::TooLong(1),
-                // At the end there is no terminator: all 6 bytes are content.
-                Got::Text(1, "seven\r".into()),
-            ]
-        );
-        for i in 0..=all.len() {
-            for j in i..=all.len() {
-                let split = drive(Lines::new(Picky::default(), 6), &[&all[..i], &all[i..j], &all[j..]]);
-                assert_eq!(split.into_inner().0, once, "reads split at {i} and {j}");
-            }
-        }
-    }
-
     /// Twisted's `lineLengthExceeded`: a line over the maximum is reported
     /// once, as soon as it is known, and dropped through its newline; the
-    /// rest of the same read, and the reads after, are delivered.
+    /// rest of the same read, and the reads after, are delivered. (How
+    /// lines are cut, `\r\n` and all, is the framer's:
+    /// `procwire_core::lines`' tests.)
     #[test]
     fn lines_too_long_line_costs_only_itself() {
         let reads: &[&[u8]] = &[b"ok\nxxxx", b"xxxx", b"xxxx", b"x\nnext\nla", b"st"];
@@ -595,6 +522,12 @@ mod tests {
         // Reported before its end arrived: at the read that passed the maximum.
         let got = drive(Lines::new(Picky::default(), 4), &[b"xxxxx"]).into_inner().0;
         assert_eq!(got, [Got::TooLong(1)]);
+        // The same through `ByteLines`; the maximum counts the line without `\r\n`.
+        let got = drive(ByteLines::new(Rec::default(), 4), &[b"abcd\r\nabcde\r\nok"]).into_inner().0;
+        assert_eq!(
+            got,
+            [Got::Raw(1, b"abcd".to_vec()), Got::TooLong(1), Got::Raw(1, b"ok".to_vec()), Got::Lost(1)]
+        );
     }
 
     /// Each fd has its own line; a last line without a newline comes

@@ -23,11 +23,11 @@ use tokio::task::{AbortHandle, JoinSet};
 use crate::command::Reply;
 use crate::error::Error;
 use crate::event::LogLine;
-use crate::lines::{Line, LineSplitter, Span};
 use crate::logs::{BatchMeta, LogBatch, LogTx};
 use crate::program::{ProgramSpec, Sink};
 use crate::readiness::{LinePredicate, Probe, Readiness};
 use crate::trace;
+use procwire_core::lines::{Line, LineFramer, Span};
 
 /// What the tasks tell the actor.
 #[derive(Debug)]
@@ -512,7 +512,7 @@ struct Out {
 /// for the sink and the log channel (the lines of one read in one batch).
 async fn drain(mut reader: impl AsyncRead + Unpin, meta: BatchMeta, out: Option<Out>) {
     let Some(mut out) = out else { return discard(reader).await };
-    let mut splitter = LineSplitter::new(out.max);
+    let mut splitter = LineFramer::new(out.max);
     let mut spans = Vec::new();
     loop {
         match splitter.read_from(&mut reader).await {
@@ -544,7 +544,7 @@ async fn discard(mut reader: impl AsyncRead + Unpin) {
 /// sink one by one, to the channel as one chunk. A sink that panics is
 /// dropped for the rest of the pipe (the rest of that read's lines do not
 /// reach it); the pipe is still drained, and the lines still sent.
-fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
+fn send(splitter: &mut LineFramer, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
     let Some(chunk) = splitter.take_lines(spans) else { return };
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
     let line_sink = match &out.sink {
@@ -554,11 +554,10 @@ fn send(splitter: &mut LineSplitter, out: &mut Out, meta: &BatchMeta, spans: &mu
     if ready.is_some() || line_sink.is_some() {
         // One `LogLine` for the whole read, its line replaced each time.
         let BatchMeta { program, incarnation, pid, fd } = meta.clone();
-        let mut line =
-            LogLine { program, incarnation, pid, fd, line: Line { bytes: Bytes::new(), continued: false } };
+        let mut line = LogLine { program, incarnation, pid, fd, line: Line::new(Bytes::new(), false) };
         let each = std::panic::AssertUnwindSafe(|| {
             for span in spans.iter() {
-                line.line = Line { bytes: chunk.slice(span.start..span.end), continued: span.continued };
+                line.line = Line::new(chunk.slice(span.start..span.end), span.continued);
                 if let Some(ready) = ready {
                     ready.check(&line);
                 }

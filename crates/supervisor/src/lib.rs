@@ -261,22 +261,3 @@ mod stream;
 mod supervisor;
 mod trace;
 mod update;
-
-/// Crate-private entry points for the fuzz targets in `fuzz/`, compiled
-/// only there (`cargo fuzz` builds with `--cfg fuzzing`).
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub mod __fuzz {
-    /// [`LineSplitter::take_lines`](crate::LineSplitter), each line of the
-    /// chunk in `lines` as `(start, end, continued)`.
-    pub fn take_lines(
-        s: &mut crate::LineSplitter,
-        lines: &mut Vec<(usize, usize, bool)>,
-    ) -> Option<bytes::Bytes> {
-        let mut spans = Vec::new();
-        let chunk = s.take_lines(&mut spans);
-        lines.clear();
-        lines.extend(spans.iter().map(|sp| (sp.start, sp.end, sp.continued)));
-        chunk
-    }
-}

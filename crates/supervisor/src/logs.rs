@@ -22,8 +22,8 @@ use futures_core::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::event::LogLine;
-use crate::lines::{line_in_chunk, Line, Span, MAX_READ};
 use crate::stream::{stream_item, Lagged, Subscription};
+use procwire_core::lines::{Line, LineFramer, LineRules, Span};
 
 /// The lines of one read of one pipe of one incarnation; with no line, a
 /// filler that pushed an older slot out.
@@ -52,15 +52,14 @@ pub(crate) struct Batch {
 impl Batch {
     /// The line at `chunk[*at..]`; `*at` moves to the next one.
     fn line(&self, at: &mut usize) -> LogLine {
-        let cut = line_in_chunk(&self.chunk, *at, self.max, self.last_continued);
-        let (start, end) = (*at, *at + cut.end);
-        *at += cut.next;
+        let span = LineRules::new(self.max).span_at(&self.chunk, *at, self.last_continued);
+        *at = span.next;
         LogLine {
             program: self.program.clone(),
             incarnation: self.incarnation,
             pid: self.pid,
             fd: self.fd,
-            line: Line { bytes: self.bytes(start, end), continued: cut.continued },
+            line: Line::new(self.bytes(span.start, span.end), span.continued),
         }
     }
 
@@ -131,7 +130,7 @@ impl<'a> LogBatch<'a> {
     /// The lines, as [`Line`]s sharing the batch's bytes.
     pub fn lines(&self) -> impl ExactSizeIterator<Item = Line> + 'a {
         let chunk = self.chunk;
-        self.spans.iter().map(move |s| Line { bytes: chunk.slice(s.start..s.end), continued: s.continued })
+        self.spans.iter().map(move |s| Line::new(chunk.slice(s.start..s.end), s.continued))
     }
 }
 
@@ -182,7 +181,7 @@ impl Ring {
 
 impl LogTx {
     /// A channel keeping `reads` reads for slow subscribers, and at most
-    /// `reads` times [`MAX_READ`] bytes.
+    /// `reads` times [`LineFramer::MAX_READ`] bytes.
     pub(crate) fn new(reads: usize) -> LogTx {
         let tx = broadcast::channel(reads).0;
         let ring = Ring { next: 0, costs: VecDeque::new(), held: 0, slots: reads.next_power_of_two() };
@@ -197,7 +196,12 @@ impl LogTx {
             max: 1,
             last_continued: false,
         };
-        LogTx { tx, ring: Mutex::new(ring), budget: reads.saturating_mul(MAX_READ), filler: Arc::new(filler) }
+        LogTx {
+            tx,
+            ring: Mutex::new(ring),
+            budget: reads.saturating_mul(LineFramer::MAX_READ),
+            filler: Arc::new(filler),
+        }
     }
 
     /// Whether anyone subscribed: with nobody, lines need not be kept.
@@ -357,7 +361,6 @@ impl fmt::Debug for Logs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lines::LineSplitter;
 
     fn meta() -> BatchMeta {
         BatchMeta { program: "p".into(), incarnation: 1, pid: 7, fd: 1 }
@@ -371,10 +374,10 @@ mod tests {
         cut(MAX, text.as_bytes(), true)
     }
 
-    /// `input` through a splitter of `max`, as a drain sends it (after
+    /// `input` through a framer of `max`, as a drain sends it (after
     /// end of file, with `eof`).
     fn cut(max: usize, input: &[u8], eof: bool) -> (Bytes, Vec<Span>) {
-        let mut s = LineSplitter::new(max);
+        let mut s = LineFramer::new(max);
         s.push(input);
         if eof {
             s.finish();

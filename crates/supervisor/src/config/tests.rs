@@ -12,7 +12,7 @@ use crate::lines::Line;
 use crate::readiness::Readiness;
 
 fn line(bytes: &'static [u8]) -> LogLine {
-    let line = Line { bytes: Bytes::from_static(bytes), continued: false };
+    let line = Line::new(Bytes::from_static(bytes), false);
     LogLine { program: Arc::from("web"), incarnation: 1, pid: 1, fd: 1, line }
 }
 

@@ -89,6 +89,7 @@ pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 pub use stop::{StopLadder, StopPolicy, StopScope, Stopped};
+pub use subreaper::{Adopted, Subreaper};
 
 mod cgroup;
 mod child;
@@ -106,5 +107,6 @@ mod signal;
 mod spawn;
 mod status;
 mod stop;
+mod subreaper;
 #[allow(unsafe_code)]
 mod sys;

@@ -228,6 +228,10 @@ pub struct Status {
 pub struct ShutdownReport {
     /// Each program that was running, with how its stop ended.
     pub stopped: Vec<(Arc<str>, StopOutcome)>,
+    /// With [`Builder::subreaper`](crate::Builder::subreaper): the adopted
+    /// processes stopped once every program was, and reaped (killed by
+    /// SIGKILL: the grace ran out for them).
+    pub adopted: Vec<procwire_core::Adopted>,
 }
 
 impl ShutdownReport {

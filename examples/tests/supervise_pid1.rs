@@ -4,7 +4,9 @@
 //! double-forked orphans behind. Once the orphans have exited, no zombie
 //! is left in the namespace; SIGTERM then stops the program, and the
 //! orphan still running, in order, and supervise exits 0, leaving no
-//! process of the namespace.
+//! process of the namespace. The same with the host's `/proc` left in
+//! place (no `--mount-proc`), where supervise's `/proc/self` is not its
+//! own pid.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,7 +35,20 @@ fn config(script: &Path) -> String {
 
 #[tokio::test]
 async fn supervise_as_pid_1_reaps_every_orphan_and_stops_cleanly_on_sigterm() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("supervise-pid1-{}", std::process::id()));
+    supervise_as_pid_1(true).await;
+}
+
+/// `unshare --pid --fork` alone: `/proc` is the parent namespace's, whose
+/// pids supervise translates to its own through each child's `NSpid`.
+#[tokio::test]
+async fn supervise_as_pid_1_with_the_parents_proc_reaps_every_orphan_too() {
+    supervise_as_pid_1(false).await;
+}
+
+async fn supervise_as_pid_1(mount_proc: bool) {
+    let name =
+        format!("supervise-pid1-{}-{}", std::process::id(), if mount_proc { "own" } else { "parents" });
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let script = dir.join("orphans.sh");
     std::fs::write(&script, SCRIPT).expect("write the script");
@@ -43,8 +58,12 @@ async fn supervise_as_pid_1_reaps_every_orphan_and_stops_cleanly_on_sigterm() {
 
     // `--kill-child`: if this test fails, unshare is killed on drop, and
     // supervise, and its namespace, with it.
-    let mut unshare = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+    let mut unshare = Command::new("unshare");
+    unshare.args(["--pid", "--fork", "--kill-child"]);
+    if mount_proc {
+        unshare.arg("--mount-proc");
+    }
+    let mut unshare = unshare
         .arg(example("supervise"))
         .arg(&config_path)
         .stdin(ChildFd::Null)

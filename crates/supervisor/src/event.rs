@@ -229,8 +229,9 @@ pub struct ShutdownReport {
     /// Each program that was running, with how its stop ended.
     pub stopped: Vec<(Arc<str>, StopOutcome)>,
     /// With [`Builder::subreaper`](crate::Builder::subreaper): the adopted
-    /// processes stopped once every program was, and reaped (killed by
-    /// SIGKILL: the grace ran out for them).
+    /// processes reaped by the stop that follows the programs' (those
+    /// still running then, and those adopted meanwhile), each with how it
+    /// ended (signal 9: its grace ran out), in the order they were reaped.
     pub adopted: Vec<procwire_core::Adopted>,
 }
 

@@ -199,3 +199,54 @@ fn shutdown_stops_the_adopted_orphans_and_those_adopted_meanwhile() {
         });
     });
 }
+
+/// A process adopted alive sends this process no SIGCHLD (its parent that
+/// died was not our child), so the stop also looks on its own: an adopted
+/// shell that traps SIGTERM kills its own child with SIGKILL when asked
+/// to stop, which orphans that child's `sleep`; the `sleep` is found
+/// within the grace and gets SIGTERM (not the final SIGKILL, which it
+/// would get if it were only found when the grace runs out), while the
+/// shell, which outlives its grace, gets SIGKILL.
+#[test]
+fn stop_adopted_finds_a_process_adopted_alive_without_a_sigchld() {
+    in_own_process("stop_adopted_finds_a_process_adopted_alive_without_a_sigchld", || {
+        runtime().block_on(async {
+            use tokio::io::AsyncBufReadExt;
+            let mut subreaper = Subreaper::new().expect("a subreaper");
+            let a =
+                "sh -c \"$B\" & b=$!; trap 'kill -9 $b' TERM; echo \"a $$\"; while :; do sleep 0.05; done";
+            let b = "sleep 1000 & echo \"c $!\"; wait";
+            let mut parent = Command::new("sh")
+                .args(["-c", "(sh -c \"$A\" &)"])
+                .env("A", a)
+                .env("B", b)
+                .stdin(procwire::ChildFd::Null)
+                .spawn()
+                .expect("spawn the shell that orphans A");
+            let mut out = tokio::io::BufReader::new(parent.take_reader(1).unwrap()).lines();
+            assert!(parent.wait().await.unwrap().success());
+            let (mut shell, mut sleep) = (None, None);
+            while shell.is_none() || sleep.is_none() {
+                let line = guard(20, "A and C say who they are", out.next_line()).await.unwrap().unwrap();
+                let (who, pid) = line.split_once(' ').unwrap();
+                let pid: u32 = pid.parse().unwrap();
+                match who {
+                    "a" => shell = Some(pid),
+                    _ => sleep = Some(pid),
+                }
+            }
+            let (shell, sleep) = (shell.unwrap(), sleep.unwrap());
+            let _strays = Strays(vec![shell, sleep]);
+            let me = std::process::id();
+            until("A adopted here", || proc_stat(shell).is_some_and(|p| p.ppid == me)).await;
+            assert_ne!(proc_stat(sleep).map(|p| p.ppid), Some(me), "C is not ours yet");
+
+            let policy = procwire::StopPolicy::new().with_grace(Duration::from_secs(2));
+            let reaped = guard(30, "stop_adopted", subreaper.stop_adopted(policy)).await.unwrap();
+            let status = |pid: u32| reaped.iter().find(|a| a.pid == pid).map(|a| a.status.signal());
+            assert_eq!(status(sleep), Some(Some(15)), "{reaped:?}");
+            assert_eq!(status(shell), Some(Some(9)), "{reaped:?}");
+            assert!(children().is_empty(), "{:?}", children());
+        });
+    });
+}

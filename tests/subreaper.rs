@@ -250,3 +250,46 @@ fn stop_adopted_finds_a_process_adopted_alive_without_a_sigchld() {
         });
     });
 }
+
+/// Dropping the last subreaper clears the flag and leaves no zombie: an
+/// adopted process still running goes to procwire's reaper thread, which
+/// reaps it when it exits (by itself, or by the SIGKILL that
+/// `kill_on_drop` sends at once).
+#[test]
+fn a_dropped_subreaper_clears_the_flag_and_hands_its_orphans_on() {
+    in_own_process("a_dropped_subreaper_clears_the_flag_and_hands_its_orphans_on", || {
+        runtime().block_on(async {
+            for kill in [false, true] {
+                let mut subreaper = Subreaper::new().expect("a subreaper");
+                subreaper.kill_on_drop(kill);
+                assert!(is_subreaper());
+                let seconds = if kill { "1000" } else { "0.5" };
+                let orphan = orphan_sleep(seconds).await;
+                let _strays = Strays(vec![orphan]);
+                drop(subreaper);
+                assert!(!is_subreaper(), "cleared by the last drop");
+                if !kill {
+                    assert!(proc_stat(orphan).is_some_and(|p| !p.is_dead()), "still running");
+                }
+                until("the orphan reaped by the reaper thread", || !process_exists(orphan)).await;
+            }
+        });
+    });
+}
+
+/// A `sleep` orphaned at once and adopted here; its pid.
+async fn orphan_sleep(seconds: &str) -> u32 {
+    use tokio::io::AsyncReadExt;
+    let mut parent = Command::new("sh")
+        .args(["-c", "(sleep \"$1\" >/dev/null & echo $!)", "sh", seconds])
+        .stdin(procwire::ChildFd::Null)
+        .spawn()
+        .expect("spawn the shell that orphans a sleep");
+    let mut said = String::new();
+    parent.take_reader(1).unwrap().read_to_string(&mut said).await.unwrap();
+    assert!(parent.wait().await.unwrap().success());
+    let pid: u32 = said.trim().parse().unwrap();
+    let me = std::process::id();
+    until("the sleep adopted here", || proc_stat(pid).is_some_and(|p| p.ppid == me)).await;
+    pid
+}

@@ -38,6 +38,10 @@ const RETRY: Duration = Duration::from_millis(100);
 /// nobody (no SIGCHLD comes for it).
 const RECHECK: Duration = Duration::from_millis(50);
 
+/// How many times one look reads the list of children again because its
+/// last pass reaped something (see [`Subreaper::look`]).
+const PASSES: usize = 8;
+
 /// How long [`Subreaper::stop_adopted`] waits for the processes sent the
 /// final signal, and for those adopted meanwhile, before it gives up.
 const FINAL_WAIT: Duration = Duration::from_secs(10);
@@ -255,10 +259,10 @@ impl Subreaper {
         let mut grace = (!policy.grace.is_zero()).then(|| Deadline::after(policy.grace));
         let mut end: Option<Deadline> = None;
         loop {
-            let living = {
+            let Looked { living, settled } = {
                 let gate = ours::exclusive();
-                let living = self.look(&gate, &mut reaped)?;
-                for &pid in &living {
+                let looked = self.look(&gate, &mut reaped)?;
+                for &pid in &looked.living {
                     let (sent, sig) = if grace.is_some() {
                         (&mut asked, policy.signal)
                     } else {
@@ -270,11 +274,13 @@ impl Subreaper {
                         let _ = sys::kill(pid, sig.as_raw());
                     }
                 }
-                living
+                looked
             };
             asked.retain(|pid| living.contains(pid));
             made.retain(|pid| living.contains(pid));
-            if living.is_empty() {
+            // Unsettled: one may have been adopted after the list; the
+            // next look (at the latest in 50 ms) tells.
+            if living.is_empty() && settled {
                 return Ok(reaped);
             }
             if grace.is_none() && end.is_none() {
@@ -313,23 +319,47 @@ impl Subreaper {
     /// Reaps the adopted children that have exited into `reaped`, and
     /// returns those still running; under the gate, so that no child of
     /// procwire's is created unlisted or reaped meanwhile.
-    fn look(&self, gate: &Exclusive, reaped: &mut Vec<Adopted>) -> io::Result<Vec<libc::pid_t>> {
-        let mut living = Vec::new();
-        for pid in self.procfs.children()? {
-            if gate.is_listed(pid) {
-                continue;
+    ///
+    /// A child that exits between the list and its reap had its own
+    /// children adopted before it turned a zombie, after the list: while a
+    /// pass reaps anything the list is read again, up to [`PASSES`] times.
+    /// `settled` says the last pass reaped nothing, so that the processes
+    /// returned are all the adopted ones still running.
+    fn look(&self, gate: &Exclusive, reaped: &mut Vec<Adopted>) -> io::Result<Looked> {
+        let mut looked = Looked { living: Vec::new(), settled: false };
+        for _ in 0..PASSES {
+            let before = reaped.len();
+            looked.living.clear();
+            for pid in self.procfs.children()? {
+                if gate.is_listed(pid) {
+                    continue;
+                }
+                match sys::waitpid_nohang(pid) {
+                    Ok(Some(raw)) => {
+                        reaped.push(Adopted { pid: pid as u32, status: ExitStatus::from_raw(raw) });
+                    }
+                    Ok(None) => looked.living.push(pid),
+                    // Reaped by another API since the list (see "What it
+                    // requires"), or a clone child that `waitpid` does not
+                    // wait for: not ours to reap.
+                    Err(_) => {}
+                }
             }
-            match sys::waitpid_nohang(pid) {
-                Ok(Some(raw)) => reaped.push(Adopted { pid: pid as u32, status: ExitStatus::from_raw(raw) }),
-                Ok(None) => living.push(pid),
-                // Reaped by another API since the look (see "What it
-                // requires"), or a clone child that `waitpid` does not
-                // wait for: not ours to reap.
-                Err(_) => {}
+            looked.settled = reaped.len() == before;
+            if looked.settled {
+                break;
             }
         }
-        Ok(living)
+        Ok(looked)
     }
+}
+
+/// What [`Subreaper::look`] found.
+struct Looked {
+    /// The adopted children still running.
+    living: Vec<libc::pid_t>,
+    /// The last pass reaped nothing: `living` is every one of them.
+    settled: bool,
 }
 
 /// What woke [`Subreaper::stop_adopted`].
@@ -352,7 +382,7 @@ impl Drop for Subreaper {
         }
         let gate = ours::exclusive();
         let mut reaped = Vec::new();
-        let living = self.look(&gate, &mut reaped).unwrap_or_default();
+        let living = self.look(&gate, &mut reaped).map(|l| l.living).unwrap_or_default();
         let mut handed = Vec::with_capacity(living.len());
         for pid in living {
             let target = match pidfd_available().then(|| sys::pidfd_open(pid)) {

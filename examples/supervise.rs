@@ -15,6 +15,16 @@
 //! the supervisor gave up (its restart intensity was exceeded), 2 for a bad
 //! command line or configuration (the message names the program and key).
 //!
+//! It is a correct container entrypoint: run as PID 1 (a container's, or
+//! `unshare --pid --fork --mount-proc supervise CONFIG`'s), it reaps every
+//! orphan the programs leave behind (double-forked daemons, background
+//! jobs of a shell that exited), so no zombie accumulates, and on SIGTERM
+//! it stops the programs in order, then the orphans still running
+//! (SIGTERM, 5 s, SIGKILL), and exits 0 (`Builder::subreaper`; it spawns
+//! every child through procwire, as that mode asks). A PID 1 gets only the
+//! signals it handles: SIGTERM and SIGINT are handled before any child
+//! exists.
+//!
 //! The binary is also the sample's sd_notify program: `supervise
 //! --notify-ready-after MS` sleeps MS milliseconds, sends `READY=1` and a
 //! `STATUS=` to `$NOTIFY_SOCKET`, then waits for its stop signal. In a
@@ -62,7 +72,7 @@ fn main() -> ExitCode {
 /// there needs a new start of supervise.
 async fn supervise(
     path: &Path,
-    builder: Builder,
+    mut builder: Builder,
     programs: Vec<ProgramSpec>,
     settings: SupervisorSettings,
 ) -> ExitCode {
@@ -70,7 +80,8 @@ async fn supervise(
     let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler");
     let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let mut hup = signal(SignalKind::hangup()).expect("a SIGHUP handler");
-    let (supervisor, mut task) = builder.build();
+    // As a container's PID 1 (or anywhere): orphans reaped, and stopped.
+    let (supervisor, mut task) = builder.subreaper(true).build();
     let (Ok(events), Ok(logs)) = (supervisor.events().await, supervisor.logs().await) else {
         unreachable!("a new supervisor is not shut down");
     };

@@ -33,6 +33,10 @@
 //!   [`groups`](Command::groups) and
 //!   [`parent_death_signal`](Command::parent_death_signal) set what the
 //!   child runs as and when it dies.
+//! - [`Subreaper`] makes this process a child subreaper that reaps the
+//!   orphans it adopts ([`Adopted`]), and never a child procwire spawned:
+//!   what a container's PID 1 needs, provided every child of the process
+//!   is spawned through procwire.
 //!
 //! Spawning never forks: the child is started by a
 //! `clone(CLONE_VM | CLONE_VFORK)` trampoline (on kernels before 5.11,
@@ -96,6 +100,7 @@ pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};
 pub use stop::{StopLadder, StopPolicy, StopScope, Stopped};
+pub use subreaper::{Adopted, Subreaper};
 
 pub mod lines;
 
@@ -115,5 +120,6 @@ mod signal;
 mod spawn;
 mod status;
 mod stop;
+mod subreaper;
 #[allow(unsafe_code)]
 mod sys;

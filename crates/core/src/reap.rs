@@ -10,7 +10,7 @@
 //! them when it is not the one they were made on.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -26,6 +26,7 @@ use crate::sys::process as sys;
 use crate::sys::registration::{Direction, Registration};
 
 mod orphan;
+pub(crate) mod ours;
 
 pub(crate) use orphan::retry_stranded;
 
@@ -81,7 +82,7 @@ pub(crate) struct Sigchld {
 
 impl Sigchld {
     /// Listens on the current runtime.
-    fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         let runtime = Handle::try_current().map_err(io::Error::other)?.id();
         Ok(Sigchld { signal: signal(SignalKind::child())?, runtime })
     }
@@ -90,7 +91,7 @@ impl Sigchld {
     /// listener moved to the current runtime (it was made on another one,
     /// and would wait or failed), and a SIGCHLD may have come before the
     /// new listener existed. Either way the caller checks `waitpid` again.
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let failed = match self.signal.poll_recv(cx) {
             Poll::Ready(Some(())) => return Poll::Ready(Ok(())),
             Poll::Ready(None) => true,
@@ -117,27 +118,29 @@ pub(crate) struct PidSlot {
 }
 
 impl PidSlot {
-    /// `waitpid(WNOHANG)` under the lock.
+    /// The slot of unreaped child `pid`.
+    pub(crate) fn new(pid: libc::pid_t) -> PidSlot {
+        PidSlot { pid, reaped: Mutex::new(false) }
+    }
+
+    /// `waitpid(WNOHANG)` under the lock (and procwire's list's gate: see
+    /// [`ours::reap`]).
     pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
         let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
         if *reaped {
             return Err(io::Error::from_raw_os_error(libc::ECHILD));
         }
-        let status = sys::waitpid_nohang(self.pid)?;
+        let status = ours::reap(self.pid, || sys::waitpid_nohang(self.pid))?;
         *reaped = status.is_some();
         Ok(status.map(ExitStatus::from_raw))
     }
 
     /// Waits for the child's exit and reaps it, blocking; for a child
-    /// sent SIGKILL, whose end is bounded.
-    pub(crate) fn reap_blocking(&self) -> io::Result<ExitStatus> {
-        let mut reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
-        if *reaped {
-            return Err(io::Error::from_raw_os_error(libc::ECHILD));
-        }
-        let status = sys::waitpid_blocking(self.pid)?;
-        *reaped = true;
-        Ok(ExitStatus::from_raw(status))
+    /// sent SIGKILL, whose end is bounded. The wait leaves it a zombie, so
+    /// the gate is held only for the reap.
+    pub(crate) fn reap_blocking(&self) -> io::Result<Option<ExitStatus>> {
+        sys::wait_exited_blocking(self.pid)?;
+        self.try_reap()
     }
 
     fn kill(&self, sig: i32) -> Result<(), Error> {
@@ -171,7 +174,8 @@ impl PidSlot {
 /// The handle that can signal the process: the pidfd, or the locked pid.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    Pidfd(Arc<OwnedFd>),
+    /// The pidfd, and the pid it was opened for.
+    Pidfd(Arc<OwnedFd>, libc::pid_t),
     Pid(Arc<PidSlot>),
 }
 
@@ -179,10 +183,36 @@ impl Target {
     /// Sends `sig`; [`Error::ProcessExitedAlready`] once reaped.
     pub(crate) fn send(&self, sig: i32) -> Result<(), Error> {
         match self {
-            Target::Pidfd(fd) => sys::pidfd_send_signal(fd.as_fd(), sig).map_err(exited_already),
+            Target::Pidfd(fd, _) => sys::pidfd_send_signal(fd.as_fd(), sig).map_err(exited_already),
             Target::Pid(slot) => slot.kill(sig),
         }
     }
+
+    /// Reaps the process if it has exited, without waiting.
+    pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
+        match self {
+            Target::Pidfd(fd, pid) => reap_pidfd(fd.as_fd(), *pid),
+            Target::Pid(slot) => slot.try_reap(),
+        }
+    }
+
+    /// Waits for the process to exit and reaps it, blocking the thread;
+    /// for a process sent SIGKILL, whose end is bounded.
+    pub(crate) fn reap_blocking(&self) -> io::Result<Option<ExitStatus>> {
+        match self {
+            Target::Pidfd(fd, pid) => {
+                sys::wait_exited_pidfd_blocking(fd.as_fd())?;
+                reap_pidfd(fd.as_fd(), *pid)
+            }
+            Target::Pid(slot) => slot.reap_blocking(),
+        }
+    }
+}
+
+/// Reaps the child behind `pidfd`, whose pid is `pid`, if it has exited
+/// (see [`ours::reap`]).
+fn reap_pidfd(pidfd: BorrowedFd<'_>, pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
+    Ok(ours::reap(pid, || sys::waitid_pidfd(pidfd))?.map(ExitStatus::from_raw))
 }
 
 /// Sends `sig` to the process group whose id is `pid`, the pid of an
@@ -215,14 +245,22 @@ fn exited_already(e: io::Error) -> Error {
 /// same resource pressure). SIGKILL ends it in bounded time.
 pub(crate) fn kill_and_reap(pid: libc::pid_t) {
     let _ = sys::kill(pid, libc::SIGKILL);
-    let _ = sys::waitpid_blocking(pid);
+    let _ = PidSlot::new(pid).reap_blocking();
+}
+
+/// Hands a child that procwire did not spawn, one a
+/// [`Subreaper`](crate::Subreaper) adopted, to the orphan reaper thread:
+/// as [`Reaper::abandon`].
+pub(crate) fn abandon_adopted(target: Target, killed: bool) {
+    orphan::adopt(target, killed);
 }
 
 /// Follows one unreaped child.
 #[derive(Debug)]
 pub(crate) enum Reaper {
-    /// The pidfd, registered with the reactor: it turns readable at exit.
-    Pidfd(Registration<Arc<OwnedFd>>),
+    /// The pidfd, registered with the reactor: it turns readable at exit;
+    /// and the pid.
+    Pidfd(Registration<Arc<OwnedFd>>, libc::pid_t),
     /// The SIGCHLD fallback: the pid, and a listener created before spawn.
     Signal(Arc<PidSlot>, Sigchld),
 }
@@ -237,18 +275,16 @@ impl Reaper {
                     Some(fd) => Arc::new(fd),
                     None => Arc::new(sys::pidfd_open(pid)?),
                 };
-                Ok(Reaper::Pidfd(Registration::new(fd, Interest::READABLE)?))
+                Ok(Reaper::Pidfd(Registration::new(fd, Interest::READABLE)?, pid))
             }
-            Prepared::Signal(sig) => {
-                Ok(Reaper::Signal(Arc::new(PidSlot { pid, reaped: Mutex::new(false) }), sig))
-            }
+            Prepared::Signal(sig) => Ok(Reaper::Signal(Arc::new(PidSlot::new(pid)), sig)),
         }
     }
 
     /// What signals the child.
     pub(crate) fn target(&self) -> Target {
         match self {
-            Reaper::Pidfd(reg) => Target::Pidfd(reg.get_ref().clone()),
+            Reaper::Pidfd(reg, pid) => Target::Pidfd(reg.get_ref().clone(), *pid),
             Reaper::Signal(slot, _) => Target::Pid(slot.clone()),
         }
     }
@@ -256,7 +292,9 @@ impl Reaper {
     /// Sends `sig` to the child.
     pub(crate) fn send(&self, sig: i32) -> Result<(), Error> {
         match self {
-            Reaper::Pidfd(reg) => sys::pidfd_send_signal(reg.get_ref().as_fd(), sig).map_err(exited_already),
+            Reaper::Pidfd(reg, _) => {
+                sys::pidfd_send_signal(reg.get_ref().as_fd(), sig).map_err(exited_already)
+            }
             Reaper::Signal(slot, _) => slot.kill(sig),
         }
     }
@@ -267,7 +305,7 @@ impl Reaper {
     /// not reaped it, so the group id cannot have been reused.
     pub(crate) fn send_group(&self, pid: libc::pid_t, sig: i32) -> Result<(), Error> {
         match self {
-            Reaper::Pidfd(_) => kill_led_group(pid, sig),
+            Reaper::Pidfd(..) => kill_led_group(pid, sig),
             Reaper::Signal(slot, _) => slot.kill_group(sig),
         }
     }
@@ -275,7 +313,7 @@ impl Reaper {
     /// Collects the exit status if the child has exited.
     pub(crate) fn try_reap(&self) -> io::Result<Option<ExitStatus>> {
         match self {
-            Reaper::Pidfd(reg) => Ok(sys::waitid_pidfd(reg.get_ref().as_fd())?.map(ExitStatus::from_raw)),
+            Reaper::Pidfd(reg, pid) => reap_pidfd(reg.get_ref().as_fd(), *pid),
             Reaper::Signal(slot, _) => slot.try_reap(),
         }
     }
@@ -289,9 +327,14 @@ impl Reaper {
     /// zombie (`WNOWAIT`) and only reports its status.
     pub(crate) fn poll_exit(&mut self, cx: &mut Context<'_>, reap: bool) -> Poll<io::Result<ExitStatus>> {
         match self {
-            Reaper::Pidfd(reg) => reg.poll_with(cx, Direction::Read, |guard, fd| {
-                match if reap { sys::waitid_pidfd(fd) } else { sys::peek_pidfd(fd) } {
-                    Ok(Some(status)) => Some(Ok(ExitStatus::from_raw(status))),
+            Reaper::Pidfd(reg, pid) => reg.poll_with(cx, Direction::Read, |guard, fd| {
+                let exit = if reap {
+                    reap_pidfd(fd, *pid)
+                } else {
+                    sys::peek_pidfd(fd).map(|s| s.map(ExitStatus::from_raw))
+                };
+                match exit {
+                    Ok(Some(status)) => Some(Ok(status)),
                     Ok(None) => {
                         guard.clear_ready();
                         None
@@ -318,7 +361,7 @@ impl Reaper {
         }
         let target = match self {
             // Deregister from the reactor; the orphan thread polls the fd.
-            Reaper::Pidfd(reg) => Target::Pidfd(reg.into_inner()),
+            Reaper::Pidfd(reg, pid) => Target::Pidfd(reg.into_inner(), pid),
             Reaper::Signal(slot, _) => Target::Pid(slot),
         };
         orphan::adopt(target, killed);

@@ -205,8 +205,24 @@ impl Command {
     }
 
     /// Starts the child with the engine that fits: the clone trampoline
-    /// where it is preferred or needed, else `posix_spawn`.
+    /// where it is preferred or needed, else `posix_spawn`; lists it as
+    /// procwire's before a [`Subreaper`](crate::Subreaper) can look.
     fn launch(
+        &self,
+        request: &sys::spawn::SpawnRequest<'_>,
+        pidfd: bool,
+        cgroup: Option<BorrowedFd<'_>>,
+        pid_digits: Option<*mut c_char>,
+    ) -> Result<sys::trampoline::Spawned, Error> {
+        let spawning = crate::reap::ours::spawning();
+        let spawned = self.engine(request, pidfd, cgroup, pid_digits);
+        if let Ok(child) = &spawned {
+            spawning.list(child.pid);
+        }
+        spawned
+    }
+
+    fn engine(
         &self,
         request: &sys::spawn::SpawnRequest<'_>,
         pidfd: bool,

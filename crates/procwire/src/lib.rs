@@ -185,9 +185,10 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub use procwire_core::{
-    Cgroup, CgroupError, Child, ChildFd, ChildReader, ChildWriter, Command, Deadline, Error, ExitStatus,
-    InputError, IntoSignal, ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf,
-    Result, Signal, SignalHandle, SpawnStep, StdioDefaults, StopLadder, StopPolicy, StopScope, Stopped,
+    Adopted, Cgroup, CgroupError, Child, ChildFd, ChildReader, ChildWriter, Command, Deadline, Error,
+    ExitStatus, InputError, IntoSignal, ProcessDone, ProcessTerminated, PtyMaster, PtyReadHalf, PtySize,
+    PtyWriteHalf, Result, Signal, SignalHandle, SpawnStep, StdioDefaults, StopLadder, StopPolicy, StopScope,
+    Stopped, Subreaper,
 };
 pub use procwire_protocol::{
     run_process, spawn_events, spawn_lines, spawn_process, ByteLineProtocol, ByteLines, Bytes, Control,

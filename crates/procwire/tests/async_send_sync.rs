@@ -68,6 +68,11 @@ fn public_types_are_send_sync_unpin() {
     sync::<procwire::StopPolicy>();
     send::<procwire::Stopped>();
     sync::<procwire::Stopped>();
+    send::<procwire::Subreaper>();
+    sync::<procwire::Subreaper>();
+    unpin::<procwire::Subreaper>();
+    send::<procwire::Adopted>();
+    sync::<procwire::Adopted>();
 }
 
 /// The utilities' futures can be spawned as tasks, also `Run`'s methods.

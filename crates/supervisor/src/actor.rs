@@ -1,6 +1,6 @@
 //! The supervisor's task: the only owner of every program's state. It
-//! wakes up for a command, an incarnation's end, or a timer, and for
-//! nothing else.
+//! wakes up for a command, an incarnation's end, a timer, and, as a
+//! subreaper, an adopted orphan's exit, and for nothing else.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -24,12 +24,14 @@ use crate::settings::{Settings, Strategy};
 use crate::state::{AfterStop, State};
 
 use order::GroupRestart;
+use orphans::{Orphaned, Orphans};
 use program::{Pending, Program};
 
 mod add;
 mod commands;
 mod notify;
 mod order;
+mod orphans;
 mod program;
 mod reports;
 mod update;
@@ -68,6 +70,8 @@ pub(crate) struct Actor {
     /// Inside [`unblock`](Self::unblock), and whether it should pass again.
     unblocking: bool,
     unblock_again: bool,
+    /// The orphans adopted as a subreaper.
+    orphans: Orphans,
 }
 
 /// What the supervisor told its own systemd.
@@ -83,12 +87,17 @@ enum Wake {
     Command(Option<Cmd>),
     Report(Report),
     Notify(std::io::Result<Datagram>),
+    Orphans(Orphaned),
     Joined,
 }
 
 impl Actor {
     pub(crate) fn new(rx: mpsc::Receiver<Cmd>, settings: &Settings) -> Actor {
         let (reports_tx, reports) = mpsc::unbounded_channel();
+        let (orphans, failure) = match Orphans::new(settings.subreaper) {
+            Ok(orphans) => (orphans, None),
+            Err(e) => (Orphans::Off, Some(Error::Subreaper(Arc::new(e)))),
+        };
         Actor {
             rx,
             programs: BTreeMap::new(),
@@ -102,7 +111,7 @@ impl Actor {
             intensity: settings.intensity,
             restarts: VecDeque::new(),
             group: None,
-            failure: None,
+            failure,
             next_order: 0,
             notify: None,
             systemd: settings
@@ -113,14 +122,27 @@ impl Actor {
                 .map(|socket| Systemd { socket, ready_sent: false, status: String::new() }),
             unblocking: false,
             unblock_again: false,
+            orphans,
         }
     }
 
     pub(crate) async fn run(mut self) -> Result<(), Error> {
         let mut handles = true;
+        if self.failure.is_some() {
+            // The subreaper could not be set up: nothing starts.
+            self.begin_shutdown();
+        }
         loop {
+            // Every program stopped, then every adopted orphan.
+            if self.shutdown.is_some()
+                && !self.programs.values().any(|p| p.state.is_live())
+                && !self.orphans.stop()
+            {
+                break;
+            }
             // One wake-up at a time: a command, a report from an
-            // incarnation or a timer, or a finished task to collect.
+            // incarnation or a timer, an orphan's exit, or a finished task
+            // to collect.
             let wake = std::future::poll_fn(|cx| {
                 if handles {
                     if let Poll::Ready(cmd) = self.rx.poll_recv(cx) {
@@ -132,6 +154,9 @@ impl Actor {
                 }
                 if let Some(Poll::Ready(datagram)) = self.notify.as_mut().map(|n| n.poll_recv(cx)) {
                     return Poll::Ready(Wake::Notify(datagram));
+                }
+                if let Poll::Ready(orphaned) = self.orphans.poll(cx) {
+                    return Poll::Ready(Wake::Orphans(orphaned));
                 }
                 if !self.tasks.is_empty() && self.tasks.poll_join_next(cx).is_ready() {
                     return Poll::Ready(Wake::Joined);
@@ -148,13 +173,16 @@ impl Actor {
                 }
                 Wake::Report(report) => self.report(report),
                 Wake::Notify(datagram) => self.datagram(datagram),
+                Wake::Orphans(Orphaned::Reaped) => {}
+                Wake::Orphans(Orphaned::Stopped(stopped)) => {
+                    if let (Some((_, report)), Ok(adopted)) = (&mut self.shutdown, stopped) {
+                        report.adopted = adopted;
+                    }
+                }
                 Wake::Joined => {}
             }
             if self.systemd.is_some() {
                 self.tell_systemd();
-            }
-            if self.shutdown.is_some() && !self.programs.values().any(|p| p.state.is_live()) {
-                break;
             }
         }
         let failure = self.failure.take();

@@ -1,5 +1,6 @@
 //! A supervisor's own settings: its strategy, its restart intensity, the
-//! room in its channels, and whether it reports to systemd.
+//! room in its channels, whether it reports to systemd, and whether it
+//! reaps the orphans it adopts.
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ impl Default for Builder {
                 strategy: Strategy::OneForOne,
                 intensity: None,
                 systemd: false,
+                subreaper: false,
             },
         }
     }
@@ -126,9 +128,92 @@ impl Builder {
         self
     }
 
+    /// Makes this process a child subreaper whose supervisor reaps every
+    /// orphan it adopts, and stops those still running at shutdown: what
+    /// a container's entrypoint (PID 1) must do, as tini, dumb-init and
+    /// s6-overlay do. Off by default.
+    ///
+    /// An orphan is a process whose parent exited: a daemon that
+    /// double-forked away from its program, a shell's background job whose
+    /// shell is gone. The kernel makes it the child of the nearest
+    /// ancestor that is a subreaper (`PR_SET_CHILD_SUBREAPER`), or of the
+    /// PID namespace's PID 1, which is one by design; when it exits it
+    /// stays a zombie, holding a pid, until that process reaps it. On, the
+    /// supervisor sets the flag (a PID 1 already has its effect) and
+    /// reaps, at start and at each SIGCHLD, every zombie child of this
+    /// process that procwire did not spawn, one pid at a time (never
+    /// `waitpid(-1)`). At [`shutdown`](Supervisor::shutdown), once every
+    /// program has stopped, each adopted process still running gets
+    /// SIGTERM, 5 s, then SIGKILL ([`StopPolicy::new`](crate::StopPolicy::new)),
+    /// those adopted meanwhile too (the children of a daemon that just
+    /// died), until none is left or 10 s after the SIGKILL; they are in
+    /// [`ShutdownReport::adopted`](crate::ShutdownReport::adopted). A
+    /// supervisor dropped without shutdown sends them SIGKILL. When the
+    /// supervisor's task ends the flag is cleared again (unless the process
+    /// had it before): later orphans go to the next subreaper up.
+    ///
+    /// # What it requires of the rest of the process
+    ///
+    /// **Every child of this process must be spawned through procwire**
+    /// ([`Command`](procwire_core::Command), and what is built on it:
+    /// procwire-utils, the protocol driver, this supervisor). The kernel
+    /// shows an adopted orphan and a child the process forked itself
+    /// alike (same parent, same exit signal), and no rule (process group,
+    /// session) tells them apart soundly, so any child procwire did not
+    /// spawn is taken for adopted: a `std::process` or `tokio::process`
+    /// child (or a C library's `fork`) may be reaped by the supervisor the
+    /// moment it exits, its own `wait` then failing with `ECHILD`, and is
+    /// stopped at shutdown with the adopted processes. Nothing else may
+    /// reap with `waitpid(-1)` or `wait()`, set SIGCHLD to `SIG_IGN` or
+    /// `SA_NOCLDWAIT`, or replace tokio's SIGCHLD handler; one
+    /// subreaper-mode supervisor per process (a second one reaps the same
+    /// orphans, and its shutdown stops them all); one copy of procwire in
+    /// the binary; `/proc` mounted. See
+    /// [`Subreaper`](procwire_core::Subreaper) for the mechanism.
+    ///
+    /// # What it guarantees
+    ///
+    /// A child procwire spawned, from any thread or runtime, is never
+    /// reaped by the subreaper, however soon it exits: it is listed from
+    /// before its clone returns until after its own reap, and the
+    /// subreaper looks and reaps only between those points. Every other
+    /// child is reaped once it exits and the supervisor's task runs: no
+    /// zombie accumulates. A pid it signals is that of its own unreaped
+    /// child, which nobody else reaps, so it names no other process.
+    ///
+    /// # Errors
+    ///
+    /// If this process cannot be made a subreaper (`/proc` not mounted or
+    /// not showing this process, no tokio signal driver), the task
+    /// resolves at once to [`Error::Subreaper`] and no program starts.
+    ///
+    /// ```no_run
+    /// use procwire_supervisor::{ProgramSpec, Supervisor};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (sup, task) = Supervisor::builder().subreaper(true).build();
+    /// let mut daemon = procwire_core::Command::new("sh");
+    /// daemon.args(["-c", "(sleep 1 &); exec sleep 1000"]); // the first sleep is orphaned
+    /// sup.add(ProgramSpec::new("daemon", daemon)).await?;
+    /// // ... the orphaned sleep is reaped when it exits (or stopped at
+    /// // shutdown, if it still runs).
+    /// let report = sup.shutdown().await?;
+    /// for orphan in &report.adopted {
+    ///     println!("stopped orphan {}: {}", orphan.pid, orphan.status);
+    /// }
+    /// task.await??;
+    /// # Ok(()) }
+    /// ```
+    pub fn subreaper(&mut self, on: bool) -> &mut Builder {
+        self.settings.subreaper = on;
+        self
+    }
+
     /// The supervisor and its task, which resolves once it has shut down:
     /// `Ok` after [`shutdown`](Supervisor::shutdown) or the last handle
-    /// dropped, [`Error::Intensity`] when the intensity was exceeded.
+    /// dropped, [`Error::Intensity`] when the intensity was exceeded,
+    /// [`Error::Subreaper`] at once when [`subreaper`](Self::subreaper)
+    /// could not be set up.
     ///
     /// # Panics
     ///

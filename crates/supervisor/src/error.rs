@@ -168,6 +168,12 @@ pub enum Error {
     /// [`Readiness::Notify`](crate::Readiness::Notify) could not be made.
     #[error("cannot make the sd_notify socket: {0}")]
     NotifySocket(#[source] Arc<std::io::Error>),
+    /// [`Builder::subreaper`](crate::Builder::subreaper) could not make
+    /// this process a subreaper (`/proc` not mounted, or not showing this
+    /// process; no tokio signal driver): the task resolves to this at once
+    /// and nothing starts.
+    #[error("cannot reap adopted orphans: {0}")]
+    Subreaper(#[source] Arc<std::io::Error>),
     /// More automatic restarts than the supervisor's intensity allows: it
     /// stopped every program (what its task resolves to).
     #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]

@@ -228,6 +228,11 @@ pub struct Status {
 pub struct ShutdownReport {
     /// Each program that was running, with how its stop ended.
     pub stopped: Vec<(Arc<str>, StopOutcome)>,
+    /// With [`Builder::subreaper`](crate::Builder::subreaper): the adopted
+    /// processes reaped by the stop that follows the programs' (those
+    /// still running then, and those adopted meanwhile), each with how it
+    /// ended (signal 9: its grace ran out), in the order they were reaped.
+    pub adopted: Vec<procwire_core::Adopted>,
 }
 
 impl ShutdownReport {

@@ -22,7 +22,11 @@
 //! poll; when the last handle is dropped it shuts everything down and
 //! ends. A [`Builder`] sets the supervisor's [`Strategy`] (one for one,
 //! one for all, rest for one) and its restart intensity, past which it
-//! stops everything and its task resolves to [`Error::Intensity`].
+//! stops everything and its task resolves to [`Error::Intensity`]; and,
+//! for a container's entrypoint (PID 1), makes it a subreaper that reaps
+//! the orphans it adopts and stops them at shutdown
+//! ([`Builder::subreaper`], which asks that every child of the process be
+//! spawned through procwire).
 //!
 //! # Example
 //!
@@ -132,6 +136,7 @@
 //! | stop ([`StopPolicy::new`]) | SIGTERM, 5 s grace, SIGKILL, the process only | procmon's `killTime` (systemd waits 90 s, Kubernetes 30 s) |
 //! | output ([`LogSpec::new`]) | fds 1 and 2, lines up to 16 KiB (longer ones in pieces) | procmon's `LineReceiver` |
 //! | strategy ([`Builder::strategy`]) | one for one, no intensity limit | Erlang/OTP's `one_for_one` |
+//! | orphans ([`Builder::subreaper`]) | not a subreaper: orphans go to the nearest subreaper or PID 1 above | off, as in a library; on, tini's `-s` and dumb-init (SIGTERM, 5 s, SIGKILL for those left at shutdown) |
 //!
 //! [`RestartSpec::procmon`] is Twisted procmon's exact behaviour (a 1 s
 //! threshold, 1 s doubling to an hour, a restart at once after a longer
@@ -226,7 +231,7 @@ pub use notify::{
     notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
 };
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
-pub use procwire_core::{StopPolicy, StopScope};
+pub use procwire_core::{Adopted, StopPolicy, StopScope};
 pub use program::{ProgramSpec, DEFAULT_START_TIMEOUT};
 pub use readiness::{LinePredicate, Probe, ProbeFuture, Readiness};
 pub use settings::Strategy;

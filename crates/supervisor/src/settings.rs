@@ -39,4 +39,6 @@ pub(crate) struct Settings {
     pub(crate) intensity: Option<(u32, Duration)>,
     /// Report to this process's own systemd.
     pub(crate) systemd: bool,
+    /// Be a child subreaper, and reap and stop what it adopts.
+    pub(crate) subreaper: bool,
 }

@@ -24,7 +24,6 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::Target;
-use crate::sys::process as sys;
 
 struct State {
     /// Children to reap.
@@ -95,22 +94,12 @@ fn start(state: &mut State) -> std::io::Result<()> {
 
 /// Waits for `target` to exit and reaps it, blocking this thread.
 fn wait_blocking(target: &Target) {
-    match target {
-        Target::Pidfd(fd) => {
-            let _ = sys::waitid_pidfd_blocking(fd.as_fd());
-        }
-        Target::Pid(slot) => {
-            let _ = slot.reap_blocking();
-        }
-    }
+    let _ = target.reap_blocking();
 }
 
 /// Whether `target` has been reaped (or can never be: then it is dropped).
 fn reaped(target: &Target) -> bool {
-    match target {
-        Target::Pidfd(fd) => !matches!(sys::waitid_pidfd(fd.as_fd()), Ok(None)),
-        Target::Pid(slot) => !matches!(slot.try_reap(), Ok(None)),
-    }
+    !matches!(target.try_reap(), Ok(None))
 }
 
 fn run(wake_rx: OwnedFd) {
@@ -124,7 +113,7 @@ fn run(wake_rx: OwnedFd) {
         let mut timeout = PollTimeout::NONE;
         for target in &pending {
             match target {
-                Target::Pidfd(fd) => fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
+                Target::Pidfd(fd, _) => fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN)),
                 Target::Pid(_) => timeout = PollTimeout::from(50u8),
             }
         }

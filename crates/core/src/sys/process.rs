@@ -59,10 +59,16 @@ pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus
     waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, 0)
 }
 
-/// Waits for the process behind `pidfd` to exit and reaps it, blocking the
-/// calling thread; only for a process sent SIGKILL, whose end is bounded.
-pub(crate) fn waitid_pidfd_blocking(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
-    waitid_flags(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED)
+/// Waits for the process behind `pidfd` to exit, blocking the calling
+/// thread, and leaves it a zombie (`WNOWAIT`) for a reap that follows; only
+/// for a process sent SIGKILL, whose end is bounded.
+pub(crate) fn wait_exited_pidfd_blocking(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+    waitid_flags(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
+}
+
+/// [`wait_exited_pidfd_blocking`] for child `pid` (`P_PID`).
+pub(crate) fn wait_exited_blocking(pid: libc::pid_t) -> io::Result<Option<RawStatus>> {
+    waitid_flags(libc::P_PID, pid as libc::id_t, libc::WEXITED | libc::WNOWAIT)
 }
 
 /// The exit status of the process behind `pidfd` if it has exited,
@@ -141,7 +147,8 @@ pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<RawStatus>> 
 }
 
 /// Blocks until child `pid` exits and reaps it; only for a child known to
-/// have exited already (a failed trampoline spawn) or sent SIGKILL.
+/// have exited already, before it was listed as procwire's (a failed
+/// trampoline spawn: see `reap::ours`).
 pub(crate) fn waitpid_blocking(pid: libc::pid_t) -> io::Result<RawStatus> {
     let mut status = 0;
     loop {

@@ -15,8 +15,10 @@
 //! [`supervisor`] module is procwire-supervisor, with its overview;
 //! [`prelude`] is the set of names to glob-import. `docs/from-tokio.md`
 //! maps every `tokio::process` name and habit to procwire's,
-//! `docs/from-twisted.md` every Twisted name, and
-//! `docs/from-std-and-others.md` std's, Python's, Node's and Go's.
+//! `docs/from-twisted.md` every Twisted name,
+//! `docs/from-std-and-others.md` std's, Python's, Node's and Go's, and
+//! `docs/from-supervisors.md` those of procmon, supervisord, systemd, s6,
+//! runit, pm2, Kubernetes, Erlang/OTP and tini.
 //!
 //! # Which API do I want?
 //!

@@ -21,8 +21,8 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// | [`exponential(first, factor, max)`](Self::exponential) | `min(first * factor^(n-1), max)`, each step from the one before |
 /// | [`linear(step, max)`](Self::linear) | `min(n * step, max)` |
 /// | [`growing()`](Self::growing) | the default: 1 s doubling to 300 s, and 1 s after a stable run |
-/// | [`procmon()`](Self::procmon) | Twisted procmon: 1 s doubling to 3600 s |
-/// | [`supervisord()`](Self::supervisord) | supervisord's BACKOFF: `n` seconds |
+/// | [`procmon()`](Self::procmon) | 1 s doubling to 3600 s |
+/// | [`supervisord()`](Self::supervisord) | `n` seconds, no cap |
 /// | [`systemd(sec, steps, max)`](Self::systemd) | `sec * (max / sec)^((n-1) / steps)` for `n <= steps`, then `max` |
 /// | [`pm2(first)`](Self::pm2) | `floor(min(15 s, prev * 1.5))` in whole milliseconds |
 /// | [`fixed(delay)`](Self::fixed), [`none()`](Self::none) | always `delay`, always zero |
@@ -119,8 +119,8 @@ impl Backoff {
     }
 
     /// The default ([`RestartSpec::new`](crate::RestartSpec::new)): 1 s
-    /// after the first quick death, doubling, capped at 5 minutes
-    /// (Kubernetes' CrashLoopBackOff cap), and 1 s after a stable run. A
+    /// after the first quick death, doubling, capped at 5 minutes, and 1 s
+    /// after a stable run. A
     /// program that always dies quickly is spawned at 0, 1, 3, 7, 15 ...
     /// s; the delays reach 256 s, then stay at 300 s.
     pub fn growing() -> Backoff {
@@ -132,10 +132,10 @@ impl Backoff {
         .with_stable(Duration::from_secs(1))
     }
 
-    /// Twisted procmon's (`ProcessMonitor.connectionLost`): `minRestartDelay`
-    /// 1 s, doubling, capped at `maxRestartDelay` 3600 s. A program that
-    /// always dies at once is spawned at 0, 1, 3, 7, 15, 31 s ...; the
-    /// delays reach 2048 s, then stay at 3600 s.
+    /// 1 s, doubling, capped at 3600 s; zero after a stable run. A program
+    /// that always dies at once is spawned at 0, 1, 3, 7, 15, 31 s ...; the
+    /// delays reach 2048 s, then stay at 3600 s. Twisted procmon's
+    /// `minRestartDelay` and `maxRestartDelay`.
     pub fn procmon() -> Backoff {
         Backoff::new(
             Duration::from_secs(1),
@@ -144,25 +144,26 @@ impl Backoff {
         )
     }
 
-    /// supervisord's BACKOFF state (`supervisor/process.py`): `n` seconds
-    /// before attempt `n`, without a cap. A program that always dies at
-    /// once is spawned at 0, 1, 3, 6 s; supervisord's `startretries` (3)
-    /// then makes it FATAL, which is
-    /// [`RestartSpec::max_retries`](crate::RestartSpec::max_retries) here:
-    /// [`RestartSpec::supervisord`](crate::RestartSpec::supervisord) has both.
+    /// `n` seconds before the `n`-th restart in a row, without a cap: a
+    /// program that always dies at once is spawned at 0, 1, 3, 6 s ...
+    /// [`RestartSpec::supervisord`](crate::RestartSpec::supervisord) adds
+    /// the limit that makes it `Failed` there
+    /// ([`max_retries(Some(3))`](crate::RestartSpec::max_retries)).
+    /// supervisord's BACKOFF delays.
     pub fn supervisord() -> Backoff {
         Backoff::new(Duration::from_secs(1), Duration::MAX, Curve::Linear)
     }
 
-    /// systemd's `RestartSec=`, `RestartSteps=`, `RestartMaxDelaySec=`
-    /// (`src/core/service.c`, `service_restart_usec_next`): delay `n` is
-    /// `restart_sec * (max / restart_sec)^((n-1) / steps)` while
-    /// `n <= steps`, then `max`; with `steps == 0` every delay is
-    /// `restart_sec`. Delays are truncated to whole microseconds, as
-    /// systemd's `usec_t` is. The [stable](Self::with_stable) delay is
-    /// `restart_sec` too, since systemd waits `RestartSec` after any exit.
+    /// Delay `n` is `restart_sec * (max / restart_sec)^((n-1) / steps)`
+    /// while `n <= steps`, then `max`; with `steps == 0` every delay is
+    /// `restart_sec`. Delays are truncated to whole microseconds. The
+    /// [stable](Self::with_stable) delay is `restart_sec` too, so every
+    /// restart waits at least that.
     ///
     /// `systemd(100 ms, 5, 3.2 s)`: 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 3.2 s ...
+    ///
+    /// systemd's `RestartSec=`, `RestartSteps=` and `RestartMaxDelaySec=`,
+    /// to the microsecond.
     ///
     /// # Errors
     ///
@@ -172,15 +173,15 @@ impl Backoff {
         Ok(Backoff::new(restart_sec, max, Curve::Steps { steps }).with_stable(restart_sec))
     }
 
-    /// pm2's `exp_backoff_restart_delay` (`lib/God.js`): `first`, then
-    /// `floor(min(15000, prev * 1.5))` milliseconds. `pm2(100 ms)`: 100,
-    /// 150, 225, 337, 505, 757, 1135, 1702, 2553, 3829, 5743, 8614, 12921,
-    /// 15000 ms ...
+    /// `first`, then each delay 1.5 times the one before, floored to
+    /// whole milliseconds, capped at 15 s: `floor(min(15000, prev * 1.5))`
+    /// ms. `pm2(100 ms)`: 100, 150, 225, 337, 505, 757, 1135, 1702, 2553,
+    /// 3829, 5743, 8614, 12921, 15000 ms ... pm2's
+    /// `exp_backoff_restart_delay`.
     ///
     /// # Errors
     ///
-    /// [`SpecError::MaxBelowFirst`] when `first` is over pm2's fixed 15 s
-    /// cap.
+    /// [`SpecError::MaxBelowFirst`] when `first` is over the 15 s cap.
     pub fn pm2(first: Duration) -> Result<Backoff, SpecError> {
         let max = Duration::from_secs(15);
         check_max(first, max)?;
@@ -204,8 +205,8 @@ impl Backoff {
     }
 
     /// The delay of the restart that follows a run of at least
-    /// `min_uptime` (zero unless set; [`systemd`](Self::systemd) sets
-    /// `RestartSec`).
+    /// `min_uptime` (zero unless set; [`systemd`](Self::systemd) sets it
+    /// to `restart_sec`, [`growing`](Self::growing) to 1 s).
     pub fn with_stable(mut self, delay: Duration) -> Backoff {
         self.stable = delay;
         self

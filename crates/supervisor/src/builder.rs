@@ -79,12 +79,13 @@ impl Builder {
         self
     }
 
-    /// OTP's intensity and period: more than `restarts` automatic restarts
-    /// (of any program) within `period`, and the supervisor stops every
-    /// program and its task resolves to [`Error::Intensity`]. Default: no
-    /// limit beyond each program's own start limit. `restarts` of 0 means
-    /// the first automatic restart stops everything; `period` is positive
-    /// (`Duration::MAX`: for ever).
+    /// A limit on restarts for the whole supervisor: more than `restarts`
+    /// automatic restarts (of any program) within `period`, and the
+    /// supervisor stops every program and its task resolves to
+    /// [`Error::Intensity`]. Default: no limit beyond each program's own
+    /// start limit. `restarts` of 0 means the first automatic restart
+    /// stops everything; `period` is positive (`Duration::MAX`: for
+    /// ever). Erlang/OTP's intensity and period.
     ///
     /// # Errors
     ///
@@ -130,8 +131,8 @@ impl Builder {
 
     /// Makes this process a child subreaper whose supervisor reaps every
     /// orphan it adopts, and stops those still running at shutdown: what
-    /// a container's entrypoint (PID 1) must do, as tini, dumb-init and
-    /// s6-overlay do. Off by default.
+    /// a container's entrypoint (PID 1) must do. Off by default. As tini's
+    /// `-s`.
     ///
     /// An orphan is a process whose parent exited: a daemon that
     /// double-forked away from its program, a shell's background job whose

@@ -31,7 +31,7 @@ pub struct Event {
     pub to: State,
     /// Why.
     pub cause: Cause,
-    /// When (tokio's clock, so paused time applies).
+    /// When (a tokio `Instant`: paused time applies).
     pub at: tokio::time::Instant,
 }
 
@@ -95,7 +95,7 @@ pub enum Cause {
         decision: Decision,
     },
     /// The program could not be spawned: a counted attempt, decided as a
-    /// failure (procmon's bug 4: never a panic, never forgotten).
+    /// failure (never a panic, never forgotten).
     SpawnFailed {
         /// The error, with its [`SpawnStep`](procwire_core::SpawnStep).
         error: Arc<procwire_core::Error>,
@@ -203,15 +203,15 @@ pub struct Status {
     pub pid: Option<u32>,
     /// How the last incarnation ended.
     pub last_exit: Option<ExitStatus>,
-    /// When the last incarnation ended (tokio's clock).
+    /// When the last incarnation ended.
     pub last_exit_at: Option<tokio::time::Instant>,
     /// When the live incarnation was spawned (its uptime is
     /// `started_at.elapsed()`).
     pub started_at: Option<tokio::time::Instant>,
     /// How many times the supervisor started the program again by itself
     /// (after a backoff, a start limit's `retry_after`, or with another
-    /// program under its [`Strategy`](crate::Strategy)), as systemd's
-    /// `NRestarts`. Starts asked for by a command do not count.
+    /// program under its [`Strategy`](crate::Strategy)). Starts asked for
+    /// by a command do not count.
     pub restarts: u64,
     /// Quick deaths in a row (the policy's count).
     pub attempts: u32,

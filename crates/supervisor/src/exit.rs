@@ -46,10 +46,11 @@ impl Exit {
         Exit::Status(ExitStatus::from_raw(signal.as_raw()))
     }
 
-    /// Reads the exit as systemd does (`systemd.service(5)`, `Restart=`):
-    /// clean when the status is in `success` or the child was killed by
-    /// SIGHUP, SIGINT, SIGTERM or SIGPIPE; a failure for any other exit
-    /// code or a failed spawn; a signal for any other signal.
+    /// The exit's kind: clean when the status is in `success` or the child
+    /// was killed by SIGHUP, SIGINT, SIGTERM or SIGPIPE; a failure for any
+    /// other exit code or a failed spawn; a signal for any other signal; a
+    /// timeout or a watchdog for a stop the supervisor made. As systemd
+    /// reads an exit for `Restart=`.
     pub fn classify(&self, success: &ExitSet) -> ExitKind {
         match *self {
             Exit::Status(status) if success.contains(status) => ExitKind::Clean,
@@ -78,7 +79,7 @@ impl Exit {
 const CLEAN_SIGNALS: [i32; 4] = [1, 2, 15, 13];
 
 /// The kind of an [`Exit`], which the [`RestartPolicy`](crate::RestartPolicy)
-/// reads; the rows of systemd's `Restart=` table.
+/// reads: the rows of its table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ExitKind {
@@ -95,9 +96,9 @@ pub enum ExitKind {
     Watchdog,
 }
 
-/// A set of exit codes and signals: a program's success set (systemd's
-/// `SuccessExitStatus=`, supervisord's `exitcodes`) or its prevent set
-/// (`RestartPreventExitStatus=`, pm2's `stop_exit_codes`). Built through
+/// A set of exit codes and signals: a program's success set (the exits
+/// that count as clean) or its prevent set (the exits after which it is
+/// never restarted). Built through
 /// [`RestartSpec`](crate::RestartSpec)'s setters; the default is `{0}`,
 /// the success set's default.
 ///

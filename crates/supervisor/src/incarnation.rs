@@ -289,7 +289,7 @@ impl ReadyTell {
     }
 }
 
-/// s6's notification fd: ready at the first newline; the pipe is then
+/// The notification fd: ready at the first newline; the pipe is then
 /// closed. End of file first: nothing (the start timeout applies).
 async fn notification_fd(mut reader: impl AsyncRead + Unpin, tell: ReadyTell) {
     let mut buf = [0u8; 512];

@@ -1,7 +1,10 @@
-//! procwire-supervisor keeps programs running: Twisted's
-//! `twisted.runner.procmon` on tokio, with the restart policies of
-//! supervisord, systemd and pm2, systemd's and s6's readiness protocols,
-//! watchdogs and dependencies, and Erlang/OTP's supervision strategies.
+//! procwire-supervisor keeps programs running on tokio: it restarts a
+//! program that exits, after delays that grow while it keeps dying young,
+//! stops it with a signal ladder, logs its output line by line, waits for
+//! it to say it is ready, watches it while it runs, starts programs in
+//! dependency order, and can restart them together. Its anchors are
+//! Twisted's procmon, supervisord, systemd, s6, pm2 and Erlang/OTP;
+//! `docs/from-supervisors.md` maps their names and settings to these.
 //!
 //! A [`Supervisor`] is a cheap, cloneable handle to one task that owns
 //! every program ([`ProgramSpec`]: a name, a procwire
@@ -13,10 +16,11 @@
 //! effect; [`Supervisor::update`] replaces a program's spec while it runs
 //! (restarting it only when what it runs changed) and
 //! [`Supervisor::apply`] brings the whole supervisor to a new list of
-//! programs, as `supervisorctl update` does; [`Supervisor::watch`] reads a program's [`Status`] without the
-//! task; every state change is an [`Event`] and every output line a
-//! [`LogLine`], on broadcast channels read through a [`Subscription`] and
-//! [`Logs`] (`recv`, or a `Stream`), and each line also goes to the
+//! programs (adding, removing and updating what differs);
+//! [`Supervisor::watch`] reads a program's [`Status`] without the task;
+//! every state change is an [`Event`] and every output line a
+//! [`LogLine`], on broadcast channels read through a [`Subscription`]
+//! and [`Logs`] (`recv`, or a `Stream`), and each line also goes to the
 //! program's sink ([`ProgramSpec::sink`]) if it has one. The task wakes up
 //! for a command, a child's exit, a pipe's readiness or a timer, never to
 //! poll; when the last handle is dropped it shuts everything down and
@@ -94,7 +98,7 @@
 //!
 //! - the spec: a [`RestartSpec`] (the [`RestartPolicy`], success and
 //!   prevent sets, `min_uptime`, a [`Backoff`] with presets that reproduce
-//!   procmon's, supervisord's, systemd's and pm2's delays exactly, a
+//!   other supervisors' delays exactly, a
 //!   [`StartLimit`] and `max_retries`), a [`StopPolicy`] (procwire-core's
 //!   stop ladder, shared with procwire-utils' timeouts) and a [`LogSpec`];
 //!   bad settings are a [`SpecError`];
@@ -138,9 +142,8 @@
 //! | strategy ([`Builder::strategy`]) | one for one, no intensity limit | Erlang/OTP's `one_for_one` |
 //! | orphans ([`Builder::subreaper`]) | not a subreaper: orphans go to the nearest subreaper or PID 1 above | off, as in a library; on, tini's `-s` and dumb-init (SIGTERM, 5 s, SIGKILL for those left at shutdown) |
 //!
-//! [`RestartSpec::procmon`] is Twisted procmon's exact behaviour (a 1 s
-//! threshold, 1 s doubling to an hour, a restart at once after a longer
-//! run), [`RestartSpec::supervisord`] and the other presets theirs.
+//! The presets [`RestartSpec::procmon`], [`RestartSpec::supervisord`]
+//! and [`RestartSpec::systemd`] give those supervisors' restarts exactly.
 //!
 //! ## The policy alone
 //!

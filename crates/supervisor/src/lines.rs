@@ -1,5 +1,5 @@
 //! Output split into lines: long lines in pieces, never dropped, never an
-//! invented empty line (procmon's bugs 1 and 2). The splitter is
+//! invented empty line. The splitter is
 //! procwire-core's [`LineFramer`](procwire_core::lines::LineFramer) under its default rules (`\n` alone ends
 //! a line, every byte kept, long lines in pieces); what is the
 //! supervisor's own is which fds are logged and the maximum.
@@ -39,8 +39,8 @@ impl Default for LogSpec {
 }
 
 impl LogSpec {
-    /// The default maximum line length, 16 KiB: Twisted's
-    /// `LineReceiver.MAX_LENGTH`, where procmon's logging breaks.
+    /// The default maximum line length, 16 KiB; a longer line is logged in
+    /// pieces. Twisted's `LineReceiver.MAX_LENGTH`.
     pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
 
     /// The largest [`max_line`](Self::max_line) accepted, 1 MiB: a pipe's

@@ -1,6 +1,6 @@
 //! Whether a running program is still alive in the sense that matters: a
-//! check that keeps running after it is ready (Kubernetes' livenessProbe),
-//! for programs that do not speak the watchdog protocol.
+//! check that keeps running after it is ready, for programs that do not
+//! speak the watchdog protocol.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -21,8 +21,9 @@ use crate::readiness::Probe;
 /// failures in a row the supervisor stops the program through its stop
 /// ladder ([`Cause::LivenessFailed`](crate::Cause::LivenessFailed)) and
 /// the restart policy reads the exit as a missed watchdog
-/// ([`Exit::Liveness`](crate::Exit::Liveness)). The defaults are
-/// Kubernetes': every 10 s, 1 s each, 3 in a row.
+/// ([`Exit::Liveness`](crate::Exit::Liveness)). The defaults: every
+/// 10 s, 1 s each, 3 in a row. As Kubernetes' `livenessProbe`, with its
+/// defaults.
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,7 +45,8 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    /// A check that calls `probe`, with Kubernetes' defaults.
+    /// A check that calls `probe` every 10 s, each call given 1 s; 3
+    /// failures in a row stop the program.
     pub fn new<F, Fut>(probe: F) -> Liveness
     where
         F: Fn() -> Fut + Send + Sync + 'static,

@@ -183,8 +183,8 @@ impl History {
 /// 6. otherwise [`Decision::Restart`] with the delay.
 ///
 /// A stable run resets the backoff, not the start limit's count: a program
-/// that crashes just after `min_uptime` every time (procmon's bug 6) still
-/// reaches its start limit.
+/// that crashes just after `min_uptime` every time still reaches its start
+/// limit.
 pub fn decide(spec: &RestartSpec, history: &mut History, exit: Exit, now: Instant) -> Decision {
     let kind = exit.classify(spec.get_success());
     if exit.status().is_some_and(|st| spec.get_prevent().contains(st)) {

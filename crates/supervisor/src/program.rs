@@ -30,7 +30,7 @@ use crate::spec::RestartSpec;
 /// [`start_limit`](RestartSpec::start_limit) or
 /// [`max_retries`](RestartSpec::max_retries) says so. A spawn that fails
 /// counts as a quick death. [`RestartSpec::procmon`] and the other
-/// presets give other anchors' rules.
+/// presets give other supervisors' rules.
 ///
 /// # Spawning
 ///
@@ -43,9 +43,8 @@ use crate::spec::RestartSpec;
 /// spawned with `kill_on_drop`, and with `process_group(0)` when the stop
 /// policy's scope is [`StopScope::Group`](procwire_core::StopScope::Group).
 ///
-/// The default stop reaches the program's own process only, as procmon's
-/// and supervisord's do: what it started and left behind (`sh -c 'server
-/// &'`) outlives it. [`StopScope::Group`](procwire_core::StopScope::Group)
+/// The default stop reaches the program's own process only: what it
+/// started and left behind (`sh -c 'server &'`) outlives it. [`StopScope::Group`](procwire_core::StopScope::Group)
 /// stops the whole process group, and sweeps what outlived the program
 /// before the next incarnation (a look through `/proc` after each exit, a
 /// few milliseconds on a busy machine: a program that exits at once then
@@ -86,7 +85,7 @@ pub struct ProgramSpec {
 }
 
 /// How long a program with a readiness protocol may take to be ready, by
-/// default: systemd's `TimeoutStartSec=` default.
+/// default: 90 s, as systemd's `TimeoutStartSec=`.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A callback that gets each line of a program, on the task that reads
@@ -103,10 +102,10 @@ pub(crate) enum Sink {
 /// default), each line is an INFO event of target
 /// `procwire_supervisor::log`, with the program's name, incarnation, pid,
 /// fd and `stream` (`"stdout"`, `"stderr"`, or `"other"` for any other
-/// fd) as fields and `[name] line` as the message, as procmon's
-/// `LoggingProtocol` logs, inside the incarnation's span; without it,
-/// none. Nothing is formatted unless a subscriber wants the event. One
-/// sink shared by every program: nothing allocated per spec.
+/// fd) as fields and `[name] line` as the message, inside the
+/// incarnation's span; without it, none. Nothing is formatted unless a
+/// subscriber wants the event. One sink shared by every program: nothing
+/// allocated per spec.
 fn default_sink() -> Option<Sink> {
     #[cfg(feature = "tracing")]
     {
@@ -196,10 +195,10 @@ impl ProgramSpec {
         self
     }
 
-    /// Calls `sink` with each of the program's lines (procmon's
-    /// `LoggingProtocol`), on the task that reads the pipe, before the
-    /// line goes to the [`logs`](crate::Supervisor::logs) channel: it must
-    /// not block (the child would wait for its pipe). A sink that panics
+    /// Calls `sink` with each of the program's lines, on the task that
+    /// reads the pipe, before the line goes to the
+    /// [`logs`](crate::Supervisor::logs) channel: it must not block (the
+    /// child would wait for its pipe). A sink that panics
     /// is not called again for that pipe (the lines still go to the
     /// channel). Replaces any sink set before.
     ///
@@ -216,10 +215,9 @@ impl ProgramSpec {
     }
 
     /// As [`sink`](Self::sink), one call for the lines of each read of a
-    /// pipe (a [`LogBatch`]): its raw bytes can be written out whole, as
-    /// supervisord and Horust copy output to a file, with the lines still
-    /// split (and long ones cut) for whoever iterates them. Replaces any
-    /// sink set before.
+    /// pipe (a [`LogBatch`]): its raw bytes can be written out whole (to a
+    /// log file, say), with the lines still split (and long ones cut) for
+    /// whoever iterates them. Replaces any sink set before.
     ///
     /// ```
     /// use std::io::Write;
@@ -253,26 +251,25 @@ impl ProgramSpec {
 
     /// How long an incarnation may stay `Starting` (not ready yet): past
     /// it, it is stopped with the stop policy and the exit counts as a
-    /// [`Timeout`](crate::ExitKind::Timeout) for the restart policy
-    /// (systemd's `TimeoutStartSec=`). Default: [`DEFAULT_START_TIMEOUT`]
-    /// (90 s, systemd's), so that a program that never says it is ready
-    /// cannot hold its dependents forever; a program ready once spawned
-    /// has none to run into. A notifying program
-    /// may extend it with `EXTEND_TIMEOUT_USEC=`. Zero, or a timeout too
-    /// long for the clock, means none.
+    /// [`Timeout`](crate::ExitKind::Timeout) for the restart policy.
+    /// Default: [`DEFAULT_START_TIMEOUT`] (90 s), so that a program that
+    /// never says it is ready cannot hold its dependents forever; a
+    /// program ready once spawned has none to run into. A notifying
+    /// program may extend it with `EXTEND_TIMEOUT_USEC=`. Zero, or a
+    /// timeout too long for the clock, means none. As systemd's
+    /// `TimeoutStartSec=`.
     pub fn start_timeout(&mut self, timeout: Duration) -> &mut ProgramSpec {
         self.start_timeout = Some(timeout);
         self
     }
 
     /// Whether each incarnation leads a process group of its own (default:
-    /// yes, as systemd starts each service in a session of its own): a
-    /// terminal's ^C (SIGINT to the foreground process group) then reaches
-    /// the supervisor only, which stops the programs in order, and
+    /// yes): a terminal's ^C (SIGINT to the foreground process group) then
+    /// reaches the supervisor only, which stops the programs in order, and
     /// [`kill_on_drop`](procwire_core::Command::kill_on_drop) takes the
     /// group with the program. `false` leaves the program in the
-    /// supervisor's group (supervisord's and procmon's way), unless the
-    /// command asks for a group or session itself or the stop scope is
+    /// supervisor's group, unless the command asks for a group or session
+    /// itself or the stop scope is
     /// [`Group`](procwire_core::StopScope::Group).
     pub fn own_process_group(&mut self, own: bool) -> &mut ProgramSpec {
         self.own_group = own;
@@ -293,19 +290,18 @@ impl ProgramSpec {
         self
     }
 
-    /// A watchdog (systemd's `WatchdogSec=`): the program gets
-    /// `WATCHDOG_USEC` and `WATCHDOG_PID` (its own pid, so that the
-    /// processes it starts know the watchdog is not theirs; see
-    /// [`Command::env_pid`](procwire_core::Command::env_pid)), and, with
-    /// [`Readiness::Notify`], pings with
-    /// `WATCHDOG=1`); armed when it is ready, re-armed by each ping. A
-    /// miss (or `WATCHDOG=trigger`) stops it with SIGABRT first, then the
+    /// A watchdog: the program gets `WATCHDOG_USEC` and `WATCHDOG_PID`
+    /// (its own pid, so that the processes it starts know the watchdog is
+    /// not theirs; see
+    /// [`Command::env_pid`](procwire_core::Command::env_pid)) and, with
+    /// [`Readiness::Notify`], pings with `WATCHDOG=1`; armed when it is
+    /// ready, re-armed by each ping. A miss (or `WATCHDOG=trigger`) stops it with SIGABRT first, then the
     /// stop policy's grace and final signal, and the exit counts as a
     /// [`Watchdog`](crate::ExitKind::Watchdog) for the restart policy
     /// ([`RestartPolicy::OnWatchdog`](crate::RestartPolicy::OnWatchdog)).
-    /// Zero means none, as systemd's `WatchdogSec=0`; a period too long
-    /// for the clock never fires, and one of `u64::MAX` microseconds or
-    /// more (systemd's infinity) is not passed in `WATCHDOG_USEC`.
+    /// Zero means none; a period too long for the clock never fires, and
+    /// one of `u64::MAX` microseconds or more (sd_notify's infinity) is
+    /// not passed in `WATCHDOG_USEC`. As systemd's `WatchdogSec=`.
     pub fn watchdog(&mut self, period: Duration) -> &mut ProgramSpec {
         self.watchdog = Some(period);
         self
@@ -328,9 +324,9 @@ impl ProgramSpec {
         self
     }
 
-    /// systemd's `Requires=` on top of [`after`](Self::after): a
-    /// `restart` of a program this one runs after restarts this one too
-    /// (stopped, then started again once the dependency is ready).
+    /// On top of [`after`](Self::after): a `restart` of a program this one
+    /// runs after restarts this one too (stopped, then started again once
+    /// the dependency is ready). As systemd's `Requires=`.
     pub fn requires(&mut self, requires: bool) -> &mut ProgramSpec {
         self.requires = requires;
         self
@@ -342,10 +338,10 @@ impl ProgramSpec {
     /// incarnation is over. With
     /// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) in the stop
     /// policy, a stop reaches every process of the cgroup, however it
-    /// forked or whichever session it made (systemd's `KillMode=cgroup`),
-    /// then `cgroup.kill`; an incarnation whose main process exits leaves
-    /// no process behind either: the rest are stopped the same way before
-    /// the next one starts.
+    /// forked or whichever session it made, then `cgroup.kill`; an
+    /// incarnation whose main process exits leaves no process behind
+    /// either: the rest are stopped the same way before the next one
+    /// starts.
     ///
     /// ```no_run
     /// use procwire_core::{Command, StopPolicy, StopScope};

@@ -24,7 +24,7 @@ pub type ProbeFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
 ///
 /// let spawned = Readiness::default(); // ready once spawned
 /// let notify = Readiness::notify(); // sd_notify READY=1, from the main pid
-/// let fd = Readiness::NotificationFd(3); // s6: a newline on fd 3
+/// let fd = Readiness::NotificationFd(3); // a newline on fd 3
 /// let line = Readiness::log_line(|l| l.line.bytes.starts_with(b"listening"));
 /// let probe = Readiness::probe(Duration::from_millis(100), || async {
 ///     std::path::Path::new("/run/app/ready").exists()
@@ -34,23 +34,23 @@ pub type ProbeFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum Readiness {
-    /// Ready as soon as it is spawned (supervisord, procmon, systemd's
-    /// `Type=exec`).
+    /// Ready as soon as it is spawned (the default).
     #[default]
     Spawned,
-    /// systemd's `Type=notify`: ready when it sends `READY=1` to the
-    /// supervisor's notification socket, whose address it finds in
-    /// `NOTIFY_SOCKET`. `access` says whose datagrams are believed.
+    /// Ready when it sends `READY=1` to the supervisor's notification
+    /// socket, whose address it finds in `NOTIFY_SOCKET` (sd_notify).
+    /// `access` says whose datagrams are believed. systemd's
+    /// `Type=notify`.
     Notify {
         /// Whose datagrams count for this program.
         access: NotifyAccess,
     },
-    /// s6's `notification-fd`: the program gets a pipe on this fd (3 or
+    /// The program gets a pipe on this fd (3 or
     /// above: [`SpecError::NotificationFd`](crate::SpecError::NotificationFd)
     /// otherwise; one past the process's fd limit fails each spawn) and is
     /// ready at the first newline it writes there; the supervisor then
     /// closes its end. End of file before a newline is no readiness (the
-    /// start timeout applies).
+    /// start timeout applies). s6's `notification-fd`.
     NotificationFd(i32),
     /// Ready when one of its output lines (any logged fd) matches. A
     /// predicate that panics is not called again: the start timeout then

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-/// What a program's automatic restart does to the others (Erlang/OTP's
-/// supervision strategies, for OS processes).
+/// What a program's automatic restart does to the others.
 ///
 /// | strategy | when a program exits and its policy restarts it |
 /// |---|---|
@@ -13,8 +12,9 @@ use std::time::Duration;
 /// | `RestForOne` | the programs added after it are stopped (in reverse order), then it and they start again in order; those added before it are untouched |
 ///
 /// Under `OneForAll` and `RestForOne` the restart comes once the others
-/// are stopped, without the failed program's backoff delay (as in OTP:
-/// the [intensity](crate::Builder::intensity) is what stops a loop).
+/// are stopped, without the failed program's backoff delay: the
+/// [intensity](crate::Builder::intensity) is what stops a loop.
+/// Erlang/OTP's supervision strategies, for OS processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Strategy {

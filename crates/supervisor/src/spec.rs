@@ -8,7 +8,7 @@ use crate::backoff::Backoff;
 use crate::error::SpecError;
 use crate::exit::{ExitKind, ExitSet};
 
-/// Which exits are followed by an automatic restart: systemd's `Restart=`.
+/// Which exits are followed by an automatic restart.
 ///
 /// | exit kind | `Never` | `Always` | `OnFailure` | `OnAbnormal` |
 /// |---|---|---|---|---|
@@ -19,9 +19,10 @@ use crate::exit::{ExitKind, ExitSet};
 /// | [`Watchdog`](ExitKind::Watchdog) | | yes | yes | yes |
 ///
 /// `OnWatchdog` restarts after a [`Watchdog`](ExitKind::Watchdog) exit
-/// only (systemd's `on-watchdog`).
+/// only.
 ///
 /// The prevent set ([`RestartSpec::prevent_codes`]) overrides every column.
+/// The values are systemd's `Restart=` ones.
 ///
 /// ```
 /// use procwire_supervisor::{ExitKind, RestartPolicy};
@@ -33,20 +34,17 @@ use crate::exit::{ExitKind, ExitSet};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum RestartPolicy {
-    /// Never restart (systemd's `no`, OTP's `temporary`, supervisord's
-    /// `autorestart=false`).
+    /// Never restart.
     Never,
-    /// Restart after any exit (procmon's only behaviour, OTP's
-    /// `permanent`, supervisord's `autorestart=true`).
+    /// Restart after any exit (the default).
     #[default]
     Always,
-    /// Restart unless the exit was clean (systemd's `on-failure`,
-    /// supervisord's `unexpected`, OTP's `transient`).
+    /// Restart unless the exit was clean.
     OnFailure,
     /// Restart after a signal, a timeout or a watchdog, not after an exit
-    /// code (systemd's `on-abnormal`).
+    /// code.
     OnAbnormal,
-    /// Restart only after a missed watchdog (systemd's `on-watchdog`).
+    /// Restart only after a missed watchdog.
     OnWatchdog,
 }
 
@@ -63,17 +61,16 @@ impl RestartPolicy {
     }
 }
 
-/// At most `burst` starts within `interval`: the next automatic restart
-/// would be one too many, so the program goes to `Failed` (systemd's
-/// `StartLimitBurst=` / `StartLimitIntervalSec=`, OTP's intensity and
-/// period).
+/// At most `burst` starts within `interval`: once `burst` starts lie
+/// within the interval, the next automatic restart would be one too many,
+/// so the program goes to `Failed`. As systemd's `StartLimitBurst=` in
+/// `StartLimitIntervalSec=`.
 ///
 /// Counted: the automatic restarts, and the start that began the series,
-/// so that 5 in 10 s with no delay spawns exactly 5 times, as systemd
-/// does. A manual start (`start`, `restart`, or the retry after
+/// so that 5 in 10 s with no delay spawns exactly 5 times. A manual start
+/// (`start`, `restart`, or the retry after
 /// [`retry_after`](Self::retry_after)) is never refused and begins a new
-/// series: earlier starts no longer count, whoever made them (systemd
-/// counts restarts by hand, systemd#10529).
+/// series: earlier starts no longer count, whoever made them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -117,14 +114,13 @@ impl StartLimit {
         Ok(StartLimit { burst, interval, retry_after: None })
     }
 
-    /// systemd's default: 5 starts within 10 s.
+    /// 5 starts within 10 s, systemd's default.
     pub fn systemd() -> StartLimit {
         StartLimit { burst: 5, interval: Duration::from_secs(10), retry_after: None }
     }
 
     /// Once `Failed`, start again by itself after `delay`, with a fresh
-    /// history (what supervisord#487 and systemd#2416 ask for). Zero
-    /// starts again at once; the longest wait is about 30 years (tokio's
+    /// history. Zero starts again at once; the longest wait is about 30 years (tokio's
     /// longest sleep).
     pub fn with_retry_after(mut self, delay: Duration) -> StartLimit {
         self.retry_after = Some(delay);
@@ -207,8 +203,7 @@ impl RestartSpec {
     /// Why 10 s: long enough that a program dying of its configuration or
     /// a busy port (within its first seconds) is counted as crashing,
     /// short enough that a service which ran properly and then crashed is
-    /// back after 1 s. (Kubernetes resets after 10 minutes without
-    /// trouble; systemd counts starts in 10 s windows, `StartLimitIntervalSec=`.)
+    /// back after 1 s.
     pub fn new() -> RestartSpec {
         RestartSpec {
             policy: RestartPolicy::Always,
@@ -221,10 +216,10 @@ impl RestartSpec {
         }
     }
 
-    /// Twisted procmon's, exactly: restart always, a run under 1 s
-    /// (`threshold`) is a quick death, quick deaths wait 1 s doubling to an
-    /// hour ([`Backoff::procmon`]), a longer run restarts at once; never
-    /// give up.
+    /// Restart always; a run under 1 s is a quick death, quick deaths wait
+    /// 1 s doubling to an hour ([`Backoff::procmon`]), a longer run
+    /// restarts at once; never give up. Twisted procmon's restarts,
+    /// exactly.
     pub fn procmon() -> RestartSpec {
         RestartSpec {
             policy: RestartPolicy::Always,
@@ -237,25 +232,26 @@ impl RestartSpec {
         }
     }
 
-    /// supervisord's defaults: `autorestart=unexpected` with `exitcodes=0`
-    /// ([`OnFailure`](RestartPolicy::OnFailure)), `startsecs=1`,
-    /// [`Backoff::supervisord`], and `startretries=3`
-    /// ([`max_retries(Some(3))`](Self::max_retries)): a program that always
-    /// dies at once is spawned at 0, 1, 3, 6 s, then fails.
-    ///
-    /// One difference: supervisord retries an exit before `startsecs` even
-    /// with an expected code; here a clean exit is read by the policy
-    /// alone. Use [`RestartPolicy::Always`] to retry those too.
+    /// Restart unless the exit was clean
+    /// ([`OnFailure`](RestartPolicy::OnFailure), with exit code 0 clean);
+    /// a run under 1 s is a quick death, quick deaths wait 1, 2, 3 ... s
+    /// ([`Backoff::supervisord`]), and the fourth in a row is `Failed`
+    /// ([`max_retries(Some(3))`](Self::max_retries)): a program that
+    /// always dies at once is spawned at 0, 1, 3, 6 s, then fails. A
+    /// clean exit is never restarted, however soon it comes; set
+    /// [`RestartPolicy::Always`] to retry those too. supervisord's
+    /// defaults.
     pub fn supervisord() -> RestartSpec {
         let mut spec = RestartSpec::new();
         spec.policy(RestartPolicy::OnFailure).backoff(Backoff::supervisord()).max_retries(Some(3));
         spec
     }
 
-    /// systemd's defaults for a service with `Restart=on-failure`:
-    /// `RestartSec=100ms` after every exit, `StartLimitBurst=5` in
-    /// `StartLimitIntervalSec=10s`. For `RestartSteps=`, set
-    /// [`Backoff::systemd`].
+    /// Restart unless the exit was clean
+    /// ([`OnFailure`](RestartPolicy::OnFailure)), 100 ms after every
+    /// exit, at most 5 starts within 10 s ([`StartLimit::systemd`]):
+    /// systemd's defaults for a service with `Restart=on-failure`. For
+    /// delays that grow, set [`Backoff::systemd`].
     pub fn systemd() -> RestartSpec {
         let restart_sec = Duration::from_millis(100);
         let mut spec = RestartSpec::new();
@@ -300,8 +296,8 @@ impl RestartSpec {
     }
 
     /// A run at least this long is stable: it resets the backoff, and the
-    /// restart after it waits only [`Backoff::stable`] (procmon's
-    /// `threshold`, supervisord's `startsecs`; 1 s unless set). Zero makes
+    /// restart after it waits only [`Backoff::stable`] (10 s unless set;
+    /// a shorter run is a quick death). Zero makes
     /// every run stable, so the backoff is never used; `Duration::MAX`
     /// makes none stable.
     pub fn min_uptime(&mut self, min_uptime: Duration) -> &mut RestartSpec {
@@ -323,8 +319,8 @@ impl RestartSpec {
     }
 
     /// At most this many automatic restarts in a row after runs shorter
-    /// than `min_uptime`; the next quick death is `Failed` (supervisord's
-    /// `startretries`; none unless set). A stable run resets the count.
+    /// than `min_uptime`; the next quick death is `Failed` (none unless
+    /// set). A stable run resets the count.
     /// `Some(0)`: the first quick death is `Failed`; `Some(u32::MAX)`
     /// never is (the count stops there).
     pub fn max_retries(&mut self, retries: Option<u32>) -> &mut RestartSpec {

@@ -65,12 +65,12 @@ use crate::policy::Decision;
 ///
 /// - A spawn error is `Starting` + `Exited(..)` with
 ///   [`Exit::SpawnFailed`](crate::Exit::SpawnFailed): it counts as an
-///   attempt and usually leads to `Backoff` (procmon's bug 4).
+///   attempt and usually leads to `Backoff`.
 /// - `Stopping` + `Exited(..)` ends a stop that no command asked for (a
 ///   start timeout, a missed watchdog): the exit is decided as any other.
 ///   A stop a command asked for ends with `Stopped(..)` instead, and never
-///   restarts by itself (procmon's bug 5).
-/// - `Backoff` + `Stop` / `Remove` cancel the timer (procmon's bug 3);
+///   restarts by itself.
+/// - `Backoff` + `Stop` / `Remove` cancel the timer: no spawn follows;
 ///   `Failed` + `Timer` is the start limit's `retry_after`.
 /// - `restart` on a stopped, exited, failed or backing-off program starts
 ///   it at once, as a manual start.

@@ -95,7 +95,7 @@ impl Supervisor {
     }
 
     /// Removes a program: stops it first (the ladder), cancels a pending
-    /// restart (procmon's bug 3: no spawn after). Resolves once it is gone,
+    /// restart (no spawn follows). Resolves once it is gone,
     /// with how the running incarnation stopped, if one ran.
     ///
     /// # Errors
@@ -106,9 +106,8 @@ impl Supervisor {
         self.ask(|r| Cmd::Remove(name.into(), r)).await
     }
 
-    /// Replaces a program's spec while it runs, as editing a unit and
-    /// `systemctl daemon-reload` do, and restarts it only when what it
-    /// runs changed.
+    /// Replaces a program's spec while it runs, and restarts it only when
+    /// what it runs changed.
     ///
     /// What it runs is the command as the supervisor spawns it (program,
     /// arguments, environment, working directory, fd map, credentials,
@@ -158,8 +157,7 @@ impl Supervisor {
         }
     }
 
-    /// Brings the supervisor to a new list of programs, as `supervisorctl
-    /// update` brings supervisord to a new configuration: programs not in
+    /// Brings the supervisor to a new list of programs: programs not in
     /// the list are removed, programs new in it are added, and those in
     /// both are [`update`](Self::update)d (restarted only when what they
     /// run changed; untouched ones keep their incarnation and pid).
@@ -255,8 +253,8 @@ impl Supervisor {
         self.ask(|r| Cmd::Start(name.into(), r)).await
     }
 
-    /// Stops a program with its stop policy, and keeps it stopped
-    /// (procmon's bug 5); a pending restart is cancelled. Resolves once
+    /// Stops a program with its stop policy, and keeps it stopped (its
+    /// exit starts nothing); a pending restart is cancelled. Resolves once
     /// reaped, with how it stopped (`None` if nothing ran).
     ///
     /// # Errors
@@ -266,8 +264,8 @@ impl Supervisor {
         self.ask(|r| Cmd::Stop(name.into(), r)).await
     }
 
-    /// Stops a program, then starts it at once, not counted as a failure
-    /// (procmon's `stopProcess`). A program not running starts at once.
+    /// Stops a program, then starts it at once, not counted as a failure.
+    /// A program not running starts at once.
     /// Resolves once the new incarnation is spawned.
     ///
     /// # Errors
@@ -278,8 +276,8 @@ impl Supervisor {
     }
 
     /// [`restart`](Self::restart)s, in parallel, every program that is
-    /// running, starting or waiting to restart (procmon's `restartAll`);
-    /// stopped, exited and failed programs stay down. Resolves once each
+    /// running, starting or waiting to restart; stopped, exited and failed
+    /// programs stay down. Resolves once each
     /// is spawned again, with each one's result.
     ///
     /// # Errors

@@ -26,7 +26,7 @@ use crate::spec::StartLimit;
 /// | `"growing"` | [`Backoff::growing`], the default: 1 s doubling to 5 min, 1 s after a stable run |
 /// | `"procmon"` | [`Backoff::procmon`]: 1 s doubling to 1 h |
 /// | `"supervisord"` | [`Backoff::supervisord`]: 1, 2, 3 ... s |
-/// | `"systemd"` | [`Backoff::systemd`]`(100 ms, 0, 100 ms)`: systemd's `RestartSec=100ms`, every time |
+/// | `"systemd"` | [`Backoff::systemd`]`(100 ms, 0, 100 ms)`: 100 ms, every time |
 /// | `"pm2"` | [`Backoff::pm2`]`(100 ms)`: 100 ms, times 1.5, up to 15 s |
 /// | `"none"` | [`Backoff::none`]: at once |
 /// | `{ first = "100ms", max = "5s" }` | [`Backoff::exponential`], `factor` 2.0 unless given, then [`with_stable`](Backoff::with_stable) (`stable`, `"0s"` unless given) and [`with_jitter`](Backoff::with_jitter) (`jitter`, 0.0 unless given) |
@@ -50,7 +50,7 @@ pub enum BackoffConfig {
     Procmon,
     /// `"supervisord"`: [`Backoff::supervisord`].
     Supervisord,
-    /// `"systemd"`: [`Backoff::systemd`] with systemd's defaults.
+    /// `"systemd"`: [`Backoff::systemd`]`(100 ms, 0, 100 ms)`.
     Systemd,
     /// `"pm2"`: [`Backoff::pm2`] from 100 ms.
     Pm2,
@@ -325,11 +325,11 @@ impl StartLimitConfig {
 /// A program's `liveness`: a command run every `interval` once the
 /// program is `Running`, alive while it exits with 0 (a [`Liveness`]
 /// check: `{ exec = ["curl", "-fs", "http://127.0.0.1:8080/health"],
-/// interval = "10s", timeout = "1s", failures = 3 }`, Kubernetes'
-/// defaults unless given). The command gets the supervisor's environment
-/// and working directory and `/dev/null` on fds 0, 1 and 2; a run past
-/// `timeout` is killed and counts as a failure, as does a command that
-/// cannot be spawned. Available with the `config` feature.
+/// interval = "10s", timeout = "1s", failures = 3 }`, the defaults of
+/// [`Liveness::new`] unless given). The command gets the supervisor's
+/// environment and working directory and `/dev/null` on fds 0, 1 and 2;
+/// a run past `timeout` is killed and counts as a failure, as does a
+/// command that cannot be spawned. Available with the `config` feature.
 ///
 /// ```
 /// use std::time::Duration;

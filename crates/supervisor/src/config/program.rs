@@ -121,7 +121,7 @@ pub struct ProgramConfig {
     /// How long it may take to be ready (`"0s"`: for ever).
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub start_timeout: Option<Duration>,
-    /// systemd's `WatchdogSec=` (`"0s"`: none).
+    /// The watchdog period ([`ProgramSpec::watchdog`](crate::ProgramSpec::watchdog); `"0s"`: none).
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub watchdog: Option<Duration>,
     /// A check run while it is `Running`.

@@ -131,7 +131,7 @@
 //! | restart policy ([`RestartSpec::policy`]) | always | procmon, Kubernetes (`restartPolicy: Always`) |
 //! | delays between quick deaths ([`Backoff::growing`]) | 1 s, doubling, at most 5 min | Kubernetes' CrashLoopBackOff cap |
 //! | quick death / stable run ([`RestartSpec::min_uptime`]) | a run under 10 s is a quick death; a longer one clears the history | systemd's 10 s `StartLimitIntervalSec=` window |
-//! | delay after a stable run ([`Backoff::with_stable`]) | 1 s | Kubernetes' first delay, systemd's `RestartSec=` order |
+//! | delay after a stable run ([`Backoff::with_stable`]) | 1 s | systemd's `RestartSec=` order (a service that ran, then crashed, is back at once) |
 //! | giving up ([`RestartSpec::start_limit`], [`RestartSpec::max_retries`]) | never | procmon, Kubernetes |
 //! | process group ([`ProgramSpec::own_process_group`]) | its own: a terminal's ^C reaches only the supervisor | systemd (a session per service) |
 //! | when the supervisor dies ([`ProgramSpec::parent_death_signal`]) | SIGKILL to the program | tini's and s6's "nothing outlives the supervisor" |

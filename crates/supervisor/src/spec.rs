@@ -241,9 +241,19 @@ impl RestartSpec {
     /// clean exit is never restarted, however soon it comes; set
     /// [`RestartPolicy::Always`] to retry those too. supervisord's
     /// defaults.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procwire_supervisor::RestartSpec;
+    ///
+    /// assert_eq!(RestartSpec::supervisord().get_min_uptime(), Duration::from_secs(1)); // startsecs=1
+    /// ```
     pub fn supervisord() -> RestartSpec {
         let mut spec = RestartSpec::new();
-        spec.policy(RestartPolicy::OnFailure).backoff(Backoff::supervisord()).max_retries(Some(3));
+        spec.policy(RestartPolicy::OnFailure)
+            .min_uptime(Duration::from_secs(1))
+            .backoff(Backoff::supervisord())
+            .max_retries(Some(3));
         spec
     }
 

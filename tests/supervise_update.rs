@@ -201,7 +201,18 @@ async fn update_of_a_stopped_program_starts_nothing() {
     let update = sup.update(sleeper("p", 2000)).await.unwrap();
     assert!(matches!(update, Update::Kept(ref s) if s.state == State::Stopped), "{update:?}");
     let pid = sup.start("p").await.unwrap().pid.unwrap();
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    // The new command; read once exec'd (the fallback engine may return
+    // from spawn before the kernel shows the new command line).
+    let cmdline = guard(10, "the command line", async {
+        loop {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            if !cmdline.is_empty() {
+                return cmdline;
+            }
+            tokio::time::sleep(ms(5)).await;
+        }
+    })
+    .await;
     assert_eq!(cmdline, b"sleep\x002000\x00");
     sup.shutdown().await.unwrap();
 }

@@ -711,10 +711,12 @@ impl Command {
     /// so get large pipes, where each pipe-full is one hand-off between the
     /// child and the parent and fewer hand-offs mean fewer wake-ups, while
     /// small and idle pipes stay at the default and cost no extra kernel
-    /// memory. A pipe the kernel refuses to grow (past
-    /// `/proc/sys/fs/pipe-max-size`, or the user's
-    /// `/proc/sys/fs/pipe-user-pages-soft` budget spent) keeps its size and
-    /// works as before.
+    /// memory. The pipes of one process grow by at most half the user's
+    /// `/proc/sys/fs/pipe-user-pages-soft` budget in all (32 MiB by
+    /// default), so that other pipes of the user keep their default size.
+    /// A pipe that finds that spent, or that the kernel refuses to grow
+    /// (past `/proc/sys/fs/pipe-max-size`), keeps its size and works as
+    /// before.
     ///
     /// Set it to start large at once, to go beyond 1 MiB, or to bound the
     /// memory a pipe may take (`pipe_capacity(64 * 1024)` keeps the

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use super::{next_capacity, Growth, BOUND};
+use super::{next_capacity, Budget, Growth, BOUND};
 
 const KIB: usize = 1024;
 
@@ -138,4 +138,28 @@ fn a_pipe_at_the_bound_or_sized_by_the_user_is_left_alone() {
         growth.read(r.as_fd(), before, before);
     }
     assert_eq!(crate::sys::io::pipe_capacity(r.as_fd()).expect("F_GETPIPE_SZ"), before);
+}
+
+/// The pipes of a process grow within one budget: a pipe that finds it
+/// spent keeps its size without asking the kernel, and a pipe dropped
+/// gives back what it grew by.
+#[test]
+fn pipes_grow_within_the_process_budget() {
+    static BUDGET: Budget = Budget::new(192 * KIB);
+    let fd = mock(64 * KIB);
+    let mut first = Growth::with_budget(get, grant, &BUDGET);
+    assert!(first.full(fd.as_fd()) && first.full(fd.as_fd()), "64 KiB, then 128 KiB more");
+    assert_eq!(CAPACITY.get(), 256 * KIB);
+
+    CAPACITY.set(64 * KIB);
+    let mut second = Growth::with_budget(get, grant, &BUDGET);
+    assert!(!second.full(fd.as_fd()), "the budget is spent");
+    assert!(second.settled());
+    assert_eq!(SETS.get(), 2, "not asked");
+    assert!(!first.full(fd.as_fd()), "nor can the first grow further");
+
+    drop(first);
+    let mut third = Growth::with_budget(get, grant, &BUDGET);
+    assert!(third.full(fd.as_fd()), "the first pipe gave its growth back");
+    assert_eq!(CAPACITY.get(), 128 * KIB);
 }

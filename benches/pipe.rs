@@ -10,7 +10,9 @@
 //!   - `protocol`: a [`ProcessProtocol`] under `spawn_process`, writing one
 //!     refcounted 64 KiB `Bytes` again and again from `connection_made` and
 //!     `resume_producing`, honouring `pause_producing`, counting in
-//!     `out_received`;
+//!     `out_received`; `protocol-1mib` and `protocol-64k` the same with
+//!     `Command::pipe_capacity` set (1 MiB from the start; 64 KiB, fixed,
+//!     which is procwire's default before pipes grew by themselves);
 //!   - `pipes`: procwire's `Command::spawn`, `take_writer(0)` and
 //!     `take_reader(1)`, a `write_all` loop and a read loop under
 //!     `tokio::join!`;
@@ -100,6 +102,7 @@ fn main() {
         vec![
             ("protocol", Box::new(move || bulk_protocol(rt, bytes, None))),
             ("protocol-1mib", Box::new(move || bulk_protocol(rt, bytes, Some(1 << 20)))),
+            ("protocol-64k", Box::new(move || bulk_protocol(rt, bytes, Some(64 << 10)))),
             ("pipes", Box::new(move || bulk_pipes(rt, bytes))),
             ("tokio", Box::new(move || bulk_tokio(rt, bytes))),
             ("floor", Box::new(move || bulk_floor(bytes))),
@@ -589,7 +592,7 @@ fn print_table(rows: &[Row]) {
         );
     }
     // The contenders outside the table, against the ones it has.
-    let extras: [Extra; 2] = [
+    let extras: [Extra; 3] = [
         (
             "stream",
             "procwire spawn_lines stream",
@@ -599,6 +602,11 @@ fn print_table(rows: &[Row]) {
             "protocol-1mib",
             "procwire protocol with pipe_capacity(1 MiB)",
             &[("floor", "the floor"), ("tokio", "tokio")],
+        ),
+        (
+            "protocol-64k",
+            "procwire protocol with pipe_capacity(64 KiB), fixed pipes as before issue 20",
+            &[("floor", "the floor"), ("tokio", "tokio"), ("protocol", "the protocol with growing pipes")],
         ),
     ];
     for row in rows {

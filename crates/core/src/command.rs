@@ -701,16 +701,28 @@ impl Command {
         self
     }
 
-    /// Asks the kernel for pipes of `bytes` capacity (`F_SETPIPE_SZ`)
-    /// instead of the default 64 KiB, for every pipe of this command.
+    /// Asks the kernel for pipes of `bytes` capacity (`F_SETPIPE_SZ`) for
+    /// every pipe of this command, and keeps them at that size.
     ///
-    /// Bulk transfers gain most: each pipe-full is one hand-off between the
-    /// child and the parent, so larger pipes mean fewer wake-ups (in this
-    /// repository's pipe benchmark, 1 MiB pipes moved ~1.3x the bytes per
-    /// second of the default). It costs kernel memory per pipe, so it is not
-    /// the default. Best effort: the kernel rounds up to a power of two of
-    /// pages and may refuse (above `/proc/sys/fs/pipe-max-size`, or past the
-    /// per-user pipe limits), in which case the pipe keeps its size.
+    /// Without it, a pipe starts at the kernel's default (64 KiB) and
+    /// grows by itself when the parent finds it full (a write that would
+    /// block, or reads that take a whole pipe-full before it is empty
+    /// again): its capacity doubles each time, up to 1 MiB. Bulk transfers
+    /// so get large pipes, where each pipe-full is one hand-off between the
+    /// child and the parent and fewer hand-offs mean fewer wake-ups, while
+    /// small and idle pipes stay at the default and cost no extra kernel
+    /// memory. The pipes of one process grow by at most half the user's
+    /// `/proc/sys/fs/pipe-user-pages-soft` budget in all (32 MiB by
+    /// default), so that other pipes of the user keep their default size.
+    /// A pipe that finds that spent, or that the kernel refuses to grow
+    /// (past `/proc/sys/fs/pipe-max-size`), keeps its size and works as
+    /// before.
+    ///
+    /// Set it to start large at once, to go beyond 1 MiB, or to bound the
+    /// memory a pipe may take (`pipe_capacity(64 * 1024)` keeps the
+    /// kernel's default size). Best effort: the kernel rounds up to a power
+    /// of two of pages and may refuse, for the same reasons, in which case
+    /// the pipe keeps its default size and does not grow.
     pub fn pipe_capacity(&mut self, bytes: usize) -> &mut Command {
         self.pipe_capacity = Some(bytes);
         self

@@ -5,6 +5,11 @@
 //! never in the kernel); an end given away with `into_owned_fd` is made
 //! blocking again, because it is meant for another child, which expects
 //! the blocking pipe every program gets from a shell.
+//!
+//! A pipe that either end finds full grows (see [`growth`]), unless the
+//! user sized it with `Command::pipe_capacity`.
+
+mod growth;
 
 use std::future::poll_fn;
 use std::io;
@@ -19,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use crate::error::Error;
 use crate::sys;
 use crate::sys::registration::{Direction, Registration};
+
+use growth::Growth;
 
 /// Sets or clears `O_NONBLOCK` on `fd`'s open file description.
 fn set_nonblocking(fd: &OwnedFd, on: bool) -> io::Result<()> {
@@ -91,12 +98,18 @@ fn into_blocking(fd: OwnedFd) -> OwnedFd {
 pub struct ChildReader {
     child_fd: RawFd,
     inner: Registration<OwnedFd>,
+    growth: Growth,
 }
 
 impl ChildReader {
-    pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
+    /// `grow`: whether the pipe grows when found full (see [`growth`]).
+    pub(crate) fn new(child_fd: RawFd, fd: OwnedFd, grow: bool) -> io::Result<Self> {
+        ChildReader::with_growth(child_fd, fd, Growth::new(grow))
+    }
+
+    fn with_growth(child_fd: RawFd, fd: OwnedFd, growth: Growth) -> io::Result<Self> {
         set_nonblocking(&fd, true)?;
-        Ok(ChildReader { child_fd, inner: Registration::new(fd, Interest::READABLE)? })
+        Ok(ChildReader { child_fd, inner: Registration::new(fd, Interest::READABLE)?, growth })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -114,7 +127,18 @@ impl ChildReader {
 
 impl AsyncRead for ChildReader {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().inner.poll_io(cx, Direction::Read, |fd| sys::io::read_buf(fd, buf)).map_ok(drop)
+        let ChildReader { inner, growth, .. } = self.get_mut();
+        let room = buf.remaining();
+        let read = |fd: BorrowedFd<'_>| {
+            let read = sys::io::read_buf(fd, buf);
+            match &read {
+                Ok(n) => growth.read(fd, *n, room),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => growth.drained(),
+                Err(_) => {}
+            }
+            read
+        };
+        inner.poll_io(cx, Direction::Read, read).map_ok(drop)
     }
 }
 
@@ -171,12 +195,18 @@ impl AsRawFd for ChildReader {
 pub struct ChildWriter {
     child_fd: RawFd,
     inner: Option<Registration<OwnedFd>>,
+    growth: Growth,
 }
 
 impl ChildWriter {
-    pub(crate) fn new(child_fd: RawFd, fd: OwnedFd) -> io::Result<Self> {
+    /// `grow`: whether the pipe grows when found full (see [`growth`]).
+    pub(crate) fn new(child_fd: RawFd, fd: OwnedFd, grow: bool) -> io::Result<Self> {
+        ChildWriter::with_growth(child_fd, fd, Growth::new(grow))
+    }
+
+    fn with_growth(child_fd: RawFd, fd: OwnedFd, growth: Growth) -> io::Result<Self> {
         set_nonblocking(&fd, true)?;
-        Ok(ChildWriter { child_fd, inner: Some(Registration::new(fd, Interest::WRITABLE)?) })
+        Ok(ChildWriter { child_fd, inner: Some(Registration::new(fd, Interest::WRITABLE)?), growth })
     }
 
     /// The child's fd number this pipe is connected to.
@@ -264,22 +294,29 @@ impl ChildWriter {
 
     /// One write syscall (`io`), first without waiting for readiness: a
     /// pipe with room takes it whatever tokio's cached readiness says (which
-    /// `poll_closed` may have cleared). Only `EAGAIN` waits for the reactor.
+    /// `poll_closed` may have cleared). `EAGAIN` grows the pipe if it may,
+    /// and the write is tried again at once; else it waits for the reactor.
     fn poll_io(
         &mut self,
         cx: &mut Context<'_>,
         mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let Some(reg) = &mut self.inner else {
+        let ChildWriter { child_fd, inner, growth } = self;
+        let Some(reg) = inner else {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
-                Error::PipeClosed { fd: self.child_fd },
+                Error::PipeClosed { fd: *child_fd },
             )));
         };
         // A write counts against the task's budget, as tokio's own do, so
         // a child that reads as fast as we write cannot starve other tasks.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        match io(reg.get_ref().as_fd()) {
+        let fd = reg.get_ref().as_fd();
+        let mut result = io(fd);
+        if result.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock) && growth.full(fd) {
+            result = io(fd);
+        }
+        match result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => drop(coop),
             result => {
                 coop.made_progress();
@@ -324,3 +361,6 @@ impl AsyncWrite for ChildWriter {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -367,14 +367,14 @@ impl Command {
                     let (parent, child) = self.pipe()?;
                     let raw = child.as_raw_fd();
                     fds.child_ends.push(child);
-                    fds.readers.push(ChildReader::new(child_fd, parent)?);
+                    fds.readers.push(ChildReader::new(child_fd, parent, self.pipe_capacity.is_none())?);
                     raw
                 }
                 Entry::WritePipe => {
                     let (child, parent) = self.pipe()?;
                     let raw = child.as_raw_fd();
                     fds.child_ends.push(child);
-                    fds.writers.push(ChildWriter::new(child_fd, parent)?);
+                    fds.writers.push(ChildWriter::new(child_fd, parent, self.pipe_capacity.is_none())?);
                     raw
                 }
                 Entry::Parent(parent_fd) => match sys::spawn::fd_cloexec(*parent_fd) {

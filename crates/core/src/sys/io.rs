@@ -64,3 +64,42 @@ pub(crate) fn status_flags(fd: RawFd) -> Option<OFlag> {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
     (flags != -1).then(|| OFlag::from_bits_retain(flags))
 }
+
+/// The capacity of the pipe `fd` is an end of, in bytes.
+///
+/// Wraps [`fcntl(F_GETPIPE_SZ)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+/// (nix's safe form); `Unsupported` where the call does not exist.
+pub(crate) fn pipe_capacity(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let bytes = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETPIPE_SZ)?;
+        Ok(usize::try_from(bytes).unwrap_or(0))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = fd;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Asks for the pipe `fd` is an end of to hold `bytes`; returns the
+/// capacity the kernel gave (rounded up to a power of two of pages).
+///
+/// Wraps [`fcntl(F_SETPIPE_SZ)`](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+/// (nix's safe form). Fails with `EPERM` past `/proc/sys/fs/pipe-max-size`
+/// or the user's `pipe-user-pages-soft` budget (for a process without
+/// `CAP_SYS_RESOURCE`), `EBUSY` when shrinking below what the pipe holds;
+/// `Unsupported` where the call does not exist.
+pub(crate) fn set_pipe_capacity(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
+        let got = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes))?;
+        Ok(usize::try_from(got).unwrap_or(0))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (fd, bytes);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}

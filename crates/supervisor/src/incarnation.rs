@@ -107,6 +107,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
+    /// Where a `StopScope::Tree` incarnation gets its cgroup, if anywhere.
+    pub(crate) cgroup_root: Option<&'a std::path::Path>,
 }
 
 /// The command an incarnation of `spec` is spawned from: the spec's, with
@@ -155,8 +157,8 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let spec = ctx.spec;
     let mut command = command(spec, ctx.notify_socket);
-    let cgroup = match spec.cgroup.as_deref() {
-        Some(parent) => {
+    let cgroup = match (spec.cgroup.as_deref(), ctx.cgroup_root) {
+        (Some(parent), _) => {
             let cgroup = Cgroup::create(parent, &cgroup_name(&spec.name)).map_err(|e| {
                 procwire_core::Error::Spawn {
                     program: command.get_program().to_string_lossy().into_owned(),
@@ -164,11 +166,19 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
                     source: io::Error::other(e),
                 }
             })?;
-            command.cgroup(cgroup.path());
             Some(cgroup)
         }
-        None => None,
+        // The supervisor's own: a cgroup that cannot be made (the kernel's
+        // `cgroup.max.descendants`, say) leaves this incarnation to its
+        // process group, as a supervisor without a cgroup root does.
+        (None, Some(root)) if spec.stop.scope == StopScope::Tree => {
+            Cgroup::create(root, &cgroup_name(&spec.name)).ok()
+        }
+        (None, _) => None,
     };
+    if let Some(cgroup) = &cgroup {
+        command.cgroup(cgroup.path());
+    }
     let mut child = match command.spawn_with(StdioDefaults::Twisted) {
         Ok(child) => child,
         Err(e) => {
@@ -226,7 +236,10 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         ctx.tasks.spawn(trace::instrument(drain(pty, meta(1), out(1)), &span));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (group_tx, group_rx) = match spec.stop.scope {
+    // `Tree` is, for this incarnation, its cgroup or its group (or the
+    // process alone, in the supervisor's group without a cgroup).
+    let policy = spec.stop.with_scope(spec.stop.scope.resolve(&child));
+    let (group_tx, group_rx) = match policy.scope {
         StopScope::Group | StopScope::Cgroup => {
             let (tx, rx) = mpsc::unbounded_channel();
             (Some(tx), Some(rx))
@@ -238,7 +251,6 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let reports = ctx.reports.clone();
     let program = spec.name.clone();
     let incarnation = ctx.incarnation;
-    let policy = spec.stop;
     ctx.tasks.spawn(async move {
         let mut waiter = Waiter { child, cgroup };
         let end = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
@@ -267,6 +279,10 @@ fn cgroup_name(program: &str) -> String {
 /// killed, and the cgroup removed once empty. A process that cannot die
 /// (stuck in the kernel) leaves the directory behind after 10 s.
 async fn empty_and_remove(cgroup: &Cgroup) {
+    // Empty already, as after every stop in cgroup scope: one `rmdir`.
+    if cgroup.remove().is_ok() {
+        return;
+    }
     if cgroup.is_populated().unwrap_or(false) {
         let _ = cgroup.kill();
         let _ = tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await;

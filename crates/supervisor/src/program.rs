@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use procwire_core::{Command, Signal, StopPolicy};
+use procwire_core::{Command, Signal, StopPolicy, StopScope};
 
 use crate::event::LogLine;
 use crate::lines::LogSpec;
@@ -55,12 +55,12 @@ use crate::spec::RestartSpec;
 ///
 /// ```
 /// use std::time::Duration;
-/// use procwire_core::{Command, StopPolicy};
+/// use procwire_core::Command;
 /// use procwire_supervisor::{ProgramSpec, RestartSpec};
 ///
 /// let mut spec = ProgramSpec::new("web", Command::new("sleep"));
 /// spec.restart(RestartSpec::procmon())
-///     .stop(StopPolicy::new().with_grace(Duration::from_secs(1)))
+///     .stop(ProgramSpec::DEFAULT_STOP.with_grace(Duration::from_secs(1)))
 ///     .autostart(false);
 /// assert_eq!(spec.get_name(), "web");
 /// assert!(!spec.get_autostart());
@@ -149,14 +149,29 @@ impl fmt::Debug for Sink {
 }
 
 impl ProgramSpec {
+    /// The stop a program gets from [`new`](Self::new): SIGTERM, 5 s,
+    /// SIGKILL ([`StopPolicy::new`]), reaching the program and everything
+    /// it started ([`StopScope::Tree`]; see "Stopping" above). A policy
+    /// of your own keeps that reach if built from this one:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procwire_core::StopScope;
+    /// use procwire_supervisor::ProgramSpec;
+    ///
+    /// let stop = ProgramSpec::DEFAULT_STOP.with_grace(Duration::from_secs(30));
+    /// assert_eq!(stop.scope, StopScope::Tree);
+    /// ```
+    pub const DEFAULT_STOP: StopPolicy = StopPolicy::new().with_scope(StopScope::Tree);
+
     /// A program `name` running `command`, with [`RestartSpec::new`],
-    /// [`StopPolicy::new`], autostart and [`LogSpec::new`].
+    /// [`DEFAULT_STOP`](Self::DEFAULT_STOP), autostart and [`LogSpec::new`].
     pub fn new(name: impl Into<Arc<str>>, command: Command) -> ProgramSpec {
         ProgramSpec {
             name: name.into(),
             command,
             restart: RestartSpec::new(),
-            stop: StopPolicy::new(),
+            stop: ProgramSpec::DEFAULT_STOP,
             autostart: true,
             log: LogSpec::new(),
             sink: default_sink(),

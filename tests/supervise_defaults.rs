@@ -113,6 +113,16 @@ fn kill_one() {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
+    // A supervisor killed leaves its incarnations' cgroups (`NAME.PID.N`,
+    // in its own cgroup), empty now: removed here.
+    if let Some(own) = procwire::Cgroup::current() {
+        let tag = format!(".{}.", copy.id());
+        for entry in std::fs::read_dir(own).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().contains(&tag) {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
     assert!(survivors.is_empty(), "still running 20 s after the supervisor was killed: {survivors:?}");
 }
 

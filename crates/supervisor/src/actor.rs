@@ -368,6 +368,7 @@ impl Actor {
         p.incarnation += 1;
         p.ended_pid = None;
         p.history.record_start(now, kind);
+        let spare = p.spare.take();
         let ctx = Ctx {
             spec: &p.spec,
             incarnation: p.incarnation,
@@ -376,6 +377,7 @@ impl Actor {
             reports: &self.reports_tx,
             lines: &self.lines,
             cgroup_root: self.cgroup_root.as_deref(),
+            spare,
         };
         match incarnation::spawn(ctx) {
             Ok(live) => {

@@ -201,7 +201,18 @@ async fn update_of_a_stopped_program_starts_nothing() {
     let update = sup.update(sleeper("p", 2000)).await.unwrap();
     assert!(matches!(update, Update::Kept(ref s) if s.state == State::Stopped), "{update:?}");
     let pid = sup.start("p").await.unwrap().pid.unwrap();
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    // The spawn returns once the child's exec has begun: the kernel sets
+    // its arguments a moment later (empty until then).
+    let cmdline = guard(10, "the arguments", async {
+        loop {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            if !cmdline.is_empty() {
+                return cmdline;
+            }
+            tokio::time::sleep(ms(1)).await;
+        }
+    })
+    .await;
     assert_eq!(cmdline, b"sleep\x002000\x00");
     sup.shutdown().await.unwrap();
 }

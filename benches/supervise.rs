@@ -7,9 +7,16 @@
 //! - restarts: one program that exits at once (`/bin/true`), restarted
 //!   for windows of W milliseconds:
 //!   - `supervisor`: a program under [`Supervisor`] with restart `Always`,
-//!     zero delay, `min_uptime` 0, no start limit, no sink; restarts
-//!     counted from its incarnation number (read with `status`) at the
-//!     start and the end of the window;
+//!     zero delay, `min_uptime` 0, no start limit, no sink, the default
+//!     stop (`StopScope::Tree`: a cgroup per incarnation where the
+//!     supervisor's own cgroup is writable); restarts counted from its
+//!     incarnation number (read with `status`) at the start and the end
+//!     of the window;
+//!   - `process`: the same with `StopScope::Process` (the program alone,
+//!     procmon's reach);
+//!   - `nocgroup`: the same default stop under a supervisor with no
+//!     cgroup root (`Builder::cgroup_root(None)`): the process group and
+//!     the sweep;
 //!   - `core`: a loop of procwire `Command::spawn_with` + `wait`, with the
 //!     same fds as the supervisor's children (`StdioDefaults::Twisted`:
 //!     pipes on 0, 1 and 2);
@@ -71,7 +78,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, UsageWho};
 use procwire::supervisor::{Backoff, LogLine, ProgramSpec, RestartPolicy, RestartSpec, State, Supervisor};
-use procwire::{Command, Signal, StdioDefaults};
+use procwire::{Command, Signal, StdioDefaults, StopScope};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
@@ -109,6 +116,9 @@ fn main() {
         &tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let (sup, _task) = rt.block_on(async { Supervisor::new() });
     let sup = &sup;
+    // The default stop without a cgroup: the process group and the sweep.
+    let (no_cgroup, _no_cgroup_task) = rt.block_on(async { Supervisor::builder().cgroup_root(None).build() });
+    let no_cgroup = &no_cgroup;
 
     let mut rows = Vec::new();
     if wanted("restarts") {
@@ -116,7 +126,12 @@ fn main() {
             rounds,
             windows,
             vec![
-                ("supervisor", Box::new(move |k| restarts_supervisor(rt, sup, k, window))),
+                ("supervisor", Box::new(move |k| restarts_supervisor(rt, sup, k, window, None))),
+                (
+                    "process",
+                    Box::new(move |k| restarts_supervisor(rt, sup, k, window, Some(StopScope::Process))),
+                ),
+                ("nocgroup", Box::new(move |k| restarts_supervisor(rt, no_cgroup, k, window, None))),
                 ("core", Box::new(move |_| restarts_core(rt, window))),
                 ("tokio", Box::new(move |_| restarts_tokio(rt, window))),
             ],
@@ -125,7 +140,14 @@ fn main() {
             "restarts of /bin/true, zero delay".into(),
             "/s",
             series,
-            &[("supervisor", "core"), ("supervisor", "tokio"), ("core", "tokio")],
+            &[
+                ("supervisor", "process"),
+                ("nocgroup", "process"),
+                ("process", "core"),
+                ("supervisor", "core"),
+                ("supervisor", "tokio"),
+                ("core", "tokio"),
+            ],
         ));
     }
     if wanted("lines") {
@@ -147,6 +169,7 @@ fn main() {
         ));
     }
     rt.block_on(async { sup.shutdown().await.expect("shutdown") });
+    rt.block_on(async { no_cgroup.shutdown().await.expect("shutdown") });
 
     let idle = if wanted("idle") {
         ["supervisor", "children"]
@@ -183,7 +206,7 @@ fn runs(workload: &str, contender: &str) -> bool {
 /// lines workload (with `logs` alone).
 fn workload_of(contender: &str) -> Option<&'static str> {
     match contender {
-        "supervisor" | "core" | "tokio" => Some("restarts"),
+        "supervisor" | "process" | "nocgroup" | "core" | "tokio" => Some("restarts"),
         "logs" | "sink" | "pipe" => Some("lines"),
         "children" => Some("idle"),
         _ => None,
@@ -202,8 +225,15 @@ fn raise_nofile() {
 // ---- restarts ------------------------------------------------------------
 
 /// Restarts of `/bin/true` under the supervisor for one window; the
-/// program (`fast-k`) is added before and removed after it.
-fn restarts_supervisor(rt: &Runtime, sup: &Supervisor, k: usize, window: Duration) -> Sample {
+/// program (`fast-k`) is added before and removed after it, with the
+/// default stop or `scope`.
+fn restarts_supervisor(
+    rt: &Runtime,
+    sup: &Supervisor,
+    k: usize,
+    window: Duration,
+    scope: Option<StopScope>,
+) -> Sample {
     let sup = sup.clone();
     on_worker(rt, async move {
         let name = format!("fast-{k}");
@@ -216,6 +246,9 @@ fn restarts_supervisor(rt: &Runtime, sup: &Supervisor, k: usize, window: Duratio
             .max_retries(None);
         let mut program = ProgramSpec::new(name.as_str(), Command::new("/bin/true"));
         program.restart(restart).no_sink();
+        if let Some(scope) = scope {
+            program.stop(ProgramSpec::DEFAULT_STOP.with_scope(scope));
+        }
         if std::env::var_os("PROCWIRE_BENCH_NO_PDEATHSIG").is_some() {
             program.parent_death_signal(None);
         }

@@ -175,7 +175,12 @@ fn shutdown_stops_the_adopted_orphans_and_those_adopted_meanwhile() {
             // The subshell exits at once: the inner sh is orphaned, with
             // its sleep; `$$` in the inner sh is its own pid.
             let daemon = sh("(sh -c 'sleep 1000 & echo \"orphan $$ $!\"; wait' &); exec sleep 1000");
-            let pid = sup.add(once("daemon", daemon)).await.unwrap().pid.unwrap();
+            // The program alone is stopped (the default stop would take
+            // its orphans with it, by its cgroup or its group): what it
+            // left is the subreaper's to stop.
+            let mut program = once("daemon", daemon);
+            program.stop(ProgramSpec::DEFAULT_STOP.with_scope(procwire::StopScope::Process));
+            let pid = sup.add(program).await.unwrap().pid.unwrap();
             let said = line(&mut logs, "daemon", "orphan ").await;
             let said = String::from_utf8_lossy(&said.line.bytes).into_owned();
             let pids: Vec<u32> = said.split_whitespace().skip(1).map(|p| p.parse().unwrap()).collect();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use procwire_supervisor::{Cause, Exit, ProgramSpec, Readiness, State, Supervisor, DEFAULT_START_TIMEOUT};
-use procwire_tests::{is_dead, proc_stat};
+use procwire_tests::{guard, is_dead, proc_stat};
 
 #[path = "supervise_common.rs"]
 mod common;
@@ -113,6 +113,16 @@ fn kill_one() {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
+    // A supervisor killed leaves its incarnations' cgroups (`NAME.PID.N`,
+    // in its own cgroup), empty now: removed here.
+    if let Some(own) = procwire::Cgroup::current() {
+        let tag = format!(".{}.", copy.id());
+        for entry in std::fs::read_dir(own).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().contains(&tag) {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
     assert!(survivors.is_empty(), "still running 20 s after the supervisor was killed: {survivors:?}");
 }
 
@@ -160,4 +170,162 @@ async fn a_crash_looping_program_backs_off_by_default_and_a_stable_run_resets_it
     }
     assert_eq!(after_stable, [1, 1, 2]);
     sup.shutdown().await.unwrap();
+}
+
+// ---- issue 20: no orphan by default -------------------------------------
+
+/// Prints `daemon PID` for a `setsid`'d daemon (a session of its own, out
+/// of the program's process group) once it runs, and `member PID` for a
+/// plain background process (in the program's group).
+const DAEMON_AND_MEMBER: &str = "d=$(setsid sh -c 'echo $$; exec sleep 1000 >/dev/null 2>&1 </dev/null' &); \
+     echo daemon $d; sleep 1000 >/dev/null 2>&1 </dev/null & echo member $!";
+
+/// Whether the default stop has a cgroup here: this process's own cgroup
+/// v2 is writable (what `Builder::cgroup_root` looks for by default).
+fn default_has_a_cgroup() -> bool {
+    let own = procwire::Cgroup::current();
+    let writable = own.as_deref().is_some_and(|d| procwire::Cgroup::check_writable(d).is_ok());
+    println!(
+        "default stop scope here: {}",
+        if writable { "a cgroup per incarnation" } else { "the process group" }
+    );
+    writable
+}
+
+/// The pid after `prefix` in the next line of `program`'s incarnation
+/// `incarnation` that starts with it.
+async fn pid_line(
+    logs: &mut procwire_supervisor::Logs,
+    program: &str,
+    incarnation: u64,
+    prefix: &str,
+) -> u32 {
+    procwire_tests::guard(20, "a pid line", async {
+        loop {
+            let l = logs.recv().await.expect("logs");
+            let text = String::from_utf8_lossy(&l.line.bytes).into_owned();
+            if &*l.program == program && l.incarnation == incarnation {
+                if let Some(pid) = text.strip_prefix(prefix) {
+                    return pid.trim().parse().expect("a pid");
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// This process's children: SIGKILLed and reaped (the daemons that
+/// escaped, adopted here since the copy is a subreaper).
+fn kill_and_reap_adopted() {
+    let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+    let children: Vec<i32> = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|s| s.split_whitespace().map(|p| p.parse().unwrap()).collect::<Vec<i32>>())
+        .collect();
+    for pid in children {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+}
+
+fn own_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Issue 20: a program that forks a `setsid`'d daemon and exits, with
+/// the defaults: before its next incarnation starts, its group member is
+/// gone, and so is the daemon where the supervisor's own cgroup is
+/// writable (a cgroup per incarnation); without one the daemon escapes,
+/// as the docs say.
+#[test]
+fn the_default_stop_leaves_no_orphan_before_the_next_incarnation() {
+    procwire_tests::in_own_process("the_default_stop_leaves_no_orphan_before_the_next_incarnation", || {
+        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+        let cgroup = default_has_a_cgroup();
+        own_runtime().block_on(async {
+            let (sup, task) = Supervisor::new();
+            let (mut events, mut logs) = (sup.events().await.unwrap(), sup.logs().await.unwrap());
+            sup.add(ProgramSpec::new("d", sh(&format!("{DAEMON_AND_MEMBER}; exit 1")))).await.unwrap();
+            let daemon = pid_line(&mut logs, "d", 1, "daemon ").await;
+            let member = pid_line(&mut logs, "d", 1, "member ").await;
+            let backoff = next(&mut events, "d", |e| e.to == State::Backoff).await;
+            assert_eq!(backoff.incarnation, 1);
+            assert!(is_dead(member), "the group's member is gone once the exit is handled");
+            assert_eq!(is_dead(daemon), cgroup, "the daemon is gone exactly when there is a cgroup");
+            let second = next(&mut events, "d", starting).await;
+            assert_eq!(second.incarnation, 2);
+            assert!(is_dead(member));
+            assert_eq!(is_dead(daemon), cgroup, "at the next incarnation's start too");
+            sup.shutdown().await.unwrap();
+            guard(20, "the task", task).await.unwrap().unwrap();
+        });
+        kill_and_reap_adopted();
+    });
+}
+
+/// Issue 20: a running program with a `setsid`'d daemon, with the
+/// defaults: after `stop()` the daemon is gone where the supervisor's own
+/// cgroup is writable (the program ran in a cgroup below it), and
+/// escapes otherwise; its group member is gone either way.
+#[test]
+fn the_default_stop_leaves_no_orphan_after_stop() {
+    procwire_tests::in_own_process("the_default_stop_leaves_no_orphan_after_stop", || {
+        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+        let cgroup = default_has_a_cgroup();
+        own_runtime().block_on(async {
+            let (sup, task) = Supervisor::new();
+            let mut logs = sup.logs().await.unwrap();
+            let program = ProgramSpec::new("d", sh(&format!("{DAEMON_AND_MEMBER}; exec sleep 1000")));
+            let pid = sup.add(program).await.unwrap().pid.unwrap();
+            let daemon = pid_line(&mut logs, "d", 1, "daemon ").await;
+            let member = pid_line(&mut logs, "d", 1, "member ").await;
+            let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+            let its = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+            assert_eq!(its != own, cgroup, "a cgroup of its own exactly when one can be made: {its}");
+            assert!(!is_dead(daemon) && !is_dead(member));
+            sup.stop("d").await.unwrap();
+            assert!(is_dead(member), "the group's member is gone");
+            assert_eq!(is_dead(daemon), cgroup, "the daemon is gone exactly when there is a cgroup");
+            sup.shutdown().await.unwrap();
+            guard(20, "the task", task).await.unwrap().unwrap();
+        });
+        kill_and_reap_adopted();
+    });
+}
+
+/// Issue 20, the fallback: with no cgroup root, the default stop is the
+/// process group and the sweep: the member is gone before the next
+/// incarnation, the `setsid`'d daemon escapes it; a subreaper supervisor
+/// stops the daemon at shutdown.
+#[test]
+fn without_a_cgroup_root_a_daemon_escapes_the_group_and_a_subreaper_stops_it_at_shutdown() {
+    let name = "without_a_cgroup_root_a_daemon_escapes_the_group_and_a_subreaper_stops_it_at_shutdown";
+    procwire_tests::in_own_process(name, || {
+        own_runtime().block_on(async {
+            let (sup, task) = Supervisor::builder().cgroup_root(None).subreaper(true).build();
+            let (mut events, mut logs) = (sup.events().await.unwrap(), sup.logs().await.unwrap());
+            sup.add(ProgramSpec::new("d", sh(&format!("{DAEMON_AND_MEMBER}; exit 1")))).await.unwrap();
+            let daemon = pid_line(&mut logs, "d", 1, "daemon ").await;
+            let member = pid_line(&mut logs, "d", 1, "member ").await;
+            next(&mut events, "d", |e| starting(e) && e.incarnation == 2).await;
+            assert!(is_dead(member), "the group's member is gone");
+            assert!(!is_dead(daemon), "the setsid'd daemon escaped the group");
+            let report = sup.shutdown().await.unwrap();
+            assert!(is_dead(daemon), "stopped at shutdown");
+            assert!(report.adopted.iter().any(|a| a.pid == daemon), "{:?}", report.adopted);
+            guard(20, "the task", task).await.unwrap().unwrap();
+        });
+    });
+}
+
+/// A cgroup root that is no writable cgroup v2 directory is refused when
+/// the supervisor starts.
+#[tokio::test]
+async fn a_cgroup_root_that_is_not_a_cgroup_is_refused_at_start() {
+    let (_sup, task) = Supervisor::builder().cgroup_root(Some("/proc".into())).build();
+    let err = guard(20, "the task", task).await.unwrap().unwrap_err();
+    assert!(matches!(err, procwire_supervisor::Error::CgroupRoot(_)), "{err}");
+    assert!(err.to_string().contains("/proc"), "{err}");
 }

@@ -119,6 +119,27 @@ impl Cgroup {
         cgroup2_mount(&std::fs::read("/proc/self/mountinfo").ok()?)
     }
 
+    /// The directory of this process's own cgroup v2 (its `0::` line in
+    /// `/proc/self/cgroup`, under the mount [`mount_point`](Self::mount_point)
+    /// finds): `/sys/fs/cgroup/system.slice/web.service` for a systemd
+    /// service, `/sys/fs/cgroup` for a process in the root cgroup or a
+    /// container's cgroup namespace. `None` when cgroup v2 is not mounted,
+    /// the process's cgroup is not under that mount, or it was removed.
+    /// Whether it may be written is another question
+    /// ([`check_writable`](Self::check_writable)).
+    ///
+    /// ```no_run
+    /// use procwire_core::Cgroup;
+    /// if let Some(own) = Cgroup::current() {
+    ///     println!("running in {}", own.display());
+    /// }
+    /// ```
+    pub fn current() -> Option<PathBuf> {
+        let (mount, root) = cgroup2_mount_and_root(&std::fs::read("/proc/self/mountinfo").ok()?)?;
+        let cgroup = own_cgroup(&std::fs::read("/proc/self/cgroup").ok()?)?;
+        cgroup_dir(&mount, &root, &cgroup)
+    }
+
     /// Checks that `dir` is a cgroup v2 directory this process may create
     /// cgroups in and move processes into (write access to the directory
     /// and its `cgroup.procs`).
@@ -363,6 +384,12 @@ fn check_cgroup2(path: &Path) -> Result<(), CgroupError> {
     }
 }
 
+/// Whether the cgroup at `dir` is known to hold no live process: its
+/// `cgroup.events` says `populated 0` (a read that fails says nothing).
+pub(crate) fn is_empty(dir: &Path) -> bool {
+    matches!(populated(&dir.join("cgroup.events")), Ok(false))
+}
+
 /// `populated` in the `cgroup.events` file at `events`.
 fn populated(events: &Path) -> io::Result<bool> {
     let text = std::fs::read_to_string(events)?;
@@ -379,14 +406,44 @@ fn populated(events: &Path) -> io::Result<bool> {
 /// [optional...] - FSTYPE source options`), its octal escapes (`\040` for a
 /// space) decoded.
 fn cgroup2_mount(mountinfo: &[u8]) -> Option<PathBuf> {
+    cgroup2_mount_and_root(mountinfo).map(|(mount, _)| mount)
+}
+
+/// [`cgroup2_mount`], and the cgroup it shows at its top (the `root`
+/// field: `/` unless a subtree was bind-mounted).
+fn cgroup2_mount_and_root(mountinfo: &[u8]) -> Option<(PathBuf, PathBuf)> {
     mountinfo.split(|&b| b == b'\n').find_map(|line| {
         let sep = line.windows(3).position(|w| w == b" - ")?;
         let fstype = line[sep + 3..].split(|&b| b == b' ').next()?;
         if fstype != b"cgroup2" {
             return None;
         }
-        let mount = line[..sep].split(|&b| b == b' ').nth(4)?;
-        Some(PathBuf::from(OsString::from_vec(unescape(mount))))
+        let mut fields = line[..sep].split(|&b| b == b' ');
+        let root = fields.nth(3)?;
+        let mount = fields.next()?;
+        let path = |field| PathBuf::from(OsString::from_vec(unescape(field)));
+        Some((path(mount), path(root)))
+    })
+}
+
+/// The directory of the cgroup v2 `cgroup` (as `/proc/self/cgroup`'s `0::`
+/// line names it) under a cgroup2 mount that shows `root` at `mount`;
+/// `None` when the mount does not show it.
+fn cgroup_dir(mount: &Path, root: &Path, cgroup: &Path) -> Option<PathBuf> {
+    let below = cgroup.strip_prefix(root).ok()?;
+    Some(mount.join(below))
+}
+
+/// The `0::` (cgroup v2) line of a `/proc/self/cgroup` text: the cgroup's
+/// path from the hierarchy's root. `None` for a cgroup that was removed
+/// (` (deleted)`) or no v2 line.
+fn own_cgroup(proc_cgroup: &[u8]) -> Option<PathBuf> {
+    proc_cgroup.split(|&b| b == b'\n').find_map(|line| {
+        let path = line.strip_prefix(b"0::")?;
+        if !path.starts_with(b"/") || path.ends_with(b" (deleted)") {
+            return None;
+        }
+        Some(PathBuf::from(OsString::from_vec(path.to_vec())))
     })
 }
 

@@ -117,6 +117,13 @@ impl Child {
         self.cgroup.as_ref().map(Cgroup::path)
     }
 
+    /// Whether the child, unreaped, leads its process group
+    /// (`getpgid(pid) == pid`, read now).
+    pub(crate) fn leads_group(&self) -> bool {
+        self.status.is_none()
+            && crate::sys::process::process_group(self.pid as libc::pid_t).is_ok_and(|g| g as u32 == self.pid)
+    }
+
     /// Takes the master side of the child's terminal, for a command spawned
     /// with [`pty`](crate::Command::pty) or
     /// [`pty_pair`](crate::Command::pty_pair). `None` otherwise, or when

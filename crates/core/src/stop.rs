@@ -83,6 +83,48 @@ pub enum StopScope {
     /// # Ok(()) }
     /// ```
     Cgroup,
+    /// The child and everything it started, as far as the kernel can
+    /// tell: [`Cgroup`](Self::Cgroup) for a child spawned into a cgroup,
+    /// else [`Group`](Self::Group) for a child that leads its process
+    /// group, else [`Process`](Self::Process). Which one a child gets is
+    /// [`resolve`](Self::resolve)d when the stop begins. What escapes
+    /// each is said there: nothing escapes a cgroup; a `setsid`'d daemon
+    /// escapes a group.
+    ///
+    /// The supervisor's default (`ProgramSpec::new` of
+    /// procwire-supervisor, which also gives each incarnation a cgroup
+    /// when it can write one); [`StopPolicy::new`] keeps
+    /// [`Process`](Self::Process), so a core [`Child`] is stopped as it
+    /// always was unless asked.
+    ///
+    /// ```no_run
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// use procwire_core::{Command, StopPolicy, StopScope};
+    ///
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "sleep 100 & sleep 100"]).process_group(0);
+    /// let mut child = cmd.spawn()?;
+    /// assert_eq!(StopScope::Tree.resolve(&child), StopScope::Group); // no cgroup: its group
+    /// child.stop(&StopPolicy::new().with_scope(StopScope::Tree)).await?;
+    /// # Ok(()) }
+    /// ```
+    Tree,
+}
+
+impl StopScope {
+    /// The scope a stop of `child` takes: itself, but for
+    /// [`Tree`](Self::Tree), [`Cgroup`](Self::Cgroup) when the child was
+    /// spawned into a cgroup, else [`Group`](Self::Group) when it leads its
+    /// process group (read from the kernel, `getpgid(pid) == pid`, while
+    /// it is unreaped), else [`Process`](Self::Process).
+    pub fn resolve(self, child: &Child) -> StopScope {
+        match self {
+            StopScope::Tree if child.cgroup().is_some() => StopScope::Cgroup,
+            StopScope::Tree if child.leads_group() => StopScope::Group,
+            StopScope::Tree => StopScope::Process,
+            scope => scope,
+        }
+    }
 }
 
 /// How to stop a child: the signal that asks, how long it gets, the
@@ -281,6 +323,8 @@ enum State {
 #[derive(Debug)]
 pub struct StopLadder {
     policy: StopPolicy,
+    /// The policy's scope, [resolved](StopScope::resolve) at the start.
+    scope: StopScope,
     state: State,
     /// The grace, or the settle time of a group round. A [`Deadline`], so
     /// the ladder can be polled from another runtime than the one it
@@ -292,6 +336,11 @@ pub struct StopLadder {
     exited: Option<ExitStatus>,
     /// Cgroup scope: the watch on the cgroup's emptiness.
     empty: Option<EmptyWatch>,
+    /// Cgroup scope: the cgroup was seen empty (`populated 0`) at the
+    /// start, with only the child, exited or not, to wait for: no member
+    /// is signalled and no watch is set (nothing joins an empty cgroup
+    /// but by a move a process with the rights makes).
+    seen_empty: bool,
     final_signal_sent: bool,
     /// Group scope: the round, from 1 (begun at the start).
     round: u32,
@@ -305,11 +354,13 @@ impl StopLadder {
     pub fn new(policy: StopPolicy) -> StopLadder {
         StopLadder {
             policy,
+            scope: policy.scope,
             state: State::Idle,
             deadline: None,
             recheck: None,
             exited: None,
             empty: None,
+            seen_empty: false,
             final_signal_sent: false,
             round: 0,
             error: None,
@@ -335,6 +386,13 @@ impl StopLadder {
             return;
         }
         self.round = 1;
+        self.scope = self.policy.scope.resolve(child);
+        if self.scope == StopScope::Cgroup {
+            // An exit with nothing left behind (the common end of a
+            // program) costs one read: no member to look for or signal,
+            // no watch.
+            self.seen_empty = child.cgroup().is_some_and(crate::cgroup::is_empty);
+        }
         self.begin_round(child);
     }
 
@@ -396,13 +454,13 @@ impl StopLadder {
     /// and the reap once there is none; in cgroup scope, the child's exit
     /// (not reaped), then the cgroup's emptiness, then the reap.
     fn poll_exit(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
-        match self.policy.scope {
+        match self.scope {
             StopScope::Process => {
                 let status = std::task::ready!(child.poll_wait(cx))?;
                 return Poll::Ready(Ok(self.done(status)));
             }
             StopScope::Cgroup => return self.poll_cgroup_exit(child, cx),
-            StopScope::Group => {}
+            StopScope::Group | StopScope::Tree => {}
         }
         if self.exited.is_none() {
             self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
@@ -432,6 +490,9 @@ impl StopLadder {
     fn poll_cgroup_exit(&mut self, child: &mut Child, cx: &mut Context<'_>) -> Poll<io::Result<Stopped>> {
         if self.exited.is_none() {
             self.exited = Some(std::task::ready!(child.poll_exited(cx))?);
+        }
+        if self.seen_empty {
+            return Poll::Ready(self.reap(child));
         }
         let watch = match &mut self.empty {
             Some(watch) => watch,
@@ -481,7 +542,7 @@ impl StopLadder {
     /// in group scope with the leader gone, the settle time before the
     /// next round.
     fn force(&mut self, child: &Child) {
-        let signal = match self.policy.scope {
+        let signal = match self.scope {
             StopScope::Cgroup => Signal::KILL,
             _ => self.policy.final_signal,
         };
@@ -489,7 +550,7 @@ impl StopLadder {
             self.final_signal_sent = true;
         }
         self.state = State::Forcing;
-        if self.policy.scope == StopScope::Group && self.exited.is_some() {
+        if self.scope == StopScope::Group && self.exited.is_some() {
             self.deadline = Some(Deadline::after(SETTLE));
         }
     }
@@ -498,9 +559,12 @@ impl StopLadder {
     /// A child reaped already (and in cgroup scope, an empty cgroup) is
     /// not an error (the poll gives its status).
     fn send(&mut self, child: &Child, sig: Signal) -> bool {
-        let sent = match self.policy.scope {
-            StopScope::Process => child.signal(sig),
+        let sent = match self.scope {
+            // Resolved at the start: `Tree` is one of the others by now.
+            StopScope::Process | StopScope::Tree => child.signal(sig),
             StopScope::Group => child.signal_group(sig),
+            // Empty at the start: only the child is left to ask.
+            StopScope::Cgroup if self.seen_empty => child.signal(sig),
             StopScope::Cgroup => child.signal_cgroup(sig),
         };
         match sent {

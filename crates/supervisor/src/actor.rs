@@ -3,10 +3,12 @@
 //! subreaper, an adopted orphan's exit, and for nothing else.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use procwire_core::{Cgroup, CgroupError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -20,7 +22,7 @@ use crate::logs::LogTx;
 use crate::notify::{Datagram, NotifySocket};
 use crate::policy::{decide, Decision, StartKind};
 use crate::readiness::Readiness;
-use crate::settings::{Settings, Strategy};
+use crate::settings::{CgroupRoot, Settings, Strategy};
 use crate::state::{AfterStop, State};
 
 use order::GroupRestart;
@@ -72,6 +74,8 @@ pub(crate) struct Actor {
     unblock_again: bool,
     /// The orphans adopted as a subreaper.
     orphans: Orphans,
+    /// Where `StopScope::Tree` incarnations get their cgroups, if anywhere.
+    cgroup_root: Option<std::path::PathBuf>,
 }
 
 /// What the supervisor told its own systemd.
@@ -98,6 +102,10 @@ impl Actor {
             Ok(orphans) => (orphans, None),
             Err(e) => (Orphans::Off, Some(Error::Subreaper(Arc::new(e)))),
         };
+        let (cgroup_root, failure) = match cgroup_root(&settings.cgroup_root) {
+            Ok(root) => (root, failure),
+            Err(e) => (None, failure.or(Some(Error::CgroupRoot(Arc::new(e))))),
+        };
         Actor {
             rx,
             programs: BTreeMap::new(),
@@ -123,6 +131,7 @@ impl Actor {
             unblocking: false,
             unblock_again: false,
             orphans,
+            cgroup_root,
         }
     }
 
@@ -359,6 +368,7 @@ impl Actor {
         p.incarnation += 1;
         p.ended_pid = None;
         p.history.record_start(now, kind);
+        let spare = p.spare.take();
         let ctx = Ctx {
             spec: &p.spec,
             incarnation: p.incarnation,
@@ -366,6 +376,8 @@ impl Actor {
             tasks: &mut self.tasks,
             reports: &self.reports_tx,
             lines: &self.lines,
+            cgroup_root: self.cgroup_root.as_deref(),
+            spare,
         };
         match incarnation::spawn(ctx) {
             Ok(live) => {
@@ -493,5 +505,16 @@ impl Actor {
             }
         }
         self.continue_shutdown();
+    }
+}
+
+/// The directory `StopScope::Tree` incarnations get their cgroups in:
+/// the one given, checked; by default this process's own cgroup when it
+/// may write it, else none.
+fn cgroup_root(root: &CgroupRoot) -> Result<Option<PathBuf>, CgroupError> {
+    match root {
+        CgroupRoot::Off => Ok(None),
+        CgroupRoot::At(dir) => Cgroup::check_writable(dir).map(|()| Some(dir.clone())),
+        CgroupRoot::Auto => Ok(Cgroup::current().filter(|own| Cgroup::check_writable(own).is_ok())),
     }
 }

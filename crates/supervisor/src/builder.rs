@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use crate::actor::Actor;
 use crate::command::COMMANDS;
 use crate::error::{Error, SpecError};
-use crate::settings::{Settings, Strategy};
+use crate::settings::{CgroupRoot, Settings, Strategy};
 use crate::supervisor::Supervisor;
 
 /// Builds a [`Supervisor`] with settings other than [`Supervisor::new`]'s.
@@ -47,6 +47,7 @@ impl Default for Builder {
                 intensity: None,
                 systemd: false,
                 subreaper: false,
+                cgroup_root: CgroupRoot::Auto,
             },
         }
     }
@@ -210,11 +211,52 @@ impl Builder {
         self
     }
 
+    /// Where each incarnation of a program stopped in the default scope,
+    /// [`StopScope::Tree`](crate::StopScope::Tree), gets a cgroup of its
+    /// own, so that nothing it started outlives it (a `setsid`'d daemon
+    /// included): `Some(dir)`, a cgroup v2 directory this process may
+    /// write; `None` for no cgroup, which leaves those programs to their
+    /// process group (see [`ProgramSpec`](crate::ProgramSpec)'s "Stopping"
+    /// for what escapes then).
+    ///
+    /// By default, this process's own cgroup ([`Cgroup::current`]) if it
+    /// may write it (as root, or where it was delegated, systemd's
+    /// `Delegate=yes`), else none; looked at once, when the supervisor
+    /// starts. The cgroups are made in it as `NAME.PID.N` and removed when
+    /// their incarnation is over; no controller is enabled, so the
+    /// supervisor's own process may stay in `dir` (cgroup v2 forbids
+    /// processes only beside children with controllers). A program with
+    /// its own [`cgroup`](crate::ProgramSpec::cgroup) directory uses that.
+    ///
+    /// # Errors
+    ///
+    /// A `dir` that is not a cgroup v2 directory this process may write:
+    /// the task resolves at once to [`Error::CgroupRoot`] and no program
+    /// starts.
+    ///
+    /// ```no_run
+    /// use procwire_supervisor::Supervisor;
+    ///
+    /// # async fn f() {
+    /// // Under systemd with `Delegate=yes`, a subtree of the unit's own:
+    /// let (sup, task) = Supervisor::builder().cgroup_root(Some("/sys/fs/cgroup/system.slice/web.service/programs".into())).build();
+    /// // No cgroups at all: process groups only.
+    /// let (plain, plain_task) = Supervisor::builder().cgroup_root(None).build();
+    /// # }
+    /// ```
+    ///
+    /// [`Cgroup::current`]: procwire_core::Cgroup::current
+    pub fn cgroup_root(&mut self, dir: Option<std::path::PathBuf>) -> &mut Builder {
+        self.settings.cgroup_root = dir.map_or(CgroupRoot::Off, CgroupRoot::At);
+        self
+    }
+
     /// The supervisor and its task, which resolves once it has shut down:
     /// `Ok` after [`shutdown`](Supervisor::shutdown) or the last handle
     /// dropped, [`Error::Intensity`] when the intensity was exceeded,
     /// [`Error::Subreaper`] at once when [`subreaper`](Self::subreaper)
-    /// could not be set up.
+    /// could not be set up, [`Error::CgroupRoot`] when the
+    /// [`cgroup_root`](Self::cgroup_root) given cannot be written.
     ///
     /// # Panics
     ///

@@ -174,6 +174,11 @@ pub enum Error {
     /// and nothing starts.
     #[error("cannot reap adopted orphans: {0}")]
     Subreaper(#[source] Arc<std::io::Error>),
+    /// The [`Builder::cgroup_root`](crate::Builder::cgroup_root) directory
+    /// is not a cgroup v2 directory this process may write: the task
+    /// resolves to this at once and nothing starts.
+    #[error("cannot make the programs' cgroups: {0}")]
+    CgroupRoot(#[source] Arc<procwire_core::CgroupError>),
     /// More automatic restarts than the supervisor's intensity allows: it
     /// stopped every program (what its task resolves to).
     #[error("{restarts} automatic restarts within {period:?}: over the intensity limit, everything stopped")]

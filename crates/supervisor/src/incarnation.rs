@@ -33,8 +33,9 @@ use procwire_core::lines::{Line, LineFramer, Span};
 #[derive(Debug)]
 pub(crate) enum Report {
     /// The incarnation is over: it exited by itself, or the stop asked
-    /// for completed.
-    Ended { program: Arc<str>, incarnation: u64, end: End },
+    /// for completed. Its cgroup, if it had one and it is empty, comes
+    /// back for the next incarnation.
+    Ended { program: Arc<str>, incarnation: u64, end: End, cgroup: Option<SpareCgroup> },
     /// A timer passed.
     Timer { program: Arc<str>, kind: TimerKind, generation: u64 },
     /// The incarnation is ready (a notification fd's newline, a matching
@@ -107,6 +108,30 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tasks: &'a mut JoinSet<()>,
     pub(crate) reports: &'a mpsc::UnboundedSender<Report>,
     pub(crate) lines: &'a Arc<LogTx>,
+    /// Where a `StopScope::Tree` incarnation gets its cgroup, if anywhere.
+    pub(crate) cgroup_root: Option<&'a std::path::Path>,
+    /// The last incarnation's cgroup, empty, to use again.
+    pub(crate) spare: Option<SpareCgroup>,
+}
+
+/// An empty cgroup kept from one incarnation for the next of the same
+/// program; removed when dropped unused.
+#[derive(Debug)]
+pub(crate) struct SpareCgroup(Option<Cgroup>);
+
+impl SpareCgroup {
+    /// The cgroup, if it was made under `parent`; else it is removed.
+    fn take_under(mut self, parent: &std::path::Path) -> Option<Cgroup> {
+        self.0.take_if(|c| c.path().parent() == Some(parent))
+    }
+}
+
+impl Drop for SpareCgroup {
+    fn drop(&mut self) {
+        if let Some(cgroup) = self.0.take() {
+            let _ = cgroup.remove();
+        }
+    }
 }
 
 /// The command an incarnation of `spec` is spawned from: the spec's, with
@@ -155,8 +180,15 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let spec = ctx.spec;
     let mut command = command(spec, ctx.notify_socket);
-    let cgroup = match spec.cgroup.as_deref() {
-        Some(parent) => {
+    let parent = match (spec.cgroup.as_deref(), ctx.cgroup_root) {
+        (Some(parent), _) => Some(parent),
+        (None, Some(root)) if spec.stop.scope == StopScope::Tree => Some(root),
+        (None, _) => None,
+    };
+    let spare = ctx.spare.zip(parent).and_then(|(spare, parent)| spare.take_under(parent));
+    let cgroup = match (spare, spec.cgroup.as_deref(), ctx.cgroup_root) {
+        (Some(spare), _, _) => Some(spare),
+        (None, Some(parent), _) => {
             let cgroup = Cgroup::create(parent, &cgroup_name(&spec.name)).map_err(|e| {
                 procwire_core::Error::Spawn {
                     program: command.get_program().to_string_lossy().into_owned(),
@@ -164,11 +196,19 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
                     source: io::Error::other(e),
                 }
             })?;
-            command.cgroup(cgroup.path());
             Some(cgroup)
         }
-        None => None,
+        // The supervisor's own: a cgroup that cannot be made (the kernel's
+        // `cgroup.max.descendants`, say) leaves this incarnation to its
+        // process group, as a supervisor without a cgroup root does.
+        (None, None, Some(root)) if spec.stop.scope == StopScope::Tree => {
+            Cgroup::create(root, &cgroup_name(&spec.name)).ok()
+        }
+        (None, _, _) => None,
     };
+    if let Some(cgroup) = &cgroup {
+        command.cgroup(cgroup.path());
+    }
     let mut child = match command.spawn_with(StdioDefaults::Twisted) {
         Ok(child) => child,
         Err(e) => {
@@ -226,7 +266,10 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         ctx.tasks.spawn(trace::instrument(drain(pty, meta(1), out(1)), &span));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
-    let (group_tx, group_rx) = match spec.stop.scope {
+    // `Tree` is, for this incarnation, its cgroup or its group (or the
+    // process alone, in the supervisor's group without a cgroup).
+    let policy = spec.stop.with_scope(spec.stop.scope.resolve(&child));
+    let (group_tx, group_rx) = match policy.scope {
         StopScope::Group | StopScope::Cgroup => {
             let (tx, rx) = mpsc::unbounded_channel();
             (Some(tx), Some(rx))
@@ -238,14 +281,14 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let reports = ctx.reports.clone();
     let program = spec.name.clone();
     let incarnation = ctx.incarnation;
-    let policy = spec.stop;
     ctx.tasks.spawn(async move {
         let mut waiter = Waiter { child, cgroup };
-        let end = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
-        if let Some(cgroup) = waiter.cgroup.take() {
-            empty_and_remove(&cgroup).await;
-        }
-        let _ = reports.send(Report::Ended { program, incarnation, end });
+        let (end, killed) = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
+        let cgroup = match waiter.cgroup.take() {
+            Some(cgroup) => empty_or_remove(cgroup, killed).await.map(|c| SpareCgroup(Some(c))),
+            None => None,
+        };
+        let _ = reports.send(Report::Ended { program, incarnation, end, cgroup });
     });
     Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx, span })
 }
@@ -262,16 +305,25 @@ fn cgroup_name(program: &str) -> String {
     format!("{name}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Once the incarnation is over: whatever is left in its cgroup (in a
-/// scope other than `Cgroup`, daemons that outlived the main process) is
-/// killed, and the cgroup removed once empty. A process that cannot die
-/// (stuck in the kernel) leaves the directory behind after 10 s.
-async fn empty_and_remove(cgroup: &Cgroup) {
-    if cgroup.is_populated().unwrap_or(false) {
-        let _ = cgroup.kill();
-        let _ = tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await;
+/// Once the incarnation is over: the cgroup, if empty (as after every
+/// stop in cgroup scope) and never `cgroup.kill`ed, for the next
+/// incarnation. Otherwise (in a scope other than `Cgroup`, daemons that
+/// outlived the main process) what is left is killed, and the cgroup
+/// removed once empty; a process that cannot die (stuck in the kernel)
+/// leaves the directory behind after 10 s.
+///
+/// Never used again after `cgroup.kill`: on Linux 6.18 (this machine),
+/// every child `clone3` then starts in such a cgroup with
+/// `CLONE_INTO_CGROUP` is SIGKILLed at once (a cgroup the kill never
+/// reached is fine, and so is a process moved in by `cgroup.procs`).
+async fn empty_or_remove(cgroup: Cgroup, killed: bool) -> Option<Cgroup> {
+    if !killed && !cgroup.is_populated().unwrap_or(true) {
+        return Some(cgroup);
     }
+    let _ = cgroup.kill();
+    let _ = tokio::time::timeout(Duration::from_secs(10), cgroup.wait_empty()).await;
     let _ = cgroup.remove();
+    None
 }
 
 /// Tells the actor that an incarnation is ready.
@@ -343,18 +395,20 @@ impl LineReady {
 /// dropped), then runs the stop ladder. All along, ladder included, in
 /// group and cgroup scope, sends the signals asked for to the whole group
 /// or cgroup: an operator's `signal(KILL)` cuts a stuck stop short.
+/// Says too whether the cgroup got `cgroup.kill`.
 async fn run(
     child: &mut Child,
     mut stop: oneshot::Receiver<StopPolicy>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
     program: &str,
-) -> End {
+) -> (End, bool) {
+    let mut killed = false;
     // In group and cgroup scope the exit is seen, not reaped, and the
     // ladder sweeps what is left before the reap.
     let group = matches!(policy.scope, StopScope::Group | StopScope::Cgroup);
     let step = std::future::poll_fn(|cx| {
-        serve_signals(child, policy.scope, &mut signals, cx, program);
+        serve_signals(child, policy.scope, &mut signals, &mut killed, cx, program);
         // The exit: reaped in process scope; seen and not reaped in group
         // scope.
         let exit = if group { child.poll_exited(cx) } else { child.poll_wait(cx) };
@@ -366,16 +420,19 @@ async fn run(
     })
     .await;
     let end = match step {
-        Ok(policy) => End::Stopped(stop_serving(child, policy, &mut signals, program).await),
+        Ok(policy) => End::Stopped(stop_serving(child, policy, &mut signals, &mut killed, program).await),
         // The leader is a zombie still: its group id cannot be reused while
         // the members that outlived it are swept.
         Err(Ok(status)) if group => End::Exited(
-            stop_serving(child, policy, &mut signals, program).await.map(|s| s.status).or(Ok(status)),
+            stop_serving(child, policy, &mut signals, &mut killed, program)
+                .await
+                .map(|s| s.status)
+                .or(Ok(status)),
         ),
         Err(exited) => End::Exited(exited),
     };
     refuse(signals, program);
-    end
+    (end, killed)
 }
 
 /// The stop ladder for `policy`, serving the signals asked for meanwhile.
@@ -383,23 +440,29 @@ async fn stop_serving(
     child: &mut Child,
     policy: StopPolicy,
     signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    killed: &mut bool,
     program: &str,
 ) -> io::Result<Stopped> {
     let scope = policy.scope;
     let mut ladder = StopLadder::new(policy);
-    std::future::poll_fn(|cx| {
-        serve_signals(child, scope, signals, cx, program);
+    let stopped = std::future::poll_fn(|cx| {
+        serve_signals(child, scope, signals, killed, cx, program);
         ladder.poll(child, cx)
     })
-    .await
+    .await;
+    // In cgroup scope the final step is `cgroup.kill`.
+    *killed |= scope == StopScope::Cgroup && stopped.as_ref().is_ok_and(|s| s.final_signal_sent);
+    stopped
 }
 
 /// Sends each signal waiting in `signals` to the child's group, or in
-/// cgroup scope to its cgroup, and answers; registers `cx` for the next.
+/// cgroup scope to its cgroup (noting in `killed` a SIGKILL, which is a
+/// `cgroup.kill`), and answers; registers `cx` for the next.
 fn serve_signals(
     child: &Child,
     scope: StopScope,
     signals: &mut Option<mpsc::UnboundedReceiver<GroupSignal>>,
+    killed: &mut bool,
     cx: &mut std::task::Context<'_>,
     program: &str,
 ) {
@@ -408,6 +471,7 @@ fn serve_signals(
         match rx.poll_recv(cx) {
             Poll::Ready(Some((sig, reply))) => {
                 let sent = if scope == StopScope::Cgroup {
+                    *killed |= sig == Signal::KILL;
                     child.signal_cgroup(sig)
                 } else {
                     child.signal_group(sig)

@@ -137,7 +137,8 @@
 //! | when the supervisor dies ([`ProgramSpec::parent_death_signal`]) | SIGKILL to the program | tini's and s6's "nothing outlives the supervisor" |
 //! | start timeout, readiness programs ([`ProgramSpec::start_timeout`]) | [`DEFAULT_START_TIMEOUT`], 90 s | systemd's `TimeoutStartSec=` |
 //! | readiness ([`ProgramSpec::ready`]) | ready once spawned | systemd's `Type=exec`, supervisord |
-//! | stop ([`StopPolicy::new`]) | SIGTERM, 5 s grace, SIGKILL, the process only | procmon's `killTime` (systemd waits 90 s, Kubernetes 30 s) |
+//! | stop ([`ProgramSpec::DEFAULT_STOP`]) | SIGTERM, 5 s grace, SIGKILL ([`StopPolicy::new`]), to the program and everything it started ([`StopScope::Tree`]): nothing it started outlives its stop or its exit | procmon's `killTime` (systemd waits 90 s, Kubernetes 30 s); the reach is systemd's `KillMode=control-group` |
+//! | what "everything it started" is ([`Builder::cgroup_root`]) | with a writable cgroup (the supervisor's own, if it may write it), every process of the incarnation's own cgroup, `setsid`'d daemons included; without one, the program's process group: a `setsid`'d daemon escapes (a [`subreaper`](Builder::subreaper) supervisor stops it at shutdown) | systemd (a cgroup per service); supervisord's `stopasgroup` where no cgroup can be made |
 //! | output ([`LogSpec::new`]) | fds 1 and 2, lines up to 16 KiB (longer ones in pieces) | procmon's `LineReceiver` |
 //! | strategy ([`Builder::strategy`]) | one for one, no intensity limit | Erlang/OTP's `one_for_one` |
 //! | orphans ([`Builder::subreaper`]) | not a subreaper: orphans go to the nearest subreaper or PID 1 above | off, as in a library; on, tini's `-s` and dumb-init (SIGTERM, 5 s, SIGKILL for those left at shutdown) |

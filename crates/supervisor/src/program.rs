@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use procwire_core::{Command, Signal, StopPolicy};
+use procwire_core::{Command, Signal, StopPolicy, StopScope};
 
 use crate::event::LogLine;
 use crate::lines::LogSpec;
@@ -41,25 +41,51 @@ use crate::spec::RestartSpec;
 /// [pty](procwire_core::Command::pty), the terminal's output is logged as
 /// fd 1's (lines end in `\r`, as the terminal writes them). The command is
 /// spawned with `kill_on_drop`, and with `process_group(0)` when the stop
-/// policy's scope is [`StopScope::Group`](procwire_core::StopScope::Group).
+/// policy's scope is [`StopScope::Group`].
 ///
-/// The default stop reaches the program's own process only: what it
-/// started and left behind (`sh -c 'server &'`) outlives it. [`StopScope::Group`](procwire_core::StopScope::Group)
-/// stops the whole process group, and sweeps what outlived the program
-/// before the next incarnation (a look through `/proc` after each exit, a
-/// few milliseconds on a busy machine: a program that exits at once then
-/// restarts about half as often); a [`cgroup`](Self::cgroup) with
-/// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) reaches even a
-/// daemon that left the group.
+/// # Stopping
+///
+/// The default stop ([`DEFAULT_STOP`](Self::DEFAULT_STOP), scope
+/// [`StopScope::Tree`]) leaves nothing the program started alive, after
+/// a `stop` and after the program exits by itself, before its next
+/// incarnation starts: what it left behind gets SIGTERM, the grace, then
+/// SIGKILL. What "everything" can mean depends on the machine:
+///
+/// - **With a writable cgroup** (the supervisor's own, by default, as
+///   root or under systemd's `Delegate=yes`; or
+///   [`Builder::cgroup_root`](crate::Builder::cgroup_root)), each
+///   incarnation runs in a cgroup of its own, and every process in it is
+///   reached, a double-forked, `setsid`'d daemon included (systemd's
+///   `KillMode=control-group`). An exit that leaves nothing behind costs
+///   one read of `cgroup.events`, and the cgroup is used again by the
+///   next incarnation: restarts run at 0.95x the rate of
+///   [`StopScope::Process`] (`docs/benchmarks.md`).
+/// - **Without one**, the program's process group
+///   ([`own_process_group`](Self::own_process_group), on by default): its
+///   members are reached, and looked for through `/proc` after each exit
+///   (a few milliseconds on a busy machine: a program that exits at once
+///   restarts about half as often). A process that left the group
+///   (`setsid`, a daemon) **escapes**: it outlives the stop and the
+///   restart, and is reparented to the nearest subreaper or PID 1. A
+///   [`subreaper`](crate::Builder::subreaper) supervisor adopts it, reaps
+///   it when it exits, and stops it at its own shutdown, not before.
+///   A program that stays in the supervisor's group
+///   (`own_process_group(false)`) is reached alone.
+///
+/// [`StopScope::Process`] is procmon's and supervisord's reach (the
+/// program alone: `sh -c 'server &'` leaves the server running);
+/// [`StopScope::Group`] and [`StopScope::Cgroup`] ask for one mechanism
+/// whatever the machine has (`Cgroup` with a [`cgroup`](Self::cgroup)
+/// directory).
 ///
 /// ```
 /// use std::time::Duration;
-/// use procwire_core::{Command, StopPolicy};
+/// use procwire_core::Command;
 /// use procwire_supervisor::{ProgramSpec, RestartSpec};
 ///
 /// let mut spec = ProgramSpec::new("web", Command::new("sleep"));
 /// spec.restart(RestartSpec::procmon())
-///     .stop(StopPolicy::new().with_grace(Duration::from_secs(1)))
+///     .stop(ProgramSpec::DEFAULT_STOP.with_grace(Duration::from_secs(1)))
 ///     .autostart(false);
 /// assert_eq!(spec.get_name(), "web");
 /// assert!(!spec.get_autostart());
@@ -148,14 +174,29 @@ impl fmt::Debug for Sink {
 }
 
 impl ProgramSpec {
+    /// The stop a program gets from [`new`](Self::new): SIGTERM, 5 s,
+    /// SIGKILL ([`StopPolicy::new`]), reaching the program and everything
+    /// it started ([`StopScope::Tree`]; see "Stopping" above). A policy
+    /// of your own keeps that reach if built from this one:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procwire_core::StopScope;
+    /// use procwire_supervisor::ProgramSpec;
+    ///
+    /// let stop = ProgramSpec::DEFAULT_STOP.with_grace(Duration::from_secs(30));
+    /// assert_eq!(stop.scope, StopScope::Tree);
+    /// ```
+    pub const DEFAULT_STOP: StopPolicy = StopPolicy::new().with_scope(StopScope::Tree);
+
     /// A program `name` running `command`, with [`RestartSpec::new`],
-    /// [`StopPolicy::new`], autostart and [`LogSpec::new`].
+    /// [`DEFAULT_STOP`](Self::DEFAULT_STOP), autostart and [`LogSpec::new`].
     pub fn new(name: impl Into<Arc<str>>, command: Command) -> ProgramSpec {
         ProgramSpec {
             name: name.into(),
             command,
             restart: RestartSpec::new(),
-            stop: StopPolicy::new(),
+            stop: ProgramSpec::DEFAULT_STOP,
             autostart: true,
             log: LogSpec::new(),
             sink: default_sink(),
@@ -335,13 +376,15 @@ impl ProgramSpec {
     /// Runs each incarnation in a cgroup of its own, made under `parent`
     /// (a cgroup v2 directory the supervisor may write, delegated to it;
     /// checked at [`add`](crate::Supervisor::add)) and removed once the
-    /// incarnation is over. With
-    /// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) in the stop
-    /// policy, a stop reaches every process of the cgroup, however it
-    /// forked or whichever session it made, then `cgroup.kill`; an
-    /// incarnation whose main process exits leaves no process behind
-    /// either: the rest are stopped the same way before the next one
-    /// starts.
+    /// program comes to rest (an incarnation's empty cgroup is used again
+    /// by the next). This directory takes the place of the supervisor's
+    /// [`cgroup_root`](crate::Builder::cgroup_root) for this program. With
+    /// [`StopScope::Cgroup`](procwire_core::StopScope::Cgroup) (or the
+    /// default [`StopScope::Tree`]) in the stop policy, a stop reaches every process of the cgroup, however it
+    /// forked or whichever session it made (systemd's `KillMode=cgroup`),
+    /// then `cgroup.kill`; an incarnation whose main process exits leaves
+    /// no process behind either: the rest are stopped the same way before
+    /// the next one starts.
     ///
     /// ```no_run
     /// use procwire_core::{Command, StopPolicy, StopScope};

@@ -41,4 +41,19 @@ pub(crate) struct Settings {
     pub(crate) systemd: bool,
     /// Be a child subreaper, and reap and stop what it adopts.
     pub(crate) subreaper: bool,
+    /// Where the incarnations of `StopScope::Tree` programs get their
+    /// cgroups.
+    pub(crate) cgroup_root: CgroupRoot,
+}
+
+/// Where a supervisor makes the cgroups of its `StopScope::Tree`
+/// programs' incarnations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CgroupRoot {
+    /// Its own cgroup, if it may write it; else none.
+    Auto,
+    /// None: the process group, and the sweep.
+    Off,
+    /// This directory, checked when the supervisor starts.
+    At(std::path::PathBuf),
 }

@@ -20,6 +20,25 @@ fn the_cgroup2_line_of_mountinfo_gives_the_mount_point() {
 }
 
 #[test]
+fn the_own_cgroup_is_found_under_the_mount_that_shows_it() {
+    let own = own_cgroup(b"4:memory:/x\n0::/system.slice/web.service\n").unwrap();
+    assert_eq!(own, PathBuf::from("/system.slice/web.service"));
+    assert_eq!(own_cgroup(b"0::/gone (deleted)\n"), None);
+    assert_eq!(own_cgroup(b"4:memory:/x\n"), None);
+    let mount = b"41 31 0:38 /system.slice /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let (dir, root) = cgroup2_mount_and_root(mount).unwrap();
+    assert_eq!((dir.as_path(), root.as_path()), (Path::new("/sys/fs/cgroup"), Path::new("/system.slice")));
+    // A bind mount of a subtree shows what is below it, not what is beside.
+    assert_eq!(cgroup_dir(&dir, &root, &own), Some(PathBuf::from("/sys/fs/cgroup/web.service")));
+    assert_eq!(cgroup_dir(&dir, &root, Path::new("/user.slice")), None);
+    assert_eq!(cgroup_dir(&dir, Path::new("/"), Path::new("/")), Some(dir.clone()));
+    // This process's own, where cgroup v2 is mounted: a cgroup v2 directory.
+    if let Some(current) = Cgroup::current() {
+        assert!(check_cgroup2(&current).is_ok(), "{}", current.display());
+    }
+}
+
+#[test]
 fn octal_escapes_are_decoded_and_the_rest_kept() {
     assert_eq!(unescape(b"a\\040b\\011c\\134d"), b"a b\tc\\d");
     assert_eq!(unescape(b"trailing\\04"), b"trailing\\04");

@@ -12,7 +12,7 @@ use crate::command::Reply;
 use crate::error::Error;
 use crate::event::{Cause, Event, Status, StopOutcome, Trigger};
 use crate::exit::Exit;
-use crate::incarnation::{Live, Report, TimerKind};
+use crate::incarnation::{Live, Report, SpareCgroup, TimerKind};
 use crate::policy::History;
 use crate::policy::StartKind;
 use crate::program::ProgramSpec;
@@ -34,6 +34,10 @@ pub(super) struct Program {
     pub(super) history: History,
     pub(super) incarnation: u64,
     pub(super) live: Option<Live>,
+    /// The cgroup of the last incarnation, empty, for the next one: a
+    /// restart costs no `mkdir` and `rmdir`. Removed (dropped) when the
+    /// program comes to rest.
+    pub(super) spare: Option<SpareCgroup>,
     /// The pid of the incarnation that ended last, for the events that
     /// tell how it ended.
     pub(super) ended_pid: Option<u32>,
@@ -102,6 +106,7 @@ impl Program {
             history: History::new(),
             incarnation: 0,
             live: None,
+            spare: None,
             ended_pid: None,
             timers: Default::default(),
             after: AfterStop::Stay,
@@ -158,6 +163,9 @@ impl Program {
         self.emit(events, to, cause);
         if !matches!(to, State::Backoff | State::Failed) {
             self.next_start_in = None;
+        }
+        if matches!(to, State::Stopped | State::Exited | State::Failed | State::Removed) {
+            self.spare = None;
         }
         self.status.send_replace(self.snapshot());
     }

@@ -10,7 +10,7 @@ use super::Actor;
 use crate::error::Error;
 use crate::event::{Cause, StopOutcome, Trigger};
 use crate::exit::Exit;
-use crate::incarnation::{End, Report, TimerKind};
+use crate::incarnation::{End, Report, SpareCgroup, TimerKind};
 use crate::policy::{decide, StartKind};
 use crate::state::{AfterStop, State};
 
@@ -25,7 +25,9 @@ impl Actor {
                 self.timer(&program, kind);
             }
             Report::Ready { program, incarnation } => self.ready(&program, incarnation),
-            Report::Ended { program, incarnation, end } => self.ended(&program, incarnation, end),
+            Report::Ended { program, incarnation, end, cgroup } => {
+                self.ended(&program, incarnation, end, cgroup)
+            }
             Report::LivenessFailed { program, incarnation, failures } => {
                 let Some(p) = self.programs.get(&program) else { return };
                 if p.incarnation == incarnation && p.state == State::Running {
@@ -76,11 +78,12 @@ impl Actor {
     }
 
     /// An incarnation is over.
-    fn ended(&mut self, name: &Arc<str>, incarnation: u64, end: End) {
+    fn ended(&mut self, name: &Arc<str>, incarnation: u64, end: End, cgroup: Option<SpareCgroup>) {
         let Some(p) = self.programs.get_mut(name) else { return };
         if p.incarnation != incarnation {
             return;
         }
+        p.spare = cgroup;
         p.incarnation_over();
         let now = Instant::now();
         if p.state == State::Stopping {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use procwire_core::{Command, Signal, StopPolicy, StopScope};
+use procwire_core::{Command, Signal, StopScope};
 use serde::{Deserialize, Serialize};
 
 use super::parts::{BackoffConfig, LivenessConfig, ReadyConfig, StartLimitConfig};
@@ -42,8 +42,8 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | `liveness = { exec, interval, timeout, failures }` | [`ProgramSpec::liveness`]: a [`LivenessConfig`] |
 /// | `after = ["db"]`, `requires = true` | [`ProgramSpec::after`], [`ProgramSpec::requires`] |
 /// | `autostart = false` | [`ProgramSpec::autostart`] |
-/// | `stop_signal`, `stop_grace`, `stop_final_signal` | [`StopPolicy::with_signal`], [`with_grace`](StopPolicy::with_grace), [`with_final_signal`](StopPolicy::with_final_signal) |
-/// | `stop_scope` | [`StopPolicy::with_scope`]: `"process"`, `"group"`, `"cgroup"` (with `cgroup`) |
+/// | `stop_signal`, `stop_grace`, `stop_final_signal` | [`StopPolicy::with_signal`](crate::StopPolicy::with_signal), [`with_grace`](crate::StopPolicy::with_grace), [`with_final_signal`](crate::StopPolicy::with_final_signal) |
+/// | `stop_scope` | [`StopPolicy::with_scope`](crate::StopPolicy::with_scope): `"tree"` (the default), `"process"`, `"group"`, `"cgroup"` (with `cgroup`) |
 /// | `cgroup = "/sys/fs/cgroup/app"` | [`ProgramSpec::cgroup`] |
 /// | `own_process_group = false` | [`ProgramSpec::own_process_group`] |
 /// | `parent_death_signal` | [`ProgramSpec::parent_death_signal`]: a signal, or `false` for none |
@@ -242,7 +242,7 @@ impl ProgramConfig {
             spec.autostart(autostart);
         }
 
-        let mut stop = StopPolicy::new();
+        let mut stop = ProgramSpec::DEFAULT_STOP;
         if let Some(signal) = self.stop_signal {
             stop = stop.with_signal(signal);
         }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use procwire_core::{Command, Signal, StopPolicy};
+use procwire_core::{Command, Signal};
 use proptest::prelude::*;
 
 use super::model::{config_model, BackoffModel, ProgramModel, ReadyModel, SupervisorModel};
@@ -218,7 +218,7 @@ fn expected_spec(p: &ProgramModel) -> ProgramSpec {
     if let Some(n) = p.max_retries {
         restart.max_retries(Some(n));
     }
-    let mut stop = StopPolicy::new();
+    let mut stop = ProgramSpec::DEFAULT_STOP;
     if let Some(s) = &p.stop_signal {
         stop = stop.with_signal(signal_of(s));
     }

@@ -159,8 +159,12 @@ impl Named for RestartPolicy {
 }
 
 impl Named for StopScope {
-    const NAMES: &'static [(&'static str, StopScope)] =
-        &[("process", StopScope::Process), ("group", StopScope::Group), ("cgroup", StopScope::Cgroup)];
+    const NAMES: &'static [(&'static str, StopScope)] = &[
+        ("process", StopScope::Process),
+        ("group", StopScope::Group),
+        ("cgroup", StopScope::Cgroup),
+        ("tree", StopScope::Tree),
+    ];
 }
 
 impl Named for NotifyAccess {

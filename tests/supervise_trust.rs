@@ -274,9 +274,12 @@ async fn mainpid_reuse() {
         .find_map(|kv| kv.strip_prefix(b"NOTIFY_SOCKET="))
         .map(|v| String::from_utf8(v.to_vec()).unwrap())
         .expect("NOTIFY_SOCKET");
-    // Give `main`'s pid to a stranger of uid 65534.
+    // Give `main`'s pid to a stranger of uid 65534. Each try can lose the
+    // pid to any other process or thread created meanwhile on the machine
+    // (a busy build creates thousands): many tries, each a few ms.
+    const TRIES: usize = 5000;
     let mut impostor = None;
-    for _ in 0..200 {
+    for _ in 0..TRIES {
         std::fs::write("/proc/sys/kernel/ns_last_pid", (main - 1).to_string()).expect("ns_last_pid");
         let child = std::process::Command::new("sleep").arg("100").spawn().expect("sleep");
         if child.id() == main {
@@ -287,12 +290,12 @@ async fn mainpid_reuse() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let mut impostor = impostor.expect("the pid given out again in 200 tries");
+    let mut impostor = impostor.expect("the pid given out again within TRIES tries");
     let _ = impostor.kill();
     let _ = impostor.wait();
     // The pid is free again: this time the stranger itself takes it.
     let mut took = false;
-    for _ in 0..200 {
+    for _ in 0..TRIES {
         std::fs::write("/proc/sys/kernel/ns_last_pid", (main - 1).to_string()).expect("ns_last_pid");
         let out = std::process::Command::new("sh")
             .args(["-c", "[ $$ = \"$WANT\" ] || exit 3; exec \"$PW\" \"notify:STATUS=an impostor's\\nWATCHDOG=trigger\""])
@@ -307,7 +310,7 @@ async fn mainpid_reuse() {
             break;
         }
     }
-    assert!(took, "a stranger with pid {main} in 200 tries");
+    assert!(took, "a stranger with pid {main} within TRIES tries");
     barrier(&sup, &mut events, "barrier").await;
     let status = sup.status("mainpid").await.unwrap();
     assert_eq!((status.state, status.pid, status.notify_status), (State::Running, Some(spawned), None));

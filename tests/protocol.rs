@@ -182,11 +182,12 @@ async fn one_gib_through_cat_with_flow_control_keeps_memory_bounded() {
     println!("1 GiB through cat: {:?}, {} pauses, RSS +{growth} KiB", started.elapsed(), s.pauses);
 }
 
-#[tokio::test]
-async fn paused_reading_pushes_back_on_the_child() {
+/// Pauses reading from a child writing 8 MiB to `command`'s stdout, waits,
+/// kills it, and returns the bytes delivered after the pause.
+async fn bytes_after_a_paused_read(mut command: Command) -> u64 {
     let (tx, paused) = oneshot::channel();
     let protocol = ReadPause { on_pause: Some(tx), ..ReadPause::default() };
-    let handle = spawn_process(protocol, &mut pw(["fill:1:8388608"]), Options::new()).expect("spawn");
+    let handle = spawn_process(protocol, &mut command, Options::new()).expect("spawn");
     let paused_at = guard(10, "reading paused", paused).await.expect("paused");
     // A negative check needs a window: unread, the child would write its 8 MiB in far less.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -197,8 +198,25 @@ async fn paused_reading_pushes_back_on_the_child() {
     let p = ended.protocol;
     assert_eq!(ended.reason.status.signal(), Some(15), "{:?}", ended.reason);
     assert_eq!(p.data_while_paused, 0, "data delivered while reading was paused");
-    // What the child wrote after the pause fits in the pipe: procwire did not read on.
-    assert!(p.received - paused_at <= 256 * 1024, "{} bytes after the pause", p.received - paused_at);
+    p.received - paused_at
+}
+
+#[tokio::test]
+async fn paused_reading_pushes_back_on_the_child() {
+    // What the child wrote after the pause fits in the pipe: procwire did not
+    // read on. By default a pipe found full grows, up to 1 MiB (documented on
+    // `Command::pipe_capacity`), so that is what it may hold.
+    let after = bytes_after_a_paused_read(pw(["fill:1:8388608"])).await;
+    assert!(after <= 1 << 20, "{after} bytes after the pause: more than a grown pipe holds");
+}
+
+#[tokio::test]
+async fn paused_reading_pushes_back_with_a_pipe_of_fixed_size() {
+    // A capacity set by the user is kept: 64 KiB, and not a byte more read on.
+    let mut command = pw(["fill:1:8388608"]);
+    command.pipe_capacity(64 * 1024);
+    let after = bytes_after_a_paused_read(command).await;
+    assert!(after <= 64 * 1024, "{after} bytes after the pause: the pipe grew past the 64 KiB set");
 }
 
 #[tokio::test]

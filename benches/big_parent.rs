@@ -79,7 +79,7 @@ fn main() {
     println!(
         "procwire big-parent bench: {rounds} rounds; per phase N={n} spawns per contender \
          (std-fork {fork_n}) in {slices} slices; big parent = +{gib} GiB touched; reaper={}; loadavg {}",
-        if cfg!(procwire_force_sigchld) { "SIGCHLD (forced)" } else { "pidfd" },
+        if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD (forced)" } else { "pidfd" },
         loadavg()
     );
     let rt = &tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

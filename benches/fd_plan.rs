@@ -53,7 +53,11 @@ fn main() {
          RLIMIT_NOFILE={}, engine={}",
         budget.as_millis(),
         hard.max(soft),
-        if cfg!(procwire_force_posix_spawn) { "posix_spawn (forced)" } else { "default" }
+        if cfg!(any(procwire_force_posix_spawn, procwire_portable)) {
+            "posix_spawn (forced)"
+        } else {
+            "default"
+        }
     );
     let rt = &tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 

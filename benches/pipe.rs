@@ -92,7 +92,7 @@ fn main() {
     println!(
         "procwire pipe bench: bulk {mib} MiB, {reps}x {lines} lines of {LINE} bytes, {rounds} rounds, \
          current-thread runtime, reaper={}",
-        if cfg!(procwire_force_sigchld) { "SIGCHLD (forced)" } else { "pidfd" },
+        if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD (forced)" } else { "pidfd" },
     );
     let rt = &tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
@@ -208,7 +208,10 @@ fn bulk_protocol(rt: &Runtime, total: u64, capacity: Option<usize>) -> f64 {
         let mut cmd = procwire::Command::new(CAT);
         cmd.stderr(ChildFd::Parent(2)).kill_on_drop(true);
         if let Some(bytes) = capacity {
+            #[cfg(target_os = "linux")]
             cmd.pipe_capacity(bytes);
+            #[cfg(not(target_os = "linux"))]
+            panic!("pipe_capacity({bytes}) is Linux's");
         }
         let t = Instant::now();
         let handle =

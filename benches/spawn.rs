@@ -36,7 +36,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
 use std::time::Instant;
 
-use nix::fcntl::OFlag;
 use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -59,7 +58,7 @@ fn main() {
     println!(
         "procwire spawn bench: N={n} sequential (in slices of {slice}), C={c} at once, {rounds} rounds, \
          RLIMIT_NOFILE={nofile}, reaper={}",
-        if cfg!(procwire_force_sigchld) { "SIGCHLD (forced)" } else { "pidfd" }
+        if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD (forced)" } else { "pidfd" }
     );
     let ct = &tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mt =
@@ -170,8 +169,7 @@ fn seq_raw(n: usize, pipes: bool, env: &[CString]) -> f64 {
             // The child's ends are dup2'ed onto 0/1/2 (which clears
             // close-on-exec on the copies); the parent keeps its ends
             // until the child is reaped, as the others do.
-            let pipes: Vec<(OwnedFd, OwnedFd)> =
-                (0..3).map(|_| nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2")).collect();
+            let pipes: Vec<(OwnedFd, OwnedFd)> = (0..3).map(|_| common::pipe_cloexec()).collect();
             let mut fa = PosixSpawnFileActions::init().expect("file actions");
             fa.add_dup2(pipes[0].0.as_raw_fd(), 0).expect("dup2");
             fa.add_dup2(pipes[1].1.as_raw_fd(), 1).expect("dup2");

@@ -109,7 +109,7 @@ fn main() {
          of 32 bytes ({}), {rounds} rounds; idle {idle_n} programs for {idle_secs} s; 2-worker runtime, \
          reaper={}",
         if numbered { "numbered, awk" } else { "yes | head" },
-        if cfg!(procwire_force_sigchld) { "SIGCHLD (forced)" } else { "pidfd" },
+        if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD (forced)" } else { "pidfd" },
     );
     raise_nofile();
     let rt =

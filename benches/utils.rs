@@ -57,7 +57,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Instant;
 
-use nix::fcntl::OFlag;
 use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -80,7 +79,7 @@ fn main() {
         "procwire utils bench: `echo hi` with output collected; C={c} at once, N={n} sequential \
          (in slices of {slice}), {rounds} rounds, RLIMIT_NOFILE={nofile}, reaper={}, \
          floor execs {:?}, PATH has {} entries",
-        if cfg!(procwire_force_sigchld) { "SIGCHLD (forced)" } else { "pidfd" },
+        if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD (forced)" } else { "pidfd" },
         raw.program,
         std::env::var_os("PATH").map_or(0, |p| p.as_bytes().split(|&b| b == b':').count()),
     );
@@ -311,8 +310,8 @@ impl Raw {
     /// on fd 1 and on fd 2 (the child's ends are `dup2`ed, which clears
     /// close-on-exec on the copies, and closed in the parent at once).
     fn spawn(&self, null: &OwnedFd) -> RawChild {
-        let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
-        let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2");
+        let (out_r, out_w) = common::pipe_cloexec();
+        let (err_r, err_w) = common::pipe_cloexec();
         let mut fa = PosixSpawnFileActions::init().expect("file actions");
         fa.add_dup2(null.as_raw_fd(), 0).expect("dup2");
         fa.add_dup2(out_w.as_raw_fd(), 1).expect("dup2");

@@ -321,7 +321,9 @@ async fn bad_child_fd_maps_are_input_errors() {
 static NOFILE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn soft_nofile() -> u64 {
-    getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit").0
+    // (`rlim_t` is signed on FreeBSD.)
+    #[allow(clippy::useless_conversion)]
+    u64::try_from(getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit").0).unwrap_or(u64::MAX)
 }
 
 // Issue 9: `child_fd(i32::MAX, ..)` made spawn() allocate 24 GiB and abort
@@ -449,7 +451,7 @@ async fn fd_plan_is_not_quadratic() {
     const N: usize = 8_000;
     let _nofile = NOFILE.lock().await;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if hard < 2 * N as u64 {
+    if hard < (2 * N) as nix::libc::rlim_t {
         eprintln!("skipped: the hard RLIMIT_NOFILE {hard} cannot hold a chain of {N} beside the other tests");
         return;
     }
@@ -498,7 +500,7 @@ async fn fd_plan_is_not_quadratic() {
 }
 
 /// Puts `RLIMIT_NOFILE` back as it was when dropped.
-struct RestoreNofile(u64, u64);
+struct RestoreNofile(nix::libc::rlim_t, nix::libc::rlim_t);
 
 impl Drop for RestoreNofile {
     fn drop(&mut self) {
@@ -571,7 +573,7 @@ fn writer(child: &mut Child, fd: RawFd) -> procwire::ChildWriter {
 
 /// A close-on-exec pipe: (read end, write end).
 fn pipe() -> (OwnedFd, OwnedFd) {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2")
+    procwire_tests::pipe_cloexec()
 }
 
 /// The open child fd numbers of a report.
@@ -651,6 +653,7 @@ impl Drop for TempPath {
 /// `pipe_capacity` enlarges every pipe of the command: the output pipe
 /// reports the size, and a whole MiB fits in the input pipe of a child that
 /// never reads it (with the default 64 KiB the write could not complete).
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn pipe_capacity_enlarges_every_pipe() {
     const MIB: usize = 1 << 20;

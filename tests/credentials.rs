@@ -8,6 +8,9 @@
 //! early when run as another user. Every test runs under one process-wide
 //! lock, runtime included (see [`serial`]): one test makes this process a
 //! child subreaper and another compares the whole descriptor table.
+//!
+//! Linux only: credentials, `PR_SET_PDEATHSIG` and `/proc`.
+#![cfg(target_os = "linux")]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

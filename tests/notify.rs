@@ -3,6 +3,9 @@
 //! one datagram that the kernel stamps with the sender's credentials;
 //! `Notification::parse` reads it back. Tests that change the environment
 //! run in their own process.
+//!
+//! Linux only: `SCM_CREDENTIALS` and abstract socket names.
+#![cfg(target_os = "linux")]
 
 use std::io::IoSliceMut;
 use std::os::fd::AsRawFd;

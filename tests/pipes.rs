@@ -2,13 +2,11 @@
 //! own pieces, a writer that learns when the child closed its end, and
 //! pipes that grow under bulk transfers.
 
-use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 use futures::FutureExt;
-use nix::fcntl::{fcntl, FcntlArg};
 use procwire::{Child, ChildFd, Command};
-use procwire_tests::{guard, pw_child};
+use procwire_tests::guard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Guard against hangs only; every test waits on its events.
@@ -142,97 +140,112 @@ async fn reap_killed(child: &mut Child) {
     assert_eq!(status.signal(), Some(9));
 }
 
-/// The capacity of the pipe `fd` is an end of.
-fn capacity(fd: BorrowedFd<'_>) -> usize {
-    fcntl(fd, FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ") as usize
-}
+/// Pipes that grow when found full (`F_GETPIPE_SZ` / `F_SETPIPE_SZ`:
+/// Linux only, as `Command::pipe_capacity` is).
+#[cfg(target_os = "linux")]
+mod growth {
+    use std::os::fd::{AsFd, BorrowedFd};
+    use std::time::Duration;
 
-/// A new pipe's capacity, if this process may grow pipes past it (not when
-/// `/proc/sys/fs/pipe-max-size` is below twice that, or the user's
-/// `pipe-user-pages-soft` budget is spent).
-fn default_capacity_if_pipes_may_grow() -> Option<usize> {
-    let (r, _w) = nix::unistd::pipe().expect("pipe");
-    let default = capacity(r.as_fd());
-    let twice = i32::try_from(default * 2).expect("capacity");
-    match fcntl(r.as_fd(), FcntlArg::F_SETPIPE_SZ(twice)) {
-        Ok(_) => Some(default),
-        Err(e) => {
-            println!("skipped: this process may not grow a pipe past {default} bytes ({e})");
-            None
-        }
+    use nix::fcntl::{fcntl, FcntlArg};
+    use procwire::{ChildFd, Command};
+    use procwire_tests::{guard, pw_child};
+
+    use super::LIMIT;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The capacity of the pipe `fd` is an end of.
+    fn capacity(fd: BorrowedFd<'_>) -> usize {
+        fcntl(fd, FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ") as usize
     }
-}
 
-/// 16 MiB through a copying child that starts reading 100 ms late, read
-/// back by a reader that starts 200 ms late in 64 KiB reads, so that both
-/// pipes are found full. Returns the capacities of the input and the
-/// output pipe after the transfer.
-async fn late_round_trip(cmd: &mut Command) -> (usize, usize) {
-    let mut child = cmd.args(["sleep-ms:100", "echo:0:1"]).spawn().expect("spawn");
-    let mut stdin = child.take_writer(0).expect("stdin");
-    let mut stdout = child.take_reader(1).expect("stdout");
-    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
-    let write = async {
-        stdin.write_all(&data).await.expect("write");
-        let size = capacity(stdin.fd().expect("open"));
-        stdin.shutdown().await.expect("shutdown");
-        size
-    };
-    let read = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut back = Vec::with_capacity(data.len());
-        let mut buf = vec![0; 64 << 10];
-        loop {
-            match stdout.read(&mut buf).await.expect("read") {
-                0 => break back,
-                n => back.extend_from_slice(&buf[..n]),
+    /// A new pipe's capacity, if this process may grow pipes past it (not when
+    /// `/proc/sys/fs/pipe-max-size` is below twice that, or the user's
+    /// `pipe-user-pages-soft` budget is spent).
+    fn default_capacity_if_pipes_may_grow() -> Option<usize> {
+        let (r, _w) = nix::unistd::pipe().expect("pipe");
+        let default = capacity(r.as_fd());
+        let twice = i32::try_from(default * 2).expect("capacity");
+        match fcntl(r.as_fd(), FcntlArg::F_SETPIPE_SZ(twice)) {
+            Ok(_) => Some(default),
+            Err(e) => {
+                println!("skipped: this process may not grow a pipe past {default} bytes ({e})");
+                None
             }
         }
-    };
-    let (in_size, back) = guard(LIMIT, "16 MiB round trip", async { tokio::join!(write, read) }).await;
-    assert!(back == data, "read back {} bytes, not the {} written", back.len(), data.len());
-    assert!(child.wait().await.expect("wait").success());
-    (in_size, capacity(stdout.as_fd()))
-}
-
-/// Issue 20: a pipe found full grows, both the one the parent writes (its
-/// writes hit `EAGAIN`) and the one it reads (a read takes a whole
-/// pipe-full), up to 1 MiB.
-#[tokio::test]
-async fn bulk_transfer_grows_both_pipes() {
-    let Some(default) = default_capacity_if_pipes_may_grow() else { return };
-    let (in_size, out_size) = late_round_trip(Command::new(pw_child!()).stderr(ChildFd::Null)).await;
-    assert!(in_size > default && in_size <= 1 << 20, "input pipe: {in_size} bytes");
-    assert!(out_size > default && out_size <= 1 << 20, "output pipe: {out_size} bytes");
-}
-
-/// Issue 20: small transfers and idle pipes cost nothing extra: the pipes
-/// keep the kernel's default size.
-#[tokio::test]
-async fn small_and_idle_pipes_keep_their_size() {
-    let Some(default) = default_capacity_if_pipes_may_grow() else { return };
-    let mut child = Command::new("cat").spawn().expect("spawn cat");
-    let mut stdin = child.take_writer(0).expect("stdin");
-    let mut stdout = child.take_reader(1).expect("stdout");
-    assert_eq!(capacity(stdin.fd().expect("open")), default, "idle input pipe");
-    assert_eq!(capacity(stdout.as_fd()), default, "idle output pipe");
-    let mut line = [0; 32];
-    for _ in 0..100 {
-        stdin.write_all(&[b'x'; 32]).await.expect("write");
-        stdout.read_exact(&mut line).await.expect("read");
     }
-    assert_eq!(capacity(stdin.fd().expect("open")), default, "input pipe after 100 lines");
-    assert_eq!(capacity(stdout.as_fd()), default, "output pipe after 100 lines");
-    stdin.shutdown().await.expect("shutdown");
-    assert!(child.wait().await.expect("wait").success());
-}
 
-/// Issue 20: `Command::pipe_capacity` wins: the pipes it sized stay that
-/// size under the same bulk transfer.
-#[tokio::test]
-async fn pipe_capacity_set_by_the_user_is_kept() {
-    const SIZE: usize = 16 << 10;
-    let (in_size, out_size) =
-        late_round_trip(Command::new(pw_child!()).stderr(ChildFd::Null).pipe_capacity(SIZE)).await;
-    assert_eq!((in_size, out_size), (SIZE, SIZE));
+    /// 16 MiB through a copying child that starts reading 100 ms late, read
+    /// back by a reader that starts 200 ms late in 64 KiB reads, so that both
+    /// pipes are found full. Returns the capacities of the input and the
+    /// output pipe after the transfer.
+    async fn late_round_trip(cmd: &mut Command) -> (usize, usize) {
+        let mut child = cmd.args(["sleep-ms:100", "echo:0:1"]).spawn().expect("spawn");
+        let mut stdin = child.take_writer(0).expect("stdin");
+        let mut stdout = child.take_reader(1).expect("stdout");
+        let data: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+        let write = async {
+            stdin.write_all(&data).await.expect("write");
+            let size = capacity(stdin.fd().expect("open"));
+            stdin.shutdown().await.expect("shutdown");
+            size
+        };
+        let read = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut back = Vec::with_capacity(data.len());
+            let mut buf = vec![0; 64 << 10];
+            loop {
+                match stdout.read(&mut buf).await.expect("read") {
+                    0 => break back,
+                    n => back.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        let (in_size, back) = guard(LIMIT, "16 MiB round trip", async { tokio::join!(write, read) }).await;
+        assert!(back == data, "read back {} bytes, not the {} written", back.len(), data.len());
+        assert!(child.wait().await.expect("wait").success());
+        (in_size, capacity(stdout.as_fd()))
+    }
+
+    /// Issue 20: a pipe found full grows, both the one the parent writes (its
+    /// writes hit `EAGAIN`) and the one it reads (a read takes a whole
+    /// pipe-full), up to 1 MiB.
+    #[tokio::test]
+    async fn bulk_transfer_grows_both_pipes() {
+        let Some(default) = default_capacity_if_pipes_may_grow() else { return };
+        let (in_size, out_size) = late_round_trip(Command::new(pw_child!()).stderr(ChildFd::Null)).await;
+        assert!(in_size > default && in_size <= 1 << 20, "input pipe: {in_size} bytes");
+        assert!(out_size > default && out_size <= 1 << 20, "output pipe: {out_size} bytes");
+    }
+
+    /// Issue 20: small transfers and idle pipes cost nothing extra: the pipes
+    /// keep the kernel's default size.
+    #[tokio::test]
+    async fn small_and_idle_pipes_keep_their_size() {
+        let Some(default) = default_capacity_if_pipes_may_grow() else { return };
+        let mut child = Command::new("cat").spawn().expect("spawn cat");
+        let mut stdin = child.take_writer(0).expect("stdin");
+        let mut stdout = child.take_reader(1).expect("stdout");
+        assert_eq!(capacity(stdin.fd().expect("open")), default, "idle input pipe");
+        assert_eq!(capacity(stdout.as_fd()), default, "idle output pipe");
+        let mut line = [0; 32];
+        for _ in 0..100 {
+            stdin.write_all(&[b'x'; 32]).await.expect("write");
+            stdout.read_exact(&mut line).await.expect("read");
+        }
+        assert_eq!(capacity(stdin.fd().expect("open")), default, "input pipe after 100 lines");
+        assert_eq!(capacity(stdout.as_fd()), default, "output pipe after 100 lines");
+        stdin.shutdown().await.expect("shutdown");
+        assert!(child.wait().await.expect("wait").success());
+    }
+
+    /// Issue 20: `Command::pipe_capacity` wins: the pipes it sized stay that
+    /// size under the same bulk transfer.
+    #[tokio::test]
+    async fn pipe_capacity_set_by_the_user_is_kept() {
+        const SIZE: usize = 16 << 10;
+        let (in_size, out_size) =
+            late_round_trip(Command::new(pw_child!()).stderr(ChildFd::Null).pipe_capacity(SIZE)).await;
+        assert_eq!((in_size, out_size), (SIZE, SIZE));
+    }
 }

@@ -7,6 +7,9 @@
 //! Each test runs in its own copy of the test binary
 //! ([`in_own_process`]): the limits it lowers and procwire's process-wide
 //! reaper and spawner threads start fresh there.
+//!
+//! Linux only: `RLIMIT_NPROC`, `setresuid` and `/proc`.
+#![cfg(target_os = "linux")]
 
 use std::os::fd::OwnedFd;
 use std::time::Duration;

@@ -117,7 +117,7 @@ async fn grandchild_holding_stdout_delays_process_ended_without_a_deadline() {
 #[tokio::test]
 async fn drain_deadline_force_closes_pipes_a_grandchild_holds() {
     // Our own pipe on child fd 3, inherited by `sleep`: its EOF says the grandchild is gone.
-    let (witness, witness_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+    let (witness, witness_w) = procwire_tests::pipe_cloexec();
     let started = Instant::now();
     let mut command = pw(["write:1:hi", "grandchild:5", "exit:0"]);
     command.child_fd(3, ChildFd::Fd(witness_w));
@@ -204,13 +204,14 @@ async fn bytes_after_a_paused_read(mut command: Command) -> u64 {
 #[tokio::test]
 async fn paused_reading_pushes_back_on_the_child() {
     // What the child wrote after the pause fits in the pipe: procwire did not
-    // read on. By default a pipe found full grows, up to 1 MiB (documented on
+    // read on. On Linux a pipe found full grows, up to 1 MiB (documented on
     // `Command::pipe_capacity`), so that is what it may hold.
     let after = bytes_after_a_paused_read(pw(["fill:1:8388608"])).await;
     assert!(after <= 1 << 20, "{after} bytes after the pause: more than a grown pipe holds");
 }
 
 #[tokio::test]
+#[cfg(target_os = "linux")]
 async fn paused_reading_pushes_back_with_a_pipe_of_fixed_size() {
     // A capacity set by the user is kept: 64 KiB, and not a byte more read on.
     let mut command = pw(["fill:1:8388608"]);

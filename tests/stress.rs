@@ -61,7 +61,7 @@ async fn two_thousand_children_echo_64_kib_each_through_cat() {
         println!(
             "{n} children x {BYTES} bytes: spawned in {spawned:?}, all echoed and reaped in {:?} ({})",
             started.elapsed(),
-            if cfg!(procwire_force_sigchld) { "SIGCHLD fallback" } else { "pidfd" },
+            if cfg!(any(procwire_force_sigchld, procwire_portable)) { "SIGCHLD fallback" } else { "pidfd" },
         );
     })
     .await;

@@ -8,6 +8,9 @@
 //! ([`in_own_process`]): the subreaper flag, and the reaping of every
 //! child procwire did not spawn, are the whole process's. Inside the
 //! copy, every child is spawned through procwire, as the mode asks.
+//!
+//! Linux only: elsewhere `Subreaper::new` is an `Unsupported` error.
+#![cfg(target_os = "linux")]
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -89,6 +89,8 @@ pub(crate) fn cpu_time() -> Duration {
     use nix::sys::resource::{getrusage, UsageWho};
     let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
     let (u, s) = (usage.user_time(), usage.system_time());
-    let micros = (u.tv_sec() + s.tv_sec()) * 1_000_000 + u.tv_usec() + s.tv_usec();
+    // (`suseconds_t` is an i32 on macOS.)
+    #[allow(clippy::useless_conversion)]
+    let micros = (u.tv_sec() + s.tv_sec()) * 1_000_000 + i64::from(u.tv_usec()) + i64::from(s.tv_usec());
     Duration::from_micros(micros as u64)
 }

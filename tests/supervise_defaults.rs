@@ -56,10 +56,13 @@ async fn a_program_never_ready_is_stopped_at_the_default_start_timeout() {
 
 /// The environment variable that makes a copy of this binary the
 /// supervisor to be killed.
+#[cfg(target_os = "linux")]
 const KILLED: &str = "PROCWIRE_TEST_SUPERVISOR_TO_KILL";
 
 /// A supervisor killed with SIGKILL (no shutdown, no drop, nothing runs)
-/// leaves no program running: each got SIGKILL as its parent died.
+/// leaves no program running: each got SIGKILL as its parent died
+/// (`PR_SET_PDEATHSIG`, Linux's).
+#[cfg(target_os = "linux")]
 #[test]
 fn a_supervisor_killed_with_sigkill_leaves_no_program_running() {
     if std::env::var_os(KILLED).is_some() {
@@ -81,7 +84,9 @@ fn a_supervisor_killed_with_sigkill_leaves_no_program_running() {
     procwire_tests::in_own_process("a_supervisor_killed_with_sigkill_leaves_no_program_running", kill_one);
 }
 
+#[cfg(target_os = "linux")]
 fn kill_one() {
+    use procwire_tests::is_dead;
     nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
     let exe = std::env::current_exe().unwrap();
     let mut copy = std::process::Command::new(exe)
@@ -182,6 +187,7 @@ const DAEMON_AND_MEMBER: &str = "d=$(setsid sh -c 'echo $$; exec sleep 1000 >/de
 
 /// Whether the default stop has a cgroup here: this process's own cgroup
 /// v2 is writable (what `Builder::cgroup_root` looks for by default).
+#[cfg(target_os = "linux")]
 fn default_has_a_cgroup() -> bool {
     let own = procwire::Cgroup::current();
     let writable = own.as_deref().is_some_and(|d| procwire::Cgroup::check_writable(d).is_ok());
@@ -216,6 +222,7 @@ async fn pid_line(
 
 /// This process's children: SIGKILLed and reaped (the daemons that
 /// escaped, adopted here since the copy is a subreaper).
+#[cfg(target_os = "linux")]
 fn kill_and_reap_adopted() {
     let tasks = std::fs::read_dir("/proc/self/task").unwrap();
     let children: Vec<i32> = tasks
@@ -240,6 +247,7 @@ fn own_runtime() -> tokio::runtime::Runtime {
 /// writable (a cgroup per incarnation); without one the daemon escapes,
 /// as the docs say.
 #[test]
+#[cfg(target_os = "linux")]
 fn the_default_stop_leaves_no_orphan_before_the_next_incarnation() {
     procwire_tests::in_own_process("the_default_stop_leaves_no_orphan_before_the_next_incarnation", || {
         nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
@@ -270,6 +278,7 @@ fn the_default_stop_leaves_no_orphan_before_the_next_incarnation() {
 /// cgroup is writable (the program ran in a cgroup below it), and
 /// escapes otherwise; its group member is gone either way.
 #[test]
+#[cfg(target_os = "linux")]
 fn the_default_stop_leaves_no_orphan_after_stop() {
     procwire_tests::in_own_process("the_default_stop_leaves_no_orphan_after_stop", || {
         nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");

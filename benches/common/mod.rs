@@ -22,3 +22,20 @@ pub(crate) fn env_usize(key: &str, default: usize) -> usize {
         Err(_) => default,
     }
 }
+
+/// A pipe with both ends close-on-exec: `pipe2(O_CLOEXEC)`, or on macOS,
+/// which has no `pipe2`, `pipe` and then `FD_CLOEXEC`.
+#[allow(dead_code)] // Not every bench spawns by hand.
+pub(crate) fn pipe_cloexec() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    #[cfg(not(target_os = "macos"))]
+    return nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
+    #[cfg(target_os = "macos")]
+    {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        for end in [&r, &w] {
+            fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+        }
+        (r, w)
+    }
+}

@@ -145,5 +145,7 @@ pub(crate) fn raise_nofile() -> u64 {
     if soft < hard {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
     }
-    hard.max(soft)
+    // (`rlim_t` is signed on FreeBSD.)
+    #[allow(clippy::useless_conversion)]
+    u64::try_from(hard.max(soft)).unwrap_or(u64::MAX)
 }

@@ -82,11 +82,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[cfg(target_os = "linux")]
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+#[cfg(target_os = "linux")]
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::spawn::{posix_spawnp, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
 use nix::sys::signal::{raise, SigSet, Signal};
+#[cfg(target_os = "linux")]
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{recv, send, MsgFlags};
 
@@ -302,7 +305,11 @@ impl Chan {
         }
         let info = FdInfo::of(fd).ok_or_else(|| os_error(libc::EBADF))?;
         let wrong_way = if write { libc::O_RDONLY } else { libc::O_WRONLY };
-        if info.flags & libc::O_PATH != 0 || info.flags & libc::O_ACCMODE == wrong_way {
+        #[cfg(target_os = "linux")]
+        let path_only = info.flags & libc::O_PATH != 0;
+        #[cfg(not(target_os = "linux"))]
+        let path_only = false;
+        if path_only || info.flags & libc::O_ACCMODE == wrong_way {
             return Err(os_error(libc::EBADF));
         }
         let mut file = match open_above_2(&path, write) {
@@ -407,12 +414,14 @@ fn put(fd: c_int, buf: &[u8]) {
 
 /// One datagram to `$NOTIFY_SOCKET`, as `sd_notify` sends it.
 fn notify(msg: &[u8]) {
-    use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let Some(to) = std::env::var_os("NOTIFY_SOCKET") else { die(108, b"pw-child: no NOTIFY_SOCKET\n") };
     let to = to.into_vec();
     let addr = match to.strip_prefix(b"@") {
-        Some(name) => SocketAddr::from_abstract_name(name),
+        #[cfg(target_os = "linux")]
+        Some(name) => <SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name),
+        #[cfg(not(target_os = "linux"))]
+        Some(_) => die(108, b"pw-child: abstract socket names are Linux's\n"),
         None => SocketAddr::from_pathname(std::ffi::OsStr::from_bytes(&to)),
     };
     let sent = UnixDatagram::unbound().and_then(|s| s.send_to_addr(msg, &addr?));
@@ -606,7 +615,14 @@ fn sig_set(mask: u64) -> SigSet {
     (1..=64).filter(|n| mask >> (n - 1) & 1 == 1).filter_map(|n| Signal::try_from(n).ok()).collect()
 }
 
+/// Off Linux there is no signalfd: `await-trap` and `wait-signal` fail.
+#[cfg(not(target_os = "linux"))]
+fn take_trapped(_: Option<Duration>) -> io::Result<bool> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// Takes one trapped signal, waiting at most `limit` for it; `false` on timeout.
+#[cfg(target_os = "linux")]
 fn take_trapped(limit: Option<Duration>) -> io::Result<bool> {
     let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
     let sfd = SignalFd::with_flags(&sig_set(WAITABLE.load(Ordering::SeqCst)), flags)?;

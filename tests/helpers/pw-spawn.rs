@@ -57,6 +57,7 @@ async fn try_uid(uid: u32, program: &str, args: &[String]) -> ExitCode {
 
 async fn nofile(soft: u64, map: Vec<(i32, i32)>, program: &str, args: &[String]) -> ExitCode {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let soft = soft as nix::libc::rlim_t;
     let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(_, hard)| hard);
     if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, soft, hard) {
         eprintln!("pw-spawn: setrlimit: {e}");

@@ -22,6 +22,9 @@
 //! whose program exited are adopted and reaped here, as a real init would
 //! reap them (some containers' pid 1 never does, and their zombies would
 //! pile up on the machine whatever the supervisor does).
+//!
+//! Linux only: a child subreaper (`PR_SET_CHILD_SUBREAPER`) and `/proc`.
+#![cfg(target_os = "linux")]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -195,7 +195,9 @@ pub fn raise_nofile() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
-    hard
+    // (`rlim_t` is signed on FreeBSD.)
+    #[allow(clippy::useless_conversion)]
+    u64::try_from(hard).unwrap_or(u64::MAX)
 }
 
 /// One line of `pw-child report:FD`.
@@ -378,4 +380,20 @@ pub fn serial<F: Future>(test: F) -> F::Output {
     let _lock = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     rt.block_on(test)
+}
+
+/// A pipe with both ends close-on-exec: `pipe2(O_CLOEXEC)`, or on macOS,
+/// which has no `pipe2`, `pipe` and then `FD_CLOEXEC`.
+pub fn pipe_cloexec() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    #[cfg(not(target_os = "macos"))]
+    return nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe2");
+    #[cfg(target_os = "macos")]
+    {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        for end in [&r, &w] {
+            fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+        }
+        (r, w)
+    }
 }

@@ -16,12 +16,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
-use nix::errno::Errno;
 use nix::libc;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
-use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 use nix::unistd::AccessFlags;
-use tokio::io::Interest;
 
 use crate::error::Error;
 use crate::signal::IntoSignal;
@@ -65,6 +61,15 @@ pub enum CgroupError {
     /// contains `/` or a NUL byte.
     #[error("{0:?} cannot name a cgroup (empty, `.`, `..`, or a `/` or NUL in it)")]
     InvalidName(String),
+    /// cgroups are Linux's: every way to a [`Cgroup`] fails so on other
+    /// platforms.
+    #[error("{}: cgroups are not supported on {platform}", path.display())]
+    Unsupported {
+        /// The path that was asked for.
+        path: PathBuf,
+        /// The platform (`"macOS"`, `"FreeBSD"`).
+        platform: &'static str,
+    },
     /// Any other failure, on `path` (`EEXIST` from creating a cgroup that
     /// exists, `ENOENT` for a missing parent...).
     #[error("{}: {source}", path.display())]
@@ -375,8 +380,18 @@ impl fmt::Display for Cgroup {
 }
 
 /// [`CgroupError::NotCgroup2`] unless `path` is on a cgroup v2 filesystem
-/// (`statfs` magic `CGROUP2_SUPER_MAGIC`).
+/// (`statfs` magic `CGROUP2_SUPER_MAGIC`); [`CgroupError::Unsupported`]
+/// off Linux.
+#[cfg(not(target_os = "linux"))]
 fn check_cgroup2(path: &Path) -> Result<(), CgroupError> {
+    Err(CgroupError::Unsupported { path: path.to_owned(), platform: crate::platform::Os::CURRENT.name() })
+}
+
+/// [`CgroupError::NotCgroup2`] unless `path` is on a cgroup v2 filesystem
+/// (`statfs` magic `CGROUP2_SUPER_MAGIC`).
+#[cfg(target_os = "linux")]
+fn check_cgroup2(path: &Path) -> Result<(), CgroupError> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
     match statfs(path) {
         Ok(fs) if fs.filesystem_type() == CGROUP2_SUPER_MAGIC => Ok(()),
         Ok(_) => Err(CgroupError::NotCgroup2 { path: path.to_owned() }),
@@ -480,8 +495,19 @@ pub(crate) struct EmptyWatch {
 }
 
 impl EmptyWatch {
+    /// Sets the watch on `cgroup`'s `cgroup.events`. (Off Linux no
+    /// [`Cgroup`] exists to watch: `Unsupported`.)
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn new(_: &Path) -> io::Result<EmptyWatch> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
     /// Sets the watch on `cgroup`'s `cgroup.events`.
+    #[cfg(target_os = "linux")]
     pub(crate) fn new(cgroup: &Path) -> io::Result<EmptyWatch> {
+        use nix::errno::Errno;
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        use tokio::io::Interest;
         let events = cgroup.join("cgroup.events");
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
         match inotify.add_watch(&events, AddWatchFlags::IN_MODIFY) {
@@ -516,5 +542,5 @@ impl EmptyWatch {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests;

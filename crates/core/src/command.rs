@@ -565,6 +565,9 @@ impl Command {
 
     /// Starts the child in a new session (`setsid`), detached from the
     /// parent's controlling terminal and process group.
+    ///
+    /// Not on FreeBSD, whose `posix_spawn` cannot start a session: `spawn`
+    /// fails there with [`Error::Unsupported`](crate::Error::Unsupported).
     pub fn setsid(&mut self, setsid: bool) -> &mut Command {
         self.setsid = setsid;
         self
@@ -628,12 +631,17 @@ impl Command {
     /// let mut child = procwire_core::Command::new("id").uid(65534).gid(65534).spawn()?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// Linux only: elsewhere `spawn` fails with [`Error::Unsupported`](crate::Error::Unsupported)
+    /// (`posix_spawn` cannot change credentials; see `docs/platforms.md`).
     pub fn uid(&mut self, uid: u32) -> &mut Command {
         self.uid = Some(uid);
         self
     }
 
     /// Runs the child with group id `gid` (Twisted's `gid`).
+    ///
+    /// Linux only, as [`uid`](Self::uid).
     pub fn gid(&mut self, gid: u32) -> &mut Command {
         self.gid = Some(gid);
         self
@@ -641,6 +649,8 @@ impl Command {
 
     /// Sets the child's supplementary groups exactly (an empty slice clears
     /// them); see [`uid`](Self::uid) for the default.
+    ///
+    /// Linux only, as [`uid`](Self::uid).
     pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
         self.groups = Some(groups.to_vec());
         self
@@ -656,6 +666,9 @@ impl Command {
     /// tokio blocking-pool thread never kills them; and if the parent died
     /// before the child could set the signal, the child delivers it to
     /// itself at once.
+    ///
+    /// Linux only (`PR_SET_PDEATHSIG`): elsewhere `spawn` fails with
+    /// [`Error::Unsupported`](crate::Error::Unsupported).
     pub fn parent_death_signal(&mut self, sig: impl IntoSignal) -> &mut Command {
         match sig.into_signal() {
             // prctl reads 0 as "no signal": not what the caller meant.
@@ -683,6 +696,9 @@ impl Command {
     /// Other fds of the map still apply: pipes on fds 3 and up can be
     /// combined with a terminal on 0/1/2. The map's entries for 0, 1 and 2
     /// are ignored.
+    ///
+    /// Not on FreeBSD (the child must lead a new session): `spawn` fails
+    /// there with [`Error::Unsupported`](crate::Error::Unsupported).
     pub fn pty(&mut self, size: PtySize) -> &mut Command {
         self.pty = Some(PtySpec::New(size));
         self
@@ -696,6 +712,8 @@ impl Command {
     /// The command keeps the caller's slave open (so it can spawn again),
     /// so the master reads end of file only once the command, and every
     /// child on the terminal, has closed it: drop the `Command` when done.
+    ///
+    /// Not on FreeBSD, as [`pty`](Self::pty).
     pub fn pty_pair(&mut self, master: OwnedFd, slave: OwnedFd) -> &mut Command {
         self.pty = Some(PtySpec::Pair { master: Arc::new(master), slave: Arc::new(slave) });
         self
@@ -723,6 +741,12 @@ impl Command {
     /// kernel's default size). Best effort: the kernel rounds up to a power
     /// of two of pages and may refuse, for the same reasons, in which case
     /// the pipe keeps its default size and does not grow.
+    ///
+    /// Linux only (`F_SETPIPE_SZ`): absent elsewhere, where the kernel
+    /// sizes pipes by itself (up to 64 KiB on macOS and FreeBSD) and
+    /// procwire does not grow them.
+    #[cfg(target_os = "linux")]
+    #[cfg_attr(docsrs, doc(cfg(target_os = "linux")))]
     pub fn pipe_capacity(&mut self, bytes: usize) -> &mut Command {
         self.pipe_capacity = Some(bytes);
         self
@@ -759,6 +783,8 @@ impl Command {
     /// assert_eq!(child.cgroup(), Some(cgroup.path()));
     /// # Ok(()) }
     /// ```
+    ///
+    /// Linux only: elsewhere `spawn` fails with [`Error::Unsupported`](crate::Error::Unsupported).
     pub fn cgroup(&mut self, cgroup: impl Into<PathBuf>) -> &mut Command {
         let cgroup = cgroup.into();
         if cgroup.as_os_str().as_bytes().contains(&0) {
@@ -790,6 +816,8 @@ impl Command {
     /// assert!(out.success());
     /// # Ok(()) }
     /// ```
+    ///
+    /// Linux only: elsewhere `spawn` fails with [`Error::Unsupported`](crate::Error::Unsupported).
     pub fn env_pid(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
         let key = key.as_ref();
         self.check_env_key(key);

@@ -85,6 +85,18 @@ pub enum Error {
     /// spawning needs a tokio runtime with IO enabled.
     #[error("spawning needs a tokio runtime with IO enabled (call it from within a runtime)")]
     NoRuntime,
+    /// The command asks for something this platform cannot give (a
+    /// cgroup, credentials or a parent-death signal off Linux, a new
+    /// session on FreeBSD...): refused by [`Command::spawn`](crate::Command::spawn)
+    /// before anything is created, never ignored. `docs/platforms.md`
+    /// has the table of what each platform gives.
+    #[error("{feature} is not supported on {platform}")]
+    Unsupported {
+        /// What was asked for, as the builder names it (`"Command::cgroup"`).
+        feature: &'static str,
+        /// The platform that lacks it (`"macOS"`, `"FreeBSD"`).
+        platform: &'static str,
+    },
     /// Any other OS error.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -116,6 +128,7 @@ impl Error {
             | Error::NotGroupLeader => io::ErrorKind::InvalidInput,
             Error::PipeClosed { .. } | Error::NoInputPipe { .. } => io::ErrorKind::BrokenPipe,
             Error::NoRuntime => io::ErrorKind::Other,
+            Error::Unsupported { .. } => io::ErrorKind::Unsupported,
         }
     }
 }

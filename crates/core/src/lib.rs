@@ -49,6 +49,12 @@
 //! listener where the kernel lacks pidfds); a dropped [`Child`] never
 //! leaves a zombie.
 //!
+//! On macOS and FreeBSD the engine is `posix_spawn` and the reaper the
+//! SIGCHLD listener; what only Linux has (cgroups, credentials, the
+//! parent-death signal, `env_pid`, pidfds; a new session on FreeBSD) is
+//! refused there with [`Error::Unsupported`], or is absent, never ignored:
+//! `docs/platforms.md` has the table.
+//!
 //! Spawn cost does grow, a little, with the number of descriptors the
 //! parent holds: even with `CLONE_VM`, the kernel copies the descriptor
 //! table into the child (measured here: 117 µs per spawn, 218 µs with
@@ -80,12 +86,14 @@
 //! # Ok(()) }
 //! ```
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "freebsd")))]
 compile_error!(
-    "procwire supports Linux only (kernel 5.4 or later for pidfds, 5.11 for the clone trampoline; \
-     older kernels get the SIGCHLD and posix_spawn fallbacks): it is built on clone, pidfds and /proc"
+    "procwire supports Linux (kernel 5.4 or later for pidfds, 5.11 for the clone trampoline; \
+     older kernels get the SIGCHLD and posix_spawn fallbacks), macOS (11 or later) and FreeBSD \
+     (13 or later), through posix_spawn and a SIGCHLD reaper: other targets are not supported"
 );
 
 pub use cgroup::{Cgroup, CgroupError};
@@ -114,6 +122,7 @@ mod lookup;
 mod pidfd;
 mod pipe;
 mod plan;
+mod platform;
 mod pty;
 mod reap;
 mod signal;

@@ -46,7 +46,8 @@ impl PidFd {
     /// `ESRCH` (`ErrorKind::NotFound`) when no process has that pid;
     /// [`ErrorKind::Unsupported`](io::ErrorKind::Unsupported) on a kernel
     /// without pidfds (before 5.3, or refused by a seccomp filter), and
-    /// when built with `--cfg procwire_force_sigchld`, which stands for such
+    /// on macOS and FreeBSD, which have none; when built with `--cfg
+    /// procwire_force_sigchld` or `--cfg procwire_portable`, which stand for such
     /// a kernel; `EMFILE` and the like.
     pub fn open(pid: u32) -> io::Result<PidFd> {
         if !pidfd_available() {

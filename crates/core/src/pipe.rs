@@ -362,5 +362,5 @@ impl AsyncWrite for ChildWriter {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests;

@@ -5,6 +5,7 @@ use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -111,21 +112,20 @@ impl PtySpec {
                 let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
                 nix::pty::grantpt(&master)?;
                 nix::pty::unlockpt(&master)?;
-                let path = nix::pty::ptsname_r(&master)?;
+                let slave_path = sys::pty::slave_name(master.as_fd())?;
                 let slave = OpenOptions::new()
                     .read(true)
                     .write(true)
                     .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-                    .open(&path)?;
+                    .open(std::ffi::OsStr::from_bytes(slave_path.as_bytes()))?;
                 let master = OwnedFd::from(master);
                 set_size(master.as_fd(), *size)?;
-                let slave_path = CString::new(path).map_err(io::Error::other)?;
                 let slave = OwnedFd::from(slave);
                 let master = PtyMaster::new(master)?;
                 Ok(OpenedPty { master, slave_fd: slave.as_raw_fd(), _slave: Some(slave), slave_path })
             }
             PtySpec::Pair { master, slave } => {
-                let link = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))?;
+                let link = nix::unistd::ttyname(slave.as_fd())?;
                 let slave_path =
                     CString::new(link.into_os_string().into_encoded_bytes()).map_err(io::Error::other)?;
                 let master = PtyMaster::new(master.try_clone()?)?;

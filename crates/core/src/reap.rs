@@ -2,7 +2,8 @@
 //! where the kernel has pidfds, a SIGCHLD listener where it does not.
 //!
 //! The backend is chosen once per process (ENOSYS is probed once and
-//! cached); building with `--cfg procwire_force_sigchld` forces the
+//! cached; off Linux there are none); building with `--cfg
+//! procwire_force_sigchld` or `--cfg procwire_portable` forces the
 //! fallback so the test suite exercises both.
 //!
 //! Either way the child can be waited for from any runtime: the pidfd's
@@ -32,7 +33,7 @@ pub(crate) use orphan::retry_stranded;
 
 /// Whether children are followed through pidfds (probed once).
 pub(crate) fn pidfd_available() -> bool {
-    if cfg!(procwire_force_sigchld) {
+    if cfg!(any(procwire_force_sigchld, procwire_portable, not(target_os = "linux"))) {
         return false;
     }
     // 0 = not probed, 1 = available, 2 = missing.

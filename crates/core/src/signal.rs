@@ -89,43 +89,44 @@ pub struct Signal(i32);
 
 impl Signal {
     /// SIGHUP (1): hangup; many daemons reload on it.
-    pub const HUP: Signal = Signal(1);
+    pub const HUP: Signal = Signal(libc::SIGHUP);
     /// SIGINT (2): interrupt, Ctrl-C.
-    pub const INT: Signal = Signal(2);
+    pub const INT: Signal = Signal(libc::SIGINT);
     /// SIGQUIT (3): quit, with a core dump.
-    pub const QUIT: Signal = Signal(3);
+    pub const QUIT: Signal = Signal(libc::SIGQUIT);
     /// SIGABRT (6): abort.
-    pub const ABRT: Signal = Signal(6);
+    pub const ABRT: Signal = Signal(libc::SIGABRT);
     /// SIGKILL (9): cannot be caught or ignored.
-    pub const KILL: Signal = Signal(9);
-    /// SIGUSR1 (10).
-    pub const USR1: Signal = Signal(10);
-    /// SIGUSR2 (12).
-    pub const USR2: Signal = Signal(12);
+    pub const KILL: Signal = Signal(libc::SIGKILL);
+    /// SIGUSR1 (10 on Linux).
+    pub const USR1: Signal = Signal(libc::SIGUSR1);
+    /// SIGUSR2 (12 on Linux).
+    pub const USR2: Signal = Signal(libc::SIGUSR2);
     /// SIGPIPE (13): write to a pipe nobody reads.
-    pub const PIPE: Signal = Signal(13);
+    pub const PIPE: Signal = Signal(libc::SIGPIPE);
     /// SIGALRM (14).
-    pub const ALRM: Signal = Signal(14);
+    pub const ALRM: Signal = Signal(libc::SIGALRM);
     /// SIGTERM (15): the polite request to stop.
-    pub const TERM: Signal = Signal(15);
-    /// SIGCHLD (17).
-    pub const CHLD: Signal = Signal(17);
-    /// SIGCONT (18): continue a stopped process.
-    pub const CONT: Signal = Signal(18);
-    /// SIGSTOP (19): stop; cannot be caught or ignored.
-    pub const STOP: Signal = Signal(19);
-    /// SIGTSTP (20): stop from the terminal, Ctrl-Z.
-    pub const TSTP: Signal = Signal(20);
+    pub const TERM: Signal = Signal(libc::SIGTERM);
+    /// SIGCHLD (17 on Linux).
+    pub const CHLD: Signal = Signal(libc::SIGCHLD);
+    /// SIGCONT (18 on Linux): continue a stopped process.
+    pub const CONT: Signal = Signal(libc::SIGCONT);
+    /// SIGSTOP (19 on Linux): stop; cannot be caught or ignored.
+    pub const STOP: Signal = Signal(libc::SIGSTOP);
+    /// SIGTSTP (20 on Linux): stop from the terminal, Ctrl-Z.
+    pub const TSTP: Signal = Signal(libc::SIGTSTP);
     /// SIGWINCH (28): the terminal's window size changed.
-    pub const WINCH: Signal = Signal(28);
+    pub const WINCH: Signal = Signal(libc::SIGWINCH);
 
     /// Signal number `sig`.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidSignal`] outside `1..=64`.
+    /// [`Error::InvalidSignal`] outside `1..=64` (Linux; `1..=31` on
+    /// macOS, `1..=128` on FreeBSD).
     pub fn new(sig: i32) -> Result<Signal, Error> {
-        if (1..=64).contains(&sig) {
+        if (1..=MAX).contains(&sig) {
             Ok(Signal(sig))
         } else {
             Err(Error::InvalidSignal(sig))
@@ -145,16 +146,47 @@ impl Signal {
 
     /// The first real-time signal a program may use, as the C library
     /// says (`SIGRTMIN`: 34 under glibc, which keeps 32 and 33 for its
-    /// threads). `"RTMIN"` names it.
+    /// threads; 65 on FreeBSD). `"RTMIN"` names it. macOS has no
+    /// real-time signals.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    #[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "freebsd"))))]
     pub fn rtmin() -> Signal {
-        Signal(libc::SIGRTMIN())
+        Signal(realtime().expect("this platform has real-time signals").0)
     }
 
-    /// The last real-time signal (`SIGRTMAX`: 64 on Linux). `"RTMAX"`
-    /// names it.
+    /// The last real-time signal (`SIGRTMAX`: 64 on Linux, 126 on
+    /// FreeBSD). `"RTMAX"` names it.
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    #[cfg_attr(docsrs, doc(cfg(any(target_os = "linux", target_os = "freebsd"))))]
     pub fn rtmax() -> Signal {
-        Signal(libc::SIGRTMAX())
+        Signal(realtime().expect("this platform has real-time signals").1)
     }
+}
+
+impl Signal {
+    /// Whether it is one of the real-time signals (none on macOS).
+    pub(crate) fn is_realtime(self) -> bool {
+        realtime().is_some_and(|(min, max)| (min..=max).contains(&self.0))
+    }
+}
+
+/// The highest signal number: 64 on Linux, 31 on macOS, 128 on FreeBSD.
+#[cfg(target_os = "linux")]
+const MAX: i32 = 64;
+#[cfg(target_os = "macos")]
+const MAX: i32 = 31;
+#[cfg(target_os = "freebsd")]
+const MAX: i32 = 128;
+
+/// The real-time signals, (`SIGRTMIN`, `SIGRTMAX`), where there are any.
+fn realtime() -> Option<(i32, i32)> {
+    #[cfg(target_os = "linux")]
+    return Some((libc::SIGRTMIN(), libc::SIGRTMAX()));
+    // <sys/signal.h>: 65 and 126.
+    #[cfg(target_os = "freebsd")]
+    return Some((65, 126));
+    #[cfg(target_os = "macos")]
+    return None;
 }
 
 /// The name of [Names](Signal#names): `SIGTERM`, `SIGRTMIN+1`,
@@ -164,7 +196,7 @@ impl fmt::Display for Signal {
         if let Some(name) = self.name() {
             return f.write_str(name);
         }
-        let (min, max) = (Signal::rtmin().0, Signal::rtmax().0);
+        let Some((min, max)) = realtime() else { return write!(f, "{}", self.0) };
         match self.0 {
             n if n == min => f.write_str("SIGRTMIN"),
             n if n == max => f.write_str("SIGRTMAX"),
@@ -193,7 +225,7 @@ impl FromStr for Signal {
         }
         let upper = s.to_ascii_uppercase();
         let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-        let (min, max) = (Signal::rtmin().0, Signal::rtmax().0);
+        let (min, max) = realtime().unwrap_or((0, -1));
         let realtime = match name.strip_prefix("RTMIN") {
             Some(rest) => Some((min, rest, '+')),
             None => name.strip_prefix("RTMAX").map(|rest| (max, rest, '-')),
@@ -258,7 +290,7 @@ impl sealed::Sealed for i32 {}
 impl IntoSignal for i32 {
     fn into_signal(self) -> Result<i32, Error> {
         // Linux has signals 1..=64 (31 standard, 33 real-time); 0 probes.
-        if (0..=64).contains(&self) {
+        if (0..=MAX).contains(&self) {
             Ok(self)
         } else {
             Err(Error::InvalidSignal(self))
@@ -282,7 +314,8 @@ pub(crate) fn signal_name(sig: i32) -> Option<&'static str> {
     nix::sys::signal::Signal::try_from(sig).ok().map(nix::sys::signal::Signal::as_str)
 }
 
-#[cfg(test)]
+// The tests name Linux's numbers and real-time signals.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use proptest::prelude::*;
 

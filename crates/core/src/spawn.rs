@@ -11,13 +11,16 @@ use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::resource::{getrlimit, Resource};
 
-use crate::cgroup::{Cgroup, CgroupError};
+use crate::cgroup::Cgroup;
+#[cfg(target_os = "linux")]
+use crate::cgroup::CgroupError;
 use crate::child::Child;
 use crate::child_fd::Entry;
 use crate::command::{Command, StdioDefaults};
 use crate::error::{Error, InputError, SpawnStep};
 use crate::pipe::{ChildReader, ChildWriter};
 use crate::plan::{plan, spare_fd, PlanError, Ranges};
+use crate::platform::{self, Feature, Os};
 use crate::pty::OpenedPty;
 use crate::reap::{Prepared, Reaper};
 use crate::sys;
@@ -85,6 +88,7 @@ impl Command {
         if let Some(err) = &self.invalid {
             return Err(err.clone().into());
         }
+        platform::check(self.platform_features(), Os::CURRENT)?;
         let limit = self.fd_limit()?;
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
@@ -100,7 +104,7 @@ impl Command {
         let mut pid_entry: Option<Vec<u8>> = self.pid_env.as_ref().map(|key| {
             let mut entry = std::os::unix::ffi::OsStrExt::as_bytes(key.as_os_str()).to_vec();
             entry.push(b'=');
-            entry.extend_from_slice(&[b'0'; sys::trampoline::PID_DIGITS]);
+            entry.extend_from_slice(&[b'0'; PID_DIGITS]);
             entry.push(0);
             entry
         });
@@ -108,7 +112,7 @@ impl Command {
         // beside the one in `envp`, and nothing else touches the vector
         // until the spawn is over.
         let pid_digits = pid_entry.as_mut().map(|e| {
-            let at = e.len() - 1 - sys::trampoline::PID_DIGITS;
+            let at = e.len() - 1 - PID_DIGITS;
             e.as_mut_ptr().wrapping_add(at).cast::<c_char>()
         });
         let envp: Option<Vec<*const c_char>> = env.as_ref().map(|vars| {
@@ -125,8 +129,12 @@ impl Command {
         let fds = self.prepare_fds(pty.as_ref(), defaults)?;
         // Where close_range works, the engine is the trampoline and closes
         // a range with one call; elsewhere ranges may be closed one by one.
-        let ranges = if sys::trampoline::preferred() { Ranges::Cheap } else { Ranges::Expanded };
-        let steps = plan(&fds.map, &fds.inherited, limit, ranges).map_err(|e| self.plan_error(e, limit))?;
+        let ranges = if trampoline_preferred() { Ranges::Cheap } else { Ranges::Expanded };
+        // Under macOS's POSIX_SPAWN_CLOEXEC_DEFAULT a descriptor no file
+        // action names is closed at exec, inherited or not: every identity
+        // entry gets its step there.
+        let inherited: &[RawFd] = if cfg!(target_os = "macos") { &[] } else { &fds.inherited };
+        let steps = plan(&fds.map, inherited, limit, ranges).map_err(|e| self.plan_error(e, limit))?;
         // After the fds: a parent fd the map names was checked open before
         // this descriptor could take its number.
         let cgroup = self.open_cgroup()?;
@@ -174,7 +182,7 @@ impl Command {
             let request = sys::spawn::SpawnRequest { path: SHELL, argv: &sh_argv, ..request };
             spawned = self.launch(&request, pidfd, cgroup_fd, pid_digits);
         }
-        let sys::trampoline::Spawned { pid, pidfd } = spawned?;
+        let sys::spawn::Spawned { pid, pidfd } = spawned?;
         // The child exists: from here on, a failure (or a panic) kills and
         // reaps it before `spawn` returns.
         let guard = ReapOnDrop(pid);
@@ -190,6 +198,7 @@ impl Command {
     /// child's write to `cgroup.procs`, and checks it is on cgroup v2, so a
     /// path that is not a cgroup fails the same way with either engine path.
     /// Its absolute path, for the `Child`.
+    #[cfg(target_os = "linux")]
     fn open_cgroup(&self) -> Result<Option<(PathBuf, OwnedFd)>, Error> {
         use nix::sys::statfs::{fstatfs, CGROUP2_SUPER_MAGIC};
         let Some(dir) = &self.cgroup else { return Ok(None) };
@@ -204,6 +213,39 @@ impl Command {
         Ok(Some((path, fd)))
     }
 
+    /// No cgroup: [`platform::check`] refused one already.
+    #[cfg(not(target_os = "linux"))]
+    fn open_cgroup(&self) -> Result<Option<(PathBuf, OwnedFd)>, Error> {
+        Ok(None)
+    }
+
+    /// The options this command asks for that not every platform gives.
+    fn platform_features(&self) -> impl Iterator<Item = Feature> {
+        let credentials = self.uid.is_some() || self.gid.is_some() || self.groups.is_some();
+        [
+            (self.cgroup.is_some(), Feature::Cgroup),
+            (credentials, Feature::Credentials),
+            (self.parent_death_signal.is_some(), Feature::ParentDeathSignal),
+            (self.pid_env.is_some(), Feature::EnvPid),
+            (self.setsid || self.pty.is_some(), Feature::Setsid),
+        ]
+        .into_iter()
+        .filter_map(|(asked, feature)| asked.then_some(feature))
+    }
+
+    /// Starts the child with `posix_spawn`, the one engine off Linux.
+    #[cfg(not(target_os = "linux"))]
+    fn engine(
+        &self,
+        request: &sys::spawn::SpawnRequest<'_>,
+        _pidfd: bool,
+        _cgroup: Option<BorrowedFd<'_>>,
+        _pid_digits: Option<*mut c_char>,
+    ) -> Result<sys::spawn::Spawned, Error> {
+        let pid = sys::spawn::spawn(request).map_err(|e| self.diagnose(e))?;
+        Ok(sys::spawn::Spawned { pid, pidfd: None })
+    }
+
     /// Starts the child with the engine that fits: the clone trampoline
     /// where it is preferred or needed, else `posix_spawn`; lists it as
     /// procwire's before a [`Subreaper`](crate::Subreaper) can look.
@@ -213,7 +255,7 @@ impl Command {
         pidfd: bool,
         cgroup: Option<BorrowedFd<'_>>,
         pid_digits: Option<*mut c_char>,
-    ) -> Result<sys::trampoline::Spawned, Error> {
+    ) -> Result<sys::spawn::Spawned, Error> {
         let spawning = crate::reap::ours::spawning();
         let spawned = self.engine(request, pidfd, cgroup, pid_digits);
         if let Ok(child) = &spawned {
@@ -222,14 +264,17 @@ impl Command {
         spawned
     }
 
+    /// The clone trampoline where it is preferred or needed, else
+    /// `posix_spawn`.
+    #[cfg(target_os = "linux")]
     fn engine(
         &self,
         request: &sys::spawn::SpawnRequest<'_>,
         pidfd: bool,
         cgroup: Option<BorrowedFd<'_>>,
         pid_digits: Option<*mut c_char>,
-    ) -> Result<sys::trampoline::Spawned, Error> {
-        if self.needs_trampoline() || sys::trampoline::preferred() {
+    ) -> Result<sys::spawn::Spawned, Error> {
+        if self.needs_trampoline() || trampoline_preferred() {
             let (groups, gid) = self.credentials();
             let request = sys::trampoline::Request {
                 spawn: request,
@@ -249,7 +294,7 @@ impl Command {
             spawned.map_err(|failure| self.trampoline_error(failure, pidfd))
         } else {
             let pid = sys::spawn::spawn(request).map_err(|e| self.diagnose(e))?;
-            Ok(sys::trampoline::Spawned { pid, pidfd: None })
+            Ok(sys::spawn::Spawned { pid, pidfd: None })
         }
     }
 
@@ -259,7 +304,10 @@ impl Command {
     fn fd_limit(&self) -> Result<RawFd, Error> {
         // getrlimit cannot fail for RLIMIT_NOFILE (it only reports EFAULT
         // and EINVAL); should it, the kernel's own check remains.
-        let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+        // (`rlim_t` is signed on FreeBSD, where RLIM_INFINITY is i64::MAX.)
+        #[allow(clippy::useless_conversion)]
+        let soft = getrlimit(Resource::RLIMIT_NOFILE)
+            .map_or(u64::MAX, |(soft, _)| u64::try_from(soft).unwrap_or(u64::MAX));
         let limit = RawFd::try_from(soft).unwrap_or(RawFd::MAX);
         let highest = self.fds.last_key_value().map(|(&fd, _)| fd);
         let highest = if self.pty.is_some() { highest.max(Some(2)) } else { highest };
@@ -285,6 +333,7 @@ impl Command {
     /// parent-death signal and the cgroup. (It is also the engine of
     /// choice wherever the kernel has `CLOSE_RANGE_CLOEXEC`; `posix_spawn`
     /// is the engine elsewhere.)
+    #[cfg(target_os = "linux")]
     fn needs_trampoline(&self) -> bool {
         self.uid.is_some()
             || self.gid.is_some()
@@ -296,6 +345,7 @@ impl Command {
 
     /// The supplementary groups and gid to set: explicit ones, else the
     /// target user's (`initgroups` semantics), never the parent's.
+    #[cfg(target_os = "linux")]
     fn credentials(&self) -> (Option<Vec<libc::gid_t>>, Option<libc::gid_t>) {
         let Some(uid) = self.uid else { return (self.groups.clone(), self.gid) };
         if uid == nix::unistd::getuid().as_raw() {
@@ -315,6 +365,7 @@ impl Command {
         (Some(groups), gid)
     }
 
+    #[cfg(target_os = "linux")]
     fn trampoline_error(&self, failure: sys::trampoline::Failure, pidfd: bool) -> Error {
         use sys::trampoline::{ChildStep, Failure};
         match failure {
@@ -439,8 +490,8 @@ impl Command {
     /// A close-on-exec pipe: (read end, write end), enlarged if the
     /// command asked for it (best effort).
     fn pipe(&self) -> Result<(OwnedFd, OwnedFd), Error> {
-        let (r, w) =
-            nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| self.error(SpawnStep::Pipes, e.into()))?;
+        let (r, w) = sys::io::pipe_cloexec().map_err(|e| self.error(SpawnStep::Pipes, e))?;
+        #[cfg(target_os = "linux")]
         if let Some(bytes) = self.pipe_capacity {
             let bytes = i32::try_from(bytes).unwrap_or(i32::MAX);
             let _ = nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes));
@@ -468,6 +519,22 @@ impl Command {
         };
         self.error(step, errno)
     }
+}
+
+/// Room for the pid in a `Command::env_pid` entry: the trampoline's
+/// child writes it there.
+#[cfg(target_os = "linux")]
+const PID_DIGITS: usize = sys::trampoline::PID_DIGITS;
+#[cfg(not(target_os = "linux"))]
+const PID_DIGITS: usize = 10;
+
+/// Whether the clone trampoline is the engine for every spawn (Linux
+/// >= 5.11, unless a cfg forces `posix_spawn`).
+fn trampoline_preferred() -> bool {
+    #[cfg(target_os = "linux")]
+    return sys::trampoline::preferred();
+    #[cfg(not(target_os = "linux"))]
+    return false;
 }
 
 /// The shell that runs scripts without `#!`, as `execvp` does.

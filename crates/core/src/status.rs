@@ -87,7 +87,7 @@ impl fmt::Display for ExitStatus {
         write!(f, "signal {sig}")?;
         // Named signals, real-time ones included (`SIGRTMIN+1`); 32 and
         // 33 have no name.
-        if let Some(sig) = Signal::new(sig).ok().filter(|s| s.name().is_some() || *s >= Signal::rtmin()) {
+        if let Some(sig) = Signal::new(sig).ok().filter(|s| s.name().is_some() || s.is_realtime()) {
             write!(f, " ({sig})")?;
         }
         if self.core_dumped() {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use nix::libc;
 
 use crate::deadline::Deadline;
+use crate::platform::{self, Feature, Os};
 use crate::reap::ours::{self, Exclusive};
 use crate::reap::{pidfd_available, PidSlot, Sigchld, Target};
 use crate::signal::Signal;
@@ -154,18 +155,22 @@ impl Subreaper {
     ///
     /// # Errors
     ///
-    /// No tokio runtime; `prctl(PR_SET_CHILD_SUBREAPER)` refused (Linux
-    /// before 3.4); tokio's signal driver could not listen; `/proc` not
-    /// mounted, or mounted for a pid namespace that does not show this
+    /// `ErrorKind::Unsupported` off Linux (an [`Error::Unsupported`]
+    /// inside); no tokio runtime; `prctl(PR_SET_CHILD_SUBREAPER)` refused
+    /// (Linux before 3.4); tokio's signal driver could not listen; `/proc`
+    /// not mounted, or mounted for a pid namespace that does not show this
     /// process.
+    ///
+    /// [`Error::Unsupported`]: crate::Error::Unsupported
     pub fn new() -> io::Result<Subreaper> {
+        platform::check([Feature::Subreaper], Os::CURRENT)?;
         let procfs = Procfs::new()?;
         let sigchld = Sigchld::new()?;
         let mut flag = FLAG.lock().unwrap_or_else(PoisonError::into_inner);
         if flag.live == 0 {
-            flag.was_set = nix::sys::prctl::get_child_subreaper()?;
+            flag.was_set = subreaper_flag()?;
             if !flag.was_set {
-                nix::sys::prctl::set_child_subreaper(true)?;
+                set_subreaper_flag(true)?;
             }
         }
         flag.live += 1;
@@ -369,6 +374,30 @@ enum Wake {
     GiveUp,
 }
 
+/// Whether this process is a child subreaper.
+#[cfg(target_os = "linux")]
+fn subreaper_flag() -> io::Result<bool> {
+    Ok(nix::sys::prctl::get_child_subreaper()?)
+}
+
+/// Makes this process a child subreaper, or no longer one.
+#[cfg(target_os = "linux")]
+fn set_subreaper_flag(on: bool) -> io::Result<()> {
+    Ok(nix::sys::prctl::set_child_subreaper(on)?)
+}
+
+/// Never reached: [`Subreaper::new`] refuses first off Linux.
+#[cfg(not(target_os = "linux"))]
+fn subreaper_flag() -> io::Result<bool> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Never reached: [`Subreaper::new`] refuses first off Linux.
+#[cfg(not(target_os = "linux"))]
+fn set_subreaper_flag(_: bool) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 impl Drop for Subreaper {
     fn drop(&mut self) {
         let mut flag = FLAG.lock().unwrap_or_else(PoisonError::into_inner);
@@ -378,7 +407,7 @@ impl Drop for Subreaper {
         }
         // First, so that nothing is adopted after the look below.
         if !flag.was_set {
-            let _ = nix::sys::prctl::set_child_subreaper(false);
+            let _ = set_subreaper_flag(false);
         }
         let gate = ours::exclusive();
         let mut reaped = Vec::new();

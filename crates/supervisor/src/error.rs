@@ -83,6 +83,16 @@ pub enum SpecError {
         /// The values allowed.
         allowed: &'static str,
     },
+    /// A setting this platform cannot honour (sd_notify, a watchdog, a
+    /// cgroup or a parent-death signal off Linux): refused at `add`,
+    /// never ignored. `docs/platforms.md` has the table.
+    #[error("{setting} is not supported on {platform}")]
+    Unsupported {
+        /// The setting, as its setter or variant is named.
+        setting: &'static str,
+        /// The platform (`"macOS"`, `"FreeBSD"`).
+        platform: &'static str,
+    },
 }
 
 impl SpecError {

@@ -134,7 +134,7 @@
 //! | delay after a stable run ([`Backoff::with_stable`]) | 1 s | systemd's `RestartSec=` order (a service that ran, then crashed, is back at once) |
 //! | giving up ([`RestartSpec::start_limit`], [`RestartSpec::max_retries`]) | never | procmon, Kubernetes |
 //! | process group ([`ProgramSpec::own_process_group`]) | its own: a terminal's ^C reaches only the supervisor | systemd (a session per service) |
-//! | when the supervisor dies ([`ProgramSpec::parent_death_signal`]) | SIGKILL to the program | tini's and s6's "nothing outlives the supervisor" |
+//! | when the supervisor dies ([`ProgramSpec::parent_death_signal`]) | SIGKILL to the program (Linux; none elsewhere, which has no `PR_SET_PDEATHSIG`) | tini's and s6's "nothing outlives the supervisor" |
 //! | start timeout, readiness programs ([`ProgramSpec::start_timeout`]) | [`DEFAULT_START_TIMEOUT`], 90 s | systemd's `TimeoutStartSec=` |
 //! | readiness ([`ProgramSpec::ready`]) | ready once spawned | systemd's `Type=exec`, supervisord |
 //! | stop ([`ProgramSpec::DEFAULT_STOP`]) | SIGTERM, 5 s grace, SIGKILL ([`StopPolicy::new`]), to the program and everything it started ([`StopScope::Tree`]): nothing it started outlives its stop or its exit | procmon's `killTime` (systemd waits 90 s, Kubernetes 30 s); the reach is systemd's `KillMode=control-group` |
@@ -260,6 +260,7 @@ mod lines;
 mod liveness;
 mod logs;
 mod notify;
+mod platform;
 mod policy;
 mod program;
 mod readiness;

@@ -208,7 +208,8 @@ impl ProgramSpec {
             requires: false,
             cgroup: None,
             own_group: true,
-            parent_death: Some(Signal::KILL),
+            // PR_SET_PDEATHSIG is Linux's; elsewhere there is none to set.
+            parent_death: if cfg!(target_os = "linux") { Some(Signal::KILL) } else { None },
         }
     }
 
@@ -326,6 +327,9 @@ impl ProgramSpec {
     /// process started outlives it unless it handles its own end (or the
     /// program runs in a [cgroup](Self::cgroup), which the next
     /// supervisor can empty). A signal set on the command itself wins.
+    ///
+    /// Linux only: elsewhere the default is `None`, and `add` refuses a
+    /// signal with [`SpecError::Unsupported`](crate::SpecError::Unsupported).
     pub fn parent_death_signal(&mut self, sig: Option<Signal>) -> &mut ProgramSpec {
         self.parent_death = sig;
         self

@@ -139,7 +139,9 @@ async fn the_engine_path_follows_the_kernel_and_the_cfg() {
     let release = nix::sys::utsname::uname().unwrap().release().to_string_lossy().into_owned();
     let mut parts = release.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
     let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    let expected = cfg!(target_arch = "x86_64") && !cfg!(procwire_force_posix_spawn) && version >= (5, 7);
+    let expected = cfg!(target_arch = "x86_64")
+        && !cfg!(any(procwire_force_posix_spawn, procwire_portable))
+        && version >= (5, 7);
     assert_eq!(crate::sys::clone3::used(), expected, "kernel {release}");
 }
 

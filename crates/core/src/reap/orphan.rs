@@ -86,7 +86,10 @@ fn notify(state: &State) {
 /// Starts the thread; nothing is kept on failure, so the next call tries
 /// again.
 fn start(state: &mut State) -> std::io::Result<()> {
-    let (wake_rx, wake_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    let (wake_rx, wake_tx) = crate::sys::io::pipe_cloexec()?;
+    for end in [&wake_rx, &wake_tx] {
+        nix::fcntl::fcntl(end, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    }
     std::thread::Builder::new().name("procwire-reaper".into()).spawn(move || run(wake_rx))?;
     state.wake_tx = Some(wake_tx);
     Ok(())

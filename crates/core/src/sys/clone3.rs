@@ -55,7 +55,7 @@ static INTO_CGROUP: AtomicU8 = AtomicU8::new(UNKNOWN);
 /// exercises the `cgroup.procs` write).
 pub(crate) fn available() -> bool {
     cfg!(target_arch = "x86_64")
-        && !cfg!(procwire_force_posix_spawn)
+        && !cfg!(any(procwire_force_posix_spawn, procwire_portable))
         && INTO_CGROUP.load(Ordering::Relaxed) != NO
 }
 

@@ -1,7 +1,7 @@
 //! Non-blocking reads and writes on raw pipe descriptors.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::fcntl::OFlag;
 use nix::libc;
@@ -40,7 +40,11 @@ pub(crate) fn write(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
 /// Wraps [`writev(2)`](https://man7.org/linux/man-pages/man2/writev.2.html).
 pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     let iov = bufs.as_ptr().cast::<libc::iovec>();
-    let cnt = bufs.len().min(libc::UIO_MAXIOV as usize) as libc::c_int;
+    #[cfg(target_os = "linux")]
+    let max = libc::UIO_MAXIOV;
+    #[cfg(not(target_os = "linux"))]
+    let max = libc::IOV_MAX;
+    let cnt = bufs.len().min(max as usize) as libc::c_int;
     // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix (std
     // guarantees it); the slices are valid for reads during the call.
     let n = unsafe { libc::writev(fd.as_raw_fd(), iov, cnt) };
@@ -101,5 +105,29 @@ pub(crate) fn set_pipe_capacity(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<
     {
         let _ = (fd, bytes);
         Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A pipe whose ends are both close-on-exec: (read end, write end).
+///
+/// Wraps [`pipe2(2)`](https://man7.org/linux/man-pages/man2/pipe.2.html)
+/// with `O_CLOEXEC` on Linux and FreeBSD, so no other thread's spawn can
+/// inherit an end. macOS has no `pipe2`: there it is `pipe` then
+/// `FD_CLOEXEC` on each end, and a spawn made meanwhile by another thread
+/// *outside* procwire (a `fork`, `std::process`) may inherit the ends;
+/// procwire's own spawns cannot, since on macOS they pass
+/// `POSIX_SPAWN_CLOEXEC_DEFAULT` and so inherit only what their plan names.
+pub(crate) fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(not(target_os = "macos"))]
+    {
+        Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+    }
+    #[cfg(target_os = "macos")]
+    {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        let (r, w) = nix::unistd::pipe()?;
+        fcntl(&r, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        fcntl(&w, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        Ok((r, w))
     }
 }

@@ -5,77 +5,125 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::libc;
-
-/// `P_PIDFD` for `waitid(2)` (Linux >= 5.4).
-const P_PIDFD: libc::idtype_t = 3;
 
 /// A raw wait status, as `waitpid(2)` reports it (`WIFEXITED` & co. apply).
 pub(crate) type RawStatus = i32;
 
-/// Opens a pidfd for `pid` (close-on-exec, as the kernel always makes it).
-///
-/// Wraps [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html).
-pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    // SAFETY: a plain syscall with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+pub(crate) use pidfd::{peek_pidfd, pidfd_open, pidfd_send_signal, wait_exited_pidfd_blocking, waitid_pidfd};
+
+/// The pidfd calls (Linux >= 5.4).
+#[cfg(target_os = "linux")]
+mod pidfd {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+    use nix::libc;
+
+    use super::{waitid, waitid_flags, RawStatus};
+
+    /// `P_PIDFD` for `waitid(2)` (Linux >= 5.4).
+    const P_PIDFD: libc::idtype_t = 3;
+
+    /// Opens a pidfd for `pid` (close-on-exec, as the kernel always makes it).
+    ///
+    /// Wraps [`pidfd_open(2)`](https://man7.org/linux/man-pages/man2/pidfd_open.2.html).
+    pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+        // SAFETY: a plain syscall with integer arguments.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: on success the kernel returned a new descriptor that nothing
+        // else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
-    // SAFETY: on success the kernel returned a new descriptor that nothing
-    // else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
 
-/// Sends `sig` to the process `pidfd` refers to. `ESRCH` once it was reaped.
-///
-/// Wraps [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
-pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
-    // SAFETY: integer arguments plus a null `siginfo_t`, which the syscall
-    // documents as "behave like kill(2)".
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
+    /// Sends `sig` to the process `pidfd` refers to. `ESRCH` once it was reaped.
+    ///
+    /// Wraps [`pidfd_send_signal(2)`](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
+    pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+        // SAFETY: integer arguments plus a null `siginfo_t`, which the syscall
+        // documents as "behave like kill(2)".
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Collects the exit of the process behind `pidfd` if it has exited
+    /// (`WNOHANG`); `Ok(None)` while it is still running.
+    ///
+    /// Wraps [`waitid(2)`](https://man7.org/linux/man-pages/man2/waitid.2.html)
+    /// with `P_PIDFD`.
+    pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, 0)
+    }
+
+    /// The exit status of the process behind `pidfd` if it has exited,
+    /// *without* reaping it (`WNOWAIT`): it stays a zombie, so its pid and
+    /// process group id cannot be reused until it is reaped.
+    pub(crate) fn peek_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WNOWAIT)
+    }
+
+    /// Waits for the process behind `pidfd` to exit, blocking the calling
+    /// thread, and leaves it a zombie (`WNOWAIT`) for a reap that follows;
+    /// only for a process sent SIGKILL, whose end is bounded.
+    pub(crate) fn wait_exited_pidfd_blocking(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        waitid_flags(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
+    }
 }
 
-/// Collects the exit of the process behind `pidfd` if it has exited
-/// (`WNOHANG`); `Ok(None)` while it is still running.
-///
-/// Wraps [`waitid(2)`](https://man7.org/linux/man-pages/man2/waitid.2.html)
-/// with `P_PIDFD`.
-pub(crate) fn waitid_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
-    waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, 0)
-}
+/// Off Linux no pidfd exists: [`pidfd_open`] fails as on a kernel without
+/// them (`ENOSYS`), so no other of these is ever given one.
+#[cfg(not(target_os = "linux"))]
+mod pidfd {
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
 
-/// Waits for the process behind `pidfd` to exit, blocking the calling
-/// thread, and leaves it a zombie (`WNOWAIT`) for a reap that follows; only
-/// for a process sent SIGKILL, whose end is bounded.
-pub(crate) fn wait_exited_pidfd_blocking(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
-    waitid_flags(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
+    use nix::libc;
+
+    use super::RawStatus;
+
+    fn missing() -> io::Error {
+        io::Error::from_raw_os_error(libc::ENOSYS)
+    }
+
+    pub(crate) fn pidfd_open(_: libc::pid_t) -> io::Result<OwnedFd> {
+        Err(missing())
+    }
+
+    pub(crate) fn pidfd_send_signal(_: BorrowedFd<'_>, _: i32) -> io::Result<()> {
+        Err(missing())
+    }
+
+    pub(crate) fn waitid_pidfd(_: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        Err(missing())
+    }
+
+    pub(crate) fn peek_pidfd(_: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        Err(missing())
+    }
+
+    pub(crate) fn wait_exited_pidfd_blocking(_: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
+        Err(missing())
+    }
 }
 
 /// [`wait_exited_pidfd_blocking`] for child `pid` (`P_PID`).
 pub(crate) fn wait_exited_blocking(pid: libc::pid_t) -> io::Result<Option<RawStatus>> {
     waitid_flags(libc::P_PID, pid as libc::id_t, libc::WEXITED | libc::WNOWAIT)
-}
-
-/// The exit status of the process behind `pidfd` if it has exited,
-/// *without* reaping it (`WNOWAIT`): it stays a zombie, so its pid and
-/// process group id cannot be reused until it is reaped.
-pub(crate) fn peek_pidfd(pidfd: BorrowedFd<'_>) -> io::Result<Option<RawStatus>> {
-    waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, libc::WNOWAIT)
 }
 
 /// [`peek_pidfd`] for child `pid`, for the SIGCHLD fallback (`P_PID`).
@@ -149,6 +197,7 @@ pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<RawStatus>> 
 /// Blocks until child `pid` exits and reaps it; only for a child known to
 /// have exited already, before it was listed as procwire's (a failed
 /// trampoline spawn: see `reap::ours`).
+#[cfg(target_os = "linux")]
 pub(crate) fn waitpid_blocking(pid: libc::pid_t) -> io::Result<RawStatus> {
     let mut status = 0;
     loop {

@@ -1,14 +1,26 @@
-//! `posix_spawn(3)` with glibc's file actions: the whole child side of a
-//! spawn, with no `fork()`.
+//! `posix_spawn(3)` with file actions: the whole child side of a spawn,
+//! with no `fork()`. The portable engine: the only one on macOS and
+//! FreeBSD, Linux's on kernels before 5.11 and under
+//! `--cfg procwire_portable`.
 //!
 //! Everything the child needs is computed by the caller into a
 //! [`SpawnRequest`] of plain arrays; this module only translates it into
 //! `posix_spawn_file_actions_t` / `posix_spawnattr_t` and calls
-//! `posix_spawn`. glibc runs the file actions in a `clone(CLONE_VM |
-//! CLONE_VFORK)` child, which calls only async-signal-safe functions
-//! (`dup2`, `close`, `close_range`, `chdir`, `sigaction`, `sigprocmask`,
-//! `setsid`, `setpgid`, `execve`) and reports an exec failure back to us
+//! `posix_spawn`. The C library runs the file actions in its own child
+//! (glibc: a `clone(CLONE_VM | CLONE_VFORK)` child; FreeBSD:
+//! `rfork(RFSPAWN)`; macOS: in the kernel, inside the `posix_spawn`
+//! syscall), which calls only async-signal-safe functions (`dup2`,
+//! `close`, `closefrom`, `chdir`, `sigaction`, `sigprocmask`, `setsid`,
+//! `setpgid`, `execve`) and reports an exec failure back to us
 //! synchronously as the return value.
+//!
+//! Every descriptor the plan does not place is closed in the child:
+//! `posix_spawn_file_actions_addclosefrom_np` (glibc >= 2.34, FreeBSD >=
+//! 13.1) runs the plan's "close everything above"; macOS has no such
+//! action, so there the attribute `POSIX_SPAWN_CLOEXEC_DEFAULT` closes
+//! everything no file action names, and an identity entry is an
+//! `addinherit_np`. (The macOS-only lines are the ones under
+//! `cfg(target_os = "macos")` below.)
 
 use std::ffi::{c_char, c_int, CStr};
 use std::io;
@@ -19,23 +31,38 @@ use nix::libc;
 
 use crate::plan::FdStep;
 
-/// `POSIX_SPAWN_SETSID` (glibc >= 2.26); spelled out because not every
-/// `libc` release exports it for every target.
+/// `POSIX_SPAWN_SETSID` (glibc >= 2.26, macOS >= 10.15); spelled out
+/// because not every `libc` release exports it for every target. FreeBSD
+/// has none: `platform::check` refuses a new session there.
+#[cfg(target_os = "linux")]
 const POSIX_SPAWN_SETSID: c_int = 0x80;
+#[cfg(target_os = "macos")]
+const POSIX_SPAWN_SETSID: c_int = 0x0400;
 
 extern "C" {
-    /// glibc >= 2.29: `chdir` in the child before `execve`.
+    /// glibc >= 2.29, macOS >= 10.15, FreeBSD >= 13.1: `chdir` in the
+    /// child before `execve`.
     fn posix_spawn_file_actions_addchdir_np(
         actions: *mut libc::posix_spawn_file_actions_t,
         path: *const c_char,
     ) -> c_int;
-    /// glibc >= 2.34: `close_range(from, ~0U, 0)` in the child.
+    /// glibc >= 2.34, FreeBSD >= 13.1: close every descriptor from `from`
+    /// up in the child.
+    #[cfg(not(target_os = "macos"))]
     fn posix_spawn_file_actions_addclosefrom_np(
         actions: *mut libc::posix_spawn_file_actions_t,
         from: c_int,
     ) -> c_int;
+    /// macOS: keep `fd` open across the exec (clearing its close-on-exec
+    /// flag) under `POSIX_SPAWN_CLOEXEC_DEFAULT`.
+    #[cfg(target_os = "macos")]
+    fn posix_spawn_file_actions_addinherit_np(
+        actions: *mut libc::posix_spawn_file_actions_t,
+        fd: c_int,
+    ) -> c_int;
     /// The parent's environment, handed to the child when the command does
     /// not change it (as `std::process` does).
+    #[cfg(not(target_os = "macos"))]
     static environ: *const *const c_char;
 }
 
@@ -80,11 +107,12 @@ impl FileActions {
         self.0.as_mut_ptr()
     }
 
-    /// Records one step. glibc has no action for a bounded range, so a
-    /// [`FdStep::CloseRange`] becomes one `addclose` per number: the plan
-    /// keeps their total small for this engine ([`Ranges::Expanded`]).
+    /// Records one step. No C library has an action for a bounded range,
+    /// so a [`FdStep::CloseRange`] becomes one `addclose` per number: the
+    /// plan keeps their total small for this engine ([`Ranges::Expanded`]).
     ///
     /// [`Ranges::Expanded`]: crate::plan::Ranges::Expanded
+    #[cfg(not(target_os = "macos"))]
     fn push(&mut self, step: &FdStep) -> io::Result<()> {
         let fa = self.as_mut_ptr();
         // SAFETY: `fa` was initialised by `new`; the calls only record the
@@ -108,6 +136,21 @@ impl FileActions {
             }
         };
         check(rc)
+    }
+
+    /// Records one action of [`for_cloexec_default`] (macOS).
+    #[cfg(target_os = "macos")]
+    fn push_named(&mut self, action: Named) -> io::Result<()> {
+        let fa = self.as_mut_ptr();
+        // SAFETY: `fa` was initialised by `new`; the calls only record the
+        // action (they copy their integer arguments).
+        check(unsafe {
+            match action {
+                Named::Dup2 { from, to } => libc::posix_spawn_file_actions_adddup2(fa, from, to),
+                Named::Inherit(fd) => posix_spawn_file_actions_addinherit_np(fa, fd),
+                Named::Close(fd) => libc::posix_spawn_file_actions_addclose(fa, fd),
+            }
+        })
     }
 
     /// Opens `path` on `fd` read-write, then closes it again: the open is
@@ -148,20 +191,29 @@ impl Attr {
         // into the child. The mask is emptied too.
         let mut all = MaybeUninit::<libc::sigset_t>::uninit();
         let mut none = MaybeUninit::<libc::sigset_t>::uninit();
-        let mut flags = libc::POSIX_SPAWN_SETSIGDEF;
+        let mut flags = libc::POSIX_SPAWN_SETSIGDEF as c_int;
+        #[cfg(target_os = "macos")]
+        {
+            flags |= libc::POSIX_SPAWN_CLOEXEC_DEFAULT;
+        }
         if !req.keep_signal_mask {
-            flags |= libc::POSIX_SPAWN_SETSIGMASK;
+            flags |= libc::POSIX_SPAWN_SETSIGMASK as c_int;
         }
         if req.setsid {
-            flags |= POSIX_SPAWN_SETSID;
+            #[cfg(not(target_os = "freebsd"))]
+            {
+                flags |= POSIX_SPAWN_SETSID;
+            }
+            // Refused before (`platform::check`); never ignored here.
+            #[cfg(target_os = "freebsd")]
+            return Err(io::ErrorKind::Unsupported.into());
         }
         if req.process_group.is_some() {
-            flags |= libc::POSIX_SPAWN_SETPGROUP;
+            flags |= libc::POSIX_SPAWN_SETPGROUP as c_int;
         }
         // SAFETY: the sigsets are initialised by sigfillset/sigemptyset
-        // before they are read; glibc's sigset_t is an array of 16 unsigned
-        // longs, so its first 8 bytes are a valid, aligned u64; `a` is
-        // initialised above; glibc copies the sets into the attribute object.
+        // before they are read; `a` is initialised above; the C library
+        // copies the sets into the attribute object.
         unsafe {
             libc::sigfillset(all.as_mut_ptr());
             // glibc's sigfillset leaves out its two reserved real-time
@@ -169,8 +221,12 @@ impl Attr {
             // them, so posix_spawn would leave them ignored in the child.
             // Set their bits directly (bit n-1 is signal n; the set starts
             // with an array of unsigned longs): glibc's child side resets
-            // whatever the set holds.
-            *all.as_mut_ptr().cast::<u64>() |= (1 << 31) | (1 << 32);
+            // whatever the set holds. glibc's sigset_t is an array of 16
+            // unsigned longs, so its first 8 bytes are a valid, aligned u64.
+            #[cfg(target_os = "linux")]
+            {
+                *all.as_mut_ptr().cast::<u64>() |= (1 << 31) | (1 << 32);
+            }
             libc::sigemptyset(none.as_mut_ptr());
             check(libc::posix_spawnattr_setsigdefault(a, all.as_ptr()))?;
             check(libc::posix_spawnattr_setsigmask(a, none.as_ptr()))?;
@@ -190,6 +246,14 @@ impl Drop for Attr {
     }
 }
 
+/// A child just started: its pid, and its pidfd when the engine made one
+/// (the clone trampoline, `CLONE_PIDFD`).
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pid: libc::pid_t,
+    pub(crate) pidfd: Option<std::os::fd::OwnedFd>,
+}
+
 /// Spawns the child described by `req` and returns its pid.
 ///
 /// Wraps [`posix_spawn(3)`](https://man7.org/linux/man-pages/man3/posix_spawn.3.html).
@@ -204,8 +268,13 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> io::Result<libc::pid_t> {
     if let Some(dir) = req.cwd {
         actions.chdir(dir)?;
     }
+    #[cfg(not(target_os = "macos"))]
     for step in req.fd_steps {
         actions.push(step)?;
+    }
+    #[cfg(target_os = "macos")]
+    for action in for_cloexec_default(req.fd_steps) {
+        actions.push_named(action)?;
     }
     if let Some((tty, fd)) = req.controlling_tty {
         actions.open_and_close(tty, fd)?;
@@ -241,7 +310,61 @@ pub(crate) fn environ_ptr() -> *const *const c_char {
     // SAFETY: reads the pointer value only, as std does; the docs of
     // `Command` say not to mutate the environment concurrently (which is
     // `unsafe` in Rust anyway).
-    unsafe { environ }
+    #[cfg(not(target_os = "macos"))]
+    return unsafe { environ };
+    // SAFETY: as above; in a macOS library `environ` is reached through
+    // `_NSGetEnviron` (Apple's crt1 defines the symbol for executables only).
+    #[cfg(target_os = "macos")]
+    return unsafe { *libc::_NSGetEnviron() }.cast_const().cast();
+}
+
+/// A file action for an engine that closes at exec every descriptor no
+/// file action named (macOS's `POSIX_SPAWN_CLOEXEC_DEFAULT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub(crate) enum Named {
+    /// `adddup2`: the copy is inherited.
+    Dup2 { from: RawFd, to: RawFd },
+    /// `addinherit_np`: keep this one, close-on-exec cleared (`dup2(fd,
+    /// fd)` would leave the flag set there).
+    Inherit(RawFd),
+    /// `addclose`.
+    Close(RawFd),
+}
+
+/// The fd plan for an engine that closes whatever no action named: moves
+/// stay moves (an identity one an inherit), and a close, of a range or of
+/// everything above, closes only the numbers the plan itself placed
+/// before it (a cycle's temporary, a staged copy), which would otherwise
+/// count as named; every other number is closed by the engine. A pure
+/// function, so Linux's tests check what only macOS runs.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub(crate) fn for_cloexec_default(steps: &[FdStep]) -> Vec<Named> {
+    let mut placed = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(steps.len());
+    fn close(placed: &mut std::collections::BTreeSet<RawFd>, out: &mut Vec<Named>, gone: Vec<RawFd>) {
+        for fd in gone {
+            placed.remove(&fd);
+            out.push(Named::Close(fd));
+        }
+    }
+    for step in steps {
+        match *step {
+            FdStep::Dup2 { from, to } => {
+                out.push(if from == to { Named::Inherit(from) } else { Named::Dup2 { from, to } });
+                placed.insert(to);
+            }
+            FdStep::CloseRange { from, to } => {
+                let gone = placed.range(from..=to).copied().collect();
+                close(&mut placed, &mut out, gone);
+            }
+            FdStep::CloseFrom(from) => {
+                let gone = placed.range(from..).copied().collect();
+                close(&mut placed, &mut out, gone);
+            }
+        }
+    }
+    out
 }
 
 /// The `posix_spawn*` functions return an errno value instead of setting
@@ -263,4 +386,63 @@ pub(crate) fn fd_cloexec(fd: RawFd) -> Option<bool> {
     // EBADF and no other effect.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     (flags != -1).then_some(flags & libc::FD_CLOEXEC != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{for_cloexec_default, Named};
+    use crate::plan::FdStep;
+
+    /// `{0:1, 1:0}` parks one end in a temporary above the map, which the
+    /// plan's "close everything above" closes: under
+    /// `POSIX_SPAWN_CLOEXEC_DEFAULT` that close must be explicit, since
+    /// the temporary was named by a `dup2`; nothing else is closed.
+    #[test]
+    fn a_cycles_temporary_is_closed_and_nothing_else() {
+        let steps = [
+            FdStep::Dup2 { from: 0, to: 2 },
+            FdStep::Dup2 { from: 1, to: 0 },
+            FdStep::Dup2 { from: 2, to: 1 },
+            FdStep::CloseFrom(2),
+        ];
+        assert_eq!(
+            for_cloexec_default(&steps),
+            [
+                Named::Dup2 { from: 0, to: 2 },
+                Named::Dup2 { from: 1, to: 0 },
+                Named::Dup2 { from: 2, to: 1 },
+                Named::Close(2),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_identity_entry_is_inherited_and_holes_are_left_to_the_engine() {
+        let steps = [
+            FdStep::Dup2 { from: 0, to: 0 },
+            FdStep::Dup2 { from: 9, to: 7 },
+            FdStep::CloseRange { from: 1, to: 6 },
+            FdStep::CloseFrom(8),
+        ];
+        assert_eq!(for_cloexec_default(&steps), [Named::Inherit(0), Named::Dup2 { from: 9, to: 7 }]);
+    }
+
+    #[test]
+    fn a_number_placed_twice_is_closed_once() {
+        let steps = [
+            FdStep::Dup2 { from: 10, to: 5 },
+            FdStep::Dup2 { from: 11, to: 5 },
+            FdStep::CloseRange { from: 3, to: 6 },
+            FdStep::Dup2 { from: 12, to: 5 },
+        ];
+        assert_eq!(
+            for_cloexec_default(&steps),
+            [
+                Named::Dup2 { from: 10, to: 5 },
+                Named::Dup2 { from: 11, to: 5 },
+                Named::Close(5),
+                Named::Dup2 { from: 12, to: 5 },
+            ]
+        );
+    }
 }

@@ -170,14 +170,14 @@ const STACK: usize = 64 * 1024;
 /// closes each while the parent waits, a cost that grows with every
 /// descriptor the parent holds (sockets, other children's pipes).
 /// Probed once, on an empty range; never true under
-/// `--cfg procwire_force_posix_spawn`.
+/// `--cfg procwire_force_posix_spawn` nor `--cfg procwire_portable`.
 pub(crate) fn preferred() -> bool {
     use std::sync::atomic::AtomicU8;
     const UNKNOWN: u8 = 0;
     const YES: u8 = 1;
     const NO: u8 = 2;
     static PROBED: AtomicU8 = AtomicU8::new(UNKNOWN);
-    if cfg!(procwire_force_posix_spawn) {
+    if cfg!(any(procwire_force_posix_spawn, procwire_portable)) {
         return false;
     }
     match PROBED.load(Ordering::Relaxed) {
@@ -196,13 +196,7 @@ pub(crate) fn preferred() -> bool {
     }
 }
 
-/// A child the trampoline started: its pid, and its pidfd when the
-/// request asked for one.
-#[derive(Debug)]
-pub(crate) struct Spawned {
-    pub(crate) pid: libc::pid_t,
-    pub(crate) pidfd: Option<OwnedFd>,
-}
+pub(crate) use super::spawn::Spawned;
 
 /// Spawns the child described by `req` through the trampoline.
 pub(crate) fn spawn(req: &Request<'_>) -> Result<Spawned, Failure> {
@@ -677,7 +671,7 @@ mod tests {
     /// forced, as the second CI run does.
     #[test]
     fn engine_follows_the_kernel_and_the_cfg() {
-        if cfg!(procwire_force_posix_spawn) {
+        if cfg!(any(procwire_force_posix_spawn, procwire_portable)) {
             assert!(!preferred());
             return;
         }

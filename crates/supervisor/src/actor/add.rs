@@ -77,6 +77,7 @@ impl Actor {
 /// What `add` refuses in one spec by itself: its log settings, its
 /// readiness settings, its cgroup.
 pub(super) fn check_spec(spec: &ProgramSpec) -> Result<(), Error> {
+    crate::platform::check(spec, crate::platform::Os::CURRENT)?;
     spec.log.validate()?;
     check_ready(spec)?;
     check_cgroup(spec)

@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
@@ -85,7 +84,15 @@ pub(crate) fn notify_now(socket: &OsStr, state: &str) -> io::Result<()> {
 fn send(socket: &OsStr, state: &str, nonblocking: bool) -> io::Result<()> {
     let addr = match socket.as_bytes() {
         [b'/', ..] => SocketAddr::from_pathname(socket)?,
-        [b'@', name @ ..] => SocketAddr::from_abstract_name(name)?,
+        #[cfg(target_os = "linux")]
+        [b'@', name @ ..] => <SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name)?,
+        #[cfg(not(target_os = "linux"))]
+        [b'@', ..] => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("notify socket {socket:?}: abstract names are Linux's"),
+            ))
+        }
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

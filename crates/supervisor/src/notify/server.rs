@@ -1,20 +1,22 @@
 //! The receiving side: the supervisor's `NOTIFY_SOCKET`.
+//!
+//! Linux only for now: elsewhere `bind` fails and `add` refuses
+//! `Readiness::Notify` before it is called; the datagram classification
+//! stays compiled there, unused, for FreeBSD's `SCM_CREDS` to reuse.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 // The actor wires this in; until then only the tests use it.
 
 use std::collections::hash_map::RandomState;
 use std::ffi::{OsStr, OsString};
 use std::hash::BuildHasher;
-use std::io::{self, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{ready, Context, Poll};
 
-use nix::errno::Errno;
-use nix::sys::socket::{
-    bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag,
-    SockType, UnixAddr, UnixCredentials,
-};
+#[cfg(target_os = "linux")]
+use nix::sys::socket::UnixCredentials;
 use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 
@@ -109,7 +111,13 @@ impl NotifySocket {
     /// # Panics
     ///
     /// Outside a tokio runtime with IO enabled.
+    #[cfg(target_os = "linux")]
     pub(crate) fn bind() -> io::Result<NotifySocket> {
+        use nix::errno::Errno;
+        use nix::sys::socket::{
+            bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, UnixAddr,
+        };
+        use std::os::fd::AsRawFd;
         let fd = socket(
             AddressFamily::Unix,
             SockType::Datagram,
@@ -176,10 +184,30 @@ impl NotifySocket {
     }
 }
 
+/// Off Linux no kernel vouches for a datagram's sender as `SCM_CREDENTIALS`
+/// does (FreeBSD's `SCM_CREDS` would, and is not wired in yet): `add`
+/// refuses `Readiness::Notify` there, and no socket is ever made.
+#[cfg(not(target_os = "linux"))]
+impl NotifySocket {
+    pub(crate) fn bind() -> io::Result<NotifySocket> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// Never called off Linux: no socket exists there.
+#[cfg(not(target_os = "linux"))]
+fn recv_one(_: BorrowedFd<'_>, _: &mut [u8], _: &mut [u8]) -> io::Result<Datagram> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 /// One `recvmsg(2)`: `MSG_TRUNC` to learn a long datagram's real length,
 /// `MSG_CMSG_CLOEXEC` so that a passed descriptor never reaches a child
 /// spawned by another thread before it is closed here.
+#[cfg(target_os = "linux")]
 fn recv_one(fd: BorrowedFd<'_>, buf: &mut [u8], cmsg: &mut [u8]) -> io::Result<Datagram> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::IoSliceMut;
+    use std::os::fd::AsRawFd;
     let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC | MsgFlags::MSG_CMSG_CLOEXEC;
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(cmsg), flags)?;
@@ -251,6 +279,6 @@ fn random_name() -> String {
     format!("procwire/notify/{}/{a:016x}{b:016x}", std::process::id())
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 #[path = "server_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
-use nix::sys::socket::{sendmsg, ControlMessage};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 
 use super::*;
 use crate::notify::{notify, notify_to, WatchdogPing};

@@ -118,7 +118,7 @@ fn kill_one() {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
-    // A supervisor killed leaves its incarnations' cgroups (`NAME.PID.N`,
+    // A supervisor killed leaves its incarnations' cgroups (`procwire-NAME.PID.N`,
     // in its own cgroup), empty now: removed here.
     if let Some(own) = procwire::Cgroup::current() {
         let tag = format!(".{}.", copy.id());
@@ -337,4 +337,62 @@ async fn a_cgroup_root_that_is_not_a_cgroup_is_refused_at_start() {
     let err = guard(20, "the task", task).await.unwrap().unwrap_err();
     assert!(matches!(err, procwire_supervisor::Error::CgroupRoot(_)), "{err}");
     assert!(err.to_string().contains("/proc"), "{err}");
+}
+
+/// A supervisor killed by SIGKILL removes none of its cgroups, and what
+/// escaped the parent-death signal keeps running in them. The next
+/// supervisor over the same root kills what runs in the cgroups of a
+/// supervisor that is gone and removes them; those of a live one stay.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
+    procwire_tests::in_own_process("a_new_supervisor_clears_the_cgroups_a_killed_one_left", || {
+        if !default_has_a_cgroup() {
+            println!("skipped: no writable cgroup here");
+            return;
+        }
+        let own = procwire::Cgroup::current().expect("own cgroup");
+        let mut gone = std::process::Command::new("true").spawn().expect("true");
+        let gone_pid = gone.id();
+        gone.wait().expect("reap true");
+        // Children that hold no pipe of the test's and die with its
+        // runtime, should an assertion fail first.
+        let sleeper = |cgroup: Option<&std::path::Path>| {
+            let mut command = procwire::Command::new("sleep");
+            command
+                .arg("1000")
+                .stdout(procwire::ChildFd::Null)
+                .stderr(procwire::ChildFd::Null)
+                .kill_on_drop(true);
+            if let Some(dir) = cgroup {
+                command.cgroup(dir);
+            }
+            command.spawn().expect("sleep")
+        };
+        let stale =
+            procwire::Cgroup::create(&own, &format!("procwire-web.{gone_pid}.0")).expect("stale cgroup");
+        let kept_exists = own_runtime().block_on(async {
+            let mut live = sleeper(None);
+            let kept = procwire::Cgroup::create(&own, &format!("procwire-web.{}.7", live.id().unwrap()))
+                .expect("kept cgroup");
+            // An escaped daemon of the killed supervisor's program.
+            let mut daemon = sleeper(Some(stale.path()));
+            let (sup, _task) = Supervisor::new();
+            let status = guard(20, "the daemon killed", daemon.wait()).await.expect("wait");
+            assert_eq!(status.signal(), Some(9), "{status:?}");
+            guard(20, "the stale cgroup removed", async {
+                while stale.path().exists() {
+                    tokio::time::sleep(ms(10)).await;
+                }
+            })
+            .await;
+            sup.shutdown().await.unwrap();
+            let kept_exists = kept.path().exists();
+            let _ = kept.remove();
+            live.signal("KILL").expect("kill sleep");
+            live.wait().await.expect("reap sleep");
+            kept_exists
+        });
+        assert!(kept_exists, "a live supervisor's cgroup was removed");
+    });
 }

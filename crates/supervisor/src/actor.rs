@@ -141,6 +141,15 @@ impl Actor {
             // The subreaper could not be set up: nothing starts.
             self.begin_shutdown();
         }
+        // What a killed supervisor left in the root: killed and removed,
+        // before this one makes a cgroup there.
+        if let Some(root) = &self.cgroup_root {
+            for cgroup in crate::cgroups::abandoned_under(root) {
+                self.tasks.spawn(async move {
+                    crate::incarnation::empty_or_remove(cgroup, true).await;
+                });
+            }
+        }
         loop {
             // Every program stopped, then every adopted orphan.
             if self.shutdown.is_some()

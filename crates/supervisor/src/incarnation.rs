@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::cgroups::cgroup_name;
 use crate::command::Reply;
 use crate::error::Error;
 use crate::event::LogLine;
@@ -293,18 +294,6 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx, span })
 }
 
-/// A cgroup name for an incarnation of `program`: its name (bytes a
-/// cgroup name cannot hold replaced), this process's pid and a counter,
-/// unique among the supervisors of this process and the ones before it.
-fn cgroup_name(program: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name: String = program
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_-".contains(c) { c } else { '_' })
-        .collect();
-    format!("{name}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
 /// Once the incarnation is over: the cgroup, if empty (as after every
 /// stop in cgroup scope) and never `cgroup.kill`ed, for the next
 /// incarnation. Otherwise (in a scope other than `Cgroup`, daemons that
@@ -316,7 +305,7 @@ fn cgroup_name(program: &str) -> String {
 /// every child `clone3` then starts in such a cgroup with
 /// `CLONE_INTO_CGROUP` is SIGKILLed at once (a cgroup the kill never
 /// reached is fine, and so is a process moved in by `cgroup.procs`).
-async fn empty_or_remove(cgroup: Cgroup, killed: bool) -> Option<Cgroup> {
+pub(crate) async fn empty_or_remove(cgroup: Cgroup, killed: bool) -> Option<Cgroup> {
     if !killed && !cgroup.is_populated().unwrap_or(true) {
         return Some(cgroup);
     }

@@ -248,6 +248,7 @@ pub use update::{ApplyReport, Update};
 mod actor;
 mod backoff;
 mod builder;
+mod cgroups;
 mod command;
 #[cfg(feature = "config")]
 mod config;

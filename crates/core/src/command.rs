@@ -773,6 +773,14 @@ impl Command {
     /// elsewhere it moves itself there first thing, by writing to the
     /// cgroup's `cgroup.procs` before `exec`.
     ///
+    /// Start children in a fresh cgroup after a [`Cgroup::kill`]: on the
+    /// kernels this was tried on (6.18), a child created inside a cgroup
+    /// that was once killed through `cgroup.kill` is SIGKILLed at once,
+    /// while one moved in through `cgroup.procs` is not. The supervisor
+    /// makes a new cgroup after each kill for this reason.
+    ///
+    /// [`Cgroup::kill`]: crate::Cgroup::kill
+    ///
     /// ```no_run
     /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
     /// use procwire_core::{Cgroup, Command};

@@ -309,3 +309,59 @@ async fn orphan_sleep(seconds: &str) -> u32 {
     until("the sleep adopted here", || proc_stat(pid).is_some_and(|p| p.ppid == me)).await;
     pid
 }
+
+/// `Builder::adopted_stop`: an adopted process that ignores SIGTERM gets
+/// the final signal when that policy's grace runs out (250 ms here), not
+/// after the default 5 s; one that obeys gets the policy's first signal
+/// (SIGHUP here).
+#[test]
+fn adopted_stop_sets_the_ladder_for_the_adopted() {
+    in_own_process("adopted_stop_sets_the_ladder_for_the_adopted", || {
+        runtime().block_on(async {
+            let policy = procwire::StopPolicy::new()
+                .with_signal(procwire::Signal::HUP)
+                .with_grace(Duration::from_millis(250));
+            let (sup, task) = Supervisor::builder().subreaper(true).adopted_stop(policy).build();
+            let mut logs = sup.logs().await.unwrap();
+            // Two orphans: a shell that ignores HUP (and waits on a sleep
+            // that does not: both are the shell's children, so the sleep
+            // is no orphan and only the shell counts) and a plain sleep.
+            let daemon = sh("(sh -c 'trap \"\" HUP; echo \"stubborn $$\"; while :; do sleep 1; done' &); \
+                 (sleep 1000 & echo \"plain $!\"); exec sleep 1000");
+            let mut program = once("daemon", daemon);
+            program.stop(ProgramSpec::DEFAULT_STOP.with_scope(procwire::StopScope::Process));
+            sup.add(program).await.unwrap();
+            // Both lines, in whichever order they come.
+            let (mut stubborn, mut plain) = (0u32, 0u32);
+            while stubborn == 0 || plain == 0 {
+                let said = line(&mut logs, "daemon", "").await;
+                let said = String::from_utf8_lossy(&said.line.bytes).into_owned();
+                let mut words = said.split_whitespace();
+                let (what, pid) = (words.next(), words.next().and_then(|p| p.parse().ok()));
+                match (what, pid) {
+                    (Some("stubborn"), Some(pid)) => stubborn = pid,
+                    (Some("plain"), Some(pid)) => plain = pid,
+                    _ => {}
+                }
+            }
+            let _strays = Strays(vec![stubborn, plain]);
+            let me = std::process::id();
+            until("both adopted here", || {
+                [stubborn, plain].iter().all(|&p| proc_stat(p).is_some_and(|s| s.ppid == me))
+            })
+            .await;
+
+            let started = std::time::Instant::now();
+            let report = guard(30, "shutdown", sup.shutdown()).await.unwrap();
+            let took = started.elapsed();
+            let signal_of =
+                |pid: u32| report.adopted.iter().find(|a| a.pid == pid).map(|a| a.status.signal());
+            assert_eq!(signal_of(stubborn), Some(Some(9)), "{report:?}");
+            assert_eq!(signal_of(plain), Some(Some(1)), "{report:?}");
+            // The program's own stop is at once (sleep obeys SIGTERM); the
+            // default ladder would hold the stubborn shell for 5 s.
+            assert!(took < Duration::from_secs(4), "shutdown took {took:?}");
+            guard(20, "the task", task).await.unwrap().unwrap();
+        });
+    });
+}

@@ -98,7 +98,7 @@ enum Wake {
 impl Actor {
     pub(crate) fn new(rx: mpsc::Receiver<Cmd>, settings: &Settings) -> Actor {
         let (reports_tx, reports) = mpsc::unbounded_channel();
-        let (orphans, failure) = match Orphans::new(settings.subreaper) {
+        let (orphans, failure) = match Orphans::new(settings.subreaper, settings.adopted_stop) {
             Ok(orphans) => (orphans, None),
             Err(e) => (Orphans::Off, Some(Error::Subreaper(Arc::new(e)))),
         };

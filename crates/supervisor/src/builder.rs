@@ -47,6 +47,7 @@ impl Default for Builder {
                 intensity: None,
                 systemd: false,
                 subreaper: false,
+                adopted_stop: procwire_core::StopPolicy::new(),
                 cgroup_root: CgroupRoot::Auto,
             },
         }
@@ -208,6 +209,32 @@ impl Builder {
     /// ```
     pub fn subreaper(&mut self, on: bool) -> &mut Builder {
         self.settings.subreaper = on;
+        self
+    }
+
+    /// How a [`subreaper`](Self::subreaper) supervisor stops the adopted
+    /// processes still running at shutdown, after every program stopped:
+    /// its signal, grace and final signal ([`StopPolicy::new`] by default:
+    /// SIGTERM, 5 s, SIGKILL; the scope is not used, each adopted process
+    /// is signalled alone). Under a container runtime that kills
+    /// everything 10 s after its stop signal, keep the grace of the
+    /// programs and this one within that.
+    ///
+    /// [`StopPolicy::new`]: procwire_core::StopPolicy::new
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procwire_supervisor::{StopPolicy, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (sup, task) = Supervisor::builder()
+    ///     .subreaper(true)
+    ///     .adopted_stop(StopPolicy::new().with_grace(Duration::from_secs(2)))
+    ///     .build();
+    /// # drop(sup); let _ = task.await; }
+    /// ```
+    pub fn adopted_stop(&mut self, policy: procwire_core::StopPolicy) -> &mut Builder {
+        self.settings.adopted_stop = policy;
         self
     }
 

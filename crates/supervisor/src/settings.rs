@@ -41,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) systemd: bool,
     /// Be a child subreaper, and reap and stop what it adopts.
     pub(crate) subreaper: bool,
+    /// How a subreaper supervisor stops the adopted at shutdown.
+    pub(crate) adopted_stop: procwire_core::StopPolicy,
     /// Where the incarnations of `StopScope::Tree` programs get their
     /// cgroups.
     pub(crate) cgroup_root: CgroupRoot,

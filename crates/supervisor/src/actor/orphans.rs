@@ -15,7 +15,7 @@ pub(super) enum Orphans {
     /// Nothing: the supervisor is no subreaper, or is done with them.
     Off,
     /// Reaps them as they exit.
-    Reaping(Subreaper),
+    Reaping(Subreaper, StopPolicy),
     /// Shutdown: stops those still running. The future owns the
     /// subreaper and drops it when done (or when dropped itself: the last
     /// ones are then sent SIGKILL and left to procwire's reaper thread).
@@ -33,19 +33,19 @@ pub(super) enum Orphaned {
 }
 
 impl Orphans {
-    /// A subreaper if `on`.
+    /// A subreaper if `on`, that stops the adopted with `stop`.
     ///
     /// # Errors
     ///
     /// See [`Subreaper::new`].
-    pub(super) fn new(on: bool) -> io::Result<Orphans> {
+    pub(super) fn new(on: bool, stop: StopPolicy) -> io::Result<Orphans> {
         if !on {
             return Ok(Orphans::Off);
         }
         let mut subreaper = Subreaper::new()?;
         // A supervisor torn down without `shutdown` leaves nothing running.
         subreaper.kill_on_drop(true);
-        Ok(Orphans::Reaping(subreaper))
+        Ok(Orphans::Reaping(subreaper, stop))
     }
 
     /// Shutdown, once no program is live: starts stopping the adopted
@@ -53,11 +53,8 @@ impl Orphans {
     pub(super) fn stop(&mut self) -> bool {
         match std::mem::replace(self, Orphans::Off) {
             Orphans::Off => false,
-            Orphans::Reaping(mut subreaper) => {
-                *self =
-                    Orphans::Stopping(Box::pin(
-                        async move { subreaper.stop_adopted(StopPolicy::new()).await },
-                    ));
+            Orphans::Reaping(mut subreaper, stop) => {
+                *self = Orphans::Stopping(Box::pin(async move { subreaper.stop_adopted(stop).await }));
                 true
             }
             stopping => {
@@ -70,7 +67,7 @@ impl Orphans {
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Orphaned> {
         match self {
             Orphans::Off => Poll::Pending,
-            Orphans::Reaping(subreaper) => subreaper.poll_reap(cx).map(|_| Orphaned::Reaped),
+            Orphans::Reaping(subreaper, _) => subreaper.poll_reap(cx).map(|_| Orphaned::Reaped),
             Orphans::Stopping(stop) => {
                 let stopped = std::task::ready!(stop.as_mut().poll(cx));
                 *self = Orphans::Off;
@@ -84,7 +81,9 @@ impl fmt::Debug for Orphans {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Orphans::Off => f.write_str("Off"),
-            Orphans::Reaping(subreaper) => f.debug_tuple("Reaping").field(subreaper).finish(),
+            Orphans::Reaping(subreaper, stop) => {
+                f.debug_tuple("Reaping").field(subreaper).field(stop).finish()
+            }
             Orphans::Stopping(_) => f.write_str("Stopping"),
         }
     }

@@ -185,3 +185,40 @@ fn the_stream_is_send_and_unpin_and_its_items_send_and_sync() {
     send_sync::<procwire::OutputLine>();
     send_sync::<procwire::lines::LineFramer>();
 }
+
+/// A grandchild holding stdout keeps the stream open until it closes it;
+/// with a drain deadline the stream ends that long after the child's exit,
+/// with every line written before and the status last, while the
+/// grandchild still runs (it sleeps 5 s).
+#[tokio::test]
+async fn a_drain_deadline_ends_the_stream_a_grandchild_holds_open() {
+    use std::time::{Duration, Instant};
+    // Our own pipe on child fd 3, inherited by the grandchild: its EOF says
+    // the grandchild is gone.
+    let (witness, witness_w) = procwire_tests::pipe_cloexec();
+    let mut cmd = Command::new(pw_child!());
+    cmd.args(["write:1:hi\n", "grandchild:5", "exit:0"]).child_fd(3, ChildFd::Fd(witness_w));
+    let child = cmd.spawn_with(StdioDefaults::Twisted).expect("spawn");
+    drop(cmd); // it holds our write end of the witness pipe
+    let started = Instant::now();
+    let options = procwire::Options::new().drain_deadline(Duration::from_millis(300));
+    let (lines, status) = split(&all(ProcessLines::with_options(child, options)).await);
+    let ended = started.elapsed();
+    assert_eq!(lines, [(1, "hi".to_string())]);
+    assert_eq!(status.code(), Some(0));
+    // At the deadline, not at the grandchild's exit 5 s later (the upper
+    // bound leaves room for a loaded machine).
+    assert!(ended < Duration::from_millis(4000), "ended {ended:?} after the spawn");
+    // The grandchild outlived the stream; wait for it, so nothing is left.
+    guard(
+        10,
+        "grandchild exit",
+        tokio::task::spawn_blocking(move || {
+            std::io::copy(&mut std::fs::File::from(witness), &mut std::io::sink())
+        }),
+    )
+    .await
+    .expect("join")
+    .expect("read the witness pipe");
+    assert!(started.elapsed() >= Duration::from_millis(4500), "the grandchild was gone before the check");
+}

@@ -188,8 +188,9 @@ pub fn spawn_lines(command: &mut Command) -> Result<ProcessLines, Error> {
 /// # Caveats
 ///
 /// As with tokio's `lines()`, a grandchild that inherited an output pipe
-/// keeps the stream open until it closes it; [`spawn_process`](crate::spawn_process)
-/// with [`Options::drain_deadline`] bounds that wait.
+/// keeps the stream open until it closes it;
+/// [`ProcessLines::with_options`] with an [`Options::drain_deadline`]
+/// bounds that wait.
 ///
 /// # Example
 ///
@@ -238,8 +239,36 @@ impl ProcessLines {
     /// [`transport`](Self::transport), or taken before
     /// ([`Child::take_writer`]) and written directly.
     pub fn new(child: Child) -> ProcessLines {
+        ProcessLines::with_options(child, Options::new())
+    }
+
+    /// [`new`](Self::new), driven with `options`: an
+    /// [`Options::drain_deadline`] ends the stream that long after the
+    /// child's exit even if a grandchild still holds an output pipe (the
+    /// pipes are closed then, and what the grandchild writes later is
+    /// lost); the flow-control marks and the read size.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use procwire_core::{Command, StdioDefaults};
+    /// use procwire_protocol::{LineEvent, Options, ProcessLines};
+    ///
+    /// // The shell's background `sleep` keeps stdout open for 10 s.
+    /// let child = Command::new("sh").args(["-c", "sleep 10 & echo started"]).spawn_with(StdioDefaults::Twisted)?;
+    /// let options = Options::new().drain_deadline(Duration::from_millis(100));
+    /// let mut lines = ProcessLines::with_options(child, options);
+    /// let mut last = None;
+    /// while let Some(event) = lines.next_line().await? {
+    ///     last = Some(event); // "started", then the exit status, within 100 ms of the exit
+    /// }
+    /// assert!(matches!(last, Some(LineEvent::Exited(status)) if status.success()));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_options(child: Child, options: Options) -> ProcessLines {
         ProcessLines {
-            events: Queued::new(Driver::new(Collector::default(), child, Options::new())),
+            events: Queued::new(Driver::new(Collector::default(), child, options)),
             rules: lines::rules(ProcessLines::DEFAULT_MAX_LENGTH),
             fds: Vec::new(),
             giving: None,

@@ -176,6 +176,7 @@ impl Cutter {
     fn all(&mut self, bytes: &[u8], eof: bool, spans: &mut Vec<Span>) -> usize {
         let mut pos = 0;
         loop {
+            pos = self.short_lines(bytes, pos, spans);
             let (dropped, cut) = self.next(&bytes[pos..], eof);
             pos += dropped;
             let Some(cut) = cut else { return pos };
@@ -187,6 +188,32 @@ impl Cutter {
             });
             pos += cut.next;
         }
+    }
+}
+
+impl Cutter {
+    /// The lines of `bytes[pos..]` that end in a `\n` at most the maximum
+    /// length from their start, into `spans`, up to the first that does
+    /// not; where that one starts. One `memchr` pass over the read instead
+    /// of a search a line: the common case, cut as [`next`](Self::next)
+    /// would cut it. Nothing with crlf (a `\r` before the `\n` is looked
+    /// at) or while dropping the rest of a truncated line.
+    #[inline]
+    fn short_lines(&mut self, bytes: &[u8], mut pos: usize, spans: &mut Vec<Span>) -> usize {
+        if self.dropping || self.rules.crlf() {
+            return pos;
+        }
+        let max = self.rules.max_length();
+        let from = pos;
+        for nl in memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| from + i) {
+            if nl - pos > max {
+                break;
+            }
+            spans.push(Span { start: pos, end: nl, next: nl + 1, continued: false });
+            // What was known of this line's start is of no use past it.
+            (pos, self.scanned) = (nl + 1, 0);
+        }
+        pos
     }
 }
 

@@ -51,6 +51,7 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// The line at `chunk[*at..]`; `*at` moves to the next one.
+    #[inline]
     fn line(&self, at: &mut usize) -> LogLine {
         let span = LineRules::new(self.max).span_at(&self.chunk, *at, self.last_continued);
         *at = span.next;
@@ -65,6 +66,7 @@ impl Batch {
 
     /// A short line is copied (an allocation the subscriber alone frees);
     /// a long one shares the chunk (a count the reading task shares too).
+    #[inline]
     fn bytes(&self, start: usize, end: usize) -> Bytes {
         if end - start <= 64 {
             Bytes::copy_from_slice(&self.chunk[start..end])
@@ -311,11 +313,13 @@ impl Logs {
     /// # Cancel safety
     ///
     /// Cancel safe: a line is never lost by dropping the future.
+    #[inline]
     pub async fn recv(&mut self) -> Result<LogLine, RecvError> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// The poll form of [`recv`](Self::recv).
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<LogLine, RecvError>> {
         loop {
             if let Some(batch) = &self.batch {
@@ -347,6 +351,11 @@ impl Logs {
 impl Stream for Logs {
     type Item = Result<LogLine, Lagged>;
 
+    // Inlined into the caller's loop, with the line-taking under it: a
+    // line is then built where the caller reads it (measured: about a
+    // tenth of the subscriber's time went to moving each `LogLine`
+    // through the calls' return slots).
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Poll::Ready(stream_item(ready!(self.get_mut().poll_recv(cx))))
     }

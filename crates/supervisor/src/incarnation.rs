@@ -283,10 +283,13 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let incarnation = ctx.incarnation;
     ctx.tasks.spawn(async move {
         let mut waiter = Waiter { child, cgroup };
-        let (end, killed) = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
-        let cgroup = match waiter.cgroup.take() {
-            Some(cgroup) => empty_or_remove(cgroup, killed).await.map(|c| SpareCgroup(Some(c))),
-            None => None,
+        let (end, after) = run(&mut waiter.child, waiter.cgroup.as_ref(), stop_rx, group_rx, policy, &program).await;
+        let cgroup = match (waiter.cgroup.take(), after) {
+            (Some(cgroup), After::Empty) => Some(SpareCgroup(Some(cgroup))),
+            (Some(cgroup), after) => {
+                empty_or_remove(cgroup, after == After::Killed).await.map(|c| SpareCgroup(Some(c)))
+            }
+            (None, _) => None,
         };
         let _ = reports.send(Report::Ended { program, incarnation, end, cgroup });
     });
@@ -396,13 +399,25 @@ impl LineReady {
 /// group and cgroup scope, sends the signals asked for to the whole group
 /// or cgroup: an operator's `signal(KILL)` cuts a stuck stop short.
 /// Says too whether the cgroup got `cgroup.kill`.
+/// What is known of an incarnation's cgroup once it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Nothing: look.
+    Unknown,
+    /// It got `cgroup.kill`: never used again.
+    Killed,
+    /// Seen empty after the reap, and never killed.
+    Empty,
+}
+
 async fn run(
     child: &mut Child,
+    cgroup: Option<&Cgroup>,
     mut stop: oneshot::Receiver<StopPolicy>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
     program: &str,
-) -> (End, bool) {
+) -> (End, After) {
     let mut killed = false;
     // In group and cgroup scope the exit is seen, not reaped, and the
     // ladder sweeps what is left before the reap.
@@ -419,8 +434,20 @@ async fn run(
         Pin::new(&mut stop).poll(cx).map(|asked| Ok(asked.unwrap_or(policy)))
     })
     .await;
+    let mut after = After::Unknown;
     let end = match step {
         Ok(policy) => End::Stopped(stop_serving(child, policy, &mut signals, &mut killed, program).await),
+        // The common end of a program in cgroup scope: it exited and left
+        // nothing behind. The leader is reaped at once (the ladder would
+        // signal the zombie, arm the grace's timer and read
+        // `cgroup.events` a second time), and the cgroup goes to the next
+        // incarnation as it is.
+        Err(Ok(status))
+            if policy.scope == StopScope::Cgroup && cgroup.is_some_and(|c| c.is_populated().ok() == Some(false)) =>
+        {
+            after = After::Empty;
+            End::Exited(child.try_wait().map(|reaped| reaped.unwrap_or(status)))
+        }
         // The leader is a zombie still: its group id cannot be reused while
         // the members that outlived it are swept.
         Err(Ok(status)) if group => End::Exited(
@@ -432,7 +459,10 @@ async fn run(
         Err(exited) => End::Exited(exited),
     };
     refuse(signals, program);
-    (end, killed)
+    if killed {
+        after = After::Killed;
+    }
+    (end, after)
 }
 
 /// The stop ladder for `policy`, serving the signals asked for meanwhile.

@@ -283,7 +283,8 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let incarnation = ctx.incarnation;
     ctx.tasks.spawn(async move {
         let mut waiter = Waiter { child, cgroup };
-        let (end, after) = run(&mut waiter.child, waiter.cgroup.as_ref(), stop_rx, group_rx, policy, &program).await;
+        let (end, after) =
+            run(&mut waiter.child, waiter.cgroup.as_ref(), stop_rx, group_rx, policy, &program).await;
         let cgroup = match (waiter.cgroup.take(), after) {
             (Some(cgroup), After::Empty) => Some(SpareCgroup(Some(cgroup))),
             (Some(cgroup), after) => {
@@ -443,7 +444,8 @@ async fn run(
         // `cgroup.events` a second time), and the cgroup goes to the next
         // incarnation as it is.
         Err(Ok(status))
-            if policy.scope == StopScope::Cgroup && cgroup.is_some_and(|c| c.is_populated().ok() == Some(false)) =>
+            if policy.scope == StopScope::Cgroup
+                && cgroup.is_some_and(|c| c.is_populated().ok() == Some(false)) =>
         {
             after = After::Empty;
             End::Exited(child.try_wait().map(|reaped| reaped.unwrap_or(status)))
@@ -639,8 +641,16 @@ async fn discard(mut reader: impl AsyncRead + Unpin) {
 /// dropped for the rest of the pipe (the rest of that read's lines do not
 /// reach it); the pipe is still drained, and the lines still sent.
 fn send(splitter: &mut LineFramer, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
-    let Some(chunk) = splitter.take_lines(spans) else { return };
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
+    if ready.is_none() && out.sink.is_none() {
+        // Only the channel: it needs the chunk and how many lines it
+        // holds (a subscriber finds them again), not where each is.
+        if let Some((chunk, counted)) = splitter.take_counted() {
+            out.tx.send_counted(meta, chunk, (counted.lines, counted.last_continued), out.max);
+        }
+        return;
+    }
+    let Some(chunk) = splitter.take_lines(spans) else { return };
     let line_sink = match &out.sink {
         Some(Sink::Line(sink)) => Some(sink),
         _ => None,

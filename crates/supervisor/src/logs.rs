@@ -217,7 +217,14 @@ impl LogTx {
     /// holds at most its budget with this read in it, or this read alone.
     pub(crate) fn send(&self, batch: &BatchMeta, chunk: Bytes, spans: &[Span], max: usize) {
         let Some(last) = spans.last() else { return };
-        if !self.listened() {
+        self.send_counted(batch, chunk, (spans.len(), last.continued), max);
+    }
+
+    /// As [`send`](Self::send), for a chunk of `lines` lines, the last a
+    /// piece if `last_continued` (what `LineFramer::take_counted` gives).
+    pub(crate) fn send_counted(&self, batch: &BatchMeta, chunk: Bytes, counted: (usize, bool), max: usize) {
+        let (lines, last_continued) = counted;
+        if lines == 0 || !self.listened() {
             return;
         }
         let cost = chunk.len() + SLOT_COST;
@@ -236,9 +243,8 @@ impl LogTx {
             ring.push(0);
         }
         let seq = ring.next;
-        ring.next += spans.len() as u64;
+        ring.next += lines as u64;
         let BatchMeta { program, incarnation, pid, fd } = batch.clone();
-        let (lines, last_continued) = (spans.len(), last.continued);
         let batch = Batch { program, incarnation, pid, fd, seq, chunk, lines, max, last_continued };
         match self.tx.send(Arc::new(batch)) {
             Ok(_) => ring.push(cost),

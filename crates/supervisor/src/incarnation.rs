@@ -1,6 +1,5 @@
-//! One incarnation of a program: the spawn, the task that waits for its
-//! exit (or stops it), and the tasks that drain its output pipes into
-//! lines.
+//! One incarnation of a program: the spawn, and its task, which waits for
+//! its exit (or stops it) and drains its output pipes into lines.
 
 use std::ffi::OsStr;
 use std::future::Future;
@@ -175,8 +174,8 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
     command
 }
 
-/// Spawns the incarnation and its tasks (the waiter and one drain per
-/// output pipe) into `ctx.tasks`.
+/// Spawns the incarnation and its task (the waiter and one drain per
+/// output pipe, joined) into `ctx.tasks`.
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let spec = ctx.spec;
     let mut command = command(spec, ctx.notify_socket);
@@ -257,13 +256,14 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         })
     };
     let meta = |fd| BatchMeta { program: spec.name.clone(), incarnation: ctx.incarnation, pid, fd };
+    let mut drains: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
     for reader in child.take_readers() {
         let fd = reader.child_fd();
-        ctx.tasks.spawn(trace::instrument(drain(reader, meta(fd), out(fd)), &span));
+        drains.push(Box::pin(trace::instrument(drain(reader, meta(fd), out(fd)), &span)));
     }
     // A terminal's output is logged as fd 1's.
     if let Some(pty) = child.take_pty() {
-        ctx.tasks.spawn(trace::instrument(drain(pty, meta(1), out(1)), &span));
+        drains.push(Box::pin(trace::instrument(drain(pty, meta(1), out(1)), &span)));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     // `Tree` is, for this incarnation, its cgroup or its group (or the
@@ -281,7 +281,11 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let reports = ctx.reports.clone();
     let program = spec.name.clone();
     let incarnation = ctx.incarnation;
-    ctx.tasks.spawn(async move {
+    // One task for the waiter and the drains: a restart then schedules
+    // one task, not three (each a wake-up of the other worker, measured
+    // in the restart bench). The report goes as soon as the waiter is
+    // done; the drains go on to their ends.
+    let waiter = async move {
         let mut waiter = Waiter { child, cgroup };
         let (end, after) =
             run(&mut waiter.child, waiter.cgroup.as_ref(), stop_rx, group_rx, policy, &program).await;
@@ -293,8 +297,26 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
             (None, _) => None,
         };
         let _ = reports.send(Report::Ended { program, incarnation, end, cgroup });
-    });
+    };
+    ctx.tasks.spawn(join(waiter, drains));
     Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx, span })
+}
+
+/// Runs `first` and every one of `rest` to its end, in the task that
+/// awaits it; each is polled when the task wakes, until it is done.
+async fn join(first: impl Future<Output = ()>, mut rest: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>) {
+    let mut first = std::pin::pin!(first);
+    let mut first_done = false;
+    std::future::poll_fn(|cx| {
+        first_done = first_done || first.as_mut().poll(cx).is_ready();
+        rest.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if first_done && rest.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// A cgroup name for an incarnation of `program`: its name (bytes a

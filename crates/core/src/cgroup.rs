@@ -407,7 +407,17 @@ pub(crate) fn is_empty(dir: &Path) -> bool {
 
 /// `populated` in the `cgroup.events` file at `events`.
 fn populated(events: &Path) -> io::Result<bool> {
-    let text = std::fs::read_to_string(events)?;
+    use std::io::Read;
+    // One read: the file is two short lines (`populated 0`, `frozen 0`),
+    // and kernfs gives all of it at once. Checked after every exit of a
+    // program with a cgroup, so `read_to_string`'s `statx` and the read
+    // that sees the end are worth saving.
+    let mut buf = [0u8; 256];
+    let n = std::fs::File::open(events)?.read(&mut buf)?;
+    let text = match std::str::from_utf8(&buf[..n]) {
+        Ok(text) if n < buf.len() => std::borrow::Cow::Borrowed(text),
+        _ => std::borrow::Cow::Owned(std::fs::read_to_string(events)?),
+    };
     let value = text.lines().find_map(|line| line.strip_prefix("populated "));
     match value.map(str::trim) {
         Some("0") => Ok(false),

@@ -1,6 +1,5 @@
-//! One incarnation of a program: the spawn, the task that waits for its
-//! exit (or stops it), and the tasks that drain its output pipes into
-//! lines.
+//! One incarnation of a program: the spawn, and its task, which waits for
+//! its exit (or stops it) and drains its output pipes into lines.
 
 use std::ffi::OsStr;
 use std::future::Future;
@@ -176,8 +175,8 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
     command
 }
 
-/// Spawns the incarnation and its tasks (the waiter and one drain per
-/// output pipe) into `ctx.tasks`.
+/// Spawns the incarnation and its task (the waiter and one drain per
+/// output pipe, joined) into `ctx.tasks`.
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let spec = ctx.spec;
     let mut command = command(spec, ctx.notify_socket);
@@ -258,13 +257,14 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
         })
     };
     let meta = |fd| BatchMeta { program: spec.name.clone(), incarnation: ctx.incarnation, pid, fd };
+    let mut drains: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
     for reader in child.take_readers() {
         let fd = reader.child_fd();
-        ctx.tasks.spawn(trace::instrument(drain(reader, meta(fd), out(fd)), &span));
+        drains.push(Box::pin(trace::instrument(drain(reader, meta(fd), out(fd)), &span)));
     }
     // A terminal's output is logged as fd 1's.
     if let Some(pty) = child.take_pty() {
-        ctx.tasks.spawn(trace::instrument(drain(pty, meta(1), out(1)), &span));
+        drains.push(Box::pin(trace::instrument(drain(pty, meta(1), out(1)), &span)));
     }
     let (stop_tx, stop_rx) = oneshot::channel();
     // `Tree` is, for this incarnation, its cgroup or its group (or the
@@ -282,16 +282,42 @@ pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let reports = ctx.reports.clone();
     let program = spec.name.clone();
     let incarnation = ctx.incarnation;
-    ctx.tasks.spawn(async move {
+    // One task for the waiter and the drains: a restart then schedules
+    // one task, not three (each a wake-up of the other worker, measured
+    // in the restart bench). The report goes as soon as the waiter is
+    // done; the drains go on to their ends.
+    let waiter = async move {
         let mut waiter = Waiter { child, cgroup };
-        let (end, killed) = run(&mut waiter.child, stop_rx, group_rx, policy, &program).await;
-        let cgroup = match waiter.cgroup.take() {
-            Some(cgroup) => empty_or_remove(cgroup, killed).await.map(|c| SpareCgroup(Some(c))),
-            None => None,
+        let (end, after) =
+            run(&mut waiter.child, waiter.cgroup.as_ref(), stop_rx, group_rx, policy, &program).await;
+        let cgroup = match (waiter.cgroup.take(), after) {
+            (Some(cgroup), After::Empty) => Some(SpareCgroup(Some(cgroup))),
+            (Some(cgroup), after) => {
+                empty_or_remove(cgroup, after == After::Killed).await.map(|c| SpareCgroup(Some(c)))
+            }
+            (None, _) => None,
         };
         let _ = reports.send(Report::Ended { program, incarnation, end, cgroup });
-    });
+    };
+    ctx.tasks.spawn(join(waiter, drains));
     Ok(Live { pid, signal, stop: Some(stop_tx), helpers, cgroup: cgroup_path, group: group_tx, span })
+}
+
+/// Runs `first` and every one of `rest` to its end, in the task that
+/// awaits it; each is polled when the task wakes, until it is done.
+async fn join(first: impl Future<Output = ()>, mut rest: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>) {
+    let mut first = std::pin::pin!(first);
+    let mut first_done = false;
+    std::future::poll_fn(|cx| {
+        first_done = first_done || first.as_mut().poll(cx).is_ready();
+        rest.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if first_done && rest.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Once the incarnation is over: the cgroup, if empty (as after every
@@ -385,13 +411,25 @@ impl LineReady {
 /// group and cgroup scope, sends the signals asked for to the whole group
 /// or cgroup: an operator's `signal(KILL)` cuts a stuck stop short.
 /// Says too whether the cgroup got `cgroup.kill`.
+/// What is known of an incarnation's cgroup once it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Nothing: look.
+    Unknown,
+    /// It got `cgroup.kill`: never used again.
+    Killed,
+    /// Seen empty after the reap, and never killed.
+    Empty,
+}
+
 async fn run(
     child: &mut Child,
+    cgroup: Option<&Cgroup>,
     mut stop: oneshot::Receiver<StopPolicy>,
     mut signals: Option<mpsc::UnboundedReceiver<GroupSignal>>,
     policy: StopPolicy,
     program: &str,
-) -> (End, bool) {
+) -> (End, After) {
     let mut killed = false;
     // In group and cgroup scope the exit is seen, not reaped, and the
     // ladder sweeps what is left before the reap.
@@ -408,8 +446,21 @@ async fn run(
         Pin::new(&mut stop).poll(cx).map(|asked| Ok(asked.unwrap_or(policy)))
     })
     .await;
+    let mut after = After::Unknown;
     let end = match step {
         Ok(policy) => End::Stopped(stop_serving(child, policy, &mut signals, &mut killed, program).await),
+        // The common end of a program in cgroup scope: it exited and left
+        // nothing behind. The leader is reaped at once (the ladder would
+        // signal the zombie, arm the grace's timer and read
+        // `cgroup.events` a second time), and the cgroup goes to the next
+        // incarnation as it is.
+        Err(Ok(status))
+            if policy.scope == StopScope::Cgroup
+                && cgroup.is_some_and(|c| c.is_populated().ok() == Some(false)) =>
+        {
+            after = After::Empty;
+            End::Exited(child.try_wait().map(|reaped| reaped.unwrap_or(status)))
+        }
         // The leader is a zombie still: its group id cannot be reused while
         // the members that outlived it are swept.
         Err(Ok(status)) if group => End::Exited(
@@ -421,7 +472,10 @@ async fn run(
         Err(exited) => End::Exited(exited),
     };
     refuse(signals, program);
-    (end, killed)
+    if killed {
+        after = After::Killed;
+    }
+    (end, after)
 }
 
 /// The stop ladder for `policy`, serving the signals asked for meanwhile.
@@ -598,8 +652,16 @@ async fn discard(mut reader: impl AsyncRead + Unpin) {
 /// dropped for the rest of the pipe (the rest of that read's lines do not
 /// reach it); the pipe is still drained, and the lines still sent.
 fn send(splitter: &mut LineFramer, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
-    let Some(chunk) = splitter.take_lines(spans) else { return };
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
+    if ready.is_none() && out.sink.is_none() {
+        // Only the channel: it needs the chunk and how many lines it
+        // holds (a subscriber finds them again), not where each is.
+        if let Some((chunk, counted)) = splitter.take_counted() {
+            out.tx.send_counted(meta, chunk, (counted.lines, counted.last_continued), out.max);
+        }
+        return;
+    }
+    let Some(chunk) = splitter.take_lines(spans) else { return };
     let line_sink = match &out.sink {
         Some(Sink::Line(sink)) => Some(sink),
         _ => None,

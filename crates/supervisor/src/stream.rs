@@ -95,6 +95,7 @@ impl<T: Clone + Send + 'static> Stream for Subscription<T> {
 
 /// A `recv` result as a stream item: a lag an `Err(Lagged)` item, the
 /// end of the channel the end of the stream.
+#[inline]
 pub(crate) fn stream_item<T>(received: Result<T, RecvError>) -> Option<Result<T, Lagged>> {
     match received {
         Ok(item) => Some(Ok(item)),

@@ -251,4 +251,38 @@ proptest! {
         let rest: Vec<Got> = std::iter::from_fn(|| framer.next_line()).map(|l| (l.bytes.to_vec(), l.continued)).collect();
         prop_assert!(rest.ends_with(&model(rules, b"next\n")), "{rest:?}");
     }
+
+    #[test]
+    fn counted_chunks_are_the_listed_ones(
+        max in prop_oneof![0usize..24, 100usize..400, Just(usize::MAX)],
+        crlf in any::<bool>(),
+        input in prop_oneof![output(), near(150), near(300)],
+        cuts in prop::collection::vec(0usize..1200, 0..6),
+        tail in any::<bool>(),
+    ) {
+        let rules = LineRules::new(max).with_crlf(crlf);
+        let (mut listed, mut counted) = (LineFramer::with_rules(rules), LineFramer::with_rules(rules));
+        let mut spans = Vec::new();
+        let reads = reads(&input, &cuts, false);
+        for (i, read) in reads.iter().enumerate() {
+            listed.push(read);
+            counted.push(read);
+            if tail && i + 1 == reads.len() {
+                listed.finish();
+                counted.finish();
+            }
+            loop {
+                let (a, b) = (listed.take_lines(&mut spans), counted.take_counted());
+                let want = a.map(|chunk| {
+                    let last = spans.last().is_some_and(|s| s.continued);
+                    (chunk, spans.len(), last)
+                });
+                let got = b.map(|(chunk, c)| (chunk, c.lines, c.last_continued));
+                prop_assert_eq!(&got, &want);
+                if want.is_none() {
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -17,10 +17,14 @@ use bytes::{Buf, BufMut, Bytes};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 mod rules;
+mod scan;
 
 pub use rules::{LineRules, LongLines};
+pub use scan::find_newline;
 
-use rules::{newline, Cut};
+use scan::{count_newlines, last_newline, newlines};
+
+use rules::Cut;
 
 /// One line of output without its terminator, or one piece of a line
 /// longer than the maximum.
@@ -170,7 +174,7 @@ impl Cutter {
     fn next(&mut self, rest: &[u8], eof: bool) -> (usize, Option<Cut>) {
         let mut dropped = 0;
         if self.dropping {
-            match newline(rest) {
+            match find_newline(rest) {
                 Some(i) => dropped = i + 1,
                 None => return (rest.len(), None),
             }
@@ -216,7 +220,7 @@ impl Cutter {
 impl Cutter {
     /// The lines of `bytes[pos..]` that end in a `\n` at most the maximum
     /// length from their start, into `spans`, up to the first that does
-    /// not; where that one starts. One `memchr` pass over the read instead
+    /// not; where that one starts. One pass over the read instead
     /// of a search a line: the common case, cut as [`next`](Self::next)
     /// would cut it. Nothing with crlf (a `\r` before the `\n` is looked
     /// at) or while dropping the rest of a truncated line.
@@ -227,7 +231,7 @@ impl Cutter {
         }
         let max = self.rules.max_length();
         let from = pos;
-        for nl in memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| from + i) {
+        for nl in newlines(&bytes[from..]).map(|i| from + i) {
             if nl - pos > max {
                 break;
             }
@@ -273,16 +277,16 @@ impl Cutter {
         let block = max.saturating_add(1) / 2;
         // Smaller blocks cost a search each.
         if block >= 64 {
-            if let Some(last) = memchr::memrchr(b'\n', rest) {
+            if let Some(last) = last_newline(rest) {
                 let through = &rest[..=last];
-                if through.chunks_exact(block).all(|b| memchr::memchr(b'\n', b).is_some()) {
+                if through.chunks_exact(block).all(|b| find_newline(b).is_some()) {
                     self.scanned = 0;
-                    return (pos + last + 1, memchr::memchr_iter(b'\n', through).count());
+                    return (pos + last + 1, count_newlines(through));
                 }
             }
         }
         let (mut at, mut lines) = (pos, 0);
-        for nl in memchr::memchr_iter(b'\n', rest).map(|i| pos + i) {
+        for nl in newlines(rest).map(|i| pos + i) {
             if nl - at > max {
                 break;
             }
@@ -343,7 +347,7 @@ impl LineFramer {
             self.pending = bytes;
         } else {
             // The line begun is finished in the buffer, through its `\n`.
-            let through = newline(&bytes).map_or(bytes.len(), |i| i + 1);
+            let through = find_newline(&bytes).map_or(bytes.len(), |i| i + 1);
             self.push(&bytes[..through]);
             self.pending = bytes.slice(through..);
         }

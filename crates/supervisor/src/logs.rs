@@ -61,7 +61,7 @@ impl Batch {
         let start = *at;
         let rest = &self.chunk[start..];
         let window = &rest[..rest.len().min(self.max.saturating_add(1))];
-        let line = match memchr::memchr(b'\n', window) {
+        let line = match procwire_core::lines::find_newline(window) {
             Some(len) if len <= 64 => {
                 *at = start + len + 1;
                 Line::new(Bytes::copy_from_slice(&window[..len]), false)

@@ -167,7 +167,7 @@ impl LineRules {
     pub(crate) fn cut(&self, rest: &[u8], scanned: usize, eof: bool) -> Result<Cut, usize> {
         let max = self.max_length();
         let window = rest.len().min(max.saturating_add(1));
-        if let Some(i) = newline(&rest[scanned.min(window)..window]) {
+        if let Some(i) = super::find_newline(&rest[scanned.min(window)..window]) {
             let nl = scanned + i;
             let end = nl - usize::from(self.crlf && nl > 0 && rest[nl - 1] == b'\r');
             return Ok(Cut { end, next: nl + 1, continued: false });
@@ -196,11 +196,4 @@ pub(crate) struct Cut {
     pub(crate) end: usize,
     pub(crate) next: usize,
     pub(crate) continued: bool,
-}
-
-/// The index of the first `\n` in `bytes` (`memchr`: 16 or 32 bytes at
-/// a time with SIMD).
-#[inline]
-pub(crate) fn newline(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', bytes)
 }

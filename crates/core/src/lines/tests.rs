@@ -68,11 +68,11 @@ fn newline_finds_the_first_one_at_every_offset() {
                     bytes[at + 3] = b'\n';
                 }
             }
-            assert_eq!(newline(&bytes), (at < len).then_some(at), "len {len} at {at}");
+            assert_eq!(find_newline(&bytes), (at < len).then_some(at), "len {len} at {at}");
         }
     }
     // Bytes one off '\n' (0x0a) and with the high bit set are not one.
-    assert_eq!(newline(&[0x0b, 0x09, 0x8a, 0x0a ^ 0x80, 0x00, 0xff, 0x0a]), Some(6));
+    assert_eq!(find_newline(&[0x0b, 0x09, 0x8a, 0x0a ^ 0x80, 0x00, 0xff, 0x0a]), Some(6));
 }
 
 // procmon's bug 2: a line over 16 KiB ended that program's logging.

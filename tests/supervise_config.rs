@@ -11,6 +11,7 @@ use procwire_supervisor::{
     Backoff, Builder, Cause, ConfigError, Liveness, LogSpec, NotifyAccess, ProgramSpec, Readiness,
     RestartPolicy, RestartSpec, StartLimit, State, Strategy, Supervisor, SupervisorConfig,
 };
+use procwire_tests::guard;
 
 #[path = "supervise_common.rs"]
 mod common;
@@ -67,6 +68,10 @@ own_process_group = false
 parent_death_signal = "TERM"
 log_fds = [1, 2, 3]
 log_max_line = 4096
+
+[program.cache]
+command = ["cache"]
+ready_probe = { exec = ["cache-cli", "ping"], interval = "500ms", timeout = "250ms" }
 "#;
 
 /// The builder calls `EVERY_KEY` stands for.
@@ -127,7 +132,9 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
         .own_process_group(false)
         .parent_death_signal(Some(Signal::TERM))
         .log(log);
-    (builder, vec![db, web])
+    let mut cache = ProgramSpec::new("cache", Command::new("cache"));
+    cache.ready(Readiness::probe(ms(500), || async { true }));
+    (builder, vec![db, web, cache])
 }
 
 /// What a configuration reads as, in `{:#?}` (every setting, the
@@ -224,6 +231,11 @@ fn a_bad_config_is_one_error_naming_program_and_key() {
         (web("start_limit = { burst = 0, interval = \"10s\" }"), Some("web"), Some("start_limit"), "start limit burst is 0"),
         (web("liveness = { exec = [\"true\"], failures = 0 }"), Some("web"), Some("liveness.failures"), "0: at least one failure"),
         (web("liveness = { exec = [] }"), Some("web"), Some("liveness.exec"), "empty"),
+        (web("ready_probe = { exec = [] }"), Some("web"), Some("ready_probe.exec"), "empty"),
+        (web("ready_probe = { exec = [\"true\"], interval = \"0s\" }"), Some("web"), Some("ready_probe.interval"), "0s: it must be longer"),
+        (web("ready_probe = { exec = [\"true\"], timeout = \"0s\" }"), Some("web"), Some("ready_probe.timeout"), "0s: it must be longer"),
+        (web("ready_probe = { exec = [\"true\"], retries = 3 }"), Some("web"), Some("ready_probe.retries"), "unknown field `retries`"),
+        (web("ready = \"notify\"\nready_probe = { exec = [\"true\"] }"), Some("web"), Some("ready_probe"), "`ready` is given too"),
         (web("env = { A = 1 }"), Some("web"), Some("env.A"), "invalid type: integer `1`, expected a string"),
         (web("env = { \"A=B\" = \"c\" }"), Some("web"), Some("env"), "\"A=B\" is not a variable's name"),
         (web("stop_scope = \"cgroup\""), Some("web"), Some("stop_scope"), "\"cgroup\" needs a `cgroup` directory"),
@@ -279,4 +291,59 @@ async fn a_liveness_command_that_exits_non_zero_stops_the_program() {
     let stopping = next(&mut events, "live", |e| e.to == State::Stopping).await;
     assert!(matches!(stopping.cause, Cause::LivenessFailed { failures: 2 }), "{stopping:?}");
     sup.shutdown().await.unwrap();
+}
+
+/// `ready_probe = { exec = [...] }`: the program is `Starting` while the
+/// command exits non-zero, and `Running` at its first exit with 0.
+#[tokio::test]
+async fn a_ready_probe_command_makes_the_program_running_when_it_exits_0() {
+    let file =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ready-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let text = format!(
+        "[program.db]\ncommand = [\"sleep\", \"1000\"]\n\
+         ready_probe = {{ exec = [\"test\", \"-e\", {:?}], interval = \"20ms\" }}",
+        file.to_str().unwrap()
+    );
+    let specs = SupervisorConfig::from_toml(&text).unwrap().programs().unwrap();
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    sup.add_all(specs).await.unwrap();
+    next(&mut events, "db", |e| e.to == State::Starting).await;
+    // Ten probes or so, every one failing: still starting.
+    none_within(&mut events, "db", ms(300), |e| e.to == State::Running).await;
+    std::fs::write(&file, "").unwrap();
+    next(&mut events, "db", |e| e.to == State::Running).await;
+    std::fs::remove_file(&file).unwrap();
+    sup.shutdown().await.unwrap();
+}
+
+/// A probe run past its `timeout` is killed and counts as not ready, and
+/// the next one starts: a command that never ends is run again and again
+/// (each run adds a line to a file), never making the program ready.
+#[tokio::test]
+async fn a_ready_probe_run_past_its_timeout_is_killed_and_run_again() {
+    let file =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-runs-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let text = format!(
+        "[program.db]\ncommand = [\"sleep\", \"1000\"]\n\
+         ready_probe = {{ exec = [\"sh\", \"-c\", \"echo run >> \\\"$0\\\"; exec sleep 1000\", {:?}], interval = \"10ms\", timeout = \"50ms\" }}",
+        file.to_str().unwrap()
+    );
+    let specs = SupervisorConfig::from_toml(&text).unwrap().programs().unwrap();
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    sup.add_all(specs).await.unwrap();
+    next(&mut events, "db", |e| e.to == State::Starting).await;
+    // Three runs: each one ended by its timeout, since none ends by itself.
+    guard(20, "three probe runs", async {
+        while std::fs::read_to_string(&file).map_or(0, |t| t.lines().count()) < 3 {
+            tokio::time::sleep(ms(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(sup.status("db").await.unwrap().state, State::Starting);
+    sup.shutdown().await.unwrap();
+    std::fs::remove_file(&file).unwrap();
 }

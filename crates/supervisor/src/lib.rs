@@ -223,7 +223,7 @@ pub use builder::Builder;
 #[cfg(feature = "config")]
 pub use config::{
     format_duration, parse_duration, BackoffConfig, ConfigError, IntensityConfig, LivenessConfig,
-    ProgramConfig, ReadyConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
+    ProgramConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
 };
 pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};

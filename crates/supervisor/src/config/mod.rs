@@ -16,7 +16,9 @@ use crate::settings::Strategy;
 use crate::supervisor::Supervisor;
 
 pub use duration::{format_duration, parse_duration};
-pub use parts::{BackoffConfig, IntensityConfig, LivenessConfig, ReadyConfig, StartLimitConfig};
+pub use parts::{
+    BackoffConfig, IntensityConfig, LivenessConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig,
+};
 pub use program::ProgramConfig;
 
 mod duration;

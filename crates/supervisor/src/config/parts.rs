@@ -375,17 +375,7 @@ impl LivenessConfig {
     /// The [`Liveness`] check, or the key (`exec`, `interval`, `timeout`,
     /// `failures`) and what is wrong with it.
     pub(crate) fn to_liveness(&self) -> Result<Liveness, (&'static str, String)> {
-        let Some((program, args)) = self.exec.split_first() else {
-            return Err(("exec", "empty: it needs at least the program".to_owned()));
-        };
-        if self.exec.iter().any(|a| a.contains('\0')) {
-            return Err(("exec", "an argument holds a NUL byte".to_owned()));
-        }
-        let mut command = Command::new(program);
-        command.args(args).kill_on_drop(true);
-        for fd in 0..3 {
-            command.child_fd(fd, ChildFd::Null);
-        }
+        let command = exec_command(&self.exec)?;
         let mut check = Liveness::new(move || {
             let mut command = command.clone();
             async move {
@@ -413,6 +403,94 @@ impl LivenessConfig {
             None => {}
         }
         Ok(check)
+    }
+}
+
+/// The command of an `exec` key: the program, then its arguments, with
+/// `/dev/null` on fds 0, 1 and 2, killed when its run is dropped (a
+/// timeout); or the key and what is wrong with it.
+fn exec_command(exec: &[String]) -> Result<Command, (&'static str, String)> {
+    let Some((program, args)) = exec.split_first() else {
+        return Err(("exec", "empty: it needs at least the program".to_owned()));
+    };
+    if exec.iter().any(|a| a.contains('\0')) {
+        return Err(("exec", "an argument holds a NUL byte".to_owned()));
+    }
+    let mut command = Command::new(program);
+    command.args(args).kill_on_drop(true);
+    for fd in 0..3 {
+        command.child_fd(fd, ChildFd::Null);
+    }
+    Ok(command)
+}
+
+/// A program's `ready_probe`: a command run every `interval` until it
+/// exits with 0, which makes the program ready (a [`Readiness::Probe`],
+/// Kubernetes' `readinessProbe` with `exec`): `{ exec = ["pg_isready",
+/// "-q"], interval = "1s", timeout = "1s" }`, 1 s each unless given. The
+/// command gets the supervisor's environment and working directory and
+/// `/dev/null` on fds 0, 1 and 2; a run past `timeout` is killed and
+/// counts as not ready, as does a command that cannot be spawned. The
+/// program's `start_timeout` bounds the whole wait. It stands in for
+/// `ready`: a program gives one or the other. Available with the
+/// `config` feature.
+///
+/// ```
+/// use std::time::Duration;
+/// use procwire_supervisor::{ProgramConfig, ReadyProbeConfig};
+///
+/// let mut db = ProgramConfig::new(["postgres", "-D", "/var/lib/postgres"]);
+/// let mut probe = ReadyProbeConfig::new(["pg_isready", "-q"]);
+/// probe.interval = Some(Duration::from_millis(500));
+/// db.ready_probe = Some(probe);
+/// let spec = db.to_spec("db")?;
+/// assert!(format!("{:?}", spec.get_ready()).starts_with("Probe"));
+/// # Ok::<(), procwire_supervisor::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReadyProbeConfig {
+    /// The command's argv: the program, then its arguments.
+    pub exec: Vec<String>,
+    /// The wait before each run (1 s unless given).
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    /// How long one run may take (1 s unless given).
+    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+impl ReadyProbeConfig {
+    /// The wait before each run, and the most one run may take, unless
+    /// given: 1 s each.
+    pub const DEFAULT: Duration = Duration::from_secs(1);
+
+    /// A probe running `exec` (the program, then its arguments), with the
+    /// defaults.
+    pub fn new<S: Into<String>>(exec: impl IntoIterator<Item = S>) -> ReadyProbeConfig {
+        ReadyProbeConfig { exec: exec.into_iter().map(Into::into).collect(), interval: None, timeout: None }
+    }
+
+    /// The [`Readiness::Probe`], or the key (`exec`, `interval`,
+    /// `timeout`) and what is wrong with it.
+    pub(crate) fn to_readiness(&self) -> Result<Readiness, (&'static str, String)> {
+        let command = exec_command(&self.exec)?;
+        let nonzero = |key, d: Option<Duration>| match d {
+            Some(d) if d.is_zero() => Err((key, "0s: it must be longer".to_owned())),
+            d => Ok(d.unwrap_or(ReadyProbeConfig::DEFAULT)),
+        };
+        let interval = nonzero("interval", self.interval)?;
+        let timeout = nonzero("timeout", self.timeout)?;
+        Ok(Readiness::probe(interval, move || {
+            let mut command = command.clone();
+            async move {
+                // Past the timeout the child is dropped: killed
+                // (`kill_on_drop`) and reaped in the background.
+                let run = async { command.spawn().ok()?.wait().await.ok() };
+                matches!(tokio::time::timeout(timeout, run).await, Ok(Some(status)) if status.success())
+            }
+        }))
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use procwire_core::{Command, Signal, StopScope};
 use serde::{Deserialize, Serialize};
 
-use super::parts::{BackoffConfig, LivenessConfig, ReadyConfig, StartLimitConfig};
+use super::parts::{BackoffConfig, LivenessConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig};
 use super::{duration, values, ConfigError};
 use crate::error::SpecError;
 use crate::lines::LogSpec;
@@ -38,6 +38,7 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | `start_limit = { burst, interval, retry_after }` | [`RestartSpec::start_limit`]: a [`StartLimitConfig`] |
 /// | `max_retries = 3` | [`RestartSpec::max_retries`] |
 /// | `ready` | [`ProgramSpec::ready`]: a [`ReadyConfig`] |
+/// | `ready_probe = { exec, interval, timeout }` | [`ProgramSpec::ready`] with a [`Readiness::Probe`](crate::Readiness::Probe) that runs a command: a [`ReadyProbeConfig`]; instead of `ready` |
 /// | `start_timeout`, `watchdog` | [`ProgramSpec::start_timeout`], [`ProgramSpec::watchdog`] |
 /// | `liveness = { exec, interval, timeout, failures }` | [`ProgramSpec::liveness`]: a [`LivenessConfig`] |
 /// | `after = ["db"]`, `requires = true` | [`ProgramSpec::after`], [`ProgramSpec::requires`] |
@@ -124,6 +125,9 @@ pub struct ProgramConfig {
     /// The watchdog period ([`ProgramSpec::watchdog`](crate::ProgramSpec::watchdog); `"0s"`: none).
     #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub watchdog: Option<Duration>,
+    /// A command that says it is ready, instead of `ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_probe: Option<ReadyProbeConfig>,
     /// A check run while it is `Running`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness: Option<LivenessConfig>,
@@ -223,6 +227,13 @@ impl ProgramConfig {
 
         if let Some(ready) = &self.ready {
             spec.ready(ready.to_readiness().map_err(key("ready"))?);
+        }
+        if let Some(probe) = &self.ready_probe {
+            if self.ready.is_some() {
+                let both = "`ready` is given too: a program is made ready by one or the other";
+                return Err(("ready_probe".to_owned(), both.to_owned()));
+            }
+            spec.ready(probe.to_readiness().map_err(|(k, e)| (format!("ready_probe.{k}"), e))?);
         }
         if let Some(timeout) = self.start_timeout {
             spec.start_timeout(timeout);

@@ -284,10 +284,10 @@ fn expected_spec(p: &ProgramModel) -> ProgramSpec {
 
 /// The keys of a `[program.NAME]` table.
 #[rustfmt::skip]
-const PROGRAM_KEYS: [&str; 32] = [
+const PROGRAM_KEYS: [&str; 33] = [
     "command", "env", "env_clear", "cwd", "uid", "gid", "groups", "restart", "success_codes",
     "success_signals", "prevent_codes", "prevent_signals", "min_uptime", "backoff", "start_limit",
-    "max_retries", "ready", "start_timeout", "watchdog", "liveness", "after", "requires", "autostart",
+    "max_retries", "ready", "ready_probe", "start_timeout", "watchdog", "liveness", "after", "requires", "autostart",
     "stop_signal", "stop_grace", "stop_final_signal", "stop_scope", "cgroup", "own_process_group",
     "parent_death_signal", "log_fds", "log_max_line",
 ];

@@ -11,7 +11,9 @@
 //! rundir        DIR                  where `ready`, `spawns`, `stop_times` and the logs go
 //! restart       fast                 restart always, zero delay, min_uptime 0, no start limit
 //! kill_timeout  SECONDS              the stop ladder's grace between SIGTERM and SIGKILL
-//! group_kill                         signal the program's process group (StopScope::Group)
+//! scope         process|group|tree   the stop's reach (StopScope::Process, ::Group, ::Tree);
+//!                                    without it, the spec's default (ProgramSpec::DEFAULT_STOP)
+//! group_kill                         the same as `scope group`
 //! capture                            each program's stdout lines to DIR/NAME.out.log
 //!                                    (stderr to DIR/NAME.err.log)
 //! program       NAME  ARGV0  ARG...  one program (any number of these lines)
@@ -19,8 +21,11 @@
 //!
 //! Without `restart fast`, the programs get procwire's defaults (procmon's:
 //! restart always, 1 s doubling to an hour for quick deaths); without
-//! `kill_timeout`, a 5 s grace; without `capture`, their lines are read and
-//! dropped.
+//! `kill_timeout`, a 5 s grace; without `scope`, the stop a user gets who
+//! sets nothing but the grace: [`ProgramSpec::DEFAULT_STOP`]'s reach,
+//! [`StopScope::Tree`] (a cgroup per incarnation when this process's
+//! cgroup is writable, else the process group); without `capture`, their
+//! lines are read and dropped.
 //!
 //! Signals: SIGUSR1 stops every program (all at once) and writes
 //! `DIR/stop_times` once all are down; SIGUSR2 appends `"<spawns>
@@ -39,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use procwire::supervisor::{
-    Backoff, LogBatch, ProgramSpec, RestartPolicy, RestartSpec, StopPolicy, StopScope, Supervisor,
+    Backoff, LogBatch, ProgramSpec, RestartPolicy, RestartSpec, StopScope, Supervisor,
 };
 use procwire::Command;
 use tokio::signal::unix::{signal, SignalKind};
@@ -51,7 +56,7 @@ struct Config {
     rundir: PathBuf,
     fast: bool,
     kill_timeout: Option<Duration>,
-    group_kill: bool,
+    scope: Option<StopScope>,
     capture: bool,
     programs: Vec<(String, Vec<String>)>,
 }
@@ -72,7 +77,9 @@ impl Config {
                     let secs: f64 = secs.parse().map_err(|_| bad())?;
                     config.kill_timeout = Some(Duration::try_from_secs_f64(secs).map_err(|_| bad())?);
                 }
-                ["group_kill"] => config.group_kill = true,
+                ["group_kill"] | ["scope", "group"] => config.scope = Some(StopScope::Group),
+                ["scope", "process"] => config.scope = Some(StopScope::Process),
+                ["scope", "tree"] => config.scope = Some(StopScope::Tree),
                 ["capture"] => config.capture = true,
                 ["program", name, ref argv @ ..] if !argv.is_empty() => {
                     config.programs.push((name.into(), argv.iter().map(|a| a.to_string()).collect()))
@@ -100,12 +107,14 @@ impl Config {
                 .max_retries(None);
             program.restart(restart);
         }
-        let mut stop = StopPolicy::new();
+        // The spec's own stop, not `StopPolicy::new()` (whose reach is the
+        // program alone): the default a user keeps when they set the grace.
+        let mut stop = *program.get_stop();
         if let Some(grace) = self.kill_timeout {
             stop = stop.with_grace(grace);
         }
-        if self.group_kill {
-            stop = stop.with_scope(StopScope::Group);
+        if let Some(scope) = self.scope {
+            stop = stop.with_scope(scope);
         }
         program.stop(stop);
         if self.capture {

@@ -552,5 +552,38 @@ impl EmptyWatch {
     }
 }
 
+impl Drop for EmptyWatch {
+    fn drop(&mut self) {
+        if let Some(inotify) = self.inotify.take() {
+            close_later(inotify.into_inner());
+        }
+    }
+}
+
+/// Closes inotify descriptors on a thread of their own, started at the
+/// first need. Closing one waits until the kernel has freed the watches
+/// (`fsnotify_destroy_group` waits for an SRCU grace period: 5 to 20 ms
+/// here), and the task that dropped its watch would hold its runtime
+/// worker that long: 50 programs stopped at once in cgroup scope, each
+/// dropping a watch as its stop ended, delayed the other stops' SIGKILLs
+/// by up to 0.45 s past a 1 s grace (`docs/benchmarks.md`). If the thread
+/// cannot start, the descriptor is closed here.
+fn close_later(fd: OwnedFd) {
+    use std::sync::{mpsc, Mutex, OnceLock, PoisonError};
+    static CLOSER: OnceLock<Option<Mutex<mpsc::Sender<OwnedFd>>>> = OnceLock::new();
+    let closer = CLOSER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<OwnedFd>();
+        let run = move || rx.into_iter().for_each(drop);
+        let started = std::thread::Builder::new().name("procwire-inotify-close".into()).spawn(run);
+        started.ok().map(|_| Mutex::new(tx))
+    });
+    if let Some(tx) = closer {
+        // A send fails only once the thread is gone; the fd comes back.
+        if let Err(mpsc::SendError(fd)) = tx.lock().unwrap_or_else(PoisonError::into_inner).send(fd) {
+            drop(fd);
+        }
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests;

@@ -43,6 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     restart.min_uptime(secs(threshold)).backoff(Backoff::exponential(secs(min), 2.0, secs(max))?);
     let name = Path::new(&program).file_name().map_or(program.clone(), |n| n.to_string_lossy().into_owned());
     let mut spec = ProgramSpec::new(name, command);
+    // procmon signals the process alone (`StopPolicy::new()`'s scope), not
+    // what it started, as the supervisor's default stop would.
     spec.restart(restart).stop(StopPolicy::new().with_grace(secs(killtime)));
     // procmon's LoggingProtocol: `[name] line`.
     spec.sink(|l| println!("[{}] {}", l.program, String::from_utf8_lossy(&l.line.bytes)));

@@ -219,7 +219,24 @@ impl ProgramSpec {
         self
     }
 
-    /// How an incarnation is stopped.
+    /// How an incarnation is stopped: its first signal, grace, final
+    /// signal and scope ([`DEFAULT_STOP`](Self::DEFAULT_STOP) unless set).
+    ///
+    /// Start from `DEFAULT_STOP` (or [`get_stop`](Self::get_stop)) to
+    /// change one setting and keep the others: core's
+    /// [`StopPolicy::new`] stops the child alone ([`StopScope::Process`]),
+    /// so `StopPolicy::new().with_grace(..)` here also gives up the
+    /// default's reach over everything the program started.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::{ProgramSpec, StopScope};
+    ///
+    /// let mut web = ProgramSpec::new("web", Command::new("./web"));
+    /// web.stop(ProgramSpec::DEFAULT_STOP.with_grace(Duration::from_secs(30)));
+    /// assert_eq!(web.get_stop().scope, StopScope::Tree);
+    /// ```
     pub fn stop(&mut self, stop: StopPolicy) -> &mut ProgramSpec {
         self.stop = stop;
         self

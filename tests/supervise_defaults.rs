@@ -118,7 +118,7 @@ fn kill_one() {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
-    // A supervisor killed leaves its incarnations' cgroups (`procwire-NAME.PID.N`,
+    // A supervisor killed leaves its incarnations' cgroups (`procwire-NAME.NS.PID.N`,
     // in its own cgroup), empty now: removed here.
     if let Some(own) = procwire::Cgroup::current() {
         let tag = format!(".{}.", copy.id());
@@ -342,7 +342,8 @@ async fn a_cgroup_root_that_is_not_a_cgroup_is_refused_at_start() {
 /// A supervisor killed by SIGKILL removes none of its cgroups, and what
 /// escaped the parent-death signal keeps running in them. The next
 /// supervisor over the same root kills what runs in the cgroups of a
-/// supervisor that is gone and removes them; those of a live one stay.
+/// supervisor that is gone and removes them; those of a live one stay,
+/// and so do those named for another pid namespace.
 #[test]
 #[cfg(target_os = "linux")]
 fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
@@ -351,6 +352,10 @@ fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
             println!("skipped: no writable cgroup here");
             return;
         }
+        let ns = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self/ns/pid").expect("/proc/self/ns/pid").ino()
+        };
         let own = procwire::Cgroup::current().expect("own cgroup");
         let mut gone = std::process::Command::new("true").spawn().expect("true");
         let gone_pid = gone.id();
@@ -370,10 +375,14 @@ fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
             command.spawn().expect("sleep")
         };
         let stale =
-            procwire::Cgroup::create(&own, &format!("procwire-web.{gone_pid}.0")).expect("stale cgroup");
+            procwire::Cgroup::create(&own, &format!("procwire-web.{ns}.{gone_pid}.0")).expect("stale cgroup");
+        // A gone pid of another pid namespace: it cannot be looked up from
+        // here (a container's supervisor sharing the tree), so it stays.
+        let foreign = procwire::Cgroup::create(&own, &format!("procwire-web.{}.{gone_pid}.1", ns + 1))
+            .expect("foreign cgroup");
         let kept_exists = own_runtime().block_on(async {
             let mut live = sleeper(None);
-            let kept = procwire::Cgroup::create(&own, &format!("procwire-web.{}.7", live.id().unwrap()))
+            let kept = procwire::Cgroup::create(&own, &format!("procwire-web.{ns}.{}.7", live.id().unwrap()))
                 .expect("kept cgroup");
             // An escaped daemon of the killed supervisor's program.
             let mut daemon = sleeper(Some(stale.path()));
@@ -393,6 +402,9 @@ fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
             live.wait().await.expect("reap sleep");
             kept_exists
         });
+        let foreign_exists = foreign.path().exists();
+        let _ = foreign.remove();
         assert!(kept_exists, "a live supervisor's cgroup was removed");
+        assert!(foreign_exists, "another pid namespace's cgroup was removed");
     });
 }

@@ -249,10 +249,11 @@ impl Builder {
     /// By default, this process's own cgroup ([`Cgroup::current`]) if it
     /// may write it (as root, or where it was delegated, systemd's
     /// `Delegate=yes`), else none; looked at once, when the supervisor
-    /// starts. The cgroups are made in it as `procwire-NAME.PID.N` and
+    /// starts. The cgroups are made in it as `procwire-NAME.NS.PID.N` and
     /// removed when their incarnation is over. A supervisor killed by
     /// SIGKILL removes none: the next one started over the same directory
-    /// kills what still runs in the cgroups of a supervisor whose pid is
+    /// kills what still runs in the cgroups of a supervisor of its pid
+    /// namespace whose pid is
     /// gone and removes them, before it makes its own (as systemd clears
     /// a unit's cgroup before starting it again). No controller is
     /// enabled, so the supervisor's own process may stay in `dir` (cgroup

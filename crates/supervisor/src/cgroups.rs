@@ -2,14 +2,16 @@
 //! and the sweep of the ones a killed supervisor left behind.
 //!
 //! An incarnation in [`StopScope::Tree`](crate::StopScope::Tree) under the
-//! cgroup root runs in `procwire-NAME.PID.N`: the program's name, the
-//! supervisor's pid, a counter. A supervisor removes its cgroups when
+//! cgroup root runs in `procwire-NAME.NS.PID.N`: the program's name, the
+//! supervisor's pid namespace (its inode) and pid, a counter. A supervisor removes its cgroups when
 //! their incarnations are over, but one killed by SIGKILL removes nothing:
 //! its programs die of their parent-death signal, what escaped it (a
 //! `setsid`'d daemon) keeps running in the cgroup, and the directories
 //! stay. The next supervisor started over the same root kills what still
 //! runs there and removes them, as systemd clears a unit's cgroup before
-//! starting it again.
+//! starting it again. Only the cgroups of its own pid namespace: a pid
+//! of another one cannot be looked up from here (a supervisor in a
+//! container sharing the cgroup tree would otherwise take the host's).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,10 +27,19 @@ const PREFIX: &str = "procwire-";
 /// Set before this process names its first cgroup.
 static NAMED: AtomicBool = AtomicBool::new(false);
 
+/// The inode of this process's pid namespace (`/proc/self/ns/pid`); 0
+/// where it cannot be read, and then no cgroup is ever taken for left
+/// behind.
+fn pid_namespace() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    static NS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NS.get_or_init(|| std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino()))
+}
+
 /// A cgroup name for an incarnation of `program`: [`PREFIX`], its name
-/// (bytes a cgroup name cannot hold replaced), this process's pid and a
-/// counter, unique among the supervisors of this process and the ones
-/// before it.
+/// (bytes a cgroup name cannot hold replaced), this process's pid
+/// namespace and pid, and a counter: unique among the supervisors of this
+/// process and the ones before it.
 pub(crate) fn cgroup_name(program: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NAMED.store(true, Ordering::SeqCst);
@@ -36,21 +47,24 @@ pub(crate) fn cgroup_name(program: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "_-".contains(c) { c } else { '_' })
         .collect();
-    format!("{PREFIX}{name}.{}.{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    let (ns, pid, n) = (pid_namespace(), std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    format!("{PREFIX}{name}.{ns}.{pid}.{n}")
 }
 
-/// The pid in a name [`cgroup_name`] made; `None` for any other name.
-fn maker(name: &str) -> Option<i32> {
+/// The pid namespace and pid in a name [`cgroup_name`] made; `None` for
+/// any other name.
+fn maker(name: &str) -> Option<(u64, i32)> {
     let rest = name.strip_prefix(PREFIX)?;
-    let mut parts = rest.rsplitn(3, '.');
+    let mut parts = rest.rsplitn(4, '.');
     let counter = parts.next()?;
     let pid = parts.next()?;
+    let ns = parts.next()?;
     let program = parts.next()?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if program.is_empty() || !digits(counter) || !digits(pid) {
+    if program.is_empty() || !digits(counter) || !digits(pid) || !digits(ns) {
         return None;
     }
-    pid.parse().ok().filter(|&pid: &i32| pid > 0)
+    Some((ns.parse().ok()?, pid.parse().ok().filter(|&pid: &i32| pid > 0)?))
 }
 
 /// Whether the cgroups named for `pid` belong to no running supervisor:
@@ -72,10 +86,17 @@ fn abandoned(pid: i32, first: bool) -> bool {
 /// this one looked is never taken.
 pub(crate) fn abandoned_under(root: &Path) -> Vec<Cgroup> {
     let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let ours = pid_namespace();
+    if ours == 0 {
+        return Vec::new();
+    }
     let candidates: Vec<(std::path::PathBuf, i32)> = entries
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|entry| Some((entry.path(), entry.file_name().to_str().and_then(maker)?)))
+        .filter_map(|entry| match entry.file_name().to_str().and_then(maker)? {
+            (ns, pid) if ns == ours => Some((entry.path(), pid)),
+            _ => None,
+        })
         .collect();
     let first = !NAMED.load(Ordering::SeqCst);
     candidates
@@ -93,21 +114,28 @@ mod tests {
     fn names_read_back_to_their_pid() {
         let name = cgroup_name("web server/v2");
         assert!(name.starts_with("procwire-web_server_v2."), "{name}");
-        assert_eq!(maker(&name), i32::try_from(std::process::id()).ok());
-        assert_eq!(maker("procwire-a.b.812.3"), Some(812), "dots in the program's name");
+        let pid = i32::try_from(std::process::id()).unwrap();
+        assert_eq!(maker(&name), Some((pid_namespace(), pid)));
+        assert_ne!(pid_namespace(), 0, "/proc/self/ns/pid");
+        assert_eq!(
+            maker("procwire-a.b.4026531836.812.3"),
+            Some((4026531836, 812)),
+            "dots in the program's name"
+        );
     }
 
     #[test]
     fn other_names_are_not_taken() {
         for name in [
-            "web.812.3",
-            "procwire-.812.3",
-            "procwire-web.812",
-            "procwire-web.x812.3",
-            "procwire-web.812.3x",
-            "procwire-web.0.3",
-            "procwire-web.-5.3",
-            "procwire-web.99999999999.3",
+            "web.1.812.3",
+            "procwire-.1.812.3",
+            "procwire-web.812.3",
+            "procwire-web.1.x812.3",
+            "procwire-web.1.812.3x",
+            "procwire-web.x.812.3",
+            "procwire-web.1.0.3",
+            "procwire-web.1.-5.3",
+            "procwire-web.1.99999999999.3",
             "system.slice",
         ] {
             assert_eq!(maker(name), None, "{name}");

@@ -253,13 +253,12 @@ impl Builder {
     /// removed when their incarnation is over. A supervisor killed by
     /// SIGKILL removes none: the next one started over the same directory
     /// kills what still runs in the cgroups of a supervisor of its pid
-    /// namespace whose pid is
-    /// gone and removes them, before it makes its own (as systemd clears
-    /// a unit's cgroup before starting it again). No controller is
-    /// enabled, so the supervisor's own process may stay in `dir` (cgroup
-    /// v2 forbids processes only beside children with controllers). A
-    /// program with its own [`cgroup`](crate::ProgramSpec::cgroup)
-    /// directory uses that.
+    /// namespace whose pid is gone and removes them, before it makes its
+    /// own (as systemd clears a unit's cgroup before starting it again).
+    /// No controller is enabled, so the supervisor's own process may stay
+    /// in `dir` (cgroup v2 forbids processes only beside children with
+    /// controllers). A program with its own
+    /// [`cgroup`](crate::ProgramSpec::cgroup) directory uses that.
     ///
     /// # Errors
     ///

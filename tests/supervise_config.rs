@@ -267,23 +267,39 @@ fn a_bad_config_is_one_error_naming_program_and_key() {
     }
 }
 
+/// A path for a test's file, in the target's scratch directory, not there.
+fn scratch(what: &str) -> std::path::PathBuf {
+    let file =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{what}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    file
+}
+
+/// A supervisor running the programs of the configuration `text`, and
+/// its events from before they were added.
+async fn supervise(
+    text: &str,
+) -> (Supervisor, procwire_supervisor::Subscription<procwire_supervisor::Event>) {
+    let specs = SupervisorConfig::from_toml(text).unwrap().programs().unwrap();
+    let (sup, _task) = Supervisor::new();
+    let events = sup.events().await.unwrap();
+    sup.add_all(specs).await.unwrap();
+    (sup, events)
+}
+
 /// `liveness = { exec = [...] }`: the command's exit status is the
 /// check. While `test -e FILE` finds its file the program runs on;
 /// once the file is gone, two failures in a row stop it.
 #[tokio::test]
 async fn a_liveness_command_that_exits_non_zero_stops_the_program() {
-    let file =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("alive-{}", std::process::id()));
+    let file = scratch("alive");
     std::fs::write(&file, "").unwrap();
     let text = format!(
         "[program.live]\ncommand = [\"sleep\", \"1000\"]\n\
          liveness = {{ exec = [\"test\", \"-e\", {:?}], interval = \"20ms\", timeout = \"5s\", failures = 2 }}",
         file.to_str().unwrap()
     );
-    let specs = SupervisorConfig::from_toml(&text).unwrap().programs().unwrap();
-    let (sup, _task) = Supervisor::new();
-    let mut events = sup.events().await.unwrap();
-    sup.add_all(specs).await.unwrap();
+    let (sup, mut events) = supervise(&text).await;
     next(&mut events, "live", |e| e.to == State::Running).await;
     // Ten checks or so, every one passing: no stop.
     none_within(&mut events, "live", ms(300), |e| e.to == State::Stopping).await;
@@ -297,18 +313,13 @@ async fn a_liveness_command_that_exits_non_zero_stops_the_program() {
 /// command exits non-zero, and `Running` at its first exit with 0.
 #[tokio::test]
 async fn a_ready_probe_command_makes_the_program_running_when_it_exits_0() {
-    let file =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ready-{}", std::process::id()));
-    let _ = std::fs::remove_file(&file);
+    let file = scratch("ready");
     let text = format!(
         "[program.db]\ncommand = [\"sleep\", \"1000\"]\n\
          ready_probe = {{ exec = [\"test\", \"-e\", {:?}], interval = \"20ms\" }}",
         file.to_str().unwrap()
     );
-    let specs = SupervisorConfig::from_toml(&text).unwrap().programs().unwrap();
-    let (sup, _task) = Supervisor::new();
-    let mut events = sup.events().await.unwrap();
-    sup.add_all(specs).await.unwrap();
+    let (sup, mut events) = supervise(&text).await;
     next(&mut events, "db", |e| e.to == State::Starting).await;
     // Ten probes or so, every one failing: still starting.
     none_within(&mut events, "db", ms(300), |e| e.to == State::Running).await;
@@ -323,18 +334,13 @@ async fn a_ready_probe_command_makes_the_program_running_when_it_exits_0() {
 /// (each run adds a line to a file), never making the program ready.
 #[tokio::test]
 async fn a_ready_probe_run_past_its_timeout_is_killed_and_run_again() {
-    let file =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("probe-runs-{}", std::process::id()));
-    let _ = std::fs::remove_file(&file);
+    let file = scratch("probe-runs");
     let text = format!(
         "[program.db]\ncommand = [\"sleep\", \"1000\"]\n\
          ready_probe = {{ exec = [\"sh\", \"-c\", \"echo run >> \\\"$0\\\"; exec sleep 1000\", {:?}], interval = \"10ms\", timeout = \"50ms\" }}",
         file.to_str().unwrap()
     );
-    let specs = SupervisorConfig::from_toml(&text).unwrap().programs().unwrap();
-    let (sup, _task) = Supervisor::new();
-    let mut events = sup.events().await.unwrap();
-    sup.add_all(specs).await.unwrap();
+    let (sup, mut events) = supervise(&text).await;
     next(&mut events, "db", |e| e.to == State::Starting).await;
     // Three runs: each one ended by its timeout, since none ends by itself.
     guard(20, "three probe runs", async {

@@ -104,6 +104,7 @@ pub use deadline::Deadline;
 pub use error::{Error, InputError, Result, SpawnStep};
 pub use pidfd::PidFd;
 pub use pipe::{ChildReader, ChildWriter};
+pub use platform::Platform;
 pub use pty::{PtyMaster, PtyReadHalf, PtySize, PtyWriteHalf};
 pub use signal::{IntoSignal, Signal};
 pub use status::{ExitStatus, ProcessDone, ProcessTerminated};

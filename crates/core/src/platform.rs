@@ -7,33 +7,51 @@
 
 use crate::error::Error;
 
-/// The platforms procwire builds for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Os {
+/// The platforms procwire builds for (`docs/platforms.md` says what each
+/// gives).
+///
+/// ```
+/// use procwire_core::Platform;
+///
+/// if Platform::CURRENT == Platform::Linux {
+///     println!("cgroups, credentials and pidfds are here");
+/// }
+/// assert!(["Linux", "macOS", "FreeBSD"].contains(&Platform::CURRENT.name()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Platform {
+    /// Linux: everything.
     Linux,
+    /// macOS (10.15 or later).
     Macos,
+    /// FreeBSD (13.1 or later).
     FreeBsd,
 }
 
-impl Os {
+impl Platform {
     /// The platform this build runs on.
-    pub(crate) const CURRENT: Os = if cfg!(target_os = "linux") {
-        Os::Linux
+    pub const CURRENT: Platform = if cfg!(target_os = "linux") {
+        Platform::Linux
     } else if cfg!(target_os = "macos") {
-        Os::Macos
+        Platform::Macos
     } else {
-        Os::FreeBsd
+        Platform::FreeBsd
     };
 
-    /// Its name, as error messages give it.
-    pub(crate) fn name(self) -> &'static str {
+    /// Its name, as error messages give it: `"Linux"`, `"macOS"`,
+    /// `"FreeBSD"`.
+    pub fn name(self) -> &'static str {
         match self {
-            Os::Linux => "Linux",
-            Os::Macos => "macOS",
-            Os::FreeBsd => "FreeBSD",
+            Platform::Linux => "Linux",
+            Platform::Macos => "macOS",
+            Platform::FreeBsd => "FreeBSD",
         }
     }
 }
+
+/// The short name inside this crate.
+pub(crate) use Platform as Os;
 
 /// A command option that not every platform can give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,32 +9,8 @@ use crate::error::SpecError;
 use crate::program::ProgramSpec;
 use crate::readiness::Readiness;
 
-/// The platforms the supervisor builds for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Os {
-    Linux,
-    Macos,
-    FreeBsd,
-}
-
-impl Os {
-    /// The platform this build runs on.
-    pub(crate) const CURRENT: Os = if cfg!(target_os = "linux") {
-        Os::Linux
-    } else if cfg!(target_os = "macos") {
-        Os::Macos
-    } else {
-        Os::FreeBsd
-    };
-
-    fn name(self) -> &'static str {
-        match self {
-            Os::Linux => "Linux",
-            Os::Macos => "macOS",
-            Os::FreeBsd => "FreeBSD",
-        }
-    }
-}
+/// The platform, as core names it.
+pub(crate) use procwire_core::Platform as Os;
 
 /// The first setting of `spec` that `os` cannot honour:
 ///

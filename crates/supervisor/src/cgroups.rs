@@ -3,8 +3,9 @@
 //!
 //! An incarnation in [`StopScope::Tree`](crate::StopScope::Tree) under the
 //! cgroup root runs in `procwire-NAME.NS.PID.N`: the program's name, the
-//! supervisor's pid namespace (its inode) and pid, a counter. A supervisor removes its cgroups when
-//! their incarnations are over, but one killed by SIGKILL removes nothing:
+//! supervisor's pid namespace (its inode) and pid, a counter. A
+//! supervisor removes its cgroups when their incarnations are over, but
+//! one killed by SIGKILL removes nothing:
 //! its programs die of their parent-death signal, what escaped it (a
 //! `setsid`'d daemon) keeps running in the cgroup, and the directories
 //! stay. The next supervisor started over the same root kills what still
@@ -67,11 +68,11 @@ fn maker(name: &str) -> Option<(u64, i32)> {
     Some((ns.parse().ok()?, pid.parse().ok().filter(|&pid: &i32| pid > 0)?))
 }
 
-/// Whether the cgroups named for `pid` belong to no running supervisor:
-/// its process is gone, or it is this process and `first` (no supervisor
-/// of this process has made a cgroup yet: those are a former process's
-/// that had this pid, such as a PID 1 before a restart). A pid that is
-/// alive, or that cannot be told, keeps its cgroups.
+/// Whether the cgroups named for `pid` (of this pid namespace) belong to
+/// no running supervisor: its process is gone, or it is this process and
+/// `first` (no supervisor of this process has made a cgroup yet: those
+/// are a former process's that had this pid). A pid that is alive, or
+/// that cannot be told, keeps its cgroups.
 fn abandoned(pid: i32, first: bool) -> bool {
     if u32::try_from(pid).ok() == Some(std::process::id()) {
         return first;

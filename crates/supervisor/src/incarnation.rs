@@ -653,7 +653,8 @@ async fn discard(mut reader: impl AsyncRead + Unpin) {
 /// reach it); the pipe is still drained, and the lines still sent.
 fn send(splitter: &mut LineFramer, out: &mut Out, meta: &BatchMeta, spans: &mut Vec<Span>) {
     let ready = out.ready.as_ref().filter(|r| !r.fired.load(Ordering::Relaxed));
-    if ready.is_none() && out.sink.is_none() {
+    let sink_wanted = out.sink.as_ref().is_some_and(|sink| !crate::program::sink_unwanted(sink));
+    if ready.is_none() && !sink_wanted {
         // Only the channel: it needs the chunk and how many lines it
         // holds (a subscriber finds them again), not where each is.
         if let Some((chunk, counted)) = splitter.take_counted() {
@@ -663,7 +664,7 @@ fn send(splitter: &mut LineFramer, out: &mut Out, meta: &BatchMeta, spans: &mut 
     }
     let Some(chunk) = splitter.take_lines(spans) else { return };
     let line_sink = match &out.sink {
-        Some(Sink::Line(sink)) => Some(sink),
+        Some(Sink::Line(sink)) if sink_wanted => Some(sink),
         _ => None,
     };
     if ready.is_some() || line_sink.is_some() {

@@ -130,41 +130,60 @@ pub(crate) enum Sink {
 /// fd and `stream` (`"stdout"`, `"stderr"`, or `"other"` for any other
 /// fd) as fields and `[name] line` as the message, inside the
 /// incarnation's span; without it, none. Nothing is formatted unless a
-/// subscriber wants the event. One sink shared by every program: nothing
-/// allocated per spec.
+/// subscriber wants the event, and while none does the lines are not even
+/// cut for it (see [`sink_unwanted`]). One sink shared by every program:
+/// nothing allocated per spec.
 fn default_sink() -> Option<Sink> {
     #[cfg(feature = "tracing")]
     {
-        static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
         Some(
-            SINK.get_or_init(|| {
-                Sink::Line(Arc::new(|l: &LogLine| {
-                    let stream = match l.fd {
-                        1 => "stdout",
-                        2 => "stderr",
-                        _ => "other",
-                    };
-                    tracing::info!(
-                        target: "procwire_supervisor::log",
-                        program = %l.program,
-                        incarnation = l.incarnation,
-                        pid = l.pid,
-                        fd = l.fd,
-                        stream,
-                        continued = l.line.continued,
-                        "[{}] {}",
-                        l.program,
-                        String::from_utf8_lossy(&l.line.bytes)
-                    )
-                }))
-            })
-            .clone(),
+            DEFAULT_SINK
+                .get_or_init(|| {
+                    Sink::Line(Arc::new(|l: &LogLine| {
+                        let stream = match l.fd {
+                            1 => "stdout",
+                            2 => "stderr",
+                            _ => "other",
+                        };
+                        tracing::info!(
+                            target: "procwire_supervisor::log",
+                            program = %l.program,
+                            incarnation = l.incarnation,
+                            pid = l.pid,
+                            fd = l.fd,
+                            stream,
+                            continued = l.line.continued,
+                            "[{}] {}",
+                            l.program,
+                            String::from_utf8_lossy(&l.line.bytes)
+                        )
+                    }))
+                })
+                .clone(),
         )
     }
     #[cfg(not(feature = "tracing"))]
     {
         None
     }
+}
+
+/// The default sink, made once.
+#[cfg(feature = "tracing")]
+static DEFAULT_SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+
+/// Whether `sink` is the default one and no subscriber wants its events
+/// now (none installed, or `procwire_supervisor::log` filtered out): the
+/// lines of a read then need not be cut for it, and only the `logs()`
+/// channel, which counts them, is fed. Asked once a read.
+pub(crate) fn sink_unwanted(sink: &Sink) -> bool {
+    #[cfg(feature = "tracing")]
+    if let (Sink::Line(sink), Some(Sink::Line(default))) = (sink, DEFAULT_SINK.get()) {
+        return std::ptr::addr_eq(Arc::as_ptr(sink), Arc::as_ptr(default))
+            && !tracing::enabled!(target: "procwire_supervisor::log", tracing::Level::INFO);
+    }
+    let _ = sink;
+    false
 }
 
 impl fmt::Debug for Sink {
@@ -489,5 +508,41 @@ impl ProgramSpec {
     /// See [`after`](Self::after).
     pub fn get_after(&self) -> impl Iterator<Item = &str> + '_ {
         self.after.iter().map(|s| &**s)
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::*;
+
+    /// A subscriber that wants every event and records nothing.
+    struct Wants;
+
+    impl tracing::Subscriber for Wants {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    /// The default sink is skipped only while no subscriber wants its
+    /// events; a sink of the user's never is.
+    #[test]
+    fn the_default_sink_is_unwanted_only_without_a_subscriber() {
+        let default = default_sink().expect("a default sink with `tracing`");
+        let own = Sink::Line(Arc::new(|_: &LogLine| {}));
+        assert!(sink_unwanted(&default), "no subscriber: nobody reads its events");
+        assert!(!sink_unwanted(&own));
+        tracing::subscriber::with_default(Wants, || {
+            assert!(!sink_unwanted(&default), "a subscriber wants them");
+            assert!(!sink_unwanted(&own));
+        });
     }
 }

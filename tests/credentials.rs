@@ -243,6 +243,53 @@ fn keep_signal_mask_with_parent_death_signal_keeps_the_callers_mask() {
     });
 }
 
+/// A child spawned with a parent-death signal (cloned on the spawner
+/// thread, which is pinned to the CPU of the thread that waits for it)
+/// may run on the CPUs of the thread that called `spawn`, as if that
+/// thread had spawned it: all of them from an unpinned thread, one from
+/// a thread pinned to one. Fails if the child keeps the spawner thread's
+/// one-CPU set.
+#[test]
+fn parent_death_signal_children_keep_the_callers_cpu_set() {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    serial(async {
+        let me = Pid::from_raw(0);
+        let all = sched_getaffinity(me).unwrap();
+        let cpus: Vec<usize> = (0..CpuSet::count()).filter(|&c| all.is_set(c).unwrap_or(false)).collect();
+        if cpus.len() < 2 {
+            eprintln!(
+                "parent_death_signal_children_keep_the_callers_cpu_set: one CPU, nothing to tell apart"
+            );
+            return;
+        }
+        let allowed = |text: &str| {
+            let line = text.lines().find(|l| l.starts_with("Cpus_allowed_list:")).map(str::to_owned);
+            line.unwrap_or_else(|| panic!("no Cpus_allowed_list in {text:?}"))
+        };
+        let child_set = || async {
+            let mut cmd = Command::new("/bin/cat");
+            cmd.arg("/proc/self/status").parent_death_signal("KILL");
+            let (out, st) = output(&mut cmd).await;
+            assert!(st.success(), "{st}");
+            allowed(&out)
+        };
+        let mine = allowed(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        // The first spawn starts the spawner thread; the next ones pin it.
+        for _ in 0..3 {
+            assert_eq!(child_set().await, mine, "an unpinned caller's child may run on every CPU");
+        }
+        let last = *cpus.last().unwrap();
+        let mut one = CpuSet::new();
+        one.set(last).unwrap();
+        sched_setaffinity(me, &one).unwrap();
+        let pinned = allowed(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        let seen = [child_set().await, child_set().await];
+        sched_setaffinity(me, &all).unwrap();
+        assert_eq!(seen, [pinned.clone(), pinned], "a pinned caller's child runs on its CPU");
+        assert_eq!(child_set().await, mine, "and an unpinned caller's on every CPU again");
+    });
+}
+
 #[test]
 fn trampoline_child_gets_only_the_mapped_fds() {
     serial(async {

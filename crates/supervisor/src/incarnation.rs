@@ -155,8 +155,11 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
             command.env(NOTIFY_SOCKET, socket);
         }
         // The supervisor's own socket (from systemd) is not the child's,
-        // unless the command says so.
-        _ if !command.get_envs().any(|(k, _)| k == NOTIFY_SOCKET) => {
+        // unless the command says so. Only when there is one: removing a
+        // variable makes each spawn copy the whole environment.
+        _ if std::env::var_os(NOTIFY_SOCKET).is_some()
+            && !command.get_envs().any(|(k, _)| k == NOTIFY_SOCKET) =>
+        {
             command.env_remove(NOTIFY_SOCKET);
         }
         _ => {}

@@ -234,6 +234,7 @@ pub use logs::{LogBatch, Logs};
 pub use notify::{
     notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
 };
+pub use output::FileMode;
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{Adopted, StopPolicy, StopScope};
 pub use program::{ProgramSpec, DEFAULT_START_TIMEOUT};
@@ -261,6 +262,7 @@ mod lines;
 mod liveness;
 mod logs;
 mod notify;
+mod output;
 mod platform;
 mod policy;
 mod program;

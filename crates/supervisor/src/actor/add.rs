@@ -74,11 +74,14 @@ impl Actor {
     }
 }
 
-/// What `add` refuses in one spec by itself: its log settings, its
-/// readiness settings, its cgroup.
+/// What `add` refuses in one spec by itself: its log settings, an output
+/// file on an fd below 1, its readiness settings, its cgroup.
 pub(super) fn check_spec(spec: &ProgramSpec) -> Result<(), Error> {
     crate::platform::check(spec, crate::platform::Os::CURRENT)?;
     spec.log.validate()?;
+    if let Some(&fd) = spec.output.keys().next().filter(|&&fd| fd < 1) {
+        return Err(SpecError::out_of_range("ProgramSpec::output_file fd", fd, "1 and above").into());
+    }
     check_ready(spec)?;
     check_cgroup(spec)
 }

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use procwire::{Command, Signal, StopPolicy, StopScope};
+use procwire::{ChildFd, Command, Signal, StopPolicy, StopScope};
 use procwire_supervisor::{
-    Backoff, Builder, Cause, ConfigError, Liveness, LogSpec, NotifyAccess, ProgramSpec, Readiness,
+    Backoff, Builder, Cause, ConfigError, FileMode, Liveness, LogSpec, NotifyAccess, ProgramSpec, Readiness,
     RestartPolicy, RestartSpec, StartLimit, State, Strategy, Supervisor, SupervisorConfig,
 };
 use procwire_tests::guard;
@@ -35,6 +35,8 @@ cgroup = "/sys/fs/cgroup/db"
 stop_scope = "cgroup"
 parent_death_signal = false
 backoff = "procmon"
+stdout = "null"
+stderr = "inherit"
 
 [program.web]
 command = ["web", "--port", "8080"]
@@ -68,6 +70,8 @@ own_process_group = false
 parent_death_signal = "TERM"
 log_fds = [1, 2, 3]
 log_max_line = 4096
+stdout = "append:/var/log/web.log"
+stderr = "truncate:/var/log/web.err"
 
 [program.cache]
 command = ["cache"]
@@ -80,7 +84,14 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
     let mut builder = Builder::new();
     builder.strategy(Strategy::RestForOne).intensity(7, s(90)).unwrap().notify_systemd(true).capacity(64, 32);
 
-    let mut db = ProgramSpec::new("db", Command::new("postgres").args(["-D", "/var/lib/postgres"]).clone());
+    let mut db = ProgramSpec::new(
+        "db",
+        Command::new("postgres")
+            .args(["-D", "/var/lib/postgres"])
+            .child_fd(1, ChildFd::Null)
+            .child_fd(2, ChildFd::Parent(2))
+            .clone(),
+    );
     let mut restart = RestartSpec::new();
     restart.backoff(Backoff::procmon());
     db.ready(Readiness::Notify { access: NotifyAccess::Group })
@@ -131,7 +142,9 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
         )
         .own_process_group(false)
         .parent_death_signal(Some(Signal::TERM))
-        .log(log);
+        .log(log)
+        .output_file(1, "/var/log/web.log", FileMode::Append)
+        .output_file(2, "/var/log/web.err", FileMode::Truncate);
     let mut cache = ProgramSpec::new("cache", Command::new("cache"));
     cache.ready(Readiness::probe(ms(500), || async { true }));
     (builder, vec![db, web, cache])
@@ -242,6 +255,11 @@ fn a_bad_config_is_one_error_naming_program_and_key() {
         (web("log_max_line = 0"), Some("web"), Some("log_max_line"), "maximum log line length is 0"),
         (web("after = [\"cache\"]"), Some("web"), Some("after"), "\"cache\" is not a program of this configuration"),
         (web("parent_death_signal = true"), Some("web"), Some("parent_death_signal"), "true names no signal"),
+        (web("stdout = \"append:relative\""), Some("web"), Some("stdout"), "\"relative\" is not an absolute path"),
+        (web("stderr = \"truncate:\""), Some("web"), Some("stderr"), "\"\" is not an absolute path"),
+        (web("stdout = \"bogus\""), Some("web"), Some("stdout"), "\"bogus\" is not one of \"log\", \"null\", \"inherit\""),
+        (web("stdout = \"file:/tmp/x\""), Some("web"), Some("stdout"), "is not one of"),
+        (web("stderr = 2"), Some("web"), Some("stderr"), "invalid type: integer `2`"),
         ("[program.web]\nautostart = false".to_owned(), Some("web"), Some("command"), "missing field `command`"),
         ("[program.web]\ncommand = []".to_owned(), Some("web"), Some("command"), "empty: it needs at least the program"),
         ("[program.web]\ncommand = [\"a\\u0000b\"]".to_owned(), Some("web"), Some("command"), "holds a NUL byte"),
@@ -350,6 +368,23 @@ async fn a_ready_probe_run_past_its_timeout_is_killed_and_run_again() {
     })
     .await;
     assert_eq!(sup.status("db").await.unwrap().state, State::Starting);
+    sup.shutdown().await.unwrap();
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `stdout = "append:PATH"`: the program's lines go to the file, after
+/// what it held.
+#[tokio::test]
+async fn a_stdout_file_gets_the_programs_lines() {
+    let file = scratch("stdout");
+    std::fs::write(&file, "before\n").unwrap();
+    let text = format!(
+        "[program.echo]\ncommand = [\"sh\", \"-c\", \"echo one; echo two\"]\nrestart = \"never\"\nstdout = {:?}",
+        format!("append:{}", file.to_str().unwrap())
+    );
+    let (sup, mut events) = supervise(&text).await;
+    next(&mut events, "echo", |e| e.to == State::Exited).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "before\none\ntwo\n");
     sup.shutdown().await.unwrap();
     std::fs::remove_file(&file).unwrap();
 }

@@ -223,7 +223,8 @@ pub use builder::Builder;
 #[cfg(feature = "config")]
 pub use config::{
     format_duration, parse_duration, BackoffConfig, ConfigError, IntensityConfig, LivenessConfig,
-    ProgramConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
+    OutputConfig, ProgramConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig, SupervisorConfig,
+    SupervisorSettings,
 };
 pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};

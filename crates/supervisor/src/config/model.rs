@@ -7,7 +7,7 @@ use std::time::Duration;
 use procwire_core::StopScope;
 use proptest::prelude::*;
 
-use crate::{Builder, LogSpec, NotifyAccess, RestartPolicy, StartLimit, Strategy as Supervision};
+use crate::{Builder, FileMode, LogSpec, NotifyAccess, RestartPolicy, StartLimit, Strategy as Supervision};
 
 /// A signal as written (`"TERM"`, `"15"`; `"#15"` for the TOML integer
 /// 15) and its number.
@@ -55,6 +55,17 @@ pub(super) struct ProgramModel {
     pub(super) own_process_group: Option<bool>,
     pub(super) parent_death_signal: Option<Option<(String, i32)>>,
     pub(super) log: Option<(Vec<i32>, usize)>,
+    pub(super) stdout: Option<OutputModel>,
+    pub(super) stderr: Option<OutputModel>,
+}
+
+/// `stdout`, `stderr`: a file has an absolute path.
+#[derive(Debug, Clone)]
+pub(super) enum OutputModel {
+    Log,
+    Null,
+    Inherit,
+    File(String, FileMode),
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +173,16 @@ fn ready_model() -> impl Strategy<Value = ReadyModel> {
     ]
 }
 
+fn output_model() -> impl Strategy<Value = OutputModel> {
+    let mode = prop::sample::select(vec![FileMode::Append, FileMode::Truncate]);
+    prop_oneof![
+        Just(OutputModel::Log),
+        Just(OutputModel::Null),
+        Just(OutputModel::Inherit),
+        ("/[^\\x00]{0,12}", mode).prop_map(|(path, mode)| OutputModel::File(path, mode)),
+    ]
+}
+
 fn program_model(name: String, others: Vec<String>) -> impl Strategy<Value = ProgramModel> {
     use proptest::option::of;
     let restart = prop::sample::select(vec![
@@ -217,8 +238,9 @@ fn program_model(name: String, others: Vec<String>) -> impl Strategy<Value = Pro
             of((prop::collection::vec(0..100i32, 0..3), 1..=LogSpec::MAX_LINE_LIMIT)),
         )
             .boxed(),
+        (of(output_model()), of(output_model())).boxed(),
     )
-        .prop_map(move |(a, b, c)| ProgramModel {
+        .prop_map(move |(a, b, c, d)| ProgramModel {
             name: name.clone(),
             command: a.0,
             env: a.1,
@@ -246,6 +268,8 @@ fn program_model(name: String, others: Vec<String>) -> impl Strategy<Value = Pro
             own_process_group: c.5,
             parent_death_signal: c.6,
             log: c.7,
+            stdout: d.0,
+            stderr: d.1,
         })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use procwire_core::{Command, Signal, StopScope};
 use serde::{Deserialize, Serialize};
 
+use super::output::OutputConfig;
 use super::parts::{BackoffConfig, LivenessConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig};
 use super::{duration, values, ConfigError};
 use crate::error::SpecError;
@@ -49,6 +50,7 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | `own_process_group = false` | [`ProgramSpec::own_process_group`] |
 /// | `parent_death_signal` | [`ProgramSpec::parent_death_signal`]: a signal, or `false` for none |
 /// | `log_fds = [1, 2]`, `log_max_line = 16384` | [`LogSpec::fds`], [`LogSpec::max_line`] |
+/// | `stdout`, `stderr` | where fd 1, fd 2 goes: `"log"` (the default), `"null"`, `"inherit"`, `"append:/abs/path"`, `"truncate:/abs/path"` ([`ProgramSpec::output_file`]): an [`OutputConfig`] |
 ///
 /// The program's sink is the default one ([`ProgramSpec::sink`]): set
 /// another on the spec.
@@ -167,6 +169,12 @@ pub struct ProgramConfig {
     /// The longest line logged in one piece, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_line: Option<usize>,
+    /// Where fd 1 goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<OutputConfig>,
+    /// Where fd 2 goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<OutputConfig>,
 }
 
 impl ProgramConfig {
@@ -185,7 +193,8 @@ impl ProgramConfig {
     /// could never spawn: an empty `command`, a NUL byte in it, in `env`
     /// or `cwd`, an `env` name that is empty or holds `=`, a backoff, start
     /// limit, notification fd, liveness or log setting out of range, a
-    /// `stop_scope` of `"cgroup"` without `cgroup`. (Whether the files
+    /// `stop_scope` of `"cgroup"` without `cgroup`, a `stdout` or `stderr`
+    /// file whose path is not absolute. (Whether the files
     /// exist, and the dependencies, are checked at `add`.)
     pub fn to_spec(&self, name: &str) -> Result<ProgramSpec, ConfigError> {
         self.spec(name).map_err(|(key, message)| ConfigError::new(Some(name), Some(&key), message))
@@ -290,6 +299,11 @@ impl ProgramConfig {
             log.validate().map_err(key("log_max_line"))?;
         }
         spec.log(log);
+        for (fd, key, output) in [(1, "stdout", &self.stdout), (2, "stderr", &self.stderr)] {
+            if let Some(output) = output {
+                output.apply(fd, &mut spec).map_err(|e| (key.to_owned(), e))?;
+            }
+        }
         Ok(spec)
     }
 

@@ -30,6 +30,7 @@ log_capacity = 32
 
 [program.db]
 command = ["postgres", "-D", "/var/lib/postgres"]
+env_remove = ["PGDATA", "PGPORT"]
 ready = "notify:group"
 cgroup = "/sys/fs/cgroup/db"
 stop_scope = "cgroup"
@@ -40,6 +41,7 @@ stderr = "inherit"
 
 [program.web]
 command = ["web", "--port", "8080"]
+arg0 = "web-server"
 env = { PORT = "8080", LANG = "C" }
 env_clear = true
 cwd = "/srv/web"
@@ -88,6 +90,8 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
         "db",
         Command::new("postgres")
             .args(["-D", "/var/lib/postgres"])
+            .env_remove("PGDATA")
+            .env_remove("PGPORT")
             .child_fd(1, ChildFd::Null)
             .child_fd(2, ChildFd::Parent(2))
             .clone(),
@@ -103,6 +107,7 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
     let mut command = Command::new("web");
     command
         .args(["--port", "8080"])
+        .arg0("web-server")
         .env_clear()
         .envs([("PORT", "8080"), ("LANG", "C")])
         .current_dir("/srv/web")
@@ -251,6 +256,12 @@ fn a_bad_config_is_one_error_naming_program_and_key() {
         (web("ready = \"notify\"\nready_probe = { exec = [\"true\"] }"), Some("web"), Some("ready_probe"), "`ready` is given too"),
         (web("env = { A = 1 }"), Some("web"), Some("env.A"), "invalid type: integer `1`, expected a string"),
         (web("env = { \"A=B\" = \"c\" }"), Some("web"), Some("env"), "\"A=B\" is not a variable's name"),
+        (web("env_remove = [\"A=B\"]"), Some("web"), Some("env_remove"), "\"A=B\" is not a variable's name"),
+        (web("env_remove = [\"\"]"), Some("web"), Some("env_remove"), "\"\" is not a variable's name"),
+        (web("env = { PORT = \"1\" }\nenv_remove = [\"PORT\"]"), Some("web"), Some("env_remove"), "\"PORT\" is set in `env` too"),
+        (web("env_remove = \"PORT\""), Some("web"), Some("env_remove"), "invalid type: string \"PORT\", expected a sequence"),
+        (web("arg0 = \"a\\u0000b\""), Some("web"), Some("arg0"), "holds a NUL byte"),
+        (web("arg0 = [\"a\"]"), Some("web"), Some("arg0"), "invalid type: sequence, expected a string"),
         (web("stop_scope = \"cgroup\""), Some("web"), Some("stop_scope"), "\"cgroup\" needs a `cgroup` directory"),
         (web("log_max_line = 0"), Some("web"), Some("log_max_line"), "maximum log line length is 0"),
         (web("after = [\"cache\"]"), Some("web"), Some("after"), "\"cache\" is not a program of this configuration"),
@@ -385,6 +396,29 @@ async fn a_stdout_file_gets_the_programs_lines() {
     let (sup, mut events) = supervise(&text).await;
     next(&mut events, "echo", |e| e.to == State::Exited).await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "before\none\ntwo\n");
+    sup.shutdown().await.unwrap();
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `env_remove = [NAME]`: the program does not get the variable, which
+/// the supervisor has (cargo sets `CARGO_MANIFEST_DIR` for the tests it
+/// runs).
+#[tokio::test]
+async fn env_remove_takes_a_variable_out_of_the_programs_environment() {
+    const NAME: &str = "CARGO_MANIFEST_DIR";
+    if std::env::var_os(NAME).is_none() {
+        eprintln!("skipped: {NAME} is not set (not run by cargo)");
+        return;
+    }
+    let file = scratch("env-remove");
+    let text = format!(
+        "[program.env]\ncommand = [\"/bin/sh\", \"-c\", \"echo ${{{NAME}-unset}} > \\\"$0\\\"\", {:?}]\n\
+         restart = \"never\"\nenv_remove = [\"{NAME}\"]",
+        file.to_str().unwrap()
+    );
+    let (sup, mut events) = supervise(&text).await;
+    next(&mut events, "env", |e| e.to == State::Exited).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "unset\n");
     sup.shutdown().await.unwrap();
     std::fs::remove_file(&file).unwrap();
 }

@@ -29,7 +29,9 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | key | setting |
 /// |---|---|
 /// | `command = ["prog", "arg"]` | the argv of [`Command::new`] and [`args`](Command::args) |
+/// | `arg0 = "name"` | [`Command::arg0`]: the program's `argv[0]`, instead of its path |
 /// | `env = { NAME = "value" }`, `env_clear = true` | [`Command::envs`], [`Command::env_clear`] (cleared first) |
+/// | `env_remove = ["NAME"]` | [`Command::env_remove`]: variables of the supervisor's environment the program does not get (a name also in `env` is refused) |
 /// | `cwd`, `uid`, `gid`, `groups = [N]` | [`Command::current_dir`], [`uid`](Command::uid), [`gid`](Command::gid), [`groups`](Command::groups) |
 /// | `restart` | [`RestartSpec::policy`]: `"always"`, `"never"`, `"on-failure"`, `"on-abnormal"`, `"on-watchdog"` |
 /// | `success_codes = [0, 3]`, `success_signals = ["USR1"]` | [`RestartSpec::success_codes`], [`success_signals`](RestartSpec::success_signals) |
@@ -73,12 +75,18 @@ use crate::spec::{RestartPolicy, RestartSpec};
 pub struct ProgramConfig {
     /// The program, then its arguments.
     pub command: Vec<String>,
+    /// The program's `argv[0]`, instead of `command`'s first item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg0: Option<String>,
     /// Variables set for the program.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Start from an empty environment (before `env`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_clear: Option<bool>,
+    /// Variables taken out of the environment the program inherits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
     /// The working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
@@ -190,12 +198,13 @@ impl ProgramConfig {
     ///
     /// A [`ConfigError`] naming the program and the key, for settings the
     /// supervisor would refuse at [`add`](crate::Supervisor::add) or
-    /// could never spawn: an empty `command`, a NUL byte in it, in `env`
-    /// or `cwd`, an `env` name that is empty or holds `=`, a backoff, start
-    /// limit, notification fd, liveness or log setting out of range, a
+    /// could never spawn: an empty `command`, a NUL byte in it, in `arg0`,
+    /// `env` or `cwd`, an `env` or `env_remove` name that is empty or holds
+    /// `=`, a name both in `env` and `env_remove`, a backoff, start limit,
+    /// notification fd, liveness or log setting out of range, a
     /// `stop_scope` of `"cgroup"` without `cgroup`, a `stdout` or `stderr`
-    /// file whose path is not absolute. (Whether the files
-    /// exist, and the dependencies, are checked at `add`.)
+    /// file whose path is not absolute. (Whether the files exist, and the
+    /// dependencies, are checked at `add`.)
     pub fn to_spec(&self, name: &str) -> Result<ProgramSpec, ConfigError> {
         self.spec(name).map_err(|(key, message)| ConfigError::new(Some(name), Some(&key), message))
     }
@@ -318,8 +327,26 @@ impl ProgramConfig {
         }
         let mut command = Command::new(program);
         command.args(args);
+        if let Some(arg0) = &self.arg0 {
+            if arg0.contains('\0') {
+                return Err(err("arg0", format!("{arg0:?} holds a NUL byte")));
+            }
+            command.arg0(arg0);
+        }
         if self.env_clear == Some(true) {
             command.env_clear();
+        }
+        for name in &self.env_remove {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(err(
+                    "env_remove",
+                    format!("{name:?} is not a variable's name (empty, or holds = or NUL)"),
+                ));
+            }
+            if self.env.contains_key(name) {
+                return Err(err("env_remove", format!("{name:?} is set in `env` too")));
+            }
+            command.env_remove(name);
         }
         for (name, value) in &self.env {
             if name.is_empty() || name.contains(['=', '\0']) {

@@ -97,6 +97,8 @@ fn program_table(p: &ProgramModel) -> toml::Value {
     };
     table([
         ("command", Some(strings(&p.command))),
+        ("arg0", p.arg0.as_deref().map(string)),
+        ("env_remove", (!p.env_remove.is_empty()).then(|| strings(&p.env_remove))),
         ("env", (!env.is_empty()).then_some(toml::Value::Table(env))),
         ("env_clear", p.env_clear.map(b)),
         ("cwd", p.cwd.as_deref().map(string)),
@@ -178,8 +180,14 @@ fn signal_of((_, n): &(String, i32)) -> Signal {
 fn expected_spec(p: &ProgramModel) -> ProgramSpec {
     let mut command = Command::new(&p.command[0]);
     command.args(&p.command[1..]);
+    if let Some(arg0) = &p.arg0 {
+        command.arg0(arg0);
+    }
     if p.env_clear == Some(true) {
         command.env_clear();
+    }
+    for name in &p.env_remove {
+        command.env_remove(name);
     }
     command.envs(&p.env);
     if let Some(cwd) = &p.cwd {
@@ -305,8 +313,8 @@ fn expected_spec(p: &ProgramModel) -> ProgramSpec {
 
 /// The keys of a `[program.NAME]` table.
 #[rustfmt::skip]
-const PROGRAM_KEYS: [&str; 35] = [
-    "command", "env", "env_clear", "cwd", "uid", "gid", "groups", "restart", "success_codes",
+const PROGRAM_KEYS: [&str; 37] = [
+    "command", "arg0", "env", "env_clear", "env_remove", "cwd", "uid", "gid", "groups", "restart", "success_codes",
     "success_signals", "prevent_codes", "prevent_signals", "min_uptime", "backoff", "start_limit",
     "max_retries", "ready", "ready_probe", "start_timeout", "watchdog", "liveness", "after", "requires", "autostart",
     "stop_signal", "stop_grace", "stop_final_signal", "stop_scope", "cgroup", "own_process_group",
@@ -426,10 +434,10 @@ proptest! {
         // groups or signals.
         let takes = matches!(
             (key, &wrong_value),
-            ("cwd" | "cgroup", toml::Value::String(_))
+            ("cwd" | "cgroup" | "arg0", toml::Value::String(_))
                 | ("env_clear" | "requires" | "autostart" | "own_process_group", toml::Value::Boolean(_))
                 | ("success_codes" | "prevent_codes" | "success_signals" | "prevent_signals" | "groups"
-                    | "log_fds", toml::Value::Array(_))
+                    | "log_fds" | "env_remove", toml::Value::Array(_))
         );
         prop_assume!(!takes);
         let (name, mut table) = (&programs[at].name, program_table(&programs[at]));

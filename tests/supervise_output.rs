@@ -194,15 +194,26 @@ async fn a_changed_output_file_restarts_the_program_on_update() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// An output file on fd 0 (or below) is refused by `add`, naming the
-/// setting.
+/// An output file on fd 0 (or below), or on the notification fd, is
+/// refused by `add`, naming the setting.
 #[tokio::test]
-async fn an_output_file_below_fd_1_is_refused() {
+async fn an_output_file_below_fd_1_or_on_the_notification_fd_is_refused() {
     let (sup, _task) = Supervisor::new();
-    let mut spec = talker("talker");
-    spec.output_file(0, "/dev/null", FileMode::Append);
-    let err = sup.add(spec).await.unwrap_err();
-    assert!(matches!(err, procwire_supervisor::Error::Spec(_)), "{err:?}");
-    assert!(err.to_string().contains("ProgramSpec::output_file fd is 0: allowed 1 and above"), "{err}");
+    let mut zero = talker("zero");
+    zero.output_file(0, "/dev/null", FileMode::Append);
+    let mut notifying = talker("notifying");
+    notifying.ready(procwire_supervisor::Readiness::NotificationFd(3)).output_file(
+        3,
+        "/dev/null",
+        FileMode::Append,
+    );
+    for (spec, message) in [
+        (zero, "ProgramSpec::output_file fd is 0: allowed 1 and above"),
+        (notifying, "ProgramSpec::output_file fd is 3: allowed any fd but the notification fd"),
+    ] {
+        let err = sup.add(spec).await.unwrap_err();
+        assert!(matches!(err, procwire_supervisor::Error::Spec(_)), "{err:?}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
     sup.shutdown().await.unwrap();
 }

@@ -466,7 +466,8 @@ impl ProgramSpec {
     /// (a missing directory, `EACCES`) fails the spawn, as any spawn
     /// failure does ([`Cause::SpawnFailed`](crate::Cause::SpawnFailed), at
     /// [`SpawnStep::Pipes`](procwire_core::SpawnStep::Pipes)), with an
-    /// error that names the path. `add` refuses an fd below 1.
+    /// error that names the path. `add` refuses an fd below 1, and the
+    /// fd of a [`Readiness::NotificationFd`](crate::Readiness::NotificationFd).
     ///
     /// ```
     /// use procwire_core::Command;

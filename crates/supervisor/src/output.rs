@@ -72,9 +72,9 @@ fn open_all(
     files: &BTreeMap<i32, OutputFile>,
     program: &str,
 ) -> Result<Vec<(i32, OwnedFd)>, procwire_core::Error> {
-    // (dev, inode) of each file opened, and the file.
-    let mut opened: Vec<((u64, u64), File)> = Vec::new();
-    let mut fds = Vec::with_capacity(files.len());
+    // (dev, inode) of each file opened, and where it is in `fds`.
+    let mut opened: Vec<((u64, u64), usize)> = Vec::new();
+    let mut fds: Vec<(i32, OwnedFd)> = Vec::with_capacity(files.len());
     for (&fd, file) in files {
         let error = |e: io::Error| procwire_core::Error::Spawn {
             program: program.to_owned(),
@@ -84,13 +84,13 @@ fn open_all(
         let new = open(file).map_err(error)?;
         let id = new.metadata().map(|m| (m.dev(), m.ino())).map_err(error)?;
         let shared = match opened.iter().find(|(seen, _)| *seen == id) {
-            Some((_, first)) => first.try_clone().map_err(error)?,
+            Some(&(_, at)) => fds[at].1.try_clone().map_err(error)?,
             None => {
-                opened.push((id, new.try_clone().map_err(error)?));
-                new
+                opened.push((id, fds.len()));
+                OwnedFd::from(new)
             }
         };
-        fds.push((fd, OwnedFd::from(shared)));
+        fds.push((fd, shared));
     }
     Ok(fds)
 }

@@ -16,6 +16,9 @@
 //! group_kill                         the same as `scope group`
 //! capture                            each program's stdout lines to DIR/NAME.out.log
 //!                                    (stderr to DIR/NAME.err.log)
+//! redirect                           each program's stdout appended to DIR/NAME.out.log
+//!                                    by the program itself (ProgramSpec::output_file, as
+//!                                    Horust's file redirect); not with `capture`
 //! program       NAME  ARGV0  ARG...  one program (any number of these lines)
 //! ```
 //!
@@ -25,7 +28,7 @@
 //! sets nothing but the grace: [`ProgramSpec::DEFAULT_STOP`]'s reach,
 //! [`StopScope::Tree`] (a cgroup per incarnation when this process's
 //! cgroup is writable, else the process group); without `capture`, their
-//! lines are read and dropped.
+//! lines are read and dropped (with `redirect`, stderr's only).
 //!
 //! Signals: SIGUSR1 stops every program (all at once) and writes
 //! `DIR/stop_times` once all are down; SIGUSR2 appends `"<spawns>
@@ -44,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use procwire::supervisor::{
-    Backoff, LogBatch, ProgramSpec, RestartPolicy, RestartSpec, StopScope, Supervisor,
+    Backoff, FileMode, LogBatch, ProgramSpec, RestartPolicy, RestartSpec, StopScope, Supervisor,
 };
 use procwire::Command;
 use tokio::signal::unix::{signal, SignalKind};
@@ -58,6 +61,7 @@ struct Config {
     kill_timeout: Option<Duration>,
     scope: Option<StopScope>,
     capture: bool,
+    redirect: bool,
     programs: Vec<(String, Vec<String>)>,
 }
 
@@ -81,6 +85,7 @@ impl Config {
                 ["scope", "process"] => config.scope = Some(StopScope::Process),
                 ["scope", "tree"] => config.scope = Some(StopScope::Tree),
                 ["capture"] => config.capture = true,
+                ["redirect"] => config.redirect = true,
                 ["program", name, ref argv @ ..] if !argv.is_empty() => {
                     config.programs.push((name.into(), argv.iter().map(|a| a.to_string()).collect()))
                 }
@@ -89,6 +94,9 @@ impl Config {
         }
         if config.rundir.as_os_str().is_empty() {
             return Err("no rundir".into());
+        }
+        if config.capture && config.redirect {
+            return Err("`capture` and `redirect` both: stdout goes to one or the other".into());
         }
         Ok(config)
     }
@@ -128,6 +136,10 @@ impl Config {
             });
         } else {
             program.no_sink();
+        }
+        if self.redirect {
+            // Opened by the supervisor at each spawn; the program writes it.
+            program.output_file(1, self.rundir.join(format!("{name}.out.log")), FileMode::Append);
         }
         Ok(program)
     }

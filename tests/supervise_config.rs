@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use procwire::{Command, Signal, StopPolicy, StopScope};
+use procwire::{ChildFd, Command, Signal, StopPolicy, StopScope};
 use procwire_supervisor::{
-    Backoff, Builder, Cause, ConfigError, Liveness, LogSpec, NotifyAccess, ProgramSpec, Readiness,
+    Backoff, Builder, Cause, ConfigError, FileMode, Liveness, LogSpec, NotifyAccess, ProgramSpec, Readiness,
     RestartPolicy, RestartSpec, StartLimit, State, Strategy, Supervisor, SupervisorConfig,
 };
 use procwire_tests::guard;
@@ -30,14 +30,18 @@ log_capacity = 32
 
 [program.db]
 command = ["postgres", "-D", "/var/lib/postgres"]
+env_remove = ["PGDATA", "PGPORT"]
 ready = "notify:group"
 cgroup = "/sys/fs/cgroup/db"
 stop_scope = "cgroup"
 parent_death_signal = false
 backoff = "procmon"
+stdout = "null"
+stderr = "inherit"
 
 [program.web]
 command = ["web", "--port", "8080"]
+arg0 = "web-server"
 env = { PORT = "8080", LANG = "C" }
 env_clear = true
 cwd = "/srv/web"
@@ -68,6 +72,8 @@ own_process_group = false
 parent_death_signal = "TERM"
 log_fds = [1, 2, 3]
 log_max_line = 4096
+stdout = "append:/var/log/web.log"
+stderr = "truncate:/var/log/web.err"
 
 [program.cache]
 command = ["cache"]
@@ -80,7 +86,16 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
     let mut builder = Builder::new();
     builder.strategy(Strategy::RestForOne).intensity(7, s(90)).unwrap().notify_systemd(true).capacity(64, 32);
 
-    let mut db = ProgramSpec::new("db", Command::new("postgres").args(["-D", "/var/lib/postgres"]).clone());
+    let mut db = ProgramSpec::new(
+        "db",
+        Command::new("postgres")
+            .args(["-D", "/var/lib/postgres"])
+            .env_remove("PGDATA")
+            .env_remove("PGPORT")
+            .child_fd(1, ChildFd::Null)
+            .child_fd(2, ChildFd::Parent(2))
+            .clone(),
+    );
     let mut restart = RestartSpec::new();
     restart.backoff(Backoff::procmon());
     db.ready(Readiness::Notify { access: NotifyAccess::Group })
@@ -92,6 +107,7 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
     let mut command = Command::new("web");
     command
         .args(["--port", "8080"])
+        .arg0("web-server")
         .env_clear()
         .envs([("PORT", "8080"), ("LANG", "C")])
         .current_dir("/srv/web")
@@ -131,7 +147,9 @@ fn every_key_by_hand() -> (Builder, Vec<ProgramSpec>) {
         )
         .own_process_group(false)
         .parent_death_signal(Some(Signal::TERM))
-        .log(log);
+        .log(log)
+        .output_file(1, "/var/log/web.log", FileMode::Append)
+        .output_file(2, "/var/log/web.err", FileMode::Truncate);
     let mut cache = ProgramSpec::new("cache", Command::new("cache"));
     cache.ready(Readiness::probe(ms(500), || async { true }));
     (builder, vec![db, web, cache])
@@ -238,10 +256,21 @@ fn a_bad_config_is_one_error_naming_program_and_key() {
         (web("ready = \"notify\"\nready_probe = { exec = [\"true\"] }"), Some("web"), Some("ready_probe"), "`ready` is given too"),
         (web("env = { A = 1 }"), Some("web"), Some("env.A"), "invalid type: integer `1`, expected a string"),
         (web("env = { \"A=B\" = \"c\" }"), Some("web"), Some("env"), "\"A=B\" is not a variable's name"),
+        (web("env_remove = [\"A=B\"]"), Some("web"), Some("env_remove"), "\"A=B\" is not a variable's name"),
+        (web("env_remove = [\"\"]"), Some("web"), Some("env_remove"), "\"\" is not a variable's name"),
+        (web("env = { PORT = \"1\" }\nenv_remove = [\"PORT\"]"), Some("web"), Some("env_remove"), "\"PORT\" is set in `env` too"),
+        (web("env_remove = \"PORT\""), Some("web"), Some("env_remove"), "invalid type: string \"PORT\", expected a sequence"),
+        (web("arg0 = \"a\\u0000b\""), Some("web"), Some("arg0"), "holds a NUL byte"),
+        (web("arg0 = [\"a\"]"), Some("web"), Some("arg0"), "invalid type: sequence, expected a string"),
         (web("stop_scope = \"cgroup\""), Some("web"), Some("stop_scope"), "\"cgroup\" needs a `cgroup` directory"),
         (web("log_max_line = 0"), Some("web"), Some("log_max_line"), "maximum log line length is 0"),
         (web("after = [\"cache\"]"), Some("web"), Some("after"), "\"cache\" is not a program of this configuration"),
         (web("parent_death_signal = true"), Some("web"), Some("parent_death_signal"), "true names no signal"),
+        (web("stdout = \"append:relative\""), Some("web"), Some("stdout"), "\"relative\" is not an absolute path"),
+        (web("stderr = \"truncate:\""), Some("web"), Some("stderr"), "\"\" is not an absolute path"),
+        (web("stdout = \"bogus\""), Some("web"), Some("stdout"), "\"bogus\" is not one of \"log\", \"null\", \"inherit\""),
+        (web("stdout = \"file:/tmp/x\""), Some("web"), Some("stdout"), "is not one of"),
+        (web("stderr = 2"), Some("web"), Some("stderr"), "invalid type: integer `2`"),
         ("[program.web]\nautostart = false".to_owned(), Some("web"), Some("command"), "missing field `command`"),
         ("[program.web]\ncommand = []".to_owned(), Some("web"), Some("command"), "empty: it needs at least the program"),
         ("[program.web]\ncommand = [\"a\\u0000b\"]".to_owned(), Some("web"), Some("command"), "holds a NUL byte"),
@@ -350,6 +379,46 @@ async fn a_ready_probe_run_past_its_timeout_is_killed_and_run_again() {
     })
     .await;
     assert_eq!(sup.status("db").await.unwrap().state, State::Starting);
+    sup.shutdown().await.unwrap();
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `stdout = "append:PATH"`: the program's lines go to the file, after
+/// what it held.
+#[tokio::test]
+async fn a_stdout_file_gets_the_programs_lines() {
+    let file = scratch("stdout");
+    std::fs::write(&file, "before\n").unwrap();
+    let text = format!(
+        "[program.echo]\ncommand = [\"sh\", \"-c\", \"echo one; echo two\"]\nrestart = \"never\"\nstdout = {:?}",
+        format!("append:{}", file.to_str().unwrap())
+    );
+    let (sup, mut events) = supervise(&text).await;
+    next(&mut events, "echo", |e| e.to == State::Exited).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "before\none\ntwo\n");
+    sup.shutdown().await.unwrap();
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `env_remove = [NAME]`: the program does not get the variable, which
+/// the supervisor has (cargo sets `CARGO_MANIFEST_DIR` for the tests it
+/// runs).
+#[tokio::test]
+async fn env_remove_takes_a_variable_out_of_the_programs_environment() {
+    const NAME: &str = "CARGO_MANIFEST_DIR";
+    if std::env::var_os(NAME).is_none() {
+        eprintln!("skipped: {NAME} is not set (not run by cargo)");
+        return;
+    }
+    let file = scratch("env-remove");
+    let text = format!(
+        "[program.env]\ncommand = [\"/bin/sh\", \"-c\", \"echo ${{{NAME}-unset}} > \\\"$0\\\"\", {:?}]\n\
+         restart = \"never\"\nenv_remove = [\"{NAME}\"]",
+        file.to_str().unwrap()
+    );
+    let (sup, mut events) = supervise(&text).await;
+    next(&mut events, "env", |e| e.to == State::Exited).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "unset\n");
     sup.shutdown().await.unwrap();
     std::fs::remove_file(&file).unwrap();
 }

@@ -5,7 +5,8 @@
 # results.jsonl like the others; python3 summarize.py gives the medians.
 # usage: sh run_interleaved.sh A|C [ROUNDS]   (default 7)
 #   A: /bin/true on procwire (the default stop), procwire with StopScope::Process, procmon
-#   C: 1e6 lines on procwire, supervisord, horust (file redirect and pipe), and the floors
+#   C: 1e6 lines on procwire (through its sink and by file redirect), supervisord, horust
+#      (file redirect and pipe), and the floors
 cd "$(dirname "$0")" || exit 1
 sh run_procwire_build.sh || exit 1
 w=$1
@@ -19,6 +20,7 @@ while [ "$i" -lt "${2:-7}" ]; do
             ;;
         C)
             python3 wl_C.py procwire 1 lines
+            python3 wl_C.py procwire 1 lines redirect
             python3 wl_C.py supervisord 1 lines
             python3 wl_C.py horust 1 lines file
             python3 wl_C.py horust 1 lines pipe

@@ -183,6 +183,10 @@ pub(crate) fn command(spec: &ProgramSpec, notify_socket: Option<&OsStr>) -> Comm
 pub(crate) fn spawn(ctx: Ctx<'_>) -> Result<Live, procwire_core::Error> {
     let spec = ctx.spec;
     let mut command = command(spec, ctx.notify_socket);
+    // Opened for this incarnation; the command, and with it the
+    // supervisor's copy, is dropped at the end of this function. An fd
+    // sent to a file has no pipe, so nothing of it is drained or logged.
+    crate::output::redirect(&mut command, &spec.output)?;
     let parent = match (spec.cgroup.as_deref(), ctx.cgroup_root) {
         (Some(parent), _) => Some(parent),
         (None, Some(root)) if spec.stop.scope == StopScope::Tree => Some(root),

@@ -223,7 +223,8 @@ pub use builder::Builder;
 #[cfg(feature = "config")]
 pub use config::{
     format_duration, parse_duration, BackoffConfig, ConfigError, IntensityConfig, LivenessConfig,
-    ProgramConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig, SupervisorConfig, SupervisorSettings,
+    OutputConfig, ProgramConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig, SupervisorConfig,
+    SupervisorSettings,
 };
 pub use error::{Error, SpecError};
 pub use event::{Cause, Event, LogLine, ShutdownReport, Status, StopOutcome, Trigger};
@@ -234,6 +235,7 @@ pub use logs::{LogBatch, Logs};
 pub use notify::{
     notify, notify_to, IgnoreReason, IgnoredLine, Notification, NotifyAccess, Rejection, WatchdogPing,
 };
+pub use output::FileMode;
 pub use policy::{decide, Decision, ExitReason, FailCause, History, StartKind};
 pub use procwire_core::{Adopted, StopPolicy, StopScope};
 pub use program::{ProgramSpec, DEFAULT_START_TIMEOUT};
@@ -261,6 +263,7 @@ mod lines;
 mod liveness;
 mod logs;
 mod notify;
+mod output;
 mod platform;
 mod policy;
 mod program;

@@ -1,5 +1,6 @@
 //! One program to supervise: a name, a command and its policies.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use procwire_core::{Command, Signal, StopPolicy, StopScope};
 use crate::event::LogLine;
 use crate::lines::LogSpec;
 use crate::logs::LogBatch;
+use crate::output::{FileMode, OutputFile};
 use crate::readiness::Readiness;
 use crate::spec::RestartSpec;
 
@@ -41,7 +43,9 @@ use crate::spec::RestartSpec;
 /// [pty](procwire_core::Command::pty), the terminal's output is logged as
 /// fd 1's (lines end in `\r`, as the terminal writes them). The command is
 /// spawned with `kill_on_drop`, and with `process_group(0)` when the stop
-/// policy's scope is [`StopScope::Group`].
+/// policy's scope is [`StopScope::Group`]. An fd sent to a file by
+/// [`output_file`](Self::output_file) gets the file, opened for that
+/// incarnation, and is not logged.
 ///
 /// # Stopping
 ///
@@ -108,6 +112,7 @@ pub struct ProgramSpec {
     pub(crate) cgroup: Option<PathBuf>,
     pub(crate) own_group: bool,
     pub(crate) parent_death: Option<Signal>,
+    pub(crate) output: BTreeMap<i32, OutputFile>,
 }
 
 /// How long a program with a readiness protocol may take to be ready, by
@@ -229,6 +234,7 @@ impl ProgramSpec {
             own_group: true,
             // PR_SET_PDEATHSIG is Linux's; elsewhere there is none to set.
             parent_death: if cfg!(target_os = "linux") { Some(Signal::KILL) } else { None },
+            output: BTreeMap::new(),
         }
     }
 
@@ -438,6 +444,48 @@ impl ProgramSpec {
     pub fn cgroup(&mut self, parent: impl Into<PathBuf>) -> &mut ProgramSpec {
         self.cgroup = Some(parent.into());
         self
+    }
+
+    /// Sends the program's fd `fd` (1 for stdout, 2 for stderr; any fd of
+    /// 1 or more) straight into the file at `path`, instead of a pipe the
+    /// supervisor logs: the lines written there never reach the sink,
+    /// [`logs`](crate::Supervisor::logs) or a
+    /// [`Readiness::LogLine`](crate::Readiness::LogLine) test, and cost the
+    /// supervisor no read. Replaces what the command maps that fd to, and
+    /// any file set before for it. As systemd's
+    /// `StandardOutput=append:`/`truncate:`.
+    ///
+    /// The file is opened at *each* spawn, on the supervisor's task (one
+    /// local `open(2)`): `O_WRONLY | O_CREAT | O_CLOEXEC`, with `O_APPEND`
+    /// or `O_TRUNC` as `mode` says, created with mode `0o644` (less the
+    /// umask), blocking. The child gets the descriptor and the supervisor
+    /// keeps no copy, so a log rotation that renames the file is followed:
+    /// the next incarnation creates a new one. Two fds naming the same file
+    /// share one open file, as `>f 2>&1` does. A relative path is the
+    /// supervisor's working directory's at the spawn. An open that fails
+    /// (a missing directory, `EACCES`) fails the spawn, as any spawn
+    /// failure does ([`Cause::SpawnFailed`](crate::Cause::SpawnFailed), at
+    /// [`SpawnStep::Pipes`](procwire_core::SpawnStep::Pipes)), with an
+    /// error that names the path. `add` refuses an fd below 1, and the
+    /// fd of a [`Readiness::NotificationFd`](crate::Readiness::NotificationFd).
+    ///
+    /// ```
+    /// use procwire_core::Command;
+    /// use procwire_supervisor::{FileMode, ProgramSpec};
+    ///
+    /// let mut web = ProgramSpec::new("web", Command::new("./web"));
+    /// web.output_file(1, "/var/log/web.log", FileMode::Append)
+    ///     .output_file(2, "/var/log/web.log", FileMode::Append);
+    /// ```
+    pub fn output_file(&mut self, fd: i32, path: impl Into<PathBuf>, mode: FileMode) -> &mut ProgramSpec {
+        self.output.insert(fd, OutputFile { path: path.into(), mode });
+        self
+    }
+
+    /// The file fd `fd` is sent to, if any: see
+    /// [`output_file`](Self::output_file).
+    pub fn get_output_file(&self, fd: i32) -> Option<(&Path, FileMode)> {
+        self.output.get(&fd).map(|f| (f.path.as_path(), f.mode))
     }
 
     /// See [`cgroup`](Self::cgroup).

@@ -113,7 +113,8 @@ impl Supervisor {
     /// arguments, environment, working directory, fd map, credentials,
     /// terminal, process group, parent-death signal, and what the
     /// readiness protocol and the watchdog add: `NOTIFY_SOCKET`, the
-    /// notification fd, `WATCHDOG_USEC`) and its cgroup directory. When
+    /// notification fd, `WATCHDOG_USEC`), its cgroup directory and its
+    /// [output files](ProgramSpec::output_file) (path and mode). When
     /// that changed and an incarnation is starting or running, it is
     /// stopped with the *old* stop policy and one of the new spec spawned
     /// at once (as [`restart`](Self::restart): not counted as a failure;

@@ -74,11 +74,22 @@ impl Actor {
     }
 }
 
-/// What `add` refuses in one spec by itself: its log settings, its
-/// readiness settings, its cgroup.
+/// What `add` refuses in one spec by itself: its log settings, an output
+/// file on an fd below 1 or on the notification fd, its readiness
+/// settings, its cgroup.
 pub(super) fn check_spec(spec: &ProgramSpec) -> Result<(), Error> {
     crate::platform::check(spec, crate::platform::Os::CURRENT)?;
     spec.log.validate()?;
+    if let Some(&fd) = spec.output.keys().next().filter(|&&fd| fd < 1) {
+        return Err(SpecError::out_of_range("ProgramSpec::output_file fd", fd, "1 and above").into());
+    }
+    // The readiness pipe and a file cannot both be that fd.
+    if let Readiness::NotificationFd(fd) = spec.ready {
+        if spec.output.contains_key(&fd) {
+            let allowed = "any fd but the notification fd";
+            return Err(SpecError::out_of_range("ProgramSpec::output_file fd", fd, allowed).into());
+        }
+    }
     check_ready(spec)?;
     check_cgroup(spec)
 }

@@ -97,17 +97,18 @@ impl Actor {
     }
 
     /// Gives a known program `spec`. When what it runs changed (its
-    /// command as the supervisor would spawn it, or its cgroup) and an
-    /// incarnation is starting or running, that one is stopped with the
-    /// old stop policy and the new spec spawned after, as `restart` does:
-    /// the answer comes once spawned. Otherwise the new policies apply
-    /// from now on, and a running incarnation's liveness check starts
-    /// again with the new spec's.
+    /// command as the supervisor would spawn it, its cgroup, or its output
+    /// files) and an incarnation is starting or running, that one is
+    /// stopped with the old stop policy and the new spec spawned after, as
+    /// `restart` does: the answer comes once spawned. Otherwise the new
+    /// policies apply from now on, and a running incarnation's liveness
+    /// check starts again with the new spec's.
     fn replace(&mut self, spec: ProgramSpec) -> Option<Restarting> {
         let notify = self.notify.as_ref().map(NotifySocket::env_value);
         let p = self.programs.get_mut(&spec.name)?;
         let name = spec.name.clone();
         let runs_changed = p.spec.cgroup != spec.cgroup
+            || p.spec.output != spec.output
             || incarnation::command(&p.spec, notify) != incarnation::command(&spec, notify);
         if runs_changed && matches!(p.state, State::Starting | State::Running) {
             // The stop begins with the old spec's policy; the spawn after

@@ -16,12 +16,14 @@ use crate::settings::Strategy;
 use crate::supervisor::Supervisor;
 
 pub use duration::{format_duration, parse_duration};
+pub use output::OutputConfig;
 pub use parts::{
     BackoffConfig, IntensityConfig, LivenessConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig,
 };
 pub use program::ProgramConfig;
 
 mod duration;
+mod output;
 mod parts;
 mod program;
 mod values;

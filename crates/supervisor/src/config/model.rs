@@ -7,7 +7,7 @@ use std::time::Duration;
 use procwire_core::StopScope;
 use proptest::prelude::*;
 
-use crate::{Builder, LogSpec, NotifyAccess, RestartPolicy, StartLimit, Strategy as Supervision};
+use crate::{Builder, FileMode, LogSpec, NotifyAccess, RestartPolicy, StartLimit, Strategy as Supervision};
 
 /// A signal as written (`"TERM"`, `"15"`; `"#15"` for the TOML integer
 /// 15) and its number.
@@ -55,6 +55,20 @@ pub(super) struct ProgramModel {
     pub(super) own_process_group: Option<bool>,
     pub(super) parent_death_signal: Option<Option<(String, i32)>>,
     pub(super) log: Option<(Vec<i32>, usize)>,
+    pub(super) stdout: Option<OutputModel>,
+    pub(super) stderr: Option<OutputModel>,
+    pub(super) arg0: Option<String>,
+    /// Names not in `env`.
+    pub(super) env_remove: Vec<String>,
+}
+
+/// `stdout`, `stderr`: a file has an absolute path.
+#[derive(Debug, Clone)]
+pub(super) enum OutputModel {
+    Log,
+    Null,
+    Inherit,
+    File(String, FileMode),
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +176,16 @@ fn ready_model() -> impl Strategy<Value = ReadyModel> {
     ]
 }
 
+fn output_model() -> impl Strategy<Value = OutputModel> {
+    let mode = prop::sample::select(vec![FileMode::Append, FileMode::Truncate]);
+    prop_oneof![
+        Just(OutputModel::Log),
+        Just(OutputModel::Null),
+        Just(OutputModel::Inherit),
+        ("/[^\\x00]{0,12}", mode).prop_map(|(path, mode)| OutputModel::File(path, mode)),
+    ]
+}
+
 fn program_model(name: String, others: Vec<String>) -> impl Strategy<Value = ProgramModel> {
     use proptest::option::of;
     let restart = prop::sample::select(vec![
@@ -217,35 +241,45 @@ fn program_model(name: String, others: Vec<String>) -> impl Strategy<Value = Pro
             of((prop::collection::vec(0..100i32, 0..3), 1..=LogSpec::MAX_LINE_LIMIT)),
         )
             .boxed(),
+        (of(output_model()), of(output_model()), of(word()), prop::collection::vec("[^\\x00=]{1,8}", 0..3))
+            .boxed(),
     )
-        .prop_map(move |(a, b, c)| ProgramModel {
-            name: name.clone(),
-            command: a.0,
-            env: a.1,
-            env_clear: a.2,
-            cwd: a.3,
-            ids: a.4,
-            restart: a.5,
-            codes: a.6,
-            signals: a.7,
-            min_uptime: a.8,
-            backoff: b.0,
-            start_limit: b.1,
-            max_retries: b.2,
-            ready: b.3,
-            start_timeout: b.4,
-            watchdog: b.5,
-            liveness: b.6,
-            after: b.7,
-            requires: b.8,
-            autostart: c.0,
-            stop_signal: c.1,
-            stop_grace: c.2,
-            stop_final_signal: c.3,
-            stop_scope: c.4,
-            own_process_group: c.5,
-            parent_death_signal: c.6,
-            log: c.7,
+        .prop_map(move |(a, b, c, mut d)| {
+            // A name set in `env` is refused in `env_remove`.
+            d.3.retain(|n| !a.1.contains_key(n));
+            ProgramModel {
+                name: name.clone(),
+                command: a.0,
+                env: a.1,
+                env_clear: a.2,
+                cwd: a.3,
+                ids: a.4,
+                restart: a.5,
+                codes: a.6,
+                signals: a.7,
+                min_uptime: a.8,
+                backoff: b.0,
+                start_limit: b.1,
+                max_retries: b.2,
+                ready: b.3,
+                start_timeout: b.4,
+                watchdog: b.5,
+                liveness: b.6,
+                after: b.7,
+                requires: b.8,
+                autostart: c.0,
+                stop_signal: c.1,
+                stop_grace: c.2,
+                stop_final_signal: c.3,
+                stop_scope: c.4,
+                own_process_group: c.5,
+                parent_death_signal: c.6,
+                log: c.7,
+                stdout: d.0,
+                stderr: d.1,
+                arg0: d.2,
+                env_remove: d.3,
+            }
         })
 }
 

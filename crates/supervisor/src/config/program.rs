@@ -7,6 +7,7 @@ use std::time::Duration;
 use procwire_core::{Command, Signal, StopScope};
 use serde::{Deserialize, Serialize};
 
+use super::output::OutputConfig;
 use super::parts::{BackoffConfig, LivenessConfig, ReadyConfig, ReadyProbeConfig, StartLimitConfig};
 use super::{duration, values, ConfigError};
 use crate::error::SpecError;
@@ -28,7 +29,9 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | key | setting |
 /// |---|---|
 /// | `command = ["prog", "arg"]` | the argv of [`Command::new`] and [`args`](Command::args) |
+/// | `arg0 = "name"` | [`Command::arg0`]: the program's `argv[0]`, instead of its path |
 /// | `env = { NAME = "value" }`, `env_clear = true` | [`Command::envs`], [`Command::env_clear`] (cleared first) |
+/// | `env_remove = ["NAME"]` | [`Command::env_remove`]: variables of the supervisor's environment the program does not get (a name also in `env` is refused) |
 /// | `cwd`, `uid`, `gid`, `groups = [N]` | [`Command::current_dir`], [`uid`](Command::uid), [`gid`](Command::gid), [`groups`](Command::groups) |
 /// | `restart` | [`RestartSpec::policy`]: `"always"`, `"never"`, `"on-failure"`, `"on-abnormal"`, `"on-watchdog"` |
 /// | `success_codes = [0, 3]`, `success_signals = ["USR1"]` | [`RestartSpec::success_codes`], [`success_signals`](RestartSpec::success_signals) |
@@ -49,6 +52,7 @@ use crate::spec::{RestartPolicy, RestartSpec};
 /// | `own_process_group = false` | [`ProgramSpec::own_process_group`] |
 /// | `parent_death_signal` | [`ProgramSpec::parent_death_signal`]: a signal, or `false` for none |
 /// | `log_fds = [1, 2]`, `log_max_line = 16384` | [`LogSpec::fds`], [`LogSpec::max_line`] |
+/// | `stdout`, `stderr` | where fd 1, fd 2 goes: `"log"` (the default), `"null"`, `"inherit"`, `"append:/abs/path"`, `"truncate:/abs/path"` ([`ProgramSpec::output_file`]): an [`OutputConfig`] |
 ///
 /// The program's sink is the default one ([`ProgramSpec::sink`]): set
 /// another on the spec.
@@ -71,12 +75,18 @@ use crate::spec::{RestartPolicy, RestartSpec};
 pub struct ProgramConfig {
     /// The program, then its arguments.
     pub command: Vec<String>,
+    /// The program's `argv[0]`, instead of `command`'s first item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg0: Option<String>,
     /// Variables set for the program.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Start from an empty environment (before `env`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_clear: Option<bool>,
+    /// Variables taken out of the environment the program inherits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
     /// The working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
@@ -167,6 +177,12 @@ pub struct ProgramConfig {
     /// The longest line logged in one piece, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_max_line: Option<usize>,
+    /// Where fd 1 goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<OutputConfig>,
+    /// Where fd 2 goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<OutputConfig>,
 }
 
 impl ProgramConfig {
@@ -182,11 +198,13 @@ impl ProgramConfig {
     ///
     /// A [`ConfigError`] naming the program and the key, for settings the
     /// supervisor would refuse at [`add`](crate::Supervisor::add) or
-    /// could never spawn: an empty `command`, a NUL byte in it, in `env`
-    /// or `cwd`, an `env` name that is empty or holds `=`, a backoff, start
-    /// limit, notification fd, liveness or log setting out of range, a
-    /// `stop_scope` of `"cgroup"` without `cgroup`. (Whether the files
-    /// exist, and the dependencies, are checked at `add`.)
+    /// could never spawn: an empty `command`, a NUL byte in it, in `arg0`,
+    /// `env` or `cwd`, an `env` or `env_remove` name that is empty or holds
+    /// `=`, a name both in `env` and `env_remove`, a backoff, start limit,
+    /// notification fd, liveness or log setting out of range, a
+    /// `stop_scope` of `"cgroup"` without `cgroup`, a `stdout` or `stderr`
+    /// file whose path is not absolute. (Whether the files exist, and the
+    /// dependencies, are checked at `add`.)
     pub fn to_spec(&self, name: &str) -> Result<ProgramSpec, ConfigError> {
         self.spec(name).map_err(|(key, message)| ConfigError::new(Some(name), Some(&key), message))
     }
@@ -290,6 +308,11 @@ impl ProgramConfig {
             log.validate().map_err(key("log_max_line"))?;
         }
         spec.log(log);
+        for (fd, key, output) in [(1, "stdout", &self.stdout), (2, "stderr", &self.stderr)] {
+            if let Some(output) = output {
+                output.apply(fd, &mut spec).map_err(|e| (key.to_owned(), e))?;
+            }
+        }
         Ok(spec)
     }
 
@@ -304,8 +327,26 @@ impl ProgramConfig {
         }
         let mut command = Command::new(program);
         command.args(args);
+        if let Some(arg0) = &self.arg0 {
+            if arg0.contains('\0') {
+                return Err(err("arg0", format!("{arg0:?} holds a NUL byte")));
+            }
+            command.arg0(arg0);
+        }
         if self.env_clear == Some(true) {
             command.env_clear();
+        }
+        for name in &self.env_remove {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(err(
+                    "env_remove",
+                    format!("{name:?} is not a variable's name (empty, or holds = or NUL)"),
+                ));
+            }
+            if self.env.contains_key(name) {
+                return Err(err("env_remove", format!("{name:?} is set in `env` too")));
+            }
+            command.env_remove(name);
         }
         for (name, value) in &self.env {
             if name.is_empty() || name.contains(['=', '\0']) {

@@ -10,9 +10,9 @@ use std::time::Duration;
 use procwire_core::{Command, Signal};
 use proptest::prelude::*;
 
-use super::model::{config_model, BackoffModel, ProgramModel, ReadyModel, SupervisorModel};
+use super::model::{config_model, BackoffModel, OutputModel, ProgramModel, ReadyModel, SupervisorModel};
 use super::{format_duration, Builder, ConfigError, ProgramSpec, SupervisorConfig};
-use crate::{Backoff, LogSpec, NotifyAccess, Readiness, RestartSpec};
+use crate::{Backoff, FileMode, LogSpec, NotifyAccess, Readiness, RestartSpec};
 
 fn read(text: &str) -> Result<(SupervisorConfig, Builder, Vec<ProgramSpec>), ConfigError> {
     let config = SupervisorConfig::from_toml(text)?;
@@ -88,8 +88,17 @@ fn program_table(p: &ProgramModel) -> toml::Value {
     });
     let env = p.env.iter().map(|(k, v)| (k.clone(), string(v))).collect::<toml::Table>();
     let b = toml::Value::Boolean;
+    let output = |o: &OutputModel| match o {
+        OutputModel::Log => string("log"),
+        OutputModel::Null => string("null"),
+        OutputModel::Inherit => string("inherit"),
+        OutputModel::File(path, FileMode::Append) => string(&format!("append:{path}")),
+        OutputModel::File(path, FileMode::Truncate) => string(&format!("truncate:{path}")),
+    };
     table([
         ("command", Some(strings(&p.command))),
+        ("arg0", p.arg0.as_deref().map(string)),
+        ("env_remove", (!p.env_remove.is_empty()).then(|| strings(&p.env_remove))),
         ("env", (!env.is_empty()).then_some(toml::Value::Table(env))),
         ("env_clear", p.env_clear.map(b)),
         ("cwd", p.cwd.as_deref().map(string)),
@@ -139,6 +148,8 @@ fn program_table(p: &ProgramModel) -> toml::Value {
         ("parent_death_signal", p.parent_death_signal.as_ref().map(|s| s.as_ref().map_or(b(false), sig))),
         ("log_fds", p.log.as_ref().map(|l| ints(&l.0.iter().map(|&f| i64::from(f)).collect::<Vec<_>>()))),
         ("log_max_line", p.log.as_ref().map(|l| int(l.1 as i64))),
+        ("stdout", p.stdout.as_ref().map(output)),
+        ("stderr", p.stderr.as_ref().map(output)),
     ])
 }
 
@@ -169,8 +180,14 @@ fn signal_of((_, n): &(String, i32)) -> Signal {
 fn expected_spec(p: &ProgramModel) -> ProgramSpec {
     let mut command = Command::new(&p.command[0]);
     command.args(&p.command[1..]);
+    if let Some(arg0) = &p.arg0 {
+        command.arg0(arg0);
+    }
     if p.env_clear == Some(true) {
         command.env_clear();
+    }
+    for name in &p.env_remove {
+        command.env_remove(name);
     }
     command.envs(&p.env);
     if let Some(cwd) = &p.cwd {
@@ -178,6 +195,13 @@ fn expected_spec(p: &ProgramModel) -> ProgramSpec {
     }
     if let Some((uid, gid, groups)) = &p.ids {
         command.uid(*uid).gid(*gid).groups(groups);
+    }
+    for (fd, output) in [(1, &p.stdout), (2, &p.stderr)] {
+        match output {
+            Some(OutputModel::Null) => drop(command.child_fd(fd, procwire_core::ChildFd::Null)),
+            Some(OutputModel::Inherit) => drop(command.child_fd(fd, procwire_core::ChildFd::Parent(fd))),
+            _ => {}
+        }
     }
     let mut restart = RestartSpec::new();
     if let Some((_, policy)) = p.restart {
@@ -279,28 +303,34 @@ fn expected_spec(p: &ProgramModel) -> ProgramSpec {
         log.fds(fds.iter().copied()).max_line(*max_line);
     }
     spec.log(log);
+    for (fd, output) in [(1, &p.stdout), (2, &p.stderr)] {
+        if let Some(OutputModel::File(path, mode)) = output {
+            spec.output_file(fd, path, *mode);
+        }
+    }
     spec
 }
 
 /// The keys of a `[program.NAME]` table.
 #[rustfmt::skip]
-const PROGRAM_KEYS: [&str; 33] = [
-    "command", "env", "env_clear", "cwd", "uid", "gid", "groups", "restart", "success_codes",
+const PROGRAM_KEYS: [&str; 37] = [
+    "command", "arg0", "env", "env_clear", "env_remove", "cwd", "uid", "gid", "groups", "restart", "success_codes",
     "success_signals", "prevent_codes", "prevent_signals", "min_uptime", "backoff", "start_limit",
     "max_retries", "ready", "ready_probe", "start_timeout", "watchdog", "liveness", "after", "requires", "autostart",
     "stop_signal", "stop_grace", "stop_final_signal", "stop_scope", "cgroup", "own_process_group",
-    "parent_death_signal", "log_fds", "log_max_line",
+    "parent_death_signal", "log_fds", "log_max_line", "stdout", "stderr",
 ];
 
 /// Values, right and wrong, for the keys the reader knows.
 #[rustfmt::skip]
-const VALUES: [&str; 30] = [
+const VALUES: [&str; 34] = [
     "0", "-1", "9223372036854775807", "1e308", "nan", "-inf", "0.5", "true", "false", "[]", "{}",
     "[\"\"]", "[\"$SELF\", \"--x\"]", "\"notification-fd:2\"", "\"log-line:\"", "\"notify:all\"",
     "\"systemd\"", "\"5s\"", "\"0s\"", "\"infinity\"", "\"1.5ns\"", "\"SIG\"", "\"65\"", "\"cgroup\"",
     "\"rest-for-one\"", "{ first = \"10s\", factor = 0.5, max = \"1s\" }",
     "{ first = \"1s\", factor = inf, max = \"infinity\" }", "{ restarts = -1, period = \"1s\" }",
     "{ burst = 0, interval = \"0s\" }", "{ exec = [], interval = \"0s\" }",
+    "\"append:/tmp/x\"", "\"truncate:x\"", "\"null\"", "\"inherit\"",
 ];
 
 /// Tables of TOML, right and wrong, made of the keys the reader knows
@@ -404,10 +434,10 @@ proptest! {
         // groups or signals.
         let takes = matches!(
             (key, &wrong_value),
-            ("cwd" | "cgroup", toml::Value::String(_))
+            ("cwd" | "cgroup" | "arg0", toml::Value::String(_))
                 | ("env_clear" | "requires" | "autostart" | "own_process_group", toml::Value::Boolean(_))
                 | ("success_codes" | "prevent_codes" | "success_signals" | "prevent_signals" | "groups"
-                    | "log_fds", toml::Value::Array(_))
+                    | "log_fds" | "env_remove", toml::Value::Array(_))
         );
         prop_assume!(!takes);
         let (name, mut table) = (&programs[at].name, program_table(&programs[at]));

@@ -26,6 +26,7 @@ use procwire_core::{ChildFd, Command, SpawnStep};
 /// assert_eq!(web.get_output_file(1).map(|(_, mode)| mode), Some(FileMode::Append));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FileMode {
     /// `O_APPEND`: every write goes to the end of the file, after what
     /// earlier incarnations (or anyone else) wrote. systemd's `append:`.

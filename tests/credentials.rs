@@ -243,8 +243,8 @@ fn keep_signal_mask_with_parent_death_signal_keeps_the_callers_mask() {
     });
 }
 
-/// A child spawned with a parent-death signal (cloned on the spawner
-/// thread, which is pinned to the CPU of the thread that waits for it)
+/// A child spawned with a parent-death signal (cloned on a spawner
+/// thread, pinned to the CPU of the thread that waits for it)
 /// may run on the CPUs of the thread that called `spawn`, as if that
 /// thread had spawned it: all of them from an unpinned thread, one from
 /// a thread pinned to one. Fails if the child keeps the spawner thread's
@@ -274,7 +274,6 @@ fn parent_death_signal_children_keep_the_callers_cpu_set() {
             allowed(&out)
         };
         let mine = allowed(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
-        // The first spawn starts the spawner thread; the next ones pin it.
         for _ in 0..3 {
             assert_eq!(child_set().await, mine, "an unpinned caller's child may run on every CPU");
         }

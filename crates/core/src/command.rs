@@ -662,10 +662,14 @@ impl Command {
     ///
     /// The kernel ties this signal to the *thread* that created the child,
     /// not the process. procwire therefore creates such children from its
-    /// own spawner thread, which lives as long as the process, so a retiring
-    /// tokio blocking-pool thread never kills them; and if the parent died
+    /// own spawner threads (one per CPU spawns are asked from, pinned to
+    /// it), which live as long as the process, so a retiring tokio
+    /// blocking-pool thread never kills them; and if the parent died
     /// before the child could set the signal, the child delivers it to
-    /// itself at once.
+    /// itself at once. The child may run on the CPUs of the thread that
+    /// called `spawn`, as without the signal. The hand-off to that thread
+    /// costs about 50 µs a spawn on a 2-CPU VM (a spawn+wait loop of
+    /// `/bin/true` runs at 0.95x the loop without the signal).
     ///
     /// Linux only (`PR_SET_PDEATHSIG`): elsewhere `spawn` fails with
     /// [`Error::Unsupported`](crate::Error::Unsupported).

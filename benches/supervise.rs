@@ -252,9 +252,6 @@ fn restarts_supervisor(
         if std::env::var_os("PROCWIRE_BENCH_NO_PDEATHSIG").is_some() {
             program.parent_death_signal(None);
         }
-        if std::env::var_os("XX_NO_GROUP").is_some() {
-            program.own_process_group(false);
-        }
         sup.add(program).await.expect("add");
         // Past the first spawn, as the loops are past their first.
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -286,6 +286,10 @@ fn parent_death_signal_children_keep_the_callers_cpu_set() {
         sched_setaffinity(me, &all).unwrap();
         assert_eq!(seen, [pinned.clone(), pinned], "a pinned caller's child runs on its CPU");
         assert_eq!(child_set().await, mine, "and an unpinned caller's on every CPU again");
+        // The caller stays on its CPU while it waits for the spawner
+        // thread, and gets its own set back after.
+        let after = allowed(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        assert_eq!(after, mine, "the calling thread's own set is put back");
     });
 }
 

@@ -657,10 +657,43 @@ pub(crate) fn spawn_on_spawner_thread(req: &Request<'_>) -> Result<Spawned, Fail
     let caller_mask = thread_mask().map_err(Failure::Parent)?;
     let (cpu, caller_cpus) = caller_cpu();
     let spawner = spawner_for(cpu)?;
+    // This thread too stays on its CPU until the answer: woken by the
+    // spawner thread, the scheduler would otherwise move it to an idle CPU
+    // (an inter-processor wake-up, measured at about 40 µs on a 2-CPU VM)
+    // rather than wait for the waker, which is about to sleep.
+    let _stay = cpu.zip(caller_cpus.as_ref()).and_then(|(cpu, mine)| StayOn::cpu(cpu, mine));
     let job = Job { req: (req as *const Request<'_>).cast(), caller_mask, caller_cpus, reply };
     let gone = || Failure::Thread(io::Error::other("the procwire-spawner thread is gone"));
     spawner.send(job).map_err(|_| gone())?;
     answer.recv().map_err(|_| gone())?
+}
+
+/// This thread pinned to one CPU until dropped, when its own set is put
+/// back.
+struct StayOn<'a> {
+    mine: &'a libc::cpu_set_t,
+}
+
+impl<'a> StayOn<'a> {
+    /// Pins this thread to `cpu` (below CPU_SETSIZE); `mine` is its set
+    /// now, put back on drop. `None` if the pin failed: nothing changed.
+    fn cpu(cpu: usize, mine: &'a libc::cpu_set_t) -> Option<StayOn<'a>> {
+        // SAFETY: an all-zero cpu_set_t is an empty set.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE (CPU_SET writes the bit
+        // without a check).
+        unsafe { libc::CPU_SET(cpu, &mut one) };
+        // SAFETY: sets this thread's set from a valid cpu_set_t.
+        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) };
+        (rc == 0).then_some(StayOn { mine })
+    }
+}
+
+impl Drop for StayOn<'_> {
+    fn drop(&mut self) {
+        // SAFETY: puts back the set read from this thread, a valid cpu_set_t.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), self.mine) };
+    }
 }
 
 /// A spawn for a spawner thread.

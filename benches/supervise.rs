@@ -20,6 +20,12 @@
 //!   - `core`: a loop of procwire `Command::spawn_with` + `wait`, with the
 //!     same fds as the supervisor's children (`StdioDefaults::Twisted`:
 //!     pipes on 0, 1 and 2);
+//!   - `safe`: the `core` loop with what the supervisor's default spawn
+//!     adds (the parent-death signal, a process group of its own, and one
+//!     cgroup for the window's children, checked empty after each exit,
+//!     where the supervisor's own cgroup is writable): `supervisor` /
+//!     `safe` is what the supervisor's machinery costs, `safe` / `core`
+//!     what its default settings cost;
 //!   - `tokio`: the same loop with tokio::process, `Stdio::piped()` on 0, 1
 //!     and 2.
 //! - lines: one program writing L lines of 32 bytes on stdout
@@ -78,7 +84,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use nix::sys::resource::{getrlimit, getrusage, setrlimit, Resource, UsageWho};
 use procwire::supervisor::{Backoff, LogLine, ProgramSpec, RestartPolicy, RestartSpec, State, Supervisor};
-use procwire::{Command, Signal, StdioDefaults, StopScope};
+use procwire::{Cgroup, Command, Signal, StdioDefaults, StopScope};
 use tokio::runtime::Runtime;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
@@ -133,6 +139,7 @@ fn main() {
                 ),
                 ("nocgroup", Box::new(move |k| restarts_supervisor(rt, no_cgroup, k, window, None))),
                 ("core", Box::new(move |_| restarts_core(rt, window))),
+                ("safe", Box::new(move |k| restarts_safe(rt, k, window))),
                 ("tokio", Box::new(move |_| restarts_tokio(rt, window))),
             ],
         );
@@ -145,6 +152,8 @@ fn main() {
                 ("nocgroup", "process"),
                 ("process", "core"),
                 ("supervisor", "core"),
+                ("supervisor", "safe"),
+                ("safe", "core"),
                 ("supervisor", "tokio"),
                 ("core", "tokio"),
             ],
@@ -206,7 +215,7 @@ fn runs(workload: &str, contender: &str) -> bool {
 /// lines workload (with `logs` alone).
 fn workload_of(contender: &str) -> Option<&'static str> {
     match contender {
-        "supervisor" | "process" | "nocgroup" | "core" | "tokio" => Some("restarts"),
+        "supervisor" | "process" | "nocgroup" | "core" | "safe" | "tokio" => Some("restarts"),
         "logs" | "sink" | "pipe" => Some("lines"),
         "children" => Some("idle"),
         _ => None,
@@ -273,6 +282,38 @@ fn restarts_core(rt: &Runtime, window: Duration) -> Sample {
             n += 1;
         }
         Sample { items: n as f64, secs: t.elapsed().as_secs_f64(), faults: Faults::default() }
+    })
+}
+
+/// The `core` loop with what the supervisor's default spawn adds: the
+/// parent-death signal, a process group of its own, and (where the
+/// supervisor's cgroup root, its own cgroup, is writable) one cgroup for
+/// every child of the window, checked empty after each exit, as the
+/// supervisor checks a cgroup it keeps for the next incarnation.
+fn restarts_safe(rt: &Runtime, k: usize, window: Duration) -> Sample {
+    on_worker(rt, async move {
+        let root = Cgroup::current().filter(|own| Cgroup::check_writable(own).is_ok());
+        let cgroup = root
+            .and_then(|root| Cgroup::create(&root, &format!("bench-safe-{k}.{}", std::process::id())).ok());
+        let (t, mut n) = (Instant::now(), 0u64);
+        while t.elapsed() < window {
+            let mut cmd = Command::new("/bin/true");
+            cmd.parent_death_signal(Signal::KILL).process_group(0).kill_on_drop(true);
+            if let Some(cgroup) = &cgroup {
+                cmd.cgroup(cgroup.path());
+            }
+            let mut child = cmd.spawn_with(StdioDefaults::Twisted).expect("spawn true");
+            assert!(child.wait().await.expect("wait true").success());
+            if let Some(cgroup) = &cgroup {
+                assert!(!cgroup.is_populated().expect("cgroup.events"), "the cgroup is empty");
+            }
+            n += 1;
+        }
+        let sample = Sample { items: n as f64, secs: t.elapsed().as_secs_f64(), faults: Faults::default() };
+        if let Some(cgroup) = cgroup {
+            cgroup.remove().expect("remove the window's cgroup");
+        }
+        sample
     })
 }
 

@@ -217,3 +217,41 @@ async fn an_output_file_below_fd_1_or_on_the_notification_fd_is_refused() {
     }
     sup.shutdown().await.unwrap();
 }
+
+/// A FIFO nobody reads as the output file: the spawn fails at once
+/// (`ENXIO`), the supervisor's task goes on answering (a blocking open
+/// there would hang every program), and with a reader the program runs
+/// and its lines come through the FIFO.
+#[tokio::test]
+async fn a_fifo_without_a_reader_fails_the_spawn_and_hangs_nothing() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = scratch("fifo");
+    let fifo = dir.join("out");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Were the open to block the supervisor's task (this test's only
+    // thread), a reader that comes after 20 s lets it go on: the test then
+    // fails on the event it waits for, instead of hanging.
+    let rescue = fifo.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(rescue);
+    });
+    let (sup, _task) = Supervisor::new();
+    let mut events = sup.events().await.unwrap();
+    let mut spec = talker("talker");
+    spec.output_file(1, &fifo, FileMode::Append);
+    guard(10, "add", sup.add(spec)).await.unwrap();
+    let failed = next(&mut events, "talker", |e| matches!(e.cause, Cause::SpawnFailed { .. })).await;
+    let Cause::SpawnFailed { error, .. } = &failed.cause else { unreachable!() };
+    assert!(error.to_string().contains("No such device or address"), "{error}");
+    guard(10, "status answers", sup.status("talker")).await.unwrap();
+
+    let reader = tokio::net::unix::pipe::OpenOptions::new().open_receiver(&fifo).unwrap();
+    guard(10, "start with a reader", sup.start("talker")).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(reader).lines();
+    let first = guard(10, "a line through the FIFO", lines.next_line()).await.unwrap().unwrap();
+    assert!(first.starts_with("out "), "{first}");
+    guard(20, "shutdown", sup.shutdown()).await.unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}

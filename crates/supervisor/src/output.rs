@@ -99,14 +99,23 @@ fn open_all(
 /// `open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND or O_TRUNC, 0o644)`:
 /// a blocking descriptor (std sets `O_CLOEXEC`; the spawn gives the child
 /// its own copy).
+///
+/// Opened `O_NONBLOCK`, then made blocking: the open runs on the
+/// supervisor's task, and a FIFO nobody reads (or a terminal waiting for
+/// its carrier) would block it there, hanging every program; a FIFO
+/// without a reader fails with `ENXIO` instead.
 fn open(file: &OutputFile) -> io::Result<File> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
     let mut options = OpenOptions::new();
-    options.write(true).create(true).mode(0o644);
+    options.write(true).create(true).mode(0o644).custom_flags(nix::libc::O_NONBLOCK);
     match file.mode {
         FileMode::Append => options.append(true),
         FileMode::Truncate => options.truncate(true),
     };
-    options.open(&file.path)
+    let file = options.open(&file.path)?;
+    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
+    fcntl(&file, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -161,6 +170,25 @@ mod tests {
         one.write_all(b"one\n").unwrap();
         two.write_all(b"two\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A FIFO nobody reads fails at once (`ENXIO`) instead of blocking
+    /// the supervisor's task; one with a reader gives a blocking fd.
+    #[test]
+    fn a_fifo_without_a_reader_fails_at_once_and_with_one_is_blocking() {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let dir = scratch("fifo");
+        let fifo = dir.join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let out = OutputFile { path: fifo.clone(), mode: FileMode::Append };
+        let err = open(&out).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(nix::libc::ENXIO), "{err}");
+        let reader = OpenOptions::new().read(true).custom_flags(nix::libc::O_NONBLOCK).open(&fifo).unwrap();
+        let writer = open(&out).unwrap();
+        let flags = OFlag::from_bits_truncate(fcntl(&writer, FcntlArg::F_GETFL).unwrap());
+        assert!(!flags.contains(OFlag::O_NONBLOCK), "{flags:?}");
+        drop((reader, writer));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -12,15 +12,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use procwire_core::{
-    Cgroup, ChildFd, Command, ExitStatus, Signal, SignalHandle, SpawnStep, StdioDefaults, StopPolicy,
-    StopScope, Stopped,
+    Cgroup, ChildFd, Command, SignalHandle, SpawnStep, StdioDefaults, StopPolicy, StopScope,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::cgroups::cgroup_name;
-use crate::command::Reply;
 use crate::event::LogLine;
 use crate::logs::{BatchMeta, LogBatch, LogTx};
 use crate::program::{ProgramSpec, Sink};
@@ -28,6 +26,7 @@ use crate::readiness::{LinePredicate, Probe, Readiness};
 use crate::trace;
 use procwire_core::lines::{Line, LineFramer, Span};
 use waiter::{run, After, Waiter};
+pub(crate) use waiter::{End, GroupSignal};
 
 mod waiter;
 
@@ -60,16 +59,6 @@ pub(crate) enum TimerKind {
     Watchdog = 2,
 }
 
-/// How an incarnation ended.
-#[derive(Debug)]
-pub(crate) enum End {
-    /// By itself (in group scope, after the members that outlived it were
-    /// swept).
-    Exited(io::Result<ExitStatus>),
-    /// Stopped because the actor asked.
-    Stopped(io::Result<Stopped>),
-}
-
 /// The actor's side of a live incarnation.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -97,9 +86,6 @@ impl Drop for Live {
         }
     }
 }
-
-/// A signal for a program's whole group, and who waits for the answer.
-pub(crate) type GroupSignal = (Signal, Reply<()>);
 
 /// Everything an incarnation needs from the actor.
 pub(crate) struct Ctx<'a> {

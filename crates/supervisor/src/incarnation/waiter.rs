@@ -8,11 +8,24 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use procwire_core::{Cgroup, Child, Signal, StopLadder, StopPolicy, StopScope, Stopped};
+use procwire_core::{Cgroup, Child, ExitStatus, Signal, StopLadder, StopPolicy, StopScope, Stopped};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{End, GroupSignal};
+use crate::command::Reply;
 use crate::error::Error;
+
+/// How an incarnation ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// By itself (in group scope, after the members that outlived it were
+    /// swept).
+    Exited(io::Result<ExitStatus>),
+    /// Stopped because the actor asked.
+    Stopped(io::Result<Stopped>),
+}
+
+/// A signal for a program's whole group, and who waits for the answer.
+pub(crate) type GroupSignal = (Signal, Reply<()>);
 
 /// What is known of an incarnation's cgroup once it is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

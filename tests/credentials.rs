@@ -293,6 +293,58 @@ fn parent_death_signal_children_keep_the_callers_cpu_set() {
     });
 }
 
+/// Many spawns with a parent-death signal at once, from both workers of
+/// a runtime: every child may run on every CPU the process may, and no
+/// thread is left pinned after (the callers pin themselves while they
+/// wait for a spawner thread).
+#[test]
+fn concurrent_parent_death_spawns_leave_no_thread_pinned() {
+    serial(async {
+        let allowed = |text: &str| {
+            let line = text.lines().find(|l| l.starts_with("Cpus_allowed_list:")).map(str::to_owned);
+            line.unwrap_or_else(|| panic!("no Cpus_allowed_list in {text:?}"))
+        };
+        let mine = allowed(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        // A runtime of its own, driven from another thread (this one runs
+        // `serial`'s).
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = std::sync::Arc::new(rt);
+        let driver = rt.clone();
+        let sets = std::thread::spawn(move || {
+            driver.block_on(async {
+                let tasks: Vec<_> = (0..100)
+                    .map(|_| {
+                        tokio::spawn(async {
+                            let mut cmd = Command::new("/bin/cat");
+                            cmd.arg("/proc/self/status").parent_death_signal("KILL");
+                            output(&mut cmd).await
+                        })
+                    })
+                    .collect();
+                let mut sets = Vec::new();
+                for task in tasks {
+                    let (out, st) = guard(30, "a spawn", task).await.unwrap();
+                    assert!(st.success(), "{st}");
+                    sets.push(allowed(&out));
+                }
+                sets
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(sets.iter().all(|s| *s == mine), "every child on every CPU ({mine}): {sets:?}");
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            let name = status.lines().next().unwrap_or_default().to_owned();
+            if name.contains("procwire-spawn") {
+                continue; // pinned on purpose, one per CPU
+            }
+            assert_eq!(allowed(&status), mine, "{name}: no thread left pinned");
+        }
+        std::thread::spawn(move || drop(rt)).join().unwrap();
+    });
+}
+
 #[test]
 fn trampoline_child_gets_only_the_mapped_fds() {
     serial(async {

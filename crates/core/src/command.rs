@@ -668,8 +668,8 @@ impl Command {
     /// before the child could set the signal, the child delivers it to
     /// itself at once. The child may run on the CPUs of the thread that
     /// called `spawn`, as without the signal. The hand-off to that thread
-    /// costs about 50 µs a spawn on a 2-CPU VM (a spawn+wait loop of
-    /// `/bin/true` runs at 0.95x the loop without the signal).
+    /// costs 10 to 15 µs a spawn on a 2-CPU VM (a spawn+wait loop of
+    /// `/bin/true` runs at 0.97x the loop without the signal).
     ///
     /// Linux only (`PR_SET_PDEATHSIG`): elsewhere `spawn` fails with
     /// [`Error::Unsupported`](crate::Error::Unsupported).

@@ -629,13 +629,24 @@ impl Child {
 }
 
 /// Whether a process other than a zombie is in process group `pgid`,
-/// from `/proc/*/stat` (`pid (comm) state ppid pgrp ...`). An unreadable
+/// whose leader (pid `pgid`) has exited and is not reaped, from
+/// `/proc/*/stat` (`pid (comm) state ppid pgrp ...`). An unreadable
 /// `/proc` answers yes, so the ladder runs its full course.
+///
+/// Only processes created after the leader are looked at when that can be
+/// told ([`Newer`]): a member that outlived the leader is its descendant,
+/// created after it. (A process older than the leader that moved itself
+/// into the group with `setpgid` is then not seen.) A restart of a
+/// short-lived program so reads a few `stat` files instead of every one.
 fn group_has_live_member(pgid: u32) -> bool {
     let Ok(dir) = std::fs::read_dir("/proc") else { return true };
+    let newer = Newer::than(pgid);
     dir.flatten().any(|entry| {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else { return false };
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else { return false };
+        if newer.as_ref().is_some_and(|newer| !newer.contains(pid)) {
+            return false;
+        }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
         let Some((_, rest)) = stat.rsplit_once(')') else { return false };
         let mut fields = rest.split_whitespace();
@@ -645,9 +656,85 @@ fn group_has_live_member(pgid: u32) -> bool {
     })
 }
 
+/// The pids given out after a process's, as the kernel gives pids: in
+/// increasing order, wrapping at `pid_max` (`leader` excluded, `last`
+/// included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Newer {
+    leader: u32,
+    last: u32,
+}
+
+impl Newer {
+    /// The pids newer than `leader` (a process not reaped yet), or `None`
+    /// when they cannot be told apart: `/proc` not this process's pid
+    /// namespace's (its pids and `ns_last_pid`'s are not the same), any
+    /// file unreadable, or the leader so old that the pids may have
+    /// wrapped around more than once since it started (it lived longer
+    /// than `pid_max` microseconds: a million new pids a second at most).
+    #[cfg(not(target_os = "linux"))]
+    fn than(_: u32) -> Option<Newer> {
+        None
+    }
+
+    /// See above.
+    #[cfg(target_os = "linux")]
+    fn than(leader: u32) -> Option<Newer> {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let own: u32 = std::fs::read_link("/proc/self").ok()?.to_str()?.parse().ok()?;
+        if own != std::process::id() {
+            return None;
+        }
+        let last: u32 = read("/proc/sys/kernel/ns_last_pid")?.trim().parse().ok()?;
+        let pid_max: u64 = read("/proc/sys/kernel/pid_max")?.trim().parse().ok()?;
+        let stat = read(&format!("/proc/{leader}/stat"))?;
+        // Field 22, `starttime`, in clock ticks since boot: the 20th after
+        // the `)` that ends the command's name.
+        let started: u64 = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?;
+        let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+        let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+        let now_us =
+            u64::try_from(now.tv_sec()).ok()? * 1_000_000 + u64::try_from(now.tv_nsec()).ok()? / 1_000;
+        let lived_us = now_us.saturating_sub(started.saturating_mul(1_000_000) / ticks);
+        (lived_us < pid_max).then_some(Newer { leader, last })
+    }
+
+    fn contains(&self, pid: u32) -> bool {
+        if self.last >= self.leader {
+            pid > self.leader && pid <= self.last
+        } else {
+            pid > self.leader || pid <= self.last
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newer_pids_wrap_at_pid_max() {
+        let plain = Newer { leader: 100, last: 200 };
+        assert!(!plain.contains(100) && plain.contains(101) && plain.contains(200) && !plain.contains(201));
+        assert!(!plain.contains(99) && !plain.contains(1));
+        let wrapped = Newer { leader: 4_000_000, last: 50 };
+        assert!(wrapped.contains(4_000_001) && wrapped.contains(1) && wrapped.contains(50));
+        assert!(!wrapped.contains(51) && !wrapped.contains(4_000_000) && !wrapped.contains(3_999_999));
+    }
+
+    /// A process just started: the pids newer than it run to the last
+    /// given out; this process, older, is not among them.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fresh_process_has_newer_pids_and_this_one_is_older() {
+        let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
+        let newer = Newer::than(child.id()).expect("told apart");
+        assert_eq!(newer.leader, child.id());
+        assert!(!newer.contains(std::process::id()) || std::process::id() > child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     #[test]
     fn own_group_is_alive_and_a_group_nobody_has_is_not() {

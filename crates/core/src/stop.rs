@@ -680,13 +680,17 @@ impl Newer {
     /// See above.
     #[cfg(target_os = "linux")]
     fn than(leader: u32) -> Option<Newer> {
+        use std::sync::OnceLock;
         let read = |path: &str| std::fs::read_to_string(path).ok();
-        let own: u32 = std::fs::read_link("/proc/self").ok()?.to_str()?.parse().ok()?;
-        if own != std::process::id() {
-            return None;
-        }
+        // Neither changes for a process in practice (a process stays in
+        // its pid namespace; pid_max is set at boot): read once.
+        static OWN_PROC_AND_PID_MAX: OnceLock<Option<u64>> = OnceLock::new();
+        let pid_max = (*OWN_PROC_AND_PID_MAX.get_or_init(|| {
+            let own: u32 = std::fs::read_link("/proc/self").ok()?.to_str()?.parse().ok()?;
+            let pid_max: u64 = read("/proc/sys/kernel/pid_max")?.trim().parse().ok()?;
+            (own == std::process::id()).then_some(pid_max)
+        }))?;
         let last: u32 = read("/proc/sys/kernel/ns_last_pid")?.trim().parse().ok()?;
-        let pid_max: u64 = read("/proc/sys/kernel/pid_max")?.trim().parse().ok()?;
         let stat = read(&format!("/proc/{leader}/stat"))?;
         // Field 22, `starttime`, in clock ticks since boot: the 20th after
         // the `)` that ends the command's name.

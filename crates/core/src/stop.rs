@@ -273,7 +273,10 @@ enum State {
 /// `/proc` shows one alive (looked at every 25 ms), the ladder goes on
 /// (the final signal when the grace runs out, then a second and third
 /// round of both signals, a second apart, if members still survive);
-/// then the leader is reaped.
+/// then the leader is reaped. The look reads only the processes created
+/// after the leader (its descendants) when `/proc` can tell them (see
+/// `group_has_live_member`): a process older than the leader that moved
+/// itself into the group with `setpgid` is then not waited for.
 ///
 /// In [cgroup scope](StopScope::Cgroup) the child's exit is watched the
 /// same way, and the cgroup's emptiness through inotify on its

@@ -53,15 +53,20 @@ impl<'a> StayOn<'a> {
     /// Pins this thread to `cpu` (below CPU_SETSIZE); `mine` is its set
     /// now, put back on drop. `None` if the pin failed: nothing changed.
     fn cpu(cpu: usize, mine: &'a libc::cpu_set_t) -> Option<StayOn<'a>> {
-        // SAFETY: an all-zero cpu_set_t is an empty set.
-        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `cpu` is below CPU_SETSIZE (CPU_SET writes the bit
-        // without a check).
-        unsafe { libc::CPU_SET(cpu, &mut one) };
-        // SAFETY: sets this thread's set from a valid cpu_set_t.
-        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) };
-        (rc == 0).then_some(StayOn { mine })
+        pin_this_thread(cpu).then_some(StayOn { mine })
     }
+}
+
+/// Pins this thread to `cpu` (below CPU_SETSIZE); whether it could be (a
+/// cpuset without that CPU refuses).
+fn pin_this_thread(cpu: usize) -> bool {
+    // SAFETY: an all-zero cpu_set_t is an empty set.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below CPU_SETSIZE (`caller_cpu` checks it; CPU_SET
+    // writes the bit without a check).
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    // SAFETY: sets this thread's set from a valid cpu_set_t.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) == 0 }
 }
 
 impl Drop for StayOn<'_> {
@@ -117,15 +122,10 @@ fn spawner_for(cpu: Option<usize>) -> Result<mpsc::Sender<Job>, Failure> {
 fn start_spawner(cpu: Option<usize>) -> io::Result<mpsc::Sender<Job>> {
     let (tx, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new().name("procwire-spawner".into()).spawn(move || {
+        // Not pinned if the cpuset refuses: its children get their
+        // caller's set all the same.
         if let Some(cpu) = cpu {
-            // SAFETY: an all-zero cpu_set_t is an empty set.
-            let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-            // SAFETY: `cpu` is below CPU_SETSIZE (`caller_cpu` checks it;
-            // CPU_SET writes the bit without a check).
-            unsafe { libc::CPU_SET(cpu, &mut one) };
-            // SAFETY: sets this thread's set from a valid cpu_set_t; a
-            // failure (a cpuset without that CPU) leaves it unpinned.
-            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) };
+            pin_this_thread(cpu);
         }
         for job in rx {
             // SAFETY: see `Job`: the request is alive until we reply.

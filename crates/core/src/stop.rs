@@ -736,11 +736,13 @@ mod tests {
     #[test]
     fn a_fresh_process_has_newer_pids_and_this_one_is_older() {
         let mut child = std::process::Command::new("sleep").arg("10").spawn().unwrap();
-        let newer = Newer::than(child.id()).expect("told apart");
-        assert_eq!(newer.leader, child.id());
-        assert!(!newer.contains(std::process::id()) || std::process::id() > child.id());
+        let newer = Newer::than(child.id());
+        // Reaped before any assertion, so a failure leaves no child behind.
         let _ = child.kill();
         let _ = child.wait();
+        let newer = newer.expect("told apart");
+        assert_eq!(newer.leader, child.id());
+        assert!(!newer.contains(std::process::id()) || std::process::id() > child.id());
     }
 
     #[test]

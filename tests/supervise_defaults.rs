@@ -356,7 +356,20 @@ fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
             use std::os::unix::fs::MetadataExt;
             std::fs::metadata("/proc/self/ns/pid").expect("/proc/self/ns/pid").ino()
         };
+        // A cgroup of this process's own, so that the supervisors the
+        // other tests of this binary start meanwhile (in the parent test
+        // process, whose cgroup is the one above) do not sweep the stale
+        // cgroup below before this test's supervisor does.
+        let outer = procwire::Cgroup::current().expect("own cgroup");
+        let mine = procwire::Cgroup::create(&outer, &format!("sweep-test-{}", std::process::id()))
+            .expect("this test's cgroup");
+        let move_to = |dir: &std::path::Path| {
+            std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string())
+                .expect("move this process")
+        };
+        move_to(mine.path());
         let own = procwire::Cgroup::current().expect("own cgroup");
+        assert_eq!(own, mine.path());
         let mut gone = std::process::Command::new("true").spawn().expect("true");
         let gone_pid = gone.id();
         gone.wait().expect("reap true");
@@ -404,6 +417,8 @@ fn a_new_supervisor_clears_the_cgroups_a_killed_one_left() {
         });
         let foreign_exists = foreign.path().exists();
         let _ = foreign.remove();
+        move_to(&outer);
+        let _ = mine.remove();
         assert!(kept_exists, "a live supervisor's cgroup was removed");
         assert!(foreign_exists, "another pid namespace's cgroup was removed");
     });
